@@ -1,0 +1,32 @@
+# The two commands: `make demo` (the main job on an embedded AWS emulator) and `make test` (everything).
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Debian packages the tests run for real: promtool, prometheus, alertmanager, amtool.
+DEBIAN_TOOLS := prometheus prometheus-alertmanager
+
+.PHONY: demo test lint tools venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+tools:
+	@if ! command -v promtool >/dev/null || ! command -v alertmanager >/dev/null || ! command -v amtool >/dev/null; then \
+		echo "installing $(DEBIAN_TOOLS) from Debian"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends $(DEBIAN_TOOLS) >/dev/null; \
+	fi
+
+demo: venv
+	$(BIN)/docqet-monitor demo $(ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: venv tools lint
+	$(BIN)/pytest $(ARGS)

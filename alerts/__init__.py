@@ -1,0 +1,1 @@
+"""One catalog of alert rules, rendered to Prometheus/Alertmanager and synced to CloudWatch and Sentry."""

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code (grafanalib), built to JSON and published over Grafana's HTTP API."""

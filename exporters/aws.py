@@ -1,0 +1,135 @@
+"""boto3 clients with adaptive retries, timeouts, a global in-flight limit and request accounting.
+
+Every HTTP attempt is counted in :class:`~exporters.stats.Stats` (``docqet_exporter_aws_requests_total``),
+failures by error code, and successful billable calls add to the estimated cost.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.credentials import RefreshableCredentials
+from botocore.session import get_session
+
+from exporters.config import AccountConfig, AwsConfig
+from exporters.stats import (
+    CLOUDWATCH_USD_PER_REQUEST,
+    COST_EXPLORER_USD_PER_REQUEST,
+    GET_METRIC_DATA_USD_PER_METRIC,
+    Stats,
+)
+
+
+def estimated_cost(service: str, operation: str, params: dict[str, Any]) -> float:
+    """USD billed for one successful call (pure)."""
+    if service == "cloudwatch":
+        if operation == "GetMetricData":
+            return len(params.get("MetricDataQueries", [])) * GET_METRIC_DATA_USD_PER_METRIC
+        return CLOUDWATCH_USD_PER_REQUEST
+    if service == "ce":
+        return COST_EXPLORER_USD_PER_REQUEST
+    return 0.0
+
+
+@dataclass
+class Aws:
+    """Makes clients for one or more accounts; all of them share the stats and the in-flight limit."""
+
+    settings: AwsConfig = field(default_factory=AwsConfig)
+    stats: Stats = field(default_factory=Stats)
+    session_factory: Callable[[], boto3.Session] = boto3.Session
+    _limit: threading.BoundedSemaphore = field(init=False, repr=False)
+    _held: threading.local = field(init=False, repr=False, default_factory=threading.local)
+    _sessions: dict[str, boto3.Session] = field(init=False, repr=False, default_factory=dict)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._limit = threading.BoundedSemaphore(self.settings.max_concurrency)
+
+    def client(self, service: str, region: str, account: AccountConfig | None = None) -> Any:
+        """A boto3 client for ``service`` in ``region``, in ``account`` (by role) or the default chain."""
+        botocfg = BotoConfig(
+            region_name=region,
+            retries={"mode": "adaptive", "max_attempts": self.settings.max_attempts},
+            connect_timeout=self.settings.connect_timeout_seconds,
+            read_timeout=self.settings.read_timeout_seconds,
+            max_pool_connections=self.settings.max_concurrency,
+        )
+        client = self._session(account).client(service, config=botocfg)
+        self.instrument(client)
+        return client
+
+    def instrument(self, client: Any) -> None:
+        """Hook accounting and the in-flight limit into a botocore client (also used on test clients)."""
+        service = client.meta.service_model.service_name
+        events = client.meta.events
+        events.register("provide-client-params.*.*", self._remember_params)
+        events.register("before-send.*.*", self._acquire)
+        events.register("response-received.*.*",
+                        lambda **kw: self._on_response(service, **kw))
+        events.register("after-call-error.*.*", lambda **kw: self._release())
+        events.register("after-call.*.*", lambda **kw: self._on_success(service, **kw))
+
+    # --- event handlers ---
+
+    @staticmethod
+    def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["docqet_params"] = params
+
+    def _acquire(self, **_: Any) -> None:
+        self._limit.acquire()
+        self._held.value = True
+
+    def _release(self) -> None:
+        if getattr(self._held, "value", False):
+            self._held.value = False
+            self._limit.release()
+
+    def _on_response(self, service: str, event_name: str, response_dict: dict[str, Any] | None,
+                     parsed_response: dict[str, Any] | None, exception: Exception | None,
+                     **_: Any) -> None:
+        self._release()
+        operation = event_name.rsplit(".", 1)[-1]
+        code = None
+        if exception is not None:
+            code = type(exception).__name__
+        elif response_dict is not None and response_dict.get("status_code", 200) >= 300:
+            code = ((parsed_response or {}).get("Error") or {}).get("Code") or str(response_dict["status_code"])
+        self.stats.count_request(service, operation, code)
+
+    def _on_success(self, service: str, http_response: Any, model: Any, context: dict[str, Any],
+                    **_: Any) -> None:
+        self._release()
+        if http_response.status_code < 300:
+            self.stats.add_cost(estimated_cost(service, model.name, context.get("docqet_params", {})))
+
+    # --- sessions ---
+
+    def _session(self, account: AccountConfig | None) -> boto3.Session:
+        key = account.role_arn if account else ""
+        with self._lock:
+            if key not in self._sessions:
+                self._sessions[key] = self._assume(account) if account else self.session_factory()
+            return self._sessions[key]
+
+    def _assume(self, account: AccountConfig) -> boto3.Session:
+        base = self.session_factory()
+
+        def refresh() -> dict[str, str]:
+            sts = base.client("sts")
+            self.instrument(sts)
+            extra = {"ExternalId": account.external_id} if account.external_id else {}
+            creds = sts.assume_role(RoleArn=account.role_arn, RoleSessionName="docqet-monitor",
+                                    **extra)["Credentials"]
+            return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
+                    "token": creds["SessionToken"], "expiry_time": creds["Expiration"].isoformat()}
+
+        botocore_session = get_session()
+        botocore_session._credentials = RefreshableCredentials.create_from_metadata(
+            metadata=refresh(), refresh_using=refresh, method="sts-assume-role")
+        return boto3.Session(botocore_session=botocore_session)

@@ -1,0 +1,155 @@
+"""The exporter service: background refreshes, an atomically swapped pre-rendered snapshot, HTTP.
+
+A scrape only copies bytes out of memory: it never calls AWS or Qdrant, so its latency depends neither on
+their latency nor on the number of series.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from exporters.metrics import Collection, Collector, render
+from exporters.stats import Stats
+
+log = logging.getLogger(__name__)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    body: bytes
+    gzipped: bytes
+
+
+class Exporter:
+    """Runs collectors and keeps the latest rendered exposition of each."""
+
+    def __init__(self, collectors: Iterable[Collector], stats: Stats,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.collectors = list(collectors)
+        self.stats = stats
+        self._clock = clock
+        self._rendered: dict[str, bytes] = {}
+        self._running = {c.name: threading.Lock() for c in self.collectors}
+        self._swap = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        for collector in self.collectors:
+            stats.register(collector.name)
+        self._snapshot = self._build_snapshot()
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def refresh(self, collector: Collector) -> bool | None:
+        """Run one refresh of ``collector``; None when a refresh of it is already running."""
+        lock = self._running[collector.name]
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            started = time.monotonic()
+            try:
+                result = collector.collect()
+            except Exception as exc:  # a collector's bug or fault must not stop the others
+                log.exception("collector failed", extra={"collector": collector.name})
+                result = Collection(errors=(f"{type(exc).__name__}: {exc}",))
+            ok = not result.errors
+            for error in result.errors:
+                log.warning("collector error: %s", error, extra={"collector": collector.name})
+            duration = time.monotonic() - started
+            self.stats.record_run(collector.name, ok, self._clock(), duration)
+            with self._swap:
+                if result.families or ok:  # a failure keeps the last good series
+                    self._rendered[collector.name] = render(result.families)
+                self._snapshot = self._build_snapshot()
+            log.info("refreshed", extra={"collector": collector.name, "ok": ok,
+                                         "duration_seconds": round(duration, 3)})
+            return ok
+        finally:
+            lock.release()
+
+    def refresh_all(self) -> dict[str, bool | None]:
+        """Refresh every collector once, concurrently; collector name -> success."""
+        if not self.collectors:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(self.collectors)) as pool:
+            results = list(pool.map(self.refresh, self.collectors))
+        return {c.name: r for c, r in zip(self.collectors, results, strict=True)}
+
+    def start(self) -> None:
+        """Refresh each collector in its own background thread, on its own interval."""
+        for collector in self.collectors:
+            thread = threading.Thread(target=self._loop, args=(collector,), name=f"collector-{collector.name}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _loop(self, collector: Collector) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.refresh(collector)
+            self._stop.wait(max(0.0, collector.interval_seconds - (time.monotonic() - started)))
+
+    def _build_snapshot(self) -> Snapshot:
+        body = b"".join(self._rendered[c.name] for c in self.collectors if c.name in self._rendered)
+        body += render(self.stats.families())
+        return Snapshot(body, gzip.compress(body, compresslevel=6))
+
+
+def make_handler(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "docqet-monitor"
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                snap = exporter.snapshot()
+                use_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+                self._send(200, snap.gzipped if use_gzip else snap.body, CONTENT_TYPE,
+                           {"Content-Encoding": "gzip"} if use_gzip else {})
+            elif path == "/healthz":
+                self._send(200, b"ok\n")
+            elif path == "/readyz":
+                ready = exporter.stats.ready()
+                self._send(200 if ready else 503, b"ready\n" if ready else b"not ready: first refresh pending\n")
+            elif path == "/":
+                self._send(200, b'<html><body><h1>docqet-monitor exporter</h1>'
+                                b'<a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> '
+                                b'<a href="/readyz">/readyz</a></body></html>', "text/html")
+            else:
+                self._send(404, b"not found\n")
+
+        def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
+                  headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("http: " + format, *args)
+
+    return Handler
+
+
+def serve(exporter: Exporter, address: str, port: int) -> ThreadingHTTPServer:
+    """Bind the HTTP server (port 0 picks a free one) and serve it from a background thread."""
+    httpd = ThreadingHTTPServer((address, port), make_handler(exporter))
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
+    return httpd

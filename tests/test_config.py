@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from exporters import config
+from tests.conftest import FIXTURES
+
+CONFIGS = FIXTURES / "config"
+BAD = {
+    "regions-not-list.bad.yaml": ("regions", "expected a list of strings"),
+    "concurrency-type.bad.yaml": ("aws.max_concurrency", "expected an integer, got 'lots'"),
+    "unknown-key.bad.yaml": ("collectors.ecs.intervall_seconds", "unknown key"),
+    "cost-too-often.bad.yaml": ("collectors.cost.interval_seconds", "seconds >= 3600"),
+    "account-missing-role.bad.yaml": ("accounts[0].role_arn", "required key is missing"),
+    "sentry-api.bad.yaml": ("sentry.api", "one of 'workflows', 'legacy'"),
+    "port-bool.bad.yaml": ("exporter.port", "expected an integer, got True"),
+}
+
+
+def test_no_file_means_defaults_everywhere() -> None:
+    cfg = config.resolve()
+    assert cfg.source == "<defaults>"
+    assert cfg.environment == "development"
+    assert cfg.collectors.ecs.enabled and cfg.collectors.ecs.clusters == ()
+    assert cfg.collectors.ecs.interval_seconds == 60
+    assert cfg.collectors.cost.interval_seconds == 6 * 3600
+    assert cfg.exporter.port == config.DEFAULT_PORT
+    assert not 9100 <= config.DEFAULT_PORT <= 9999
+
+
+def test_regions_fall_back_to_the_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
+    assert config.regions(config.Config()) == ("ap-southeast-2",)
+    assert config.regions(config.parse({"regions": ["eu-west-1", "us-east-1"]})) == ("eu-west-1", "us-east-1")
+
+
+def test_full_file_is_typed() -> None:
+    cfg = config.load(CONFIGS / "full.ok.yaml")
+    assert cfg.regions == ("eu-west-1", "us-east-1")
+    assert cfg.accounts[0].role_arn.endswith("role/docqet-monitor")
+    assert cfg.accounts[0].regions == ("eu-west-1",)
+    assert cfg.cloudwatch.period_seconds == 300
+    assert cfg.collectors.ecs.clusters == ("docqet-production",)
+    assert cfg.collectors.rds.enabled is False
+    assert cfg.collectors.cost.monthly_budget_usd == 25000.0
+    assert cfg.alerts.thresholds["EcsServiceCpuHigh"]["threshold"] == 0.9
+
+
+@pytest.mark.parametrize("env", ["development", "staging", "production"])
+def test_committed_environments_are_valid(env: str) -> None:
+    cfg = config.resolve(env=env)
+    assert cfg.environment == env
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(BAD.items()))
+def test_bad_files_name_the_key_and_the_expectation(name: str, expected: tuple[str, str]) -> None:
+    key, message = expected
+    with pytest.raises(config.ConfigError) as info:
+        config.load(CONFIGS / name)
+    assert info.value.source.endswith(name)
+    assert info.value.path == key
+    assert message in info.value.message
+
+
+def test_yaml_errors_name_the_line() -> None:
+    with pytest.raises(config.ConfigError) as info:
+        config.load(CONFIGS / "broken.bad.yaml")
+    assert info.value.line == 2
+    assert "invalid YAML" in str(info.value)
+
+
+def test_every_bad_fixture_is_covered() -> None:
+    assert {p.name for p in CONFIGS.glob("*.bad.yaml")} == set(BAD) | {"broken.bad.yaml"}
+
+
+def test_missing_file_and_unknown_env(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match="cannot read the file"):
+        config.load(tmp_path / "nope.yaml")
+    with pytest.raises(config.ConfigError, match="unknown environment 'qa'"):
+        config.resolve(env="qa")
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_cli_exits_2_with_one_clear_message(name: str) -> None:
+    result = CliRunner().invoke(main, ["--config", str(CONFIGS / name), "validate"])
+    assert result.exit_code == 2
+    assert name in result.output and BAD[name][0] in result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_from_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(config.CONFIG_ENV_VAR, str(CONFIGS / "full.ok.yaml"))
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 0, result.output
+    assert "full.ok.yaml" in result.output
