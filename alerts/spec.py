@@ -1,0 +1,83 @@
+"""The alert spec types: one rule, evaluated by one or more systems (Prometheus, CloudWatch, Sentry).
+
+The catalog (``alerts/catalog.py``) is a list of :class:`AlertRule`. Renderers and sync backends read these
+plain, frozen values; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["critical", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+Comparison = Literal[
+    "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"
+]
+TreatMissingData = Literal["breaching", "notBreaching", "ignore", "missing"]
+
+
+@dataclass(frozen=True)
+class CloudWatchAlarm:
+    """How the rule is evaluated as a CloudWatch alarm, per discovered resource.
+
+    ``resource`` says what one alarm is made for; ``metrics`` are (id, namespace, metric, statistic) tuples,
+    their dimensions filled in per resource; ``expression`` (metric math over those ids) is optional and then
+    the alarmed value. ``threshold`` names a key of the rule's thresholds; ``scale`` converts it to the unit
+    CloudWatch uses (a 0-1 ratio threshold becomes a percent with scale 100).
+    """
+
+    resource: Literal["ecs_service", "alb_target_group", "rds_writer", "rds_instance", "rds_reader"]
+    metrics: tuple[tuple[str, str, str, str], ...]
+    comparison: Comparison
+    threshold: str = "threshold"
+    scale: float = 1.0
+    expression: str = ""
+    period_seconds: int = 60
+    evaluation_periods: int = 5
+    datapoints_to_alarm: int = 5
+    treat_missing_data: TreatMissingData = "missing"
+
+
+@dataclass(frozen=True)
+class SentryAlert:
+    """How the rule is evaluated in Sentry, per configured project.
+
+    ``kind`` picks the Sentry rule type: an issue alert (``new_issue``, ``regression``, ``event_frequency``)
+    or a metric alert (``metric``: ``aggregate`` such as ``p95(transaction.duration)`` or
+    ``failure_rate()`` over ``dataset`` in a ``time_window_minutes`` window, above ``threshold``).
+    """
+
+    kind: Literal["new_issue", "regression", "event_frequency", "metric"]
+    threshold: str = ""  # a key of the rule's thresholds (event count or metric value)
+    aggregate: str = ""
+    dataset: Literal["events", "transactions", "metrics"] = "events"
+    query: str = ""
+    time_window_minutes: int = 60
+    environment: str = ""  # empty: the environment the tool runs for
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert of the platform, whatever system evaluates it.
+
+    ``expr`` is PromQL (empty when Prometheus does not evaluate it) with ``{name}`` placeholders for the
+    thresholds, filled from ``thresholds`` overridden per environment by ``alerts.thresholds.<name>`` in
+    ``monitoring/environments/<env>.yaml``. ``summary``/``description`` are Prometheus templates.
+    ``dashboard`` is the uid of the dashboard that explains the alert, ``panel`` the title of its panel.
+    """
+
+    name: str
+    severity: Severity
+    summary: str
+    description: str
+    runbook: str  # path under alerts.runbook_base_url
+    dashboard: str
+    panel: str = ""
+    expr: str = ""
+    for_: str = "5m"
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    cloudwatch: CloudWatchAlarm | None = None
+    sentry: SentryAlert | None = None
