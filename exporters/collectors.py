@@ -1,9 +1,15 @@
-"""Which collectors run, built from the config. Each collector lives in its own module."""
+"""Which collectors run, built from the config, and which metric names the exporter can export.
+
+Each collector lives in its own module and declares the names of the families it builds in a module-level
+``METRIC_NAMES`` tuple; dashboards and alert lint check their PromQL against :func:`exported_metric_names`.
+A test proves the declared names match what a real run against moto exports.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from exporters import stats
 from exporters.aws import Aws
 from exporters.config import Config
 from exporters.metrics import Collector
@@ -15,3 +21,8 @@ def build(config: Config, aws: Aws) -> list[Collector]:
     """The enabled collectors for ``config``, sharing ``aws`` (clients, stats, in-flight limit)."""
     collectors: list[Collector] = []
     return collectors
+
+
+def exported_metric_names() -> frozenset[str]:
+    """Every sample name the exporter can expose (counters with their ``_total`` suffix)."""
+    return frozenset(stats.METRIC_NAMES)

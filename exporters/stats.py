@@ -13,6 +13,16 @@ GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1000
 CLOUDWATCH_USD_PER_REQUEST = 0.01 / 1000
 COST_EXPLORER_USD_PER_REQUEST = 0.01
 
+METRIC_NAMES = (
+    "docqet_exporter_build_info",
+    "docqet_exporter_collector_up",
+    "docqet_exporter_collector_last_success_timestamp_seconds",
+    "docqet_exporter_collector_duration_seconds",
+    "docqet_exporter_aws_requests_total",
+    "docqet_exporter_aws_request_errors_total",
+    "docqet_exporter_aws_estimated_cost_usd_total",
+)
+
 
 @dataclass
 class CollectorState:
