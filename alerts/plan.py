@@ -1,0 +1,233 @@
+"""The generic plan: a pure diff of desired objects against live ones, and a runner that applies it.
+
+Backends (CloudWatch, Sentry) turn the catalog into desired objects and normalise what they list into the
+same shape (server-managed fields dropped, API defaults applied, lists ordered), so that an unchanged object
+compares equal. Everything here is pure except :func:`apply`, which calls the backend it is given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Action = Literal["create", "update", "delete"]
+SYMBOLS = {"create": "+", "update": "~", "delete": "-"}
+PAST = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+class PlanError(Exception):
+    """The plan cannot be made or applied safely (bad input, an ownership clash); nothing was written."""
+
+
+@dataclass(frozen=True)
+class Desired:
+    """An object the catalog wants: ``kind`` orders the apply (earlier kinds are created first)."""
+
+    key: str
+    kind: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Live:
+    """An object that exists, already normalised; ``owned`` when it carries our ownership mark."""
+
+    key: str
+    kind: str
+    body: Mapping[str, Any]
+    owned: bool
+    ref: Any = None  # the backend's handle (an ARN, an id)
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    key: str
+    kind: str
+    desired: Mapping[str, Any] | None = None
+    live: Live | None = None
+    fields: tuple[tuple[str, Any, Any], ...] = ()  # (path, old, new) for updates
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: str
+    changes: tuple[Change, ...]
+    unchanged: tuple[str, ...] = ()
+    orphans: tuple[str, ...] = ()  # owned, no longer desired, kept because --prune was not given
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+
+def canonical(value: Any) -> Any:
+    """A value with dict keys and list items in a stable order, ints and floats unified, for comparing."""
+    if isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        items = [canonical(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def project(live: Mapping[str, Any], desired: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The live object cut down to the keys the desired one has, API defaults filled in for absent keys."""
+    return {k: live[k] if k in live else defaults.get(k) for k in desired}
+
+
+def changed_fields(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """Dotted paths whose values differ; nested mappings are walked, anything else compared whole."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out: list[tuple[str, Any, Any]] = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += changed_fields(old.get(k), new.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    return [] if canonical(old) == canonical(new) else [(path, old, new)]
+
+
+def diff(target: str, desired: Iterable[Desired], live: Iterable[Live], prune: bool,
+         kinds: Sequence[str] = ()) -> Plan:
+    """Desired vs live: create / update / delete (owned objects only, with ``prune``) / no-op.
+
+    A desired object whose key is taken by an object we do not own is an error, never an overwrite.
+    Creates and updates come in ``kinds`` order, deletes after them in reverse order.
+    """
+    wanted = {d.key: d for d in desired}
+    found = {item.key: item for item in live}
+    clashes = sorted(k for k in wanted if k in found and not found[k].owned)
+    if clashes:
+        raise PlanError(f"{target}: {len(clashes)} object(s) exist with our name but without our ownership mark "
+                        f"(not overwriting them; rename or remove them by hand): {', '.join(clashes)}")
+    order = {k: i for i, k in enumerate(kinds)}
+    changes: list[Change] = []
+    unchanged: list[str] = []
+    for key, d in sorted(wanted.items(), key=lambda kv: (order.get(kv[1].kind, len(order)), kv[0])):
+        if key not in found:
+            changes.append(Change("create", key, d.kind, desired=d.body))
+            continue
+        fields = changed_fields(found[key].body, d.body)
+        if fields:
+            changes.append(Change("update", key, d.kind, desired=d.body, live=found[key], fields=tuple(fields)))
+        else:
+            unchanged.append(key)
+    gone = sorted((item for k, item in found.items() if item.owned and k not in wanted),
+                  key=lambda item: (-order.get(item.kind, len(order)), item.key))
+    if prune:
+        changes += [Change("delete", item.key, item.kind, live=item) for item in gone]
+    return Plan(target, tuple(changes), tuple(unchanged), () if prune else tuple(item.key for item in gone))
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def summary(plans: Sequence[Plan]) -> str:
+    adds, changes, destroys = (sum(p.count(a) for p in plans) for a in ("create", "update", "delete"))
+    if not adds + changes + destroys:
+        return "No changes."
+    return f"Plan: {adds} to add, {changes} to change, {destroys} to destroy."
+
+
+def render_text(plans: Sequence[Plan]) -> str:
+    """The familiar form: ``+ create``, ``~ update`` with old -> new per field, ``- delete``, one summary."""
+    lines: list[str] = []
+    for plan in plans:
+        for c in plan.changes:
+            lines.append(f"{SYMBOLS[c.action]} {c.action} {plan.target} {c.kind} {c.key}")
+            lines += [f"    {path}: {_short(old)} -> {_short(new)}" for path, old, new in c.fields]
+        if plan.orphans:
+            lines.append(f"  {plan.target}: {len(plan.orphans)} object(s) we own are no longer in the catalog "
+                         f"(deleted only with --prune): {', '.join(plan.orphans)}")
+    lines.append(summary(plans))
+    return "\n".join(lines)
+
+
+def to_json(plans: Sequence[Plan]) -> dict[str, Any]:
+    """The plan for machines."""
+    return {
+        "changes": [
+            {"target": p.target, "action": c.action, "kind": c.kind, "key": c.key,
+             "fields": [{"path": path, "old": old, "new": new} for path, old, new in c.fields],
+             "desired": c.desired}
+            for p in plans for c in p.changes
+        ],
+        "orphans": [{"target": p.target, "key": k} for p in plans for k in p.orphans],
+        "summary": {a: sum(p.count(a) for p in plans) for a in ("create", "update", "delete")},
+    }
+
+
+# --- apply ------------------------------------------------------------------------------------
+
+
+class Backend(Protocol):
+    """Writes one plan's changes; ``delete_batch`` changes are deleted per ``delete`` call."""
+
+    delete_batch: int
+
+    def create(self, change: Change) -> None: ...
+
+    def update(self, change: Change) -> None: ...
+
+    def delete(self, changes: Sequence[Change]) -> None: ...
+
+
+@dataclass
+class Report:
+    """What an apply did: applied changes, the one that failed (with the error), and those not attempted."""
+
+    target: str
+    applied: list[Change] = field(default_factory=list)
+    failed: list[tuple[Change, str]] = field(default_factory=list)
+    skipped: list[Change] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def render(self) -> str:
+        lines = [f"{SYMBOLS[c.action]} {PAST[c.action]} {self.target} {c.kind} {c.key}" for c in self.applied]
+        lines += [f"! failed to {c.action} {self.target} {c.kind} {c.key}: {err}" for c, err in self.failed]
+        lines += [f"  not applied: {c.action} {self.target} {c.kind} {c.key}" for c in self.skipped]
+        done = f"{self.target}: {len(self.applied)} change(s) applied"
+        if not self.ok:
+            done += (f", {len(self.failed)} failed, {len(self.skipped)} not attempted"
+                     " (fix the error and run apply again: it picks up where this stopped)")
+        return "\n".join([*lines, done + "."])
+
+
+def apply(plan: Plan, backend: Backend, progress: Callable[[str], None] = lambda _: None) -> Report:
+    """Apply a plan's changes in order; stop at the first failure and report what was and was not done."""
+    report = Report(plan.target)
+    steps: list[list[Change]] = []
+    for c in plan.changes:
+        batchable = c.action == "delete" and steps and steps[-1][0].action == "delete"
+        if batchable and len(steps[-1]) < backend.delete_batch and steps[-1][0].kind == c.kind:
+            steps[-1].append(c)
+        else:
+            steps.append([c])
+    for i, step in enumerate(steps):
+        try:
+            if step[0].action == "delete":
+                backend.delete(step)
+            else:
+                getattr(backend, step[0].action)(step[0])
+        except Exception as exc:  # a backend error of any kind: report it, leave the rest unapplied
+            report.failed += [(c, str(exc)) for c in step]
+            report.skipped = [c for later in steps[i + 1:] for c in later]
+            return report
+        report.applied += step
+        for c in step:
+            progress(f"{SYMBOLS[c.action]} {plan.target} {c.kind} {c.key}")
+    return report
