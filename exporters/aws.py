@@ -1,7 +1,9 @@
 """boto3 clients with adaptive retries, timeouts, a global in-flight limit and request accounting.
 
 Every HTTP attempt is counted in :class:`~exporters.stats.Stats` (``docqet_exporter_aws_requests_total``),
-failures by error code, and successful billable calls add to the estimated cost.
+failures by error code, and successful billable calls add to the estimated cost. A response that cannot be
+parsed, or lacks a field the collectors rely on, is an error too (code ``ResponseParserError`` /
+``MalformedResponse``), raised to the caller like any other failed call.
 """
 
 from __future__ import annotations
@@ -23,6 +25,31 @@ from exporters.stats import (
     GET_METRIC_DATA_USD_PER_METRIC,
     Stats,
 )
+
+# Top-level response fields the collectors rely on, by (service, operation); AWS always sends them.
+REQUIRED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("cloudwatch", "GetMetricData"): ("MetricDataResults",),
+    ("ecs", "ListClusters"): ("clusterArns",),
+    ("ecs", "ListServices"): ("serviceArns",),
+    ("ecs", "DescribeServices"): ("services",),
+    ("rds", "DescribeDBClusters"): ("DBClusters",),
+    ("rds", "DescribeDBInstances"): ("DBInstances",),
+}
+
+
+class MalformedResponseError(Exception):
+    """A successful AWS response without a field it always carries."""
+
+    code = "MalformedResponse"
+
+    def __init__(self, service: str, operation: str, missing: tuple[str, ...]) -> None:
+        self.service, self.operation, self.missing = service, operation, missing
+        super().__init__(f"{service} {operation}: response lacks {', '.join(missing)}")
+
+
+def missing_fields(service: str, operation: str, parsed: dict[str, Any]) -> tuple[str, ...]:
+    """The required fields absent from a parsed response (pure)."""
+    return tuple(f for f in REQUIRED_FIELDS.get((service, operation), ()) if f not in parsed)
 
 
 def estimated_cost(service: str, operation: str, params: dict[str, Any]) -> float:
@@ -46,23 +73,31 @@ class Aws:
     _limit: threading.BoundedSemaphore = field(init=False, repr=False)
     _held: threading.local = field(init=False, repr=False, default_factory=threading.local)
     _sessions: dict[str, boto3.Session] = field(init=False, repr=False, default_factory=dict)
+    _clients: dict[tuple[str, str, str], Any] = field(init=False, repr=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._limit = threading.BoundedSemaphore(self.settings.max_concurrency)
 
     def client(self, service: str, region: str, account: AccountConfig | None = None) -> Any:
-        """A boto3 client for ``service`` in ``region``, in ``account`` (by role) or the default chain."""
-        botocfg = BotoConfig(
-            region_name=region,
-            retries={"mode": "adaptive", "max_attempts": self.settings.max_attempts},
-            connect_timeout=self.settings.connect_timeout_seconds,
-            read_timeout=self.settings.read_timeout_seconds,
-            max_pool_connections=self.settings.max_concurrency,
-        )
-        client = self._session(account).client(service, config=botocfg)
-        self.instrument(client)
-        return client
+        """A boto3 client for ``service`` in ``region``, in ``account`` (by role) or the default chain.
+
+        Clients are cached and thread-safe; they are created under a lock because boto3 sessions are not.
+        """
+        key = (service, region, account.role_arn if account else "")
+        with self._lock:
+            if key not in self._clients:
+                botocfg = BotoConfig(
+                    region_name=region,
+                    retries={"mode": "adaptive", "total_max_attempts": self.settings.max_attempts},
+                    connect_timeout=self.settings.connect_timeout_seconds,
+                    read_timeout=self.settings.read_timeout_seconds,
+                    max_pool_connections=self.settings.max_concurrency,
+                )
+                client = self._session(account).client(service, config=botocfg)
+                self.instrument(client)
+                self._clients[key] = client
+            return self._clients[key]
 
     def instrument(self, client: Any) -> None:
         """Hook accounting and the in-flight limit into a botocore client (also used on test clients)."""
@@ -72,7 +107,7 @@ class Aws:
         events.register("before-send.*.*", self._acquire)
         events.register("response-received.*.*",
                         lambda **kw: self._on_response(service, **kw))
-        events.register("after-call-error.*.*", lambda **kw: self._release())
+        events.register("after-call-error.*.*", lambda **kw: self._on_call_error(service, **kw))
         events.register("after-call.*.*", lambda **kw: self._on_success(service, **kw))
 
     # --- event handlers ---
@@ -102,27 +137,37 @@ class Aws:
             code = ((parsed_response or {}).get("Error") or {}).get("Code") or str(response_dict["status_code"])
         self.stats.count_request(service, operation, code)
 
-    def _on_success(self, service: str, http_response: Any, model: Any, context: dict[str, Any],
-                    **_: Any) -> None:
+    def _on_call_error(self, service: str, event_name: str, exception: Exception, **_: Any) -> None:
+        """An attempt that ended without ``response-received`` (a response that cannot be parsed)."""
+        if getattr(self._held, "value", False):
+            self.stats.count_request(service, event_name.rsplit(".", 1)[-1], type(exception).__name__)
+            self._release()
+
+    def _on_success(self, service: str, http_response: Any, parsed: dict[str, Any], model: Any,
+                    context: dict[str, Any], **_: Any) -> None:
         self._release()
-        if http_response.status_code < 300:
-            self.stats.add_cost(estimated_cost(service, model.name, context.get("docqet_params", {})))
+        if http_response.status_code >= 300:
+            return
+        self.stats.add_cost(estimated_cost(service, model.name, context.get("docqet_params", {})))
+        missing = missing_fields(service, model.name, parsed)
+        if missing:
+            self.stats.count_error(service, model.name, MalformedResponseError.code)
+            raise MalformedResponseError(service, model.name, missing)
 
     # --- sessions ---
 
     def _session(self, account: AccountConfig | None) -> boto3.Session:
+        """The session of ``account`` (called with ``_lock`` held)."""
         key = account.role_arn if account else ""
-        with self._lock:
-            if key not in self._sessions:
-                self._sessions[key] = self._assume(account) if account else self.session_factory()
-            return self._sessions[key]
+        if key not in self._sessions:
+            self._sessions[key] = self._assume(account) if account else self.session_factory()
+        return self._sessions[key]
 
     def _assume(self, account: AccountConfig) -> boto3.Session:
-        base = self.session_factory()
+        sts = self.session_factory().client("sts")
+        self.instrument(sts)
 
         def refresh() -> dict[str, str]:
-            sts = base.client("sts")
-            self.instrument(sts)
             extra = {"ExternalId": account.external_id} if account.external_id else {}
             creds = sts.assume_role(RoleArn=account.role_arn, RoleSessionName="docqet-monitor",
                                     **extra)["Credentials"]

@@ -49,6 +49,11 @@ class Stats:
             if error_code:
                 self.errors[service, operation, error_code] += 1
 
+    def count_error(self, service: str, operation: str, error_code: str) -> None:
+        """An error found after the request was counted (a malformed response)."""
+        with self._lock:
+            self.errors[service, operation, error_code] += 1
+
     def add_cost(self, usd: float) -> None:
         with self._lock:
             self.cost_usd += usd

@@ -1,0 +1,227 @@
+"""AWS client accounting: requests per attempt, errors by code, estimated cost, the in-flight limit, retries,
+timeouts, malformed responses and assume-role per account."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.parsers import ResponseParserError
+
+from exporters.aws import REQUIRED_FIELDS, Aws, MalformedResponseError, estimated_cost, missing_fields
+from exporters.cloudwatch import MetricQuery, plan
+from exporters.config import AccountConfig, AwsConfig
+from tests.fakeaws import THROTTLED, fake_aws
+
+OK_CLUSTERS = (200, {"clusterArns": []})
+
+
+def _aws(**settings: float) -> Aws:
+    return Aws(settings=AwsConfig(**settings))  # type: ignore[arg-type]
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: object):
+        yield self.data
+
+
+def _answer(client: object, operation: str, status: int, body: bytes) -> None:
+    """Make ``client`` receive ``body`` for ``operation`` instead of sending the request."""
+    service = client.meta.service_model.service_id.hyphenize()  # type: ignore[attr-defined]
+    client.meta.events.register_first(  # type: ignore[attr-defined]
+        f"before-send.{service}.{operation}",
+        lambda request, **_: AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Body(body)))
+
+
+def _still_usable(aws: Aws, client: object, call: str) -> bool:
+    """True when another call gets through (an in-flight slot leaked by a failure would block it)."""
+    done = threading.Event()
+
+    def run() -> None:
+        getattr(client, call)()
+        done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(20)
+    return done.is_set()
+
+
+# --- pure ------------------------------------------------------------------------------------
+
+
+def test_estimated_cost_follows_the_aws_price_list() -> None:
+    queries = [{"Id": f"q{i}"} for i in range(1000)]
+    assert estimated_cost("cloudwatch", "GetMetricData", {"MetricDataQueries": queries}) == pytest.approx(0.01)
+    assert estimated_cost("cloudwatch", "GetMetricData", {"MetricDataQueries": queries[:1]}) == pytest.approx(1e-5)
+    assert estimated_cost("cloudwatch", "ListMetrics", {}) == pytest.approx(0.01 / 1000)
+    assert estimated_cost("ce", "GetCostAndUsage", {}) == pytest.approx(0.01)
+    assert estimated_cost("ecs", "DescribeServices", {}) == 0.0
+    assert estimated_cost("rds", "DescribeDBClusters", {}) == 0.0
+
+
+def test_missing_fields_only_for_known_operations() -> None:
+    assert missing_fields("cloudwatch", "GetMetricData", {}) == ("MetricDataResults",)
+    assert missing_fields("cloudwatch", "GetMetricData", {"MetricDataResults": []}) == ()
+    assert missing_fields("ecs", "CreateCluster", {}) == ()
+    assert ("ecs", "DescribeServices") in REQUIRED_FIELDS
+
+
+# --- client configuration ---------------------------------------------------------------------
+
+
+def test_clients_use_adaptive_retries_timeouts_and_are_cached() -> None:
+    aws = _aws(max_attempts=4, connect_timeout_seconds=2.0, read_timeout_seconds=7.0, max_concurrency=3)
+    client = aws.client("ecs", "eu-west-1")
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (2.0, 7.0)
+    assert client.meta.region_name == "eu-west-1"
+    assert aws.client("ecs", "eu-west-1") is client
+    assert aws.client("ecs", "us-east-1") is not client
+
+
+def test_clients_made_concurrently_are_one_per_service_and_region() -> None:
+    aws = _aws()
+    with ThreadPoolExecutor(8) as pool:
+        clients = list(pool.map(lambda i: aws.client(("ecs", "rds")[i % 2], "eu-west-1"), range(32)))
+    assert len({id(c) for c in clients}) == 2
+
+
+# --- request accounting -------------------------------------------------------------------------
+
+
+def test_every_attempt_is_counted_and_errors_by_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    def respond(operation: str, attempt: int):
+        return THROTTLED if attempt <= 2 else OK_CLUSTERS
+
+    with fake_aws(respond) as (fake, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        aws = _aws(max_attempts=5)
+        assert aws.client("ecs", "eu-west-1").list_clusters()["clusterArns"] == []
+    assert fake.operations == ["ListClusters"] * 3
+    assert aws.stats.requests == {("ecs", "ListClusters"): 3}
+    assert aws.stats.errors == {("ecs", "ListClusters", "ThrottlingException"): 2}
+
+
+def test_exhausted_retries_raise_and_count_each_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    with fake_aws(lambda op, n: (503, {"__type": "ServiceUnavailableException", "message": "down"})) as (_, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        aws = _aws(max_attempts=2, max_concurrency=1)
+        client = aws.client("ecs", "eu-west-1")
+        with pytest.raises(ClientError):
+            client.list_clusters()
+    assert aws.stats.requests == {("ecs", "ListClusters"): 2}
+    assert aws.stats.errors == {("ecs", "ListClusters", "ServiceUnavailableException"): 2}
+    assert aws.stats.cost_usd == 0.0
+
+
+def test_a_timeout_is_counted_and_frees_its_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+
+    def respond(operation: str, attempt: int):
+        calls["n"] += 1
+        return (200, None) if calls["n"] <= 2 else OK_CLUSTERS
+
+    with fake_aws(respond) as (_, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        aws = _aws(max_attempts=2, max_concurrency=1, read_timeout_seconds=0.3)
+        client = aws.client("ecs", "eu-west-1")
+        with pytest.raises(ReadTimeoutError):
+            client.list_clusters()
+        assert aws.stats.errors == {("ecs", "ListClusters", "ReadTimeoutError"): 2}
+        assert _still_usable(aws, client, "list_clusters")
+    assert aws.stats.requests == {("ecs", "ListClusters"): 3}
+
+
+def test_cost_counts_successful_billable_calls(moto_endpoint: str) -> None:
+    aws = _aws()
+    cw = aws.client("cloudwatch", "eu-west-1")
+    cw.put_metric_data(Namespace="Docqet/Test", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    queries = [MetricQuery("Docqet/Test", "m", (), stat, 60) for stat in ("Average", "Maximum", "Sum")]
+    cw.get_metric_data(**plan(queries, datetime.now(UTC).timestamp(), 120, 5)[0].params())
+    aws.client("ecs", "eu-west-1").list_clusters()
+    aws.client("ce", "us-east-1").get_cost_and_usage(
+        TimePeriod={"Start": "2026-01-01", "End": "2026-01-02"}, Granularity="DAILY", Metrics=["UnblendedCost"])
+    assert aws.stats.cost_usd == pytest.approx(0.01 / 1000 + 3 * 0.01 / 1000 + 0.01)
+    assert aws.stats.requests == {("cloudwatch", "PutMetricData"): 1, ("cloudwatch", "GetMetricData"): 1,
+                                  ("ecs", "ListClusters"): 1, ("ce", "GetCostAndUsage"): 1}
+    assert not aws.stats.errors
+
+
+# --- malformed responses ------------------------------------------------------------------------
+
+
+def test_unparseable_response_is_counted_and_frees_its_slot(moto_endpoint: str) -> None:
+    aws = _aws(max_attempts=1, max_concurrency=1)
+    broken = aws.client("rds", "eu-west-1")
+    _answer(broken, "DescribeDBClusters", 200, b"<DescribeDBClustersResponse><garbage")
+    with pytest.raises(ResponseParserError):
+        broken.describe_db_clusters()
+    assert aws.stats.requests == {("rds", "DescribeDBClusters"): 1}
+    assert aws.stats.errors == {("rds", "DescribeDBClusters", "ResponseParserError"): 1}
+    assert _still_usable(aws, aws.client("rds", "us-east-1"), "describe_db_instances")
+
+
+def test_response_without_required_field_is_an_error(moto_endpoint: str) -> None:
+    aws = _aws(max_attempts=1)
+    cw = aws.client("cloudwatch", "eu-west-1")
+    _answer(cw, "GetMetricData", 200, b"{}")
+    call = plan([MetricQuery("AWS/ECS", "CPUUtilization", (), "Average", 60)], 1.8e9, 120, 5)[0]
+    with pytest.raises(MalformedResponseError, match="MetricDataResults"):
+        cw.get_metric_data(**call.params())
+    assert aws.stats.requests == {("cloudwatch", "GetMetricData"): 1}
+    assert aws.stats.errors == {("cloudwatch", "GetMetricData", "MalformedResponse"): 1}
+
+
+# --- the in-flight limit ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_in_flight_requests_never_exceed_the_limit(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    with fake_aws(lambda op, n: OK_CLUSTERS if op == "ListClusters" else (200, {"serviceArns": []}),
+                  hold_seconds=0.05) as (fake, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        aws = _aws(max_concurrency=limit)
+        clients = [aws.client("ecs", region) for region in ("eu-west-1", "us-east-1")]
+        with ThreadPoolExecutor(12) as pool:
+            list(pool.map(lambda i: clients[i % 2].list_clusters() if i % 3 else
+                          clients[i % 2].list_services(cluster="c"), range(24)))
+    assert len(fake.operations) == 24
+    assert fake.peak_in_flight <= limit
+
+
+def test_without_the_limit_the_fake_sees_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control for the test above: the fake does observe parallel requests when the limit allows them."""
+    with fake_aws(lambda op, n: OK_CLUSTERS, hold_seconds=0.2) as (fake, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        client = _aws(max_concurrency=8).client("ecs", "eu-west-1")
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: client.list_clusters(), range(8)))
+    assert fake.peak_in_flight > 3
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def test_assume_role_per_account(moto_endpoint: str) -> None:
+    prod = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod",
+                         external_id="ext-1")
+    shared = AccountConfig(role_arn="arn:aws:iam::222222222222:role/docqet-monitor", name="shared")
+    aws = _aws()
+    assert aws.client("sts", "eu-west-1").get_caller_identity()["Account"] == "123456789012"
+    assert aws.client("sts", "eu-west-1", prod).get_caller_identity()["Account"] == "111111111111"
+    assert aws.client("sts", "us-east-1", prod).get_caller_identity()["Account"] == "111111111111"
+    assert aws.client("sts", "eu-west-1", shared).get_caller_identity()["Account"] == "222222222222"
+    # each account's clusters live in that account
+    aws.client("ecs", "eu-west-1", prod).create_cluster(clusterName="prod-only")
+    assert aws.client("ecs", "eu-west-1", shared).list_clusters()["clusterArns"] == []
+    assert aws.client("ecs", "eu-west-1", prod).list_clusters()["clusterArns"] == [
+        "arn:aws:ecs:eu-west-1:111111111111:cluster/prod-only"]
+    assert aws.stats.requests["sts", "AssumeRole"] == 2  # once per account, not per client
