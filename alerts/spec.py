@@ -6,6 +6,7 @@ plain, frozen values; nothing here does I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -81,3 +82,17 @@ class AlertRule:
     labels: Mapping[str, str] = field(default_factory=dict)
     cloudwatch: CloudWatchAlarm | None = None
     sentry: SentryAlert | None = None
+
+    def promql(self) -> str:
+        """``expr`` with each ``{threshold}`` placeholder replaced by its value (label matchers untouched)."""
+        return _PLACEHOLDER.sub(lambda m: number(self.thresholds[m.group(1)]) if m.group(1) in self.thresholds
+                                else m.group(0), self.expr)
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def number(value: float) -> str:
+    """A threshold as PromQL / YAML writes it: ``5`` not ``5.0``, ``0.001`` not ``0.0010000000000000009``."""
+    value = round(float(value), 12)
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -1,0 +1,385 @@
+"""The alert catalog: every alert of the platform, whatever system evaluates it (Prometheus, CloudWatch, Sentry).
+
+:data:`CATALOG` holds the defaults. :func:`rules` applies an environment's config (threshold overrides,
+disabled alerts, the SLO objectives, ``team`` and ``environment`` labels) and is what renderers, sync backends
+and dashboards read. Thresholds are written into ``expr`` through ``{name}`` placeholders (see
+:meth:`alerts.spec.AlertRule.promql`); ratios are 0-1, durations seconds, sizes bytes, money USD.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from alerts import slo
+from alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
+from exporters.config import Config, ConfigError
+
+DEFAULT_GRAFANA_URL = "https://grafana.docqet.internal"
+
+# dashboard uids (fixed; the dashboards build them with these uids)
+OVERVIEW = "docqet-overview"
+ECS = "docqet-ecs-services"
+AURORA = "docqet-aurora-postgresql"
+QDRANT = "docqet-qdrant"
+COST = "docqet-aws-cost"
+EXPORTER = "docqet-exporter-health"
+
+_SERVICE = "{{ $labels.cluster }}/{{ $labels.service }} ({{ $labels.region }})"
+_INSTANCE = "{{ $labels.instance }} of cluster {{ $labels.cluster }} ({{ $labels.region }})"
+_CLUSTER = "Aurora cluster {{ $labels.cluster }} ({{ $labels.region }})"
+_COLLECTION = "collection {{ $labels.collection }} on Qdrant {{ $labels.qdrant }}"
+
+
+def _ecs(metric: str, statistic: str = "Average") -> tuple[str, str, str, str]:
+    return ("m", "AWS/ECS", metric, statistic)
+
+
+def _rds(metric: str, statistic: str) -> tuple[str, str, str, str]:
+    return ("m", "AWS/RDS", metric, statistic)
+
+
+ECS_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="EcsServiceTasksBelowDesired", severity="critical",
+        summary="ECS service {{ $labels.service }} runs fewer tasks than desired",
+        description=f"{_SERVICE}: {{{{ $value }}}} task(s) short of the desired count for 15 minutes; "
+                    "ECS cannot start or keep its tasks (crash loop, capacity, image pull).",
+        runbook="ecs/tasks-below-desired", dashboard=ECS, panel="Running vs desired tasks",
+        expr="docqet_ecs_service_desired_tasks - docqet_ecs_service_running_tasks > {missing_tasks}",
+        for_="15m", thresholds={"missing_tasks": 0},
+        cloudwatch=CloudWatchAlarm(
+            resource="ecs_service", threshold="missing_tasks", comparison="GreaterThanThreshold",
+            metrics=(("running", "ECS/ContainerInsights", "RunningTaskCount", "Average"),
+                     ("desired", "ECS/ContainerInsights", "DesiredTaskCount", "Average")),
+            expression="desired - running", evaluation_periods=15, datapoints_to_alarm=15,
+            treat_missing_data="breaching"),
+    ),
+    AlertRule(
+        name="EcsServiceNoRunningTasks", severity="critical",
+        summary="ECS service {{ $labels.service }} has no running task",
+        description=f"{_SERVICE} wants tasks but none is running: the service is down.",
+        runbook="ecs/no-running-tasks", dashboard=ECS, panel="Running vs desired tasks",
+        expr="docqet_ecs_service_running_tasks == 0 and docqet_ecs_service_desired_tasks > 0",
+        for_="3m",
+    ),
+    AlertRule(
+        name="EcsServiceDeploymentStuck", severity="warning",
+        summary="Deployment of ECS service {{ $labels.service }} is not completing",
+        description=f"{_SERVICE} has had {{{{ $value }}}} deployments side by side for 30 minutes; "
+                    "the rollout is stuck (failing health checks or no capacity).",
+        runbook="ecs/deployment-stuck", dashboard=ECS, panel="Deployments",
+        expr="docqet_ecs_service_deployments > {deployments}", for_="30m", thresholds={"deployments": 1},
+    ),
+    AlertRule(
+        name="EcsServiceCpuHigh", severity="warning",
+        summary="ECS service {{ $labels.service }} CPU is high",
+        description=f"{_SERVICE} uses {{{{ $value | humanizePercentage }}}} of its CPU reservation.",
+        runbook="ecs/cpu-high", dashboard=ECS, panel="CPU utilization",
+        expr="docqet_ecs_service_cpu_utilization_ratio > {threshold}", for_="15m", thresholds={"threshold": 0.9},
+        cloudwatch=CloudWatchAlarm(resource="ecs_service", metrics=(_ecs("CPUUtilization"),),
+                                   comparison="GreaterThanThreshold", scale=100.0,
+                                   evaluation_periods=15, datapoints_to_alarm=15),
+    ),
+    AlertRule(
+        name="EcsServiceMemoryHigh", severity="warning",
+        summary="ECS service {{ $labels.service }} memory is high",
+        description=f"{_SERVICE} uses {{{{ $value | humanizePercentage }}}} of its memory reservation; "
+                    "tasks get OOM-killed at 100 %.",
+        runbook="ecs/memory-high", dashboard=ECS, panel="Memory utilization",
+        expr="docqet_ecs_service_memory_utilization_ratio > {threshold}", for_="15m",
+        thresholds={"threshold": 0.9},
+        cloudwatch=CloudWatchAlarm(resource="ecs_service", metrics=(_ecs("MemoryUtilization"),),
+                                   comparison="GreaterThanThreshold", scale=100.0,
+                                   evaluation_periods=15, datapoints_to_alarm=15),
+    ),
+)
+
+API_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="EcsServiceHttp5xxRatioHigh", severity="critical",
+        summary="ECS service {{ $labels.service }} answers too many 5xx",
+        description=f"{{{{ $value | humanizePercentage }}}} of the requests to {_SERVICE} fail with a 5xx "
+                    "(target responses, ALB).",
+        runbook="api/5xx-ratio-high", dashboard=ECS, panel="HTTP 5xx ratio",
+        expr="docqet_ecs_service_http_5xx_per_second / docqet_ecs_service_http_requests_per_second > {threshold}"
+             " and docqet_ecs_service_http_requests_per_second > {min_requests_per_second}",
+        for_="10m", thresholds={"threshold": 0.05, "min_requests_per_second": 0.1},
+        cloudwatch=CloudWatchAlarm(
+            resource="alb_target_group", comparison="GreaterThanThreshold",
+            metrics=(("errors", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum"),
+                     ("requests", "AWS/ApplicationELB", "RequestCount", "Sum")),
+            expression="FILL(errors, 0) / requests", evaluation_periods=10, datapoints_to_alarm=10,
+            treat_missing_data="notBreaching"),
+    ),
+    AlertRule(
+        name="EcsServiceHttpLatencyP95High", severity="warning",
+        summary="ECS service {{ $labels.service }} is slow (p95)",
+        description=f"The 95th percentile target response time of {_SERVICE} is "
+                    "{{ $value | humanizeDuration }}.",
+        runbook="api/latency-p95-high", dashboard=ECS, panel="p95 response time",
+        expr="docqet_ecs_service_http_response_time_p95_seconds > {threshold}", for_="10m",
+        thresholds={"threshold": 1.0},
+        cloudwatch=CloudWatchAlarm(
+            resource="alb_target_group", comparison="GreaterThanThreshold",
+            metrics=(("m", "AWS/ApplicationELB", "TargetResponseTime", "p95"),),
+            evaluation_periods=10, datapoints_to_alarm=10, treat_missing_data="notBreaching"),
+    ),
+)
+
+AURORA_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="AuroraWriterCpuHigh", severity="warning",
+        summary="Aurora writer {{ $labels.instance }} CPU is high",
+        description=f"Writer {_INSTANCE} runs at {{{{ $value | humanizePercentage }}}} CPU.",
+        runbook="aurora/writer-cpu-high", dashboard=AURORA, panel="CPU utilization",
+        expr='docqet_rds_instance_cpu_utilization_ratio{role="writer"} > {threshold}', for_="15m",
+        thresholds={"threshold": 0.8},
+        cloudwatch=CloudWatchAlarm(resource="rds_writer", metrics=(_rds("CPUUtilization", "Average"),),
+                                   comparison="GreaterThanThreshold", scale=100.0,
+                                   evaluation_periods=15, datapoints_to_alarm=15),
+    ),
+    AlertRule(
+        name="AuroraConnectionsNearLimit", severity="warning",
+        summary="Aurora instance {{ $labels.instance }} is near its connection limit",
+        description=f"{_INSTANCE} holds {{{{ $value }}}} connections. The default threshold is 80 % of "
+                    "max_connections of a db.r6g.large (about 1,800); set it per environment for other classes.",
+        runbook="aurora/connections-near-limit", dashboard=AURORA, panel="Database connections",
+        expr="docqet_rds_instance_database_connections > {threshold}", for_="10m",
+        thresholds={"threshold": 1400},
+        cloudwatch=CloudWatchAlarm(resource="rds_instance", metrics=(_rds("DatabaseConnections", "Maximum"),),
+                                   comparison="GreaterThanThreshold",
+                                   evaluation_periods=10, datapoints_to_alarm=10),
+    ),
+    AlertRule(
+        name="AuroraFreeableMemoryLow", severity="warning",
+        summary="Aurora instance {{ $labels.instance }} is low on memory",
+        description=f"{_INSTANCE} has {{{{ $value | humanize1024 }}}}B of freeable memory left.",
+        runbook="aurora/freeable-memory-low", dashboard=AURORA, panel="Freeable memory",
+        expr="docqet_rds_instance_freeable_memory_bytes < {threshold}", for_="15m",
+        thresholds={"threshold": 512 * 1024**2},
+        cloudwatch=CloudWatchAlarm(resource="rds_instance", metrics=(_rds("FreeableMemory", "Minimum"),),
+                                   comparison="LessThanThreshold",
+                                   evaluation_periods=15, datapoints_to_alarm=15),
+    ),
+    AlertRule(
+        name="AuroraFreeLocalStorageLow", severity="warning",
+        summary="Aurora instance {{ $labels.instance }} is low on local storage",
+        description=f"{_INSTANCE} has {{{{ $value | humanize1024 }}}}B of local (temporary) storage left; "
+                    "large sorts and temp tables fail when it runs out.",
+        runbook="aurora/free-local-storage-low", dashboard=AURORA, panel="Free local storage",
+        expr="docqet_rds_instance_free_local_storage_bytes < {threshold}", for_="15m",
+        thresholds={"threshold": 5 * 1024**3},
+        cloudwatch=CloudWatchAlarm(resource="rds_instance", metrics=(_rds("FreeLocalStorage", "Minimum"),),
+                                   comparison="LessThanThreshold",
+                                   evaluation_periods=15, datapoints_to_alarm=15),
+    ),
+    AlertRule(
+        name="AuroraReplicaLagHigh", severity="warning",
+        summary="Aurora replica {{ $labels.instance }} lags behind the writer",
+        description=f"Reader {_INSTANCE} is {{{{ $value | humanizeDuration }}}} behind the writer.",
+        runbook="aurora/replica-lag-high", dashboard=AURORA, panel="Replica lag",
+        expr='docqet_rds_instance_replica_lag_seconds{role="reader"} > {threshold}', for_="10m",
+        thresholds={"threshold": 5.0},
+        cloudwatch=CloudWatchAlarm(resource="rds_reader", metrics=(_rds("AuroraReplicaLag", "Maximum"),),
+                                   comparison="GreaterThanThreshold", scale=1000.0,  # milliseconds
+                                   evaluation_periods=10, datapoints_to_alarm=10),
+    ),
+    AlertRule(
+        name="AuroraRpoBreached", severity="critical",
+        summary="Aurora cluster {{ $labels.cluster }} cannot be restored within the RPO",
+        description=f"The latest restorable time of {_CLUSTER} is {{{{ $value | humanizeDuration }}}} old; "
+                    "the disaster-recovery RPO is 1 hour. Data written since is at risk.",
+        runbook="aurora/rpo-breached", dashboard=AURORA, panel="Latest restorable time age",
+        expr="time() - docqet_rds_cluster_latest_restorable_timestamp_seconds > {threshold}", for_="5m",
+        thresholds={"threshold": 3600},
+    ),
+    AlertRule(
+        name="AuroraBackupRetentionBelowPolicy", severity="warning",
+        summary="Aurora cluster {{ $labels.cluster }} keeps backups too briefly",
+        description=f"{_CLUSTER} keeps automated backups for {{{{ $value | humanizeDuration }}}}; "
+                    "the policy asks for at least 7 days.",
+        runbook="aurora/backup-retention", dashboard=AURORA, panel="Backup retention",
+        expr="docqet_rds_cluster_backup_retention_seconds < {threshold}", for_="30m",
+        thresholds={"threshold": 7 * 86400},
+    ),
+)
+
+QDRANT_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="QdrantDown", severity="critical",
+        summary="Qdrant {{ $labels.qdrant }} is down",
+        description="Qdrant node {{ $labels.qdrant }} does not answer /readyz: vector search is unavailable.",
+        runbook="qdrant/down", dashboard=QDRANT, panel="Up",
+        expr="docqet_qdrant_up == 0", for_="5m",
+    ),
+    AlertRule(
+        name="QdrantCollectionNotGreen", severity="warning",
+        summary="Qdrant collection {{ $labels.collection }} is {{ $labels.status }}",
+        description=f"The status of {_COLLECTION} has been {{{{ $labels.status }}}} for 30 minutes "
+                    "(yellow: optimizing, grey: optimizations pending, red: failed).",
+        runbook="qdrant/collection-not-green", dashboard=QDRANT, panel="Collection status",
+        expr='docqet_qdrant_collection_status{status!="green"} == 1', for_="30m",
+    ),
+    AlertRule(
+        name="QdrantOptimizerError", severity="warning",
+        summary="Qdrant optimizer failed on collection {{ $labels.collection }}",
+        description=f"The optimizer of {_COLLECTION} reports an error; see GET /collections/"
+                    "{{ $labels.collection }} for the message.",
+        runbook="qdrant/optimizer-error", dashboard=QDRANT, panel="Optimizer status",
+        expr="docqet_qdrant_collection_optimizer_ok == 0", for_="10m",
+    ),
+)
+
+COST_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="CostMonthForecastOverBudget", severity="warning",
+        summary="AWS spend is forecast over this month's budget",
+        description="Cost Explorer forecasts {{ $value | humanize }} USD above the budget at the end of the month.",
+        runbook="cost/forecast-over-budget", dashboard=COST, panel="Month forecast vs budget",
+        expr="docqet_cost_month_forecast_usd - docqet_cost_budget_usd * {budget_ratio} > 0", for_="1h",
+        thresholds={"budget_ratio": 1.0},
+    ),
+    AlertRule(
+        name="CostDailySpendAnomaly", severity="info",
+        summary="Yesterday's AWS spend is unusually high",
+        description="The last complete day cost {{ $value | humanize }} USD, well above the trailing week's "
+                    "daily average (threshold: alerts.thresholds.CostDailySpendAnomaly.factor).",
+        runbook="cost/daily-spend-anomaly", dashboard=COST, panel="Daily spend by service",
+        expr="sum(docqet_cost_daily_usd) > {factor} * sum(avg_over_time(docqet_cost_daily_usd[7d]))"
+             " and sum(docqet_cost_daily_usd) > {min_daily_usd}",
+        for_="1h", thresholds={"factor": 1.5, "min_daily_usd": 10},
+    ),
+)
+
+EXPORTER_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="ExporterCollectorFailing", severity="warning",
+        summary="Exporter collector {{ $labels.collector }} is failing",
+        description="The {{ $labels.collector }} collector of docqet-monitor fails (AWS/Qdrant errors); "
+                    "its last good series are served, so its alerts see old data.",
+        runbook="exporter/collector-failing", dashboard=EXPORTER, panel="Collector up",
+        expr="docqet_exporter_collector_up == 0", for_="15m",
+    ),
+    AlertRule(
+        name="ExporterDataStale", severity="warning",
+        summary="Exporter data from {{ $labels.collector }} is stale",
+        description="The {{ $labels.collector }} collector last succeeded {{ $value | humanizeDuration }} ago.",
+        runbook="exporter/data-stale", dashboard=EXPORTER, panel="Time since last success",
+        expr='time() - docqet_exporter_collector_last_success_timestamp_seconds{collector!="cost"} > {threshold}'
+             ' or time() - docqet_exporter_collector_last_success_timestamp_seconds{collector="cost"}'
+             " > {cost_threshold}",
+        for_="5m", thresholds={"threshold": 900, "cost_threshold": 14 * 3600},
+    ),
+    AlertRule(
+        name="ExporterTargetDown", severity="critical",
+        summary="Prometheus cannot scrape the docqet-monitor exporter",
+        description="Scrapes of {{ $labels.instance }} fail: no AWS, Qdrant or cost metric arrives and the "
+                    "alerts built on them are blind.",
+        runbook="exporter/target-down", dashboard=EXPORTER, panel="Scrape up",
+        expr='up{job="docqet-monitor"} == 0', for_="5m",
+    ),
+    AlertRule(
+        name="Watchdog", severity="info",
+        summary="The alerting pipeline is alive",
+        description="Always firing. Alertmanager sends it to the dead man's switch, which pages when it stops.",
+        runbook="meta/watchdog", dashboard=OVERVIEW,
+        expr="vector(1)", for_="",
+    ),
+)
+
+SENTRY_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="SentryErrorSpike", severity="critical",
+        summary="Error spike in Sentry project",
+        description="More than the threshold of error events within an hour in one issue.",
+        runbook="sentry/error-spike", dashboard=OVERVIEW, for_="", thresholds={"threshold": 100},
+        sentry=SentryAlert(kind="event_frequency", threshold="threshold", time_window_minutes=60),
+    ),
+    AlertRule(
+        name="SentryNewIssueInProduction", severity="info",
+        summary="New issue in production", description="Sentry saw an issue for the first time in production.",
+        runbook="sentry/new-issue", dashboard=OVERVIEW, for_="",
+        sentry=SentryAlert(kind="new_issue", environment="production"),
+    ),
+    AlertRule(
+        name="SentryIssueRegression", severity="warning",
+        summary="A resolved issue came back", description="Sentry saw a resolved issue again (regression).",
+        runbook="sentry/regression", dashboard=OVERVIEW, for_="",
+        sentry=SentryAlert(kind="regression"),
+    ),
+    AlertRule(
+        name="SentryTransactionP95High", severity="warning",
+        summary="Slow transactions (p95)", description="The p95 transaction duration is above the threshold (ms).",
+        runbook="sentry/transaction-p95", dashboard=OVERVIEW, for_="", thresholds={"threshold": 1000},
+        sentry=SentryAlert(kind="metric", threshold="threshold", aggregate="p95(transaction.duration)",
+                           dataset="transactions", time_window_minutes=10),
+    ),
+    AlertRule(
+        name="SentryFailureRateHigh", severity="critical",
+        summary="High transaction failure rate", description="The share of failed transactions is above "
+                                                             "the threshold.",
+        runbook="sentry/failure-rate", dashboard=OVERVIEW, for_="", thresholds={"threshold": 0.05},
+        sentry=SentryAlert(kind="metric", threshold="threshold", aggregate="failure_rate()",
+                           dataset="transactions", time_window_minutes=10),
+    ),
+)
+
+CATALOG: tuple[AlertRule, ...] = (
+    ECS_RULES + API_RULES + AURORA_RULES + QDRANT_RULES + COST_RULES + EXPORTER_RULES + SENTRY_RULES
+)
+"""The defaults: every alert except the SLO alerts (built from ``alerts.slo`` by :func:`rules`)."""
+
+# Prometheus rule groups, in file order: group name -> rules
+GROUPS: tuple[tuple[str, tuple[AlertRule, ...]], ...] = (
+    ("docqet-ecs", ECS_RULES), ("docqet-api", API_RULES), ("docqet-aurora", AURORA_RULES),
+    ("docqet-qdrant", QDRANT_RULES), ("docqet-cost", COST_RULES), ("docqet-exporter", EXPORTER_RULES),
+)
+
+
+def defaults(config: Config | None = None) -> tuple[AlertRule, ...]:
+    """The catalog with the default thresholds, plus the SLO alerts for ``config`` (defaults when None)."""
+    return CATALOG + slo.alert_rules((config or Config()).alerts.slo)
+
+
+def rules(config: Config) -> list[AlertRule]:
+    """The catalog for one environment: overrides applied, disabled rules dropped, team/environment labelled.
+
+    Unknown alert names or threshold keys in ``alerts.thresholds`` / ``alerts.disabled`` raise
+    :class:`ConfigError` naming the key.
+    """
+    catalog = {rule.name: rule for rule in defaults(config)}
+    _check_overrides(config, catalog)
+    labels = {"team": config.alerts.team, "environment": config.environment}
+    return [
+        dataclasses.replace(rule, thresholds={**rule.thresholds, **config.alerts.thresholds.get(rule.name, {})},
+                            labels={**labels, **rule.labels})
+        for rule in catalog.values() if rule.name not in config.alerts.disabled
+    ]
+
+
+def _check_overrides(config: Config, catalog: Mapping[str, AlertRule]) -> None:
+    known = ", ".join(sorted(catalog))
+    for i, name in enumerate(config.alerts.disabled):
+        if name not in catalog:
+            raise ConfigError(config.source, f"alerts.disabled[{i}]", f"unknown alert {name!r}; expected one of: "
+                                                                       f"{known}")
+    for name, values in config.alerts.thresholds.items():
+        if name not in catalog:
+            raise ConfigError(config.source, f"alerts.thresholds.{name}",
+                              f"unknown alert; expected one of: {known}")
+        allowed = catalog[name].thresholds
+        for key in values:
+            if key not in allowed:
+                expected = ", ".join(sorted(allowed)) or "nothing (this alert has no thresholds)"
+                raise ConfigError(config.source, f"alerts.thresholds.{name}.{key}",
+                                  f"unknown threshold; expected one of: {expected}")
+
+
+def runbook_url(rule: AlertRule, config: Config) -> str:
+    return f"{config.alerts.runbook_base_url.rstrip('/')}/{rule.runbook}"
+
+
+def dashboard_url(rule: AlertRule, config: Config) -> str:
+    """The Grafana dashboard of the rule (``grafana.url``, else the internal Grafana)."""
+    return f"{(config.grafana.url or DEFAULT_GRAFANA_URL).rstrip('/')}/d/{rule.dashboard}"
