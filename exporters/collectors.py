@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from exporters import stats
+from exporters import ecs, rds, stats
 from exporters.aws import Aws
 from exporters.config import Config
 from exporters.metrics import Collector
@@ -20,9 +20,13 @@ log = logging.getLogger(__name__)
 def build(config: Config, aws: Aws) -> list[Collector]:
     """The enabled collectors for ``config``, sharing ``aws`` (clients, stats, in-flight limit)."""
     collectors: list[Collector] = []
+    if config.collectors.ecs.enabled:
+        collectors.append(ecs.collector(config, aws))
+    if config.collectors.rds.enabled:
+        collectors.append(rds.collector(config, aws))
     return collectors
 
 
 def exported_metric_names() -> frozenset[str]:
     """Every sample name the exporter can expose (counters with their ``_total`` suffix)."""
-    return frozenset(stats.METRIC_NAMES)
+    return frozenset(stats.METRIC_NAMES) | frozenset(ecs.METRIC_NAMES) | frozenset(rds.METRIC_NAMES)

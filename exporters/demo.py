@@ -1,0 +1,317 @@
+"""The embedded demo: a Docqet staging environment seeded into moto's AWS server on 127.0.0.1.
+
+``docqet-monitor demo`` starts moto (:func:`moto_server`), points this process at it
+(:func:`aws_environment`), runs the demo steps in order, then runs the exporter against it. A step is a
+function ``step(ctx: DemoContext) -> None``; each feature keeps its step in its own package and the CLI lists
+them (``cli.DEMO_STEPS``). Steps may put what later steps need in ``ctx.extras``.
+
+Seeding for tests and other features::
+
+    seed_staging(endpoint_url, region="eu-west-1", *, now=None, degraded=(), ahead_minutes=120)
+        -> StagingEnvironment
+
+seeds the ECS cluster ``docqet-staging`` (services api, worker, web; api and web behind ALB target groups),
+the Aurora PostgreSQL cluster ``docqet-staging`` (writer ``docqet-staging-1``, reader ``docqet-staging-2``)
+and CloudWatch datapoints (the values in :data:`ECS_SERVICES`, :data:`AURORA_INSTANCES`,
+:data:`AURORA_VOLUME_BYTES`) for every metric the ECS and RDS collectors read, one a minute from 30 minutes
+before ``now`` to ``ahead_minutes`` after it, so the exporter's delayed, aligned window finds them for a
+while. Services named in ``degraded`` keep their tasks pending: running 0 of desired.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from exporters.config import Config
+
+REGION = "eu-west-1"
+CLUSTER = "docqet-staging"
+MAX_DATUMS_PER_PUT = 1000  # PutMetricData limit
+GIB = 1024 ** 3
+
+
+@dataclass(frozen=True)
+class HttpSpec:
+    requests_per_minute: float
+    errors_per_minute: float  # 0: no datapoint at all, as ALB publishes 5xx counts only when non-zero
+    p95_seconds: float
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    desired: int
+    cpu_percent: float
+    memory_percent: float
+    port: int = 0  # container port behind the ALB; 0: no load balancer
+    http: HttpSpec | None = None
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    name: str
+    writer: bool
+    metrics: dict[str, float]  # CloudWatch AWS/RDS metric name -> value, in CloudWatch units
+
+
+ECS_SERVICES = (
+    ServiceSpec("api", 3, cpu_percent=42.0, memory_percent=61.0, port=8000,
+                http=HttpSpec(requests_per_minute=1500.0, errors_per_minute=3.0, p95_seconds=0.18)),
+    ServiceSpec("worker", 2, cpu_percent=71.0, memory_percent=48.0),
+    ServiceSpec("web", 2, cpu_percent=18.0, memory_percent=35.0, port=3000,
+                http=HttpSpec(requests_per_minute=900.0, errors_per_minute=0.0, p95_seconds=0.095)),
+)
+_COMMON = {"ReadLatency": 0.0012, "WriteLatency": 0.0021, "Deadlocks": 0.0}
+AURORA_INSTANCES = (
+    InstanceSpec(f"{CLUSTER}-1", writer=True, metrics={
+        "CPUUtilization": 35.0, "DatabaseConnections": 48.0, "FreeableMemory": 6.0 * GIB,
+        "FreeLocalStorage": 30.0 * GIB, **_COMMON}),
+    InstanceSpec(f"{CLUSTER}-2", writer=False, metrics={
+        "CPUUtilization": 22.0, "DatabaseConnections": 20.0, "FreeableMemory": 7.5 * GIB,
+        "FreeLocalStorage": 31.0 * GIB, "AuroraReplicaLag": 18.0, **_COMMON}),
+)
+AURORA_VOLUME_BYTES = 12.5 * GIB
+BACKUP_RETENTION_DAYS = 7
+
+
+@dataclass(frozen=True)
+class StagingEnvironment:
+    """What :func:`seed_staging` created (ARNs for steps that need them)."""
+
+    region: str
+    cluster_arn: str
+    service_arns: dict[str, str]
+    load_balancer_arn: str
+    target_group_arns: dict[str, str]  # service -> target group ARN
+    db_cluster: str
+    db_instances: tuple[str, ...]
+
+
+# --- seeding ------------------------------------------------------------------------------------
+
+
+def _client(service: str, endpoint_url: str, region: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=region)
+
+
+def seed_staging(endpoint_url: str, region: str = REGION, *, now: float | None = None,
+                 degraded: Collection[str] = (), ahead_minutes: int = 120) -> StagingEnvironment:
+    """Create the staging environment and its CloudWatch datapoints in the AWS emulator at ``endpoint_url``."""
+    unknown = set(degraded) - {s.name for s in ECS_SERVICES}
+    if unknown:
+        raise ValueError(f"degraded: unknown service(s) {sorted(unknown)}; expected some of api, worker, web")
+    lb_arn, tg_arns = _seed_load_balancer(endpoint_url, region)
+    cluster_arn, service_arns = _seed_ecs(endpoint_url, region, tg_arns, set(degraded))
+    _seed_aurora(endpoint_url, region)
+    _put_datapoints(_client("cloudwatch", endpoint_url, region),
+                    datapoints(lb_arn, tg_arns, now or time.time(), ahead_minutes))
+    return StagingEnvironment(region, cluster_arn, service_arns, lb_arn, tg_arns, CLUSTER,
+                              tuple(i.name for i in AURORA_INSTANCES))
+
+
+def _seed_load_balancer(endpoint_url: str, region: str) -> tuple[str, dict[str, str]]:
+    ec2 = _client("ec2", endpoint_url, region)
+    elbv2 = _client("elbv2", endpoint_url, region)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{zone}")
+               ["Subnet"]["SubnetId"] for i, zone in enumerate("ab", start=1)]
+    lb_arn = elbv2.create_load_balancer(Name=CLUSTER, Subnets=subnets, Type="application",
+                                        Scheme="internet-facing")["LoadBalancers"][0]["LoadBalancerArn"]
+    tg_arns = {}
+    for spec in ECS_SERVICES:
+        if spec.port:
+            tg_arns[spec.name] = elbv2.create_target_group(
+                Name=f"{CLUSTER}-{spec.name}", Protocol="HTTP", Port=spec.port, VpcId=vpc, TargetType="ip",
+                HealthCheckPath="/healthz")["TargetGroups"][0]["TargetGroupArn"]
+    listener = elbv2.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg_arns["web"]}])["Listeners"][0]["ListenerArn"]
+    elbv2.create_rule(ListenerArn=listener, Priority=10, Actions=[
+        {"Type": "forward", "TargetGroupArn": tg_arns["api"]}],
+        Conditions=[{"Field": "path-pattern", "Values": ["/api/*"]}])
+    return lb_arn, tg_arns
+
+
+def _seed_ecs(endpoint_url: str, region: str, tg_arns: dict[str, str],
+              degraded: set[str]) -> tuple[str, dict[str, str]]:
+    ecs = _client("ecs", endpoint_url, region)
+    cluster_arn = ecs.create_cluster(clusterName=CLUSTER)["cluster"]["clusterArn"]
+    service_arns = {}
+    for spec in ECS_SERVICES:
+        container: dict[str, Any] = {"name": spec.name, "image": f"docqet/{spec.name}:staging", "essential": True}
+        if spec.port:
+            container["portMappings"] = [{"containerPort": spec.port}]
+        ecs.register_task_definition(family=f"{CLUSTER}-{spec.name}", requiresCompatibilities=["FARGATE"],
+                                     networkMode="awsvpc", cpu="512", memory="1024",
+                                     containerDefinitions=[container])
+        lbs = [{"targetGroupArn": tg_arns[spec.name], "containerName": spec.name, "containerPort": spec.port}
+               ] if spec.name in tg_arns else []
+        service_arns[spec.name] = ecs.create_service(
+            cluster=CLUSTER, serviceName=spec.name, taskDefinition=f"{CLUSTER}-{spec.name}",
+            desiredCount=spec.desired, launchType="FARGATE", loadBalancers=lbs)["service"]["serviceArn"]
+        if spec.name not in degraded:  # moto starts services with every task pending; this starts them
+            ecs.update_service(cluster=CLUSTER, service=spec.name, desiredCount=spec.desired)
+    return cluster_arn, service_arns
+
+
+def _seed_aurora(endpoint_url: str, region: str) -> None:
+    rds = _client("rds", endpoint_url, region)
+    rds.create_db_cluster(DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", EngineVersion="15.4",
+                          MasterUsername="docqet", MasterUserPassword="demo-only-password",
+                          BackupRetentionPeriod=BACKUP_RETENTION_DAYS, DatabaseName="docqet")
+    for spec in AURORA_INSTANCES:  # the first instance created becomes the writer
+        rds.create_db_instance(DBInstanceIdentifier=spec.name, DBClusterIdentifier=CLUSTER,
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+
+
+def _dims(**dims: str) -> list[dict[str, str]]:
+    return [{"Name": k, "Value": v} for k, v in dims.items()]
+
+
+def series(lb_arn: str, tg_arns: dict[str, str]) -> list[tuple[str, str, list[dict[str, str]], float]]:
+    """(namespace, metric, dimensions, value per minute) of every seeded CloudWatch series (pure)."""
+    lb_dim = lb_arn.split(":loadbalancer/", 1)[1]
+    result = []
+    for s in ECS_SERVICES:
+        dims = _dims(ClusterName=CLUSTER, ServiceName=s.name)
+        result += [("AWS/ECS", "CPUUtilization", dims, s.cpu_percent),
+                   ("AWS/ECS", "MemoryUtilization", dims, s.memory_percent)]
+        if s.http and s.name in tg_arns:
+            alb = _dims(LoadBalancer=lb_dim, TargetGroup=tg_arns[s.name].split(":", 5)[5])
+            result += [("AWS/ApplicationELB", "RequestCount", alb, s.http.requests_per_minute),
+                       ("AWS/ApplicationELB", "TargetResponseTime", alb, s.http.p95_seconds)]
+            if s.http.errors_per_minute:
+                result.append(("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, s.http.errors_per_minute))
+    result.append(("AWS/RDS", "VolumeBytesUsed", _dims(DBClusterIdentifier=CLUSTER), AURORA_VOLUME_BYTES))
+    for i in AURORA_INSTANCES:
+        dims = _dims(DBInstanceIdentifier=i.name)
+        result += [("AWS/RDS", metric, dims, value) for metric, value in i.metrics.items()]
+    return result
+
+
+def datapoints(lb_arn: str, tg_arns: dict[str, str], now: float, ahead_minutes: int,
+               history_minutes: int = 30) -> dict[str, list[dict[str, Any]]]:
+    """Namespace -> PutMetricData datums, one per series a minute, mid-minute timestamps (pure)."""
+    first = math.floor(now / 60) - history_minutes
+    minutes = range(first, first + history_minutes + ahead_minutes)
+    result: dict[str, list[dict[str, Any]]] = {}
+    for namespace, metric, dims, value in series(lb_arn, tg_arns):
+        result.setdefault(namespace, []).extend(
+            {"MetricName": metric, "Dimensions": dims, "Value": value,
+             "Timestamp": datetime.fromtimestamp(m * 60 + 30, UTC)} for m in minutes)
+    return result
+
+
+def _put_datapoints(cloudwatch: Any, by_namespace: dict[str, list[dict[str, Any]]]) -> None:
+    for namespace, datums in by_namespace.items():
+        for i in range(0, len(datums), MAX_DATUMS_PER_PUT):
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=datums[i:i + MAX_DATUMS_PER_PUT])
+
+
+# --- the emulator and the demo steps ------------------------------------------------------------
+
+
+class DemoError(Exception):
+    """The demo cannot run (e.g. moto is not installed)."""
+
+
+def patch_moto_percentiles() -> None:
+    """Teach moto's CloudWatch percentile statistics (``p95``); unpatched it fails GetMetricData with a 500.
+
+    Nearest-rank percentile of the period's raw values (the maximum for pre-aggregated datums).
+    """
+    from moto.cloudwatch.models import Statistics
+
+    original = Statistics.get_statistics_for_type
+    if getattr(original, "docqet_percentiles", False):
+        return
+
+    def get_statistics_for_type(self: Statistics, stat: str) -> Any:
+        match = re.fullmatch(r"p(\d{1,2}(?:\.\d+)?)", stat)
+        if match is None:
+            return original(self, stat)
+        values = sorted(self.metric_single_values_list)
+        if not values:
+            return self.maximum
+        return values[max(1, math.ceil(float(match[1]) / 100 * len(values))) - 1]
+
+    get_statistics_for_type.docqet_percentiles = True  # type: ignore[attr-defined]
+    Statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's AWS server on 127.0.0.1 (a free port) for the duration; yields its URL."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise DemoError("the demo needs moto: pip install 'docqet-monitor[demo]'") from None
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    patch_moto_percentiles()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()  # port 0: the OS chose a free one
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def aws_environment(endpoint_url: str, region: str = REGION) -> Iterator[None]:
+    """This process only: boto3 talks to ``endpoint_url`` with fake credentials (restored afterwards)."""
+    values = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
+              "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_PROFILE": None, "AWS_SESSION_TOKEN": None}
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            _set_env(key, value)
+        yield
+    finally:
+        for key, value in saved.items():
+            _set_env(key, value)
+
+
+def _set_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
+
+
+@dataclass
+class DemoContext:
+    """Shared by the demo steps: where the emulator is, the config the exporter will run with, output."""
+
+    endpoint_url: str
+    config: Config
+    echo: Callable[[str], None]
+    region: str = REGION
+    now: float = field(default_factory=time.time)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Step = Callable[[DemoContext], None]
+
+
+def seed_aws_step(ctx: DemoContext) -> None:
+    """Demo step: seed the staging ECS, ALB, Aurora and CloudWatch data (``ctx.extras["staging"]``)."""
+    env = seed_staging(ctx.endpoint_url, ctx.region, now=ctx.now)
+    ctx.extras["staging"] = env
+    ctx.echo(f"seeded {ctx.region}: ECS cluster {CLUSTER} (services {', '.join(env.service_arns)}), "
+             f"Aurora PostgreSQL cluster {env.db_cluster} ({', '.join(env.db_instances)}), CloudWatch datapoints")
+
+
+def run_steps(ctx: DemoContext, steps: Sequence[Step]) -> None:
+    for step in steps:
+        step(ctx)

@@ -1,0 +1,112 @@
+"""AWS collectors that read every (account, region) target: concurrent scrapes, per-target last good series.
+
+A target that fails (timeout, throttled beyond retries, 5xx, a bug in parsing) keeps the series of its last
+successful scrape and reports the error, so the collector's up-metric is 0 while the other regions stay fresh.
+The in-flight AWS request limit is :class:`~exporters.aws.Aws`'s; targets only run side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from exporters import cloudwatch
+from exporters.aws import Aws
+from exporters.config import AccountConfig, Config, regions
+from exporters.metrics import Collection, dedupe
+
+log = logging.getLogger(__name__)
+
+MAX_PARALLEL_TARGETS = 16
+
+
+@dataclass(frozen=True)
+class Target:
+    """One region of one account (``account`` None: the default credential chain)."""
+
+    region: str
+    account: AccountConfig | None = None
+
+    def __str__(self) -> str:
+        return f"{self.account.name or self.account.role_arn}/{self.region}" if self.account else self.region
+
+
+def targets(config: Config) -> tuple[Target, ...]:
+    """The default account in the configured regions, then each role account in its own (or those) regions."""
+    top = regions(config)
+    own = tuple(Target(region) for region in top)
+    return own + tuple(Target(region, account) for account in config.accounts for region in account.regions or top)
+
+
+Clients = Callable[[str], Any]  # service name -> boto3 client for the target being scraped
+Scrape = Callable[[Target, Clients], list[Metric]]
+MetricValues = Mapping[cloudwatch.MetricQuery, float]
+
+
+class AwsCollector:
+    """A :class:`~exporters.metrics.Collector` running ``scrape`` once per target on each refresh."""
+
+    def __init__(self, name: str, interval_seconds: float, aws: Aws, target_list: Sequence[Target],
+                 scrape: Scrape) -> None:
+        self.name = name
+        self.interval_seconds = interval_seconds
+        self._aws = aws
+        self._targets = tuple(dict.fromkeys(target_list))
+        self._scrape = scrape
+        self._last: dict[Target, list[Metric]] = {}
+
+    def collect(self) -> Collection:
+        if not self._targets:
+            return Collection()
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_TARGETS, len(self._targets))) as pool:
+            futures = {t: pool.submit(self._scrape, t, self._client_factory(t)) for t in self._targets}
+        families: list[Metric] = []
+        errors: list[str] = []
+        for target, future in futures.items():
+            try:
+                self._last[target] = future.result()
+            except Exception as exc:  # one region's fault must not lose the others
+                log.warning("scrape failed, keeping the last good series", exc_info=True,
+                            extra={"collector": self.name, "target": str(target)})
+                errors.append(f"{self.name} {target}: {type(exc).__name__}: {exc}")
+            families.extend(self._last.get(target, []))
+        return Collection(dedupe(families), tuple(errors))
+
+    def _client_factory(self, target: Target) -> Clients:
+        return lambda service: self._aws.client(service, target.region, target.account)
+
+
+def metric_reader(config: Config, clock: Callable[[], float] = time.time
+                  ) -> Callable[[Any, Sequence[cloudwatch.MetricQuery]], dict[cloudwatch.MetricQuery, float]]:
+    """``read(cloudwatch_client, queries)``: the batcher with the configured window and concurrency."""
+    cw = config.cloudwatch
+
+    def read(client: Any, queries: Sequence[cloudwatch.MetricQuery]) -> dict[cloudwatch.MetricQuery, float]:
+        return cloudwatch.fetch_all(client, queries, clock(), cw.delay_seconds, cw.lookback_periods,
+                                    config.aws.max_concurrency)
+    return read
+
+
+def gauge(name: str, documentation: str, labels: Sequence[str],
+          samples: Sequence[tuple[Sequence[str], float]]) -> GaugeMetricFamily:
+    """A gauge family from ``(label values, value)`` pairs (pure)."""
+    family = GaugeMetricFamily(name, documentation, labels=list(labels))
+    for label_values, value in samples:
+        family.add_metric(list(label_values), value)
+    return family
+
+
+def arn_resource(arn: str) -> str:
+    """The resource part of an ARN: ``arn:aws:ecs:r:a:cluster/x`` -> ``cluster/x`` (pure)."""
+    return arn.split(":", 5)[5] if arn.count(":") >= 5 else arn
+
+
+def arn_name(arn: str) -> str:
+    """The last path element of an ARN or a plain name (pure)."""
+    return arn_resource(arn).rsplit("/", 1)[-1]
