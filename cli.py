@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import sys
@@ -13,6 +14,7 @@ import click
 from exporters import __version__, logs
 from exporters import collectors as collector_registry
 from exporters import config as config_mod
+from exporters import demo as demo_mod
 from exporters.aws import Aws
 from exporters.server import Exporter, serve
 from exporters.stats import Stats
@@ -96,35 +98,98 @@ def exporter_serve(state: State, address: str | None, port: int | None) -> None:
     """Serve /metrics, /healthz and /readyz; collectors refresh in the background."""
     config = state.config
     exp = _build_exporter(config)
-    httpd = serve(exp, address or config.exporter.address, config.exporter.port if port is None else port)
+    stop = _stop_on_signals()  # before the port opens: a signal right after is not missed
+    address = address or config.exporter.address
+    port = config.exporter.port if port is None else port
+    try:
+        httpd = serve(exp, address, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
     host, bound = httpd.server_address[:2]
-    log.warning("listening on http://%s:%s/metrics", host, bound)
-    click.echo(f"docqet-monitor exporter listening on http://{host}:{bound}/metrics", err=True)
-    _run_until_signal(exp, httpd)
+    log.warning("listening on http://%s:%s/metrics", host, bound)  # a log line, so --log-format json holds
+    exp.start()
+    stop.wait()
+    log.warning("stopping")
+    httpd.shutdown()
+    httpd.server_close()
+    exp.stop()
 
 
-def _run_until_signal(exp: Exporter, httpd: object) -> None:
+def _stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    exp.start()
-    stop.wait()
-    click.echo("stopping", err=True)
-    httpd.shutdown()  # type: ignore[attr-defined]
-    exp.stop()
+    return stop
 
 
 @exporter.command("once")
 @pass_state
 def exporter_once(state: State) -> None:
     """Run every collector once and print the exposition to stdout (exit 1 if a collector failed)."""
-    exp = _build_exporter(state.config)
+    _print_once(_build_exporter(state.config))
+
+
+def _print_once(exp: Exporter) -> None:
+    """One refresh of every collector, the exposition on stdout; ClickException when one failed."""
     results = exp.refresh_all()
     sys.stdout.buffer.write(exp.snapshot().body)
     sys.stdout.flush()
     failed = sorted(name for name, ok in results.items() if not ok)
     if failed:
         raise click.ClickException(f"collector(s) failed: {', '.join(failed)} (run with -v for details)")
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+# The demo's steps, in order; each feature keeps its step in its own package and appends it here.
+DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step]
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Print one exposition and exit instead of serving.")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help=f"Port for /metrics on 127.0.0.1 [default: exporter.port, {config_mod.DEFAULT_PORT}; 0: any free].")
+@pass_state
+def demo(state: State, once: bool, port: int | None) -> None:
+    """Run everything against moto's AWS emulator on 127.0.0.1, seeded with a Docqet staging environment.
+
+    Without --env/--config the staging settings are used; regions and accounts are always the demo's.
+    """
+    base = state.config if state.env or state.config_path else config_mod.resolve(env="staging")
+    config = dataclasses.replace(base, regions=(demo_mod.REGION,), accounts=())
+    try:
+        with demo_mod.moto_server() as endpoint, demo_mod.aws_environment(endpoint):
+            click.echo(f"AWS emulator (moto) on {endpoint}", err=True)
+            ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True))
+            demo_mod.run_steps(ctx, DEMO_STEPS)
+            exp = _build_exporter(ctx.config)
+            if once:
+                _print_once(exp)
+            else:
+                _serve_demo(exp, config.exporter.port if port is None else port)
+    except demo_mod.DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _serve_demo(exp: Exporter, port: int) -> None:
+    stop = _stop_on_signals()
+    try:
+        httpd = serve(exp, "127.0.0.1", port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port 0") from None
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    exp.start()
+    click.echo(f"""
+docqet-monitor demo is running (Ctrl-C to stop).
+  metrics:   {url}/metrics
+  readiness: {url}/readyz
+  try:       curl -s {url}/metrics | grep docqet_ecs_service_running_tasks
+""", err=True)
+    stop.wait()
+    httpd.shutdown()
+    httpd.server_close()
+    exp.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,343 @@
+"""The exporter service: background refresh, snapshot swap, HTTP endpoints, and the serve/once commands."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.parser import text_string_to_metric_families
+
+import cli
+from exporters.metrics import Collection
+from exporters.server import Exporter, serve
+from exporters.stats import Stats
+from tests.conftest import free_port
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _family(name: str, values: dict[str, float]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, f"Test family {name}.", labels=["item"])
+    for label, value in values.items():
+        family.add_metric([label], value)
+    return family
+
+
+class FakeCollector:
+    """Each refresh runs ``behaviour(n)`` (n = 1, 2, ...), counting calls and peak concurrency."""
+
+    def __init__(self, name: str, behaviour: Callable[[int], Collection], interval_seconds: float = 3600) -> None:
+        self.name = name
+        self.interval_seconds = interval_seconds
+        self.behaviour = behaviour
+        self.calls = 0
+        self.active = 0
+        self.peak_active = 0
+        self._lock = threading.Lock()
+
+    def collect(self) -> Collection:
+        with self._lock:
+            self.calls += 1
+            n = self.calls
+            self.active += 1
+            self.peak_active = max(self.peak_active, self.active)
+        try:
+            return self.behaviour(n)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+def _values(n: int, name: str = "docqet_test_value") -> Collection:
+    return Collection([_family(name, {"a": n, "b": n})])
+
+
+def _samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+
+
+def _value(body: bytes, name: str, **labels: str) -> float | None:
+    return _samples(body).get((name, tuple(sorted(labels.items()))))
+
+
+@contextmanager
+def _served(exporter: Exporter) -> Iterator[str]:
+    httpd = serve(exporter, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+# --- refresh and snapshot --------------------------------------------------------------------------
+
+
+def test_scrapes_never_call_collectors_even_while_one_is_blocked() -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def blocking(n: int) -> Collection:
+        entered.set()
+        release.wait(30)
+        return _values(n)
+
+    slow = FakeCollector("slow", blocking)
+    fast = FakeCollector("fast", lambda n: _values(n, "docqet_test_fast"))
+    exporter = Exporter([slow, fast], Stats(version="1.2.3"))
+    with _served(exporter) as url:
+        exporter.start()
+        try:
+            assert entered.wait(10)
+            for _ in range(20):
+                response = requests.get(f"{url}/metrics", timeout=5)
+                assert response.status_code == 200
+            body = response.content
+            assert _value(body, "docqet_exporter_build_info", version="1.2.3") == 1
+            assert _value(body, "docqet_exporter_collector_up", collector="slow") == 0
+            assert (slow.calls, fast.calls) == (1, 1)
+            assert requests.get(f"{url}/readyz", timeout=5).status_code == 503
+        finally:
+            release.set()
+            exporter.stop()
+    assert slow.calls == 1
+
+
+def test_every_scrape_sees_one_whole_refresh() -> None:
+    items = [f"i{k}" for k in range(300)]
+    collector = FakeCollector("gen", lambda n: Collection([_family("docqet_test_gen", dict.fromkeys(items, n))]))
+    exporter = Exporter([collector], Stats())
+    exporter.refresh(collector)
+    stop = threading.Event()
+
+    def refresh_forever() -> None:
+        while not stop.is_set():
+            exporter.refresh(collector)
+
+    refresher = threading.Thread(target=refresh_forever)
+    refresher.start()
+    seen = set()
+    try:
+        with _served(exporter) as url:
+            for _ in range(60):
+                samples = _samples(requests.get(f"{url}/metrics", timeout=5).content)
+                generation = {v for (name, _), v in samples.items() if name == "docqet_test_gen"}
+                assert len(generation) == 1
+                assert sum(1 for name, _ in samples if name == "docqet_test_gen") == len(items)
+                seen |= generation
+    finally:
+        stop.set()
+        refresher.join(10)
+    assert len(seen) > 1  # refreshes really happened between scrapes
+
+
+def test_one_refresh_of_a_collector_at_a_time() -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def blocking(n: int) -> Collection:
+        entered.set()
+        release.wait(30)
+        return _values(n)
+
+    collector = FakeCollector("single", blocking)
+    exporter = Exporter([collector], Stats())
+    first = threading.Thread(target=exporter.refresh, args=(collector,))
+    first.start()
+    assert entered.wait(10)
+    assert exporter.refresh(collector) is None
+    assert exporter.refresh_all() == {"single": None}
+    release.set()
+    first.join(10)
+    assert exporter.refresh(collector) is True
+    assert (collector.calls, collector.peak_active) == (2, 1)
+
+
+def test_failing_collector_keeps_last_good_series_and_others_continue() -> None:
+    def flaky(n: int) -> Collection:
+        if n == 2:
+            raise TimeoutError("region eu-west-1 timed out")
+        if n == 3:
+            return Collection(errors=("throttled",))
+        return _values(n, "docqet_test_flaky")
+
+    flaky_collector = FakeCollector("flaky", flaky)
+    steady = FakeCollector("steady", lambda n: _values(n, "docqet_test_steady"))
+    clock = iter(range(1000, 2000))
+    exporter = Exporter([flaky_collector, steady], Stats(), clock=lambda: float(next(clock)))
+
+    assert exporter.refresh_all() == {"flaky": True, "steady": True}
+    first_success = _value(exporter.snapshot().body,
+                           "docqet_exporter_collector_last_success_timestamp_seconds", collector="flaky")
+    for _ in (2, 3):  # an exception, then errors without families
+        assert exporter.refresh_all() == {"flaky": False, "steady": True}
+        body = exporter.snapshot().body
+        assert _value(body, "docqet_test_flaky", item="a") == 1  # the last good series
+        assert _value(body, "docqet_exporter_collector_up", collector="flaky") == 0
+        assert _value(body, "docqet_exporter_collector_up", collector="steady") == 1
+        assert _value(body, "docqet_exporter_collector_last_success_timestamp_seconds",
+                      collector="flaky") == first_success
+    assert _value(body, "docqet_test_steady", item="a") == 3
+    assert exporter.refresh_all() == {"flaky": True, "steady": True}
+    body = exporter.snapshot().body
+    assert _value(body, "docqet_test_flaky", item="a") == 4
+    assert _value(body, "docqet_exporter_collector_up", collector="flaky") == 1
+
+
+def test_partial_collection_replaces_series_but_reports_failure() -> None:
+    def partial(n: int) -> Collection:
+        return _values(n) if n == 1 else Collection([_family("docqet_test_value", {"a": n})], ("one region down",))
+
+    collector = FakeCollector("partial", partial)
+    exporter = Exporter([collector], Stats())
+    exporter.refresh(collector)
+    assert exporter.refresh(collector) is False
+    body = exporter.snapshot().body
+    assert _value(body, "docqet_test_value", item="a") == 2
+    assert _value(body, "docqet_test_value", item="b") is None
+    assert _value(body, "docqet_exporter_collector_up", collector="partial") == 0
+
+
+# --- HTTP ------------------------------------------------------------------------------------------
+
+
+def test_http_endpoints_gzip_health_and_readiness() -> None:
+    collector = FakeCollector("one", _values)
+    exporter = Exporter([collector], Stats())
+    with _served(exporter) as url:
+        assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 503
+        exporter.refresh(collector)
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
+        assert requests.get(f"{url}/nope", timeout=5).status_code == 404
+
+        plain = requests.get(f"{url}/metrics", headers={"Accept-Encoding": "identity"}, timeout=5)
+        assert plain.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert "Content-Encoding" not in plain.headers
+        assert plain.content == exporter.snapshot().body
+        assert _value(plain.content, "docqet_test_value", item="b") == 1
+
+        zipped = requests.get(f"{url}/metrics", headers={"Accept-Encoding": "gzip, deflate"}, timeout=5,
+                              stream=True)
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        raw = zipped.raw.read(decode_content=False)
+        assert int(zipped.headers["Content-Length"]) == len(raw)
+        assert gzip.decompress(raw) == plain.content
+
+
+def test_readyz_waits_for_every_collector() -> None:
+    first, second = FakeCollector("first", _values), FakeCollector("second", _values)
+    exporter = Exporter([first, second], Stats())
+    with _served(exporter) as url:
+        exporter.refresh(first)
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 503
+        exporter.refresh(second)
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
+
+
+# --- the commands ----------------------------------------------------------------------------------
+
+
+def test_once_prints_the_exposition_and_exits_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.collector_registry, "build", lambda config, aws: [FakeCollector("ok", _values)])
+    result = CliRunner().invoke(cli.main, ["exporter", "once"])
+    assert result.exit_code == 0, result.output
+    assert _value(result.stdout.encode(), "docqet_test_value", item="a") == 1
+    assert _value(result.stdout.encode(), "docqet_exporter_collector_up", collector="ok") == 1
+
+
+def test_once_exits_1_when_a_collector_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def build(config: object, aws: object) -> list[FakeCollector]:
+        return [FakeCollector("ok", _values), FakeCollector("broken", lambda n: Collection(errors=("boom",)))]
+
+    monkeypatch.setattr(cli.collector_registry, "build", build)
+    result = CliRunner().invoke(cli.main, ["exporter", "once"])
+    assert result.exit_code == 1
+    assert "collector(s) failed: broken (" in result.stderr
+    body = result.stdout.encode()
+    assert _value(body, "docqet_test_value", item="a") == 1  # the others are still printed
+    assert _value(body, "docqet_exporter_collector_up", collector="broken") == 0
+
+
+SECRET = "wJalrXUtnFEMI-do-not-print-7f3a9c"
+
+
+@contextmanager
+def _serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = free_port()
+    env = dict(os.environ, AWS_SECRET_ACCESS_KEY=SECRET)
+    proc = subprocess.Popen([str(VENV_BIN / "docqet-monitor"), *args, "exporter", "serve", "--address",
+                             "127.0.0.1", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                requests.get(f"{url}/healthz", timeout=1).raise_for_status()
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the exporter did not start listening"
+                time.sleep(0.1)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_answers_and_stops_cleanly_on_signal(sig: signal.Signals, moto_endpoint: str,
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with _serve_process() as (proc, url):
+        response = requests.get(f"{url}/metrics", timeout=5)
+        assert response.status_code == 200
+        assert _value(response.content, "docqet_exporter_build_info", version=cli.__version__) == 1
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    assert "stopping" in err
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/healthz", timeout=2)
+
+
+def test_serve_json_logs_are_json_lines_without_secrets(moto_endpoint: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with _serve_process("-vv", "--log-format", "json") as (proc, url):
+        requests.get(f"{url}/metrics", timeout=5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    records = [json.loads(line) for line in err.splitlines()]
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("listening on http://127.0.0.1:") for m in messages)
+    assert "stopping" in messages
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert SECRET not in out + err
+
+
+def test_serve_port_in_use_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.collector_registry, "build", lambda config, aws: [])
+    exporter = Exporter([], Stats())
+    with _served(exporter) as url:
+        port = url.rsplit(":", 1)[1]
+        result = CliRunner().invoke(cli.main, ["exporter", "serve", "--address", "127.0.0.1", "--port", port])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
