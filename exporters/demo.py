@@ -7,15 +7,16 @@ them (``cli.DEMO_STEPS``). Steps may put what later steps need in ``ctx.extras``
 
 Seeding for tests and other features::
 
-    seed_staging(endpoint_url, region="eu-west-1", *, now=None, degraded=(), ahead_minutes=120)
-        -> StagingEnvironment
+    seed_staging(endpoint_url, region="eu-west-1", *, now=None, degraded=(), ahead_minutes=120,
+                 session=None) -> StagingEnvironment
 
 seeds the ECS cluster ``docqet-staging`` (services api, worker, web; api and web behind ALB target groups),
 the Aurora PostgreSQL cluster ``docqet-staging`` (writer ``docqet-staging-1``, reader ``docqet-staging-2``)
 and CloudWatch datapoints (the values in :data:`ECS_SERVICES`, :data:`AURORA_INSTANCES`,
 :data:`AURORA_VOLUME_BYTES`) for every metric the ECS and RDS collectors read, one a minute from 30 minutes
 before ``now`` to ``ahead_minutes`` after it, so the exporter's delayed, aligned window finds them for a
-while. Services named in ``degraded`` keep their tasks pending: running 0 of desired.
+while. Services named in ``degraded`` keep their tasks pending: running 0 of desired. ``session`` (a
+boto3 Session, e.g. one with test limits installed) makes the clients; default: a new one.
 """
 
 from __future__ import annotations
@@ -101,28 +102,27 @@ class StagingEnvironment:
 # --- seeding ------------------------------------------------------------------------------------
 
 
-def _client(service: str, endpoint_url: str, region: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=region)
-
-
 def seed_staging(endpoint_url: str, region: str = REGION, *, now: float | None = None,
-                 degraded: Collection[str] = (), ahead_minutes: int = 120) -> StagingEnvironment:
+                 degraded: Collection[str] = (), ahead_minutes: int = 120,
+                 session: boto3.Session | None = None) -> StagingEnvironment:
     """Create the staging environment and its CloudWatch datapoints in the AWS emulator at ``endpoint_url``."""
     unknown = set(degraded) - {s.name for s in ECS_SERVICES}
     if unknown:
         raise ValueError(f"degraded: unknown service(s) {sorted(unknown)}; expected some of api, worker, web")
-    lb_arn, tg_arns = _seed_load_balancer(endpoint_url, region)
-    cluster_arn, service_arns = _seed_ecs(endpoint_url, region, tg_arns, set(degraded))
-    _seed_aurora(endpoint_url, region)
-    _put_datapoints(_client("cloudwatch", endpoint_url, region),
-                    datapoints(lb_arn, tg_arns, now or time.time(), ahead_minutes))
+    session = session or boto3.Session()
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url, region_name=region)
+
+    lb_arn, tg_arns = _seed_load_balancer(client("ec2"), client("elbv2"), region)
+    cluster_arn, service_arns = _seed_ecs(client("ecs"), tg_arns, set(degraded))
+    _seed_aurora(client("rds"))
+    _put_datapoints(client("cloudwatch"), datapoints(lb_arn, tg_arns, now or time.time(), ahead_minutes))
     return StagingEnvironment(region, cluster_arn, service_arns, lb_arn, tg_arns, CLUSTER,
                               tuple(i.name for i in AURORA_INSTANCES))
 
 
-def _seed_load_balancer(endpoint_url: str, region: str) -> tuple[str, dict[str, str]]:
-    ec2 = _client("ec2", endpoint_url, region)
-    elbv2 = _client("elbv2", endpoint_url, region)
+def _seed_load_balancer(ec2: Any, elbv2: Any, region: str) -> tuple[str, dict[str, str]]:
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{zone}")
                ["Subnet"]["SubnetId"] for i, zone in enumerate("ab", start=1)]
@@ -142,9 +142,7 @@ def _seed_load_balancer(endpoint_url: str, region: str) -> tuple[str, dict[str, 
     return lb_arn, tg_arns
 
 
-def _seed_ecs(endpoint_url: str, region: str, tg_arns: dict[str, str],
-              degraded: set[str]) -> tuple[str, dict[str, str]]:
-    ecs = _client("ecs", endpoint_url, region)
+def _seed_ecs(ecs: Any, tg_arns: dict[str, str], degraded: set[str]) -> tuple[str, dict[str, str]]:
     cluster_arn = ecs.create_cluster(clusterName=CLUSTER)["cluster"]["clusterArn"]
     service_arns = {}
     for spec in ECS_SERVICES:
@@ -164,8 +162,7 @@ def _seed_ecs(endpoint_url: str, region: str, tg_arns: dict[str, str],
     return cluster_arn, service_arns
 
 
-def _seed_aurora(endpoint_url: str, region: str) -> None:
-    rds = _client("rds", endpoint_url, region)
+def _seed_aurora(rds: Any) -> None:
     rds.create_db_cluster(DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", EngineVersion="15.4",
                           MasterUsername="docqet", MasterUserPassword="demo-only-password",
                           BackupRetentionPeriod=BACKUP_RETENTION_DAYS, DatabaseName="docqet")

@@ -113,18 +113,18 @@ class BotoRdsApi:
 
 # --- CloudWatch queries and metric families (pure) ----------------------------------------------
 
-# family -> (CloudWatch AWS/RDS metric read as Average, scale to base units, help)
+# family -> (CloudWatch AWS/RDS metric read as Average, divisor to base units, help)
 INSTANCE_METRICS = {
-    "docqet_rds_instance_cpu_utilization_ratio": ("CPUUtilization", 0.01, "CPU utilisation (0-1)."),
-    "docqet_rds_instance_database_connections": ("DatabaseConnections", 1.0, "Open database connections."),
-    "docqet_rds_instance_freeable_memory_bytes": ("FreeableMemory", 1.0, "Freeable memory in bytes."),
-    "docqet_rds_instance_free_local_storage_bytes": ("FreeLocalStorage", 1.0,
+    "docqet_rds_instance_cpu_utilization_ratio": ("CPUUtilization", 100, "CPU utilisation (0-1)."),
+    "docqet_rds_instance_database_connections": ("DatabaseConnections", 1, "Open database connections."),
+    "docqet_rds_instance_freeable_memory_bytes": ("FreeableMemory", 1, "Freeable memory in bytes."),
+    "docqet_rds_instance_free_local_storage_bytes": ("FreeLocalStorage", 1,
                                                      "Free local (temporary) storage in bytes."),
-    "docqet_rds_instance_replica_lag_seconds": ("AuroraReplicaLag", 0.001,
+    "docqet_rds_instance_replica_lag_seconds": ("AuroraReplicaLag", 1000,
                                                 "Aurora replica lag behind the writer in seconds."),
-    "docqet_rds_instance_read_latency_seconds": ("ReadLatency", 1.0, "Average read I/O latency in seconds."),
-    "docqet_rds_instance_write_latency_seconds": ("WriteLatency", 1.0, "Average write I/O latency in seconds."),
-    "docqet_rds_instance_deadlocks_per_second": ("Deadlocks", 1.0, "Deadlocks per second."),
+    "docqet_rds_instance_read_latency_seconds": ("ReadLatency", 1, "Average read I/O latency in seconds."),
+    "docqet_rds_instance_write_latency_seconds": ("WriteLatency", 1, "Average write I/O latency in seconds."),
+    "docqet_rds_instance_deadlocks_per_second": ("Deadlocks", 1, "Deadlocks per second."),
 }
 CLUSTER_FAMILIES = {
     "docqet_rds_cluster_backup_retention_seconds": "Automated backup retention in seconds.",
@@ -184,10 +184,10 @@ def families(region: str, clusters: Sequence[DbCluster], instances: Iterable[DbI
             continue
         labels = (region, i.cluster, i.name, role)
         instance_info.append(((*labels, i.instance_class, i.status), 1.0))
-        for name, (metric, scale, _) in INSTANCE_METRICS.items():
+        for name, (metric, divisor, _) in INSTANCE_METRICS.items():
             value = values.get(_instance_query(i.name, metric, period))
             if value is not None:
-                instance_samples[name].append((labels, value * scale))
+                instance_samples[name].append((labels, value / divisor))
     return [
         gauge("docqet_rds_cluster_info", "RDS/Aurora cluster metadata; always 1.",
               (*CLUSTER_LABELS, "engine", "engine_version", "status"), cluster_info),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.aws_limits import AwsLimits
+
 CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "contracts"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -37,6 +39,9 @@ def moto_server() -> Iterator[str]:
     """One moto server (server mode, real HTTP on 127.0.0.1) for the session; yields its URL."""
     from moto.server import ThreadedMotoServer
 
+    from exporters.demo import patch_moto_percentiles
+
+    patch_moto_percentiles()  # GetMetricData p95 (ALB response time) works as on AWS
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -52,3 +57,11 @@ def moto_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     return moto_server
+
+
+@pytest.fixture
+def aws_limits() -> Iterator[AwsLimits]:
+    """Real AWS request limits for ``Aws(session_factory=aws_limits.session)``; a breach fails the test."""
+    limits = AwsLimits()
+    yield limits
+    limits.assert_clean()
