@@ -18,10 +18,11 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 
-from exporters import cost
+from exporters import cost, demo_cost_qdrant
 from exporters.aws import Aws
-from exporters.config import AwsConfig, CostCollectorConfig
+from exporters.config import AwsConfig, CollectorsConfig, Config, CostCollectorConfig
 from exporters.cost import CostCollector, CostExplorer, periods
+from exporters.demo import DemoContext
 from exporters.metrics import Collection, render
 from exporters.stats import Stats
 from tests.conftest import FIXTURES
@@ -339,3 +340,39 @@ def test_the_exposition_passes_promtool(stubbed: tuple[Any, Stubber]) -> None:
                            check=False)
     assert check.returncode == 0 and not check.stdout and not check.stderr, check.stdout + check.stderr
     assert {s.name for f in families for s in f.samples} == set(cost.METRIC_NAMES)
+
+
+# --- the demo step ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 25), date(2026, 12, 1)])
+def test_the_demo_seeds_a_sample_bill_the_collector_reads(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+                                                          day: date) -> None:
+    from moto.ce.responses import CostExplorerResponse
+
+    monkeypatch.setattr(CostExplorerResponse, "get_cost_forecast", None, raising=False)  # undone afterwards
+    now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC).timestamp()
+    lines: list[str] = []
+    config = Config(environment="staging", collectors=CollectorsConfig(cost=CostCollectorConfig(
+        monthly_budget_usd=4000.0)))
+    ctx = DemoContext(moto_endpoint, config, echo=lines.append, now=now)
+
+    demo_cost_qdrant.cost_step(ctx)
+
+    assert ctx.config.collectors.cost.cache_path != config.collectors.cost.cache_path  # never the real cache
+    assert len(lines) == 1 and "sample data, not a real bill" in lines[0]
+    expected = demo_cost_qdrant.demo_costs(day, "staging")
+    stats = Stats()
+    collector = cost.build(ctx.config.collectors.cost, Aws(stats=stats), clock=lambda: now)
+    assert collector is not None
+    result = collector.collect()
+    assert result.errors == ()
+    got = values(result)
+    assert {labels[0][1]: v for (n, labels), v in got.items() if n == "docqet_cost_daily_usd"} == expected.by_service
+    assert got["docqet_cost_daily_by_tag_usd", (("tag", "Environment"), ("value", "staging"))] == \
+        expected.by_tag["staging"]
+    assert got["docqet_cost_month_to_date_usd", ()] == expected.month_to_date
+    assert got["docqet_cost_month_forecast_usd", ()] == pytest.approx(
+        expected.month_to_date + expected.forecast_rest_of_month)
+    assert got["docqet_cost_budget_usd", ()] == 4000.0
+    assert stats.requests[("ce", "GetCostAndUsage")] == (2 if day.day == 1 else 3)

@@ -19,8 +19,9 @@ from openapi_core import OpenAPI
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 
-from exporters import qdrant
-from exporters.config import ConfigError, QdrantCollectorConfig, QdrantNodeConfig, parse
+from exporters import demo_cost_qdrant, qdrant
+from exporters.config import Config, ConfigError, QdrantCollectorConfig, QdrantNodeConfig, parse
+from exporters.demo import DemoContext
 from exporters.metrics import Collection, render
 from exporters.qdrant import Node, QdrantClient, QdrantCollector
 from exporters.server import Exporter
@@ -348,3 +349,27 @@ def test_the_exposition_passes_promtool(serve: Callable[..., FakeQdrant]) -> Non
     declared = set(qdrant.METRIC_NAMES)
     exported = {s.name for f in result.families for s in f.samples}
     assert exported <= declared
+
+
+# --- the demo step ----------------------------------------------------------------------------
+
+
+def test_the_demo_reports_qdrant_not_configured() -> None:
+    lines: list[str] = []
+    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append))
+    assert lines == ["Qdrant: not configured (set QDRANT_URL)"]
+
+
+def test_the_demo_scrapes_the_qdrant_of_qdrant_url(serve: Callable[..., FakeQdrant],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = serve(ROUTES_HEALTHY, api_key=API_KEY)
+    monkeypatch.setenv("QDRANT_URL", fake.url)
+    monkeypatch.setenv("QDRANT_API_KEY", API_KEY)
+    lines: list[str] = []
+    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append))
+    assert lines == [f"Qdrant default at {fake.url}: up, Qdrant 1.19.0, 3 collection(s); the exporter scrapes it"]
+    assert fake.headers  # it really asked
+    monkeypatch.setenv("QDRANT_API_KEY", "wrong")
+    lines.clear()
+    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append))
+    assert lines[0].startswith(f"Qdrant default at {fake.url}: down: ") and "HTTP 401" in lines[0]
