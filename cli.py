@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import click
 
+from dashboards.commands import dashboards as dashboards_group
 from exporters import __version__, logs
 from exporters import collectors as collector_registry
 from exporters import config as config_mod
@@ -191,6 +192,8 @@ docqet-monitor demo is running (Ctrl-C to stop).
     httpd.server_close()
     exp.stop()
 
+
+main.add_command(dashboards_group)
 
 if __name__ == "__main__":
     main()

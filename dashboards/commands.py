@@ -1,0 +1,101 @@
+"""``docqet-monitor dashboards build|check|publish``: thin commands over dashboards.build and dashboards.publish."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dashboards import build as builder
+from dashboards.publish import Grafana, GrafanaAuthError, GrafanaError, Result, publish
+from exporters import __version__
+
+URL_ENV, TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
+OUT_HELP = "Directory of the dashboard JSON files [default: monitoring/grafana/dashboards]."
+
+
+def _out(path: str | None) -> Path:
+    return Path(path) if path else builder.DEFAULT_OUT
+
+
+@click.group()
+def dashboards() -> None:
+    """Grafana dashboards as code: build the JSON, check it is current, publish it to Grafana."""
+
+
+@dashboards.command("build")
+@click.option("--out", "out", metavar="DIR", type=click.Path(file_okay=False), help=OUT_HELP)
+@click.pass_obj
+def build_command(state: Any, out: str | None) -> None:
+    """Write one JSON file per dashboard (thresholds from the alert catalog of --env, defaults without)."""
+    directory = _out(out)
+    models = builder.build_all(state.config)
+    changes = builder.write(directory, models)
+    for change in changes:
+        click.echo(f"{'removed' if change.change == 'not built' else 'wrote'} {change.path}")
+    click.echo(f"{len(models)} dashboards in {directory} ({len(changes)} file(s) changed).")
+
+
+@dashboards.command("check")
+@click.option("--out", "out", metavar="DIR", type=click.Path(file_okay=False), help=OUT_HELP)
+@click.pass_obj
+def check_command(state: Any, out: str | None) -> None:
+    """Exit 1 when the files in DIR differ from what the code builds (run `dashboards build`)."""
+    directory = _out(out)
+    changes = builder.compare(directory, builder.build_all(state.config))
+    for change in changes:
+        click.echo(f"{change.path}: {change.change}", err=True)
+    if changes:
+        raise click.ClickException(f"{len(changes)} dashboard file(s) are stale; run `docqet-monitor "
+                                   f"dashboards build{'' if out is None else ' --out ' + out}` and commit them")
+    click.echo(f"{directory}: all dashboards are up to date.")
+
+
+SYMBOLS = {"created": "+", "updated": "~", "overwritten": "!", "deleted": "-", "unchanged": "=", "stale": "-",
+           "conflict": "!", "failed": "x"}
+
+
+def _line(result: Result) -> str:
+    symbol = SYMBOLS.get(result.outcome, "?" if not result.outcome.startswith("would") else "*")
+    detail = f"  ({result.detail})" if result.detail else ""
+    return f"  {symbol} {result.outcome:<16} {result.step.uid:<26} {result.url}{detail}"
+
+
+@dashboards.command("publish")
+@click.option("--dry-run", is_flag=True, help="Read Grafana and show what would change; write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite dashboards edited in Grafana (and 412 version mismatches).")
+@click.option("--prune", is_flag=True, help="Delete dashboards tagged docqet-monitor that the code no longer has.")
+@click.pass_obj
+def publish_command(state: Any, dry_run: bool, force: bool, prune: bool) -> None:
+    """Sync the dashboards to Grafana (grafana.url or $GRAFANA_URL, token $GRAFANA_TOKEN)."""
+    config = state.config
+    url = config.grafana.url or os.environ.get(URL_ENV, "")
+    token = os.environ.get(TOKEN_ENV, "")
+    if not url.startswith(("http://", "https://")):
+        raise click.UsageError(f"no Grafana URL: set grafana.url in the config or ${URL_ENV} (http(s)://...), "
+                               f"got {url!r}")
+    if not token:
+        raise click.UsageError(f"${TOKEN_ENV} is not set: a Grafana service-account token (Editor role)")
+    grafana = Grafana(url, token, timeout=config.grafana.timeout_seconds)
+    message = f"docqet-monitor {__version__}: dashboards as code"
+    click.echo(f"Grafana {grafana.url}, folder {config.grafana.folder!r} ({config.grafana.folder_uid})"
+               + (" - dry run, nothing is written" if dry_run else ""))
+    try:
+        folder, results = publish(grafana, builder.build_all(config), config.grafana.folder_uid,
+                                  config.grafana.folder, message=message, force=force, prune=prune,
+                                  dry_run=dry_run, on_result=lambda r: click.echo(_line(r)))
+    except GrafanaAuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    except GrafanaError as exc:
+        raise click.ClickException(f"publishing stopped: {exc}") from None
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    click.echo(f"Folder {folder}. Dashboards: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+               + ".")
+    problems = [r for r in results if not r.ok]
+    if problems:
+        raise click.ClickException(f"{len(problems)} dashboard(s) not published: "
+                                   + ", ".join(f"{r.step.uid} ({r.outcome})" for r in problems))

@@ -1,0 +1,69 @@
+"""Docqet overview: one panel per environment-level signal, each linking to its detailed dashboard."""
+
+from __future__ import annotations
+
+from grafanalib import core as G
+
+from alerts import slo
+from dashboards import aurora, cost, ecs, exporter, qdrant
+from dashboards import style as S
+from dashboards.thresholds import Thresholds
+
+UID = "docqet-overview"
+TITLE = "Docqet / Overview"
+
+
+def _sli(name: str) -> list[S.Query]:
+    """The SLI (share of good requests / periods) over the last hour and day, from the SLO recording rules."""
+    return [S.Query(f'1 - max({slo.ERROR_RATIO}:rate{window}{{slo="{name}"}})', f"last {span}")
+            for window, span in (("1h", "hour"), ("1d", "day"))]
+
+
+def build(t: Thresholds) -> G.Dashboard:
+    to_ecs, to_aurora = [S.link_to(ecs.UID, ecs.TITLE)], [S.link_to(aurora.UID, aurora.TITLE)]
+    to_qdrant, to_cost = [S.link_to(qdrant.UID, qdrant.TITLE)], [S.link_to(cost.UID, cost.TITLE)]
+    to_exporter = [S.link_to(exporter.UID, exporter.TITLE)]
+    rows = [
+        S.Row("Application (ECS services behind the ALB)", [
+            S.stat("ECS services healthy", [
+                "count(docqet_ecs_service_running_tasks >= docqet_ecs_service_desired_tasks)"
+                " / count(docqet_ecs_service_desired_tasks)"], S.PERCENT_RATIO, thresholds=S.below(1), w=4,
+                description="Share of services running at least their desired number of tasks.", links=to_ecs),
+            S.stat("API request rate", ["sum(docqet_ecs_service_http_requests_per_second)"], S.REQUESTS_PER_SECOND,
+                   w=4, links=to_ecs),
+            S.stat("API 5xx ratio", ["sum(docqet_ecs_service_http_5xx_per_second)"
+                                     " / sum(docqet_ecs_service_http_requests_per_second)"], S.PERCENT_RATIO,
+                   thresholds=t.above("EcsServiceHttp5xxRatioHigh"), w=4, links=to_ecs),
+            S.stat("API p95 latency (slowest service)", ["max(docqet_ecs_service_http_response_time_p95_seconds)"],
+                   S.SECONDS, thresholds=t.above("EcsServiceHttpLatencyP95High"), w=4, links=to_ecs),
+            S.stat("Availability SLO", _sli("availability"), S.PERCENT_RATIO, thresholds=t.slo("availability"),
+                   w=4, links=to_ecs, description="Share of requests answered without a 5xx (SLO recording rules; "
+                                                  "burning the error budget too fast pages)."),
+            S.stat("Latency SLO", _sli("latency"), S.PERCENT_RATIO, thresholds=t.slo("latency"), w=4,
+                   links=to_ecs, description="Share of minutes whose p95 response time met the latency objective."),
+        ]),
+        S.Row("Data (Aurora PostgreSQL, Qdrant)", [
+            S.stat("Aurora writer CPU", ['max(docqet_rds_instance_cpu_utilization_ratio{role="writer"})'],
+                   S.PERCENT_RATIO, thresholds=t.above("AuroraWriterCpuHigh"), links=to_aurora),
+            S.stat("Aurora replica lag", ['max(docqet_rds_instance_replica_lag_seconds{role="reader"})'], S.SECONDS,
+                   thresholds=t.above("AuroraReplicaLagHigh"), links=to_aurora),
+            S.stat("RPO (latest restorable time age)", [
+                "max(time() - docqet_rds_cluster_latest_restorable_timestamp_seconds)"], S.SECONDS,
+                thresholds=t.above("AuroraRpoBreached"), links=to_aurora),
+            S.stat("Qdrant collections not green", [
+                'count(docqet_qdrant_collection_status{status="green"} == 0) or vector(0)'], S.COUNT,
+                thresholds=S.above(1, S.ORANGE), links=to_qdrant),
+        ]),
+        S.Row("Cost and monitoring", [
+            S.stat("Month to date vs budget", [
+                S.Query("max(docqet_cost_month_to_date_usd)", "month to date"),
+                S.Query("max(docqet_cost_month_forecast_usd)", "forecast"),
+                S.Query("max(docqet_cost_budget_usd)", "budget")], S.USD, w=12, links=to_cost),
+            S.stat("Exporter collectors failing", [
+                "count(docqet_exporter_collector_up == 0) or vector(0)"], S.COUNT, thresholds=S.above(1),
+                description="Collectors whose last refresh failed (their panels show old data).", links=to_exporter),
+            S.stat("Exporter scrape up", ['min(up{job="docqet-monitor"})'], S.NONE, mappings=S.UP_DOWN,
+                   thresholds=S.below(1), links=to_exporter),
+        ]),
+    ]
+    return S.dashboard(UID, TITLE, rows)

@@ -1,0 +1,65 @@
+"""Panel thresholds read from the alert catalog: one source for the alert and the line on the panel.
+
+``Thresholds(config)`` resolves the catalog for the environment of ``config`` (its ``alerts.thresholds``
+overrides applied, see :func:`alerts.catalog.rules`). Each panel that shows a threshold says which alert
+and key it comes from in its description (``alert `Name` threshold `key` = value``), so people and tests
+can trace it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from alerts import catalog
+from alerts.spec import AlertRule, number
+from exporters.config import Config
+
+SEVERITY_COLORS = {"critical": "red", "warning": "orange", "info": "blue"}
+CITATION = re.compile(r"alert `(?P<alert>\w+)` threshold `(?P<key>\w+)` = (?P<value>[-\d.e+]+)")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Threshold steps for a panel and the sentence that says where they come from."""
+
+    steps: list[dict[str, Any]]
+    note: str
+
+
+class Thresholds:
+    """Alert thresholds of one environment (the defaults without a config file)."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        config = config or Config()
+        self._slo = config.alerts.slo
+        resolved = {rule.name: rule for rule in catalog.defaults(config)}
+        resolved.update({rule.name: rule for rule in catalog.rules(config)})  # disabled rules keep defaults
+        self._rules: dict[str, AlertRule] = resolved
+
+    def value(self, alert: str, key: str = "threshold") -> float:
+        """The threshold ``key`` of catalog alert ``alert`` in this environment."""
+        return float(self._rules[alert].thresholds[key])
+
+    def _limit(self, alert: str, key: str, high_is_bad: bool) -> Limit:
+        value, color = self.value(alert, key), SEVERITY_COLORS[self._rules[alert].severity]
+        steps = ([{"color": "green", "value": None}, {"color": color, "value": value}] if high_is_bad
+                 else [{"color": color, "value": None}, {"color": "green", "value": value}])
+        side = "above" if high_is_bad else "below"
+        return Limit(steps, f"Dashed line: alert `{alert}` threshold `{key}` = {number(value)} "
+                            f"({self._rules[alert].severity} {side} it).")
+
+    def above(self, alert: str, key: str = "threshold") -> Limit:
+        """Steps where values at or above the alert threshold are bad."""
+        return self._limit(alert, key, high_is_bad=True)
+
+    def below(self, alert: str, key: str = "threshold") -> Limit:
+        """Steps where values below the alert threshold are bad."""
+        return self._limit(alert, key, high_is_bad=False)
+
+    def slo(self, name: str) -> Limit:
+        """Steps for an SLI ratio (``availability`` or ``latency``): red below its objective."""
+        objective = getattr(self._slo, f"{name}_objective")
+        return Limit([{"color": "red", "value": None}, {"color": "green", "value": objective}],
+                     f"Red below the objective alerts.slo.{name}_objective = {number(objective)}.")
