@@ -8,26 +8,17 @@ one batched GetMetricData read per region. A service missing a field loses that 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from prometheus_client.core import Metric
 
+from exporters import regional
 from exporters.aws import Aws
 from exporters.cloudwatch import MetricQuery
 from exporters.config import Config
-from exporters.regional import (
-    AwsCollector,
-    Clients,
-    MetricValues,
-    Target,
-    arn_name,
-    arn_resource,
-    gauge,
-    metric_reader,
-    targets,
-)
+from exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, arn_name, arn_resource, gauge
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +262,7 @@ def _ratio(percent: float | None) -> float | None:
 # --- one region, the collector ------------------------------------------------------------------
 
 
-def scrape(api: EcsApi, read: Callable[[Sequence[MetricQuery]], MetricValues], region: str,
+def scrape(api: EcsApi, read: MetricReader, region: str,
            clusters: Sequence[str], period: int) -> list[Metric]:
     """Discover the region's services, read their CloudWatch values, build the families.
 
@@ -291,12 +282,9 @@ def scrape(api: EcsApi, read: Callable[[Sequence[MetricQuery]], MetricValues], r
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The ECS collector over every configured account and region."""
-    settings = config.collectors.ecs
-    read = metric_reader(config)
-    period = config.cloudwatch.period_seconds
+    settings, period = config.collectors.ecs, config.cloudwatch.period_seconds
 
-    def scrape_target(target: Target, client: Clients) -> list[Metric]:
-        api = BotoEcsApi(client("ecs"), client("elbv2"))
-        return scrape(api, lambda qs: read(client("cloudwatch"), qs), target.region, settings.clusters, period)
+    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
+        return scrape(BotoEcsApi(client("ecs"), client("elbv2")), read, region, settings.clusters, period)
 
-    return AwsCollector("ecs", settings.interval_seconds, aws, targets(config), scrape_target)
+    return regional.collector("ecs", settings, config, aws, scrape_region)

@@ -15,10 +15,11 @@ from typing import Any, Protocol
 
 from prometheus_client.core import Metric
 
+from exporters import regional
 from exporters.aws import Aws
 from exporters.cloudwatch import MetricQuery
 from exporters.config import Config
-from exporters.regional import AwsCollector, Clients, MetricValues, Target, gauge, metric_reader, targets
+from exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def families(region: str, clusters: Sequence[DbCluster], instances: Iterable[DbI
 # --- one region, the collector ------------------------------------------------------------------
 
 
-def scrape(api: RdsApi, read: Callable[[Sequence[MetricQuery]], MetricValues], region: str,
+def scrape(api: RdsApi, read: MetricReader, region: str,
            clusters: Sequence[str], period: int) -> list[Metric]:
     """Discover the region's clusters and instances, read their CloudWatch values, build the families.
 
@@ -218,12 +219,9 @@ def scrape(api: RdsApi, read: Callable[[Sequence[MetricQuery]], MetricValues], r
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The RDS/Aurora collector over every configured account and region."""
-    settings = config.collectors.rds
-    read = metric_reader(config)
-    period = config.cloudwatch.period_seconds
+    settings, period = config.collectors.rds, config.cloudwatch.period_seconds
 
-    def scrape_target(target: Target, client: Clients) -> list[Metric]:
-        return scrape(BotoRdsApi(client("rds")), lambda qs: read(client("cloudwatch"), qs), target.region,
-                      settings.clusters, period)
+    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
+        return scrape(BotoRdsApi(client("rds")), read, region, settings.clusters, period)
 
-    return AwsCollector("rds", settings.interval_seconds, aws, targets(config), scrape_target)
+    return regional.collector("rds", settings, config, aws, scrape_region)

@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from exporters import cloudwatch
 from exporters.aws import Aws
-from exporters.config import AccountConfig, Config, regions
+from exporters.config import AccountConfig, AwsCollectorConfig, Config, regions
 from exporters.metrics import Collection, dedupe
 
 log = logging.getLogger(__name__)
@@ -82,15 +82,22 @@ class AwsCollector:
         return lambda service: self._aws.client(service, target.region, target.account)
 
 
-def metric_reader(config: Config, clock: Callable[[], float] = time.time
-                  ) -> Callable[[Any, Sequence[cloudwatch.MetricQuery]], dict[cloudwatch.MetricQuery, float]]:
-    """``read(cloudwatch_client, queries)``: the batcher with the configured window and concurrency."""
+MetricReader = Callable[[Sequence[cloudwatch.MetricQuery]], MetricValues]
+RegionScrape = Callable[[Clients, MetricReader, str], list[Metric]]  # (clients, read, region) -> families
+
+
+def collector(name: str, settings: AwsCollectorConfig, config: Config, aws: Aws, scrape: RegionScrape,
+              clock: Callable[[], float] = time.time) -> AwsCollector:
+    """An :class:`AwsCollector` over the configured targets; ``scrape`` reads CloudWatch through the batcher."""
     cw = config.cloudwatch
 
-    def read(client: Any, queries: Sequence[cloudwatch.MetricQuery]) -> dict[cloudwatch.MetricQuery, float]:
-        return cloudwatch.fetch_all(client, queries, clock(), cw.delay_seconds, cw.lookback_periods,
-                                    config.aws.max_concurrency)
-    return read
+    def scrape_target(target: Target, client: Clients) -> list[Metric]:
+        def read(queries: Sequence[cloudwatch.MetricQuery]) -> dict[cloudwatch.MetricQuery, float]:
+            return cloudwatch.fetch_all(client("cloudwatch"), queries, clock(), cw.delay_seconds,
+                                        cw.lookback_periods, config.aws.max_concurrency)
+        return scrape(client, read, target.region)
+
+    return AwsCollector(name, settings.interval_seconds, aws, targets(config), scrape_target)
 
 
 def gauge(name: str, documentation: str, labels: Sequence[str],
