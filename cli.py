@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import click
@@ -99,15 +100,19 @@ def exporter_serve(state: State, address: str | None, port: int | None) -> None:
     """Serve /metrics, /healthz and /readyz; collectors refresh in the background."""
     config = state.config
     exp = _build_exporter(config)
+    _serve_until_signal(exp, address or config.exporter.address, config.exporter.port if port is None else port,
+                        lambda url: log.warning("listening on %s/metrics", url))  # a log line: json holds
+
+
+def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callable[[str], None]) -> None:
+    """Serve, refreshing in the background, until SIGTERM/SIGINT; ``announce(base_url)`` once listening."""
     stop = _stop_on_signals()  # before the port opens: a signal right after is not missed
-    address = address or config.exporter.address
-    port = config.exporter.port if port is None else port
     try:
         httpd = serve(exp, address, port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
     host, bound = httpd.server_address[:2]
-    log.warning("listening on http://%s:%s/metrics", host, bound)  # a log line, so --log-format json holds
+    announce(f"http://{host}:{bound}")
     exp.start()
     stop.wait()
     log.warning("stopping")
@@ -168,29 +173,19 @@ def demo(state: State, once: bool, port: int | None) -> None:
             if once:
                 _print_once(exp)
             else:
-                _serve_demo(exp, config.exporter.port if port is None else port)
+                _serve_until_signal(exp, "127.0.0.1", config.exporter.port if port is None else port,
+                                    _announce_demo)
     except demo_mod.DemoError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def _serve_demo(exp: Exporter, port: int) -> None:
-    stop = _stop_on_signals()
-    try:
-        httpd = serve(exp, "127.0.0.1", port)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port 0") from None
-    url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    exp.start()
+def _announce_demo(url: str) -> None:
     click.echo(f"""
-docqet-monitor demo is running (Ctrl-C to stop).
+docqet-monitor demo is running against the emulator (Ctrl-C to stop).
   metrics:   {url}/metrics
   readiness: {url}/readyz
   try:       curl -s {url}/metrics | grep docqet_ecs_service_running_tasks
 """, err=True)
-    stop.wait()
-    httpd.shutdown()
-    httpd.server_close()
-    exp.stop()
 
 
 main.add_command(dashboards_group)

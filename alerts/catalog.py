@@ -243,10 +243,10 @@ COST_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="CostDailySpendAnomaly", severity="info",
         summary="Yesterday's AWS spend is unusually high",
-        description="The last complete day cost {{ $value | humanize }} USD, well above the trailing week's "
-                    "daily average (threshold: alerts.thresholds.CostDailySpendAnomaly.factor).",
+        description="The last complete day cost {{ $value | humanize }} USD, well above the daily average of "
+                    "the week before (threshold: alerts.thresholds.CostDailySpendAnomaly.factor).",
         runbook="cost/daily-spend-anomaly", dashboard=COST, panel="Daily spend by service",
-        expr="sum(docqet_cost_daily_usd) > {factor} * sum(avg_over_time(docqet_cost_daily_usd[7d]))"
+        expr="sum(docqet_cost_daily_usd) > {factor} * sum(avg_over_time(docqet_cost_daily_usd[7d] offset 1d))"
              " and sum(docqet_cost_daily_usd) > {min_daily_usd}",
         for_="1h", thresholds={"factor": 1.5, "min_daily_usd": 10},
     ),
@@ -330,10 +330,11 @@ CATALOG: tuple[AlertRule, ...] = (
 )
 """The defaults: every alert except the SLO alerts (built from ``alerts.slo`` by :func:`rules`)."""
 
-# Prometheus rule groups, in file order: group name -> rules
-GROUPS: tuple[tuple[str, tuple[AlertRule, ...]], ...] = (
-    ("docqet-ecs", ECS_RULES), ("docqet-api", API_RULES), ("docqet-aurora", AURORA_RULES),
-    ("docqet-qdrant", QDRANT_RULES), ("docqet-cost", COST_RULES), ("docqet-exporter", EXPORTER_RULES),
+# Prometheus rule groups, in file order: (name, evaluation interval or "" for the global one, rules).
+# Cost data changes a few times a day: its group is evaluated hourly (cheap 7-day windows).
+GROUPS: tuple[tuple[str, str, tuple[AlertRule, ...]], ...] = (
+    ("docqet-ecs", "", ECS_RULES), ("docqet-api", "", API_RULES), ("docqet-aurora", "", AURORA_RULES),
+    ("docqet-qdrant", "", QDRANT_RULES), ("docqet-cost", "1h", COST_RULES), ("docqet-exporter", "", EXPORTER_RULES),
 )
 
 

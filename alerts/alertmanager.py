@@ -1,0 +1,130 @@
+"""The Alertmanager config for one environment (pure: config in, document out).
+
+critical -> PagerDuty (Events API v2, payload severity ``critical``: high urgency), warning -> PagerDuty
+(severity ``warning``: low urgency, with the PagerDuty service's "urgency by alert severity" rule), info ->
+the notification webhook, never a page; Watchdog -> the dead man's switch. With ``pages_enabled: false``
+(development) critical and warning go to the notification webhook too.
+
+The PagerDuty routing key is never in a committed file: ``routing_key_file`` (a path on the Alertmanager
+host) when configured; otherwise a key read from the environment at render time, but only for files written
+outside the repository; otherwise the conventional :data:`DEFAULT_ROUTING_KEY_FILE`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alerts import catalog
+from exporters.config import Config
+
+DEFAULT_ROUTING_KEY_FILE = "/etc/alertmanager/secrets/pagerduty-routing-key"
+GROUP_BY = ["alertname", "environment", "service"]
+# labels that identify the resource an alert is about: a critical silences warnings on the same resource
+RESOURCE_LABELS = ["environment", "region", "cluster", "service", "instance", "qdrant", "collection", "collector",
+                   "slo"]
+# alerts that make no sense while their service runs no task
+SERVICE_DOWN_SILENCES = ("EcsServiceHttp5xxRatioHigh", "EcsServiceHttpLatencyP95High",
+                         "ApiAvailabilityErrorBudgetBurnFast", "ApiAvailabilityErrorBudgetBurnSlow",
+                         "ApiLatencyErrorBudgetBurnFast", "ApiLatencyErrorBudgetBurnSlow")
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Route timings; the end-to-end test shortens them."""
+
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+    watchdog_repeat_interval: str = "5m"
+
+
+def routing_key_from_env(config: Config, environ: Mapping[str, str]) -> str | None:
+    """The routing key from the configured environment variable, unless a key file is configured."""
+    settings = config.alerts.alertmanager
+    if settings.pagerduty_routing_key_file:
+        return None
+    return environ.get(settings.pagerduty_routing_key_env) or None
+
+
+def _pagerduty(config: Config, severity: str, routing_key: str | None) -> dict[str, Any]:
+    settings = config.alerts.alertmanager
+    key: dict[str, str] = (
+        {"routing_key_file": settings.pagerduty_routing_key_file} if settings.pagerduty_routing_key_file
+        else {"routing_key": routing_key} if routing_key
+        else {"routing_key_file": DEFAULT_ROUTING_KEY_FILE})
+    doc: dict[str, Any] = {**key, "send_resolved": True, "severity": severity}
+    if settings.pagerduty_url:
+        doc["url"] = settings.pagerduty_url
+    common = "{{ .CommonLabels.%s }}"
+    doc.update({
+        "client": f"docqet-monitor ({config.environment})",
+        "description": "[{{ .CommonLabels.environment }}] {{ .CommonLabels.alertname }}: "
+                       "{{ .CommonAnnotations.summary }}",
+        "class": common % "alertname",
+        "component": common % "service",
+        "group": common % "cluster",
+        "details": {
+            "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
+            "num_firing": "{{ .Alerts.Firing | len }}",
+            **{label: common % label for label in ("environment", "region", "cluster", "service", "team")},
+            "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
+            "dashboard_url": "{{ .CommonAnnotations.dashboard_url }}",
+        },
+        "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"},
+                  {"href": "{{ .CommonAnnotations.dashboard_url }}", "text": "Dashboard"}],
+    })
+    return doc
+
+
+def _webhook(name: str, url: str, send_resolved: bool) -> dict[str, Any]:
+    """A receiver posting to ``url``; without a URL it drops what it gets (Alertmanager's null receiver)."""
+    return {"name": name, **({"webhook_configs": [{"url": url, "send_resolved": send_resolved}]} if url else {})}
+
+
+def alertmanager_config(config: Config, routing_key: str | None = None, timings: Timings = Timings()) -> dict:
+    """The alertmanager.yml document for ``config``."""
+    settings = config.alerts.alertmanager
+    pages = settings.pages_enabled
+    receivers = [_webhook("notifications", settings.notification_webhook_url, True),
+                 _webhook("watchdog", settings.watchdog_webhook_url, False)]
+    if pages:
+        receivers += [{"name": f"pagerduty-{severity}",
+                       "pagerduty_configs": [_pagerduty(config, severity, routing_key)]}
+                      for severity in ("critical", "warning")]
+
+    def route(matcher: str, receiver: str) -> dict[str, Any]:
+        return {"matchers": [matcher], "receiver": receiver}
+
+    return {
+        "route": {
+            "receiver": "notifications",
+            "group_by": GROUP_BY,
+            "group_wait": timings.group_wait,
+            "group_interval": timings.group_interval,
+            "repeat_interval": timings.repeat_interval,
+            "routes": [
+                {**route('alertname="Watchdog"', "watchdog"), "group_wait": "0s",
+                 "group_interval": timings.watchdog_repeat_interval,
+                 "repeat_interval": timings.watchdog_repeat_interval},
+                route('severity="critical"', "pagerduty-critical" if pages else "notifications"),
+                route('severity="warning"', "pagerduty-warning" if pages else "notifications"),
+                route('severity="info"', "notifications"),
+            ],
+        },
+        "inhibit_rules": [
+            {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+             "equal": RESOURCE_LABELS},
+            {"source_matchers": ['alertname="EcsServiceNoRunningTasks"'],
+             "target_matchers": [f'alertname=~"{"|".join(SERVICE_DOWN_SILENCES)}"'],
+             "equal": ["environment", "region", "cluster", "service"]},
+        ],
+        "receivers": receivers,
+    }
+
+
+def unknown_alert_names(config: Config) -> list[str]:
+    """Alert names the routes and inhibition rules use that the catalog does not have (lint)."""
+    names = {rule.name for rule in catalog.defaults(config)}
+    return [name for name in ("EcsServiceNoRunningTasks", "Watchdog", *SERVICE_DOWN_SILENCES) if name not in names]

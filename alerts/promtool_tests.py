@@ -1,0 +1,242 @@
+"""``promtool test rules`` unit tests for every Prometheus alert of the catalog, generated from cases in code.
+
+Each :class:`Case` is input series (promtool's expanding notation), an evaluation time and the label sets that
+must be firing then (none: the alert must stay quiet, e.g. below the threshold or before ``for`` elapsed).
+The tests run against the rule files rendered for a config (without annotations, which promtool would
+compare verbatim; ``promtool check rules`` and the end-to-end test cover the templates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alerts import prometheus
+from exporters.config import Config
+
+EVALUATION_INTERVAL = "1m"
+
+
+@dataclass(frozen=True)
+class Case:
+    series: Mapping[str, str]
+    at: str
+    fires: Sequence[Mapping[str, str]] = ()
+    interval: str = "1m"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """Label sets of the sample resources, as selector text and as dicts."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def __call__(self, metric: str, **extra: str) -> str:
+        labels = {**self.values, **extra}
+        return metric + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+    def out(self, **extra: str) -> dict[str, str]:
+        return {**self.values, **extra}
+
+
+SVC = _Labels({"region": "eu-west-1", "cluster": "docqet-staging", "service": "api"})
+WRITER = _Labels({"region": "eu-west-1", "cluster": "docqet-aurora", "instance": "docqet-aurora-1", "role": "writer"})
+READER = _Labels({"region": "eu-west-1", "cluster": "docqet-aurora", "instance": "docqet-aurora-2", "role": "reader"})
+AURORA = _Labels({"region": "eu-west-1", "cluster": "docqet-aurora"})
+COLLECTION = _Labels({"qdrant": "default", "collection": "documents"})
+NONE = _Labels()
+
+
+def _threshold_cases(series: str, bad: str, good: str, for_minutes: int, out: Mapping[str, str]) -> list[Case]:
+    """Fires once ``for`` has elapsed above the threshold; quiet a minute earlier and when below it."""
+    n = f"x{for_minutes + 10}"
+    return [
+        Case({series: bad + n}, f"{for_minutes}m", [out], note="fires after 'for'"),
+        Case({series: bad + n}, f"{for_minutes - 1}m", note="pending before 'for' elapsed"),
+        Case({series: good + n}, f"{for_minutes + 5}m", note="healthy value"),
+    ]
+
+
+def _pattern(bad: float, good: float, every: int, count: int) -> str:
+    """``count`` samples, one ``bad`` in every ``every``, the rest ``good``."""
+    return " ".join(str(bad if i % every == 0 else good) for i in range(count))
+
+
+_SLOW_LATENCY = _pattern(2, 0.2, 20, 200)  # 5 % of periods over 0.5 s: a slow burn, not a fast one
+
+CASES: dict[str, list[Case]] = {
+    "EcsServiceTasksBelowDesired": [
+        Case({SVC("docqet_ecs_service_desired_tasks"): "3x30", SVC("docqet_ecs_service_running_tasks"): "1x30"},
+             "15m", [SVC.out()]),
+        Case({SVC("docqet_ecs_service_desired_tasks"): "3x30", SVC("docqet_ecs_service_running_tasks"): "1x30"},
+             "14m", note="pending"),
+        Case({SVC("docqet_ecs_service_desired_tasks"): "3x30", SVC("docqet_ecs_service_running_tasks"): "3x30"},
+             "20m", note="all tasks running"),
+    ],
+    "EcsServiceNoRunningTasks": [
+        Case({SVC("docqet_ecs_service_desired_tasks"): "2x10", SVC("docqet_ecs_service_running_tasks"): "0x10"},
+             "3m", [SVC.out()]),
+        Case({SVC("docqet_ecs_service_desired_tasks"): "0x10", SVC("docqet_ecs_service_running_tasks"): "0x10"},
+             "5m", note="scaled to zero on purpose"),
+        Case({SVC("docqet_ecs_service_desired_tasks"): "2x10", SVC("docqet_ecs_service_running_tasks"): "1x10"},
+             "5m", note="one task still runs"),
+    ],
+    "EcsServiceDeploymentStuck": _threshold_cases(SVC("docqet_ecs_service_deployments"), "2", "1", 30, SVC.out()),
+    "EcsServiceCpuHigh": _threshold_cases(SVC("docqet_ecs_service_cpu_utilization_ratio"), "0.95", "0.5", 15,
+                                          SVC.out()),
+    "EcsServiceMemoryHigh": _threshold_cases(SVC("docqet_ecs_service_memory_utilization_ratio"), "0.97", "0.6", 15,
+                                             SVC.out()),
+    "EcsServiceHttp5xxRatioHigh": [
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "1x20",
+              SVC("docqet_ecs_service_http_requests_per_second"): "10x20"}, "10m", [SVC.out()]),
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "1x20",
+              SVC("docqet_ecs_service_http_requests_per_second"): "10x20"}, "9m", note="pending"),
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "0.01x20",
+              SVC("docqet_ecs_service_http_requests_per_second"): "10x20"}, "15m", note="0.1 % errors"),
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "0.05x20",
+              SVC("docqet_ecs_service_http_requests_per_second"): "0.05x20"}, "15m", note="too little traffic"),
+    ],
+    "EcsServiceHttpLatencyP95High": _threshold_cases(
+        SVC("docqet_ecs_service_http_response_time_p95_seconds"), "2", "0.3", 10, SVC.out()),
+    "AuroraWriterCpuHigh": [
+        *_threshold_cases(WRITER("docqet_rds_instance_cpu_utilization_ratio"), "0.9", "0.4", 15, WRITER.out()),
+        Case({READER("docqet_rds_instance_cpu_utilization_ratio"): "0.95x30"}, "20m", note="readers are not paged"),
+    ],
+    "AuroraConnectionsNearLimit": _threshold_cases(
+        WRITER("docqet_rds_instance_database_connections"), "1500", "100", 10, WRITER.out()),
+    "AuroraFreeableMemoryLow": _threshold_cases(
+        READER("docqet_rds_instance_freeable_memory_bytes"), "100000000", "4000000000", 15, READER.out()),
+    "AuroraFreeLocalStorageLow": _threshold_cases(
+        WRITER("docqet_rds_instance_free_local_storage_bytes"), "1000000000", "50000000000", 15, WRITER.out()),
+    "AuroraReplicaLagHigh": [
+        *_threshold_cases(READER("docqet_rds_instance_replica_lag_seconds"), "10", "0.02", 10, READER.out()),
+        Case({WRITER("docqet_rds_instance_replica_lag_seconds"): "30x20"}, "15m", note="the writer does not lag"),
+    ],
+    "AuroraRpoBreached": [
+        # restorable time stuck at t=0: older than 1 h from 61m on, firing 5m later
+        Case({AURORA("docqet_rds_cluster_latest_restorable_timestamp_seconds"): "0x80"}, "66m", [AURORA.out()]),
+        Case({AURORA("docqet_rds_cluster_latest_restorable_timestamp_seconds"): "0x80"}, "64m", note="pending"),
+        Case({AURORA("docqet_rds_cluster_latest_restorable_timestamp_seconds"): "-300+60x80"}, "75m",
+             note="restorable 5 minutes ago, advancing"),
+    ],
+    "AuroraBackupRetentionBelowPolicy": _threshold_cases(
+        AURORA("docqet_rds_cluster_backup_retention_seconds"), "86400", "604800", 30, AURORA.out()),
+    "QdrantDown": _threshold_cases('docqet_qdrant_up{qdrant="default"}', "0", "1", 5, {"qdrant": "default"}),
+    "QdrantCollectionNotGreen": [
+        Case({COLLECTION("docqet_qdrant_collection_status", status="green"): "0x40",
+              COLLECTION("docqet_qdrant_collection_status", status="yellow"): "1x40"},
+             "30m", [COLLECTION.out(status="yellow")]),
+        Case({COLLECTION("docqet_qdrant_collection_status", status="green"): "0x40",
+              COLLECTION("docqet_qdrant_collection_status", status="red"): "1x40"}, "29m", note="pending"),
+        Case({COLLECTION("docqet_qdrant_collection_status", status="green"): "1x40",
+              COLLECTION("docqet_qdrant_collection_status", status="yellow"): "0x40"}, "35m", note="green"),
+    ],
+    "QdrantOptimizerError": _threshold_cases(
+        COLLECTION("docqet_qdrant_collection_optimizer_ok"), "0", "1", 10, COLLECTION.out()),
+    "CostMonthForecastOverBudget": [
+        Case({"docqet_cost_month_forecast_usd": "5000x70", "docqet_cost_budget_usd": "4000x70"}, "60m", [{}]),
+        Case({"docqet_cost_month_forecast_usd": "5000x70", "docqet_cost_budget_usd": "4000x70"}, "59m",
+             note="pending"),
+        Case({"docqet_cost_month_forecast_usd": "3900x70", "docqet_cost_budget_usd": "4000x70"}, "65m",
+             note="under budget"),
+    ],
+    "CostDailySpendAnomaly": [
+        # eight days of 100 USD days, then 400: over 1.5x the week before; the group runs hourly, fires an hour later
+        Case({'docqet_cost_daily_usd{service="Amazon ECS"}': "100x192 400x5"}, "194h", [{}], interval="1h"),
+        Case({'docqet_cost_daily_usd{service="Amazon ECS"}': "100x192 400x5"}, "193h", interval="1h",
+             note="pending"),
+        Case({'docqet_cost_daily_usd{service="Amazon ECS"}': "100x192 120x5"}, "194h", interval="1h", note="+20 %"),
+        Case({'docqet_cost_daily_usd{service="Amazon ECS"}': "1x192 5x5"}, "194h", interval="1h",
+             note="under min_daily_usd"),
+    ],
+    "ExporterCollectorFailing": _threshold_cases(
+        'docqet_exporter_collector_up{collector="ecs"}', "0", "1", 15, {"collector": "ecs"}),
+    "ExporterDataStale": [
+        # last success at t=0: stale after 15m for ecs (fires 5m later), not for cost (14 h)
+        Case({'docqet_exporter_collector_last_success_timestamp_seconds{collector="ecs"}': "0x30",
+              'docqet_exporter_collector_last_success_timestamp_seconds{collector="cost"}': "0x30"},
+             "21m", [{"collector": "ecs"}]),
+        Case({'docqet_exporter_collector_last_success_timestamp_seconds{collector="ecs"}': "0x30"}, "19m",
+             note="pending"),
+        Case({'docqet_exporter_collector_last_success_timestamp_seconds{collector="ecs"}': "0+60x30"}, "25m",
+             note="refreshing every minute"),
+    ],
+    "ExporterTargetDown": [
+        Case({'up{job="docqet-monitor",instance="exporter:19842"}': "0x10"}, "5m",
+             [{"job": "docqet-monitor", "instance": "exporter:19842"}]),
+        Case({'up{job="docqet-monitor",instance="exporter:19842"}': "0x10"}, "4m", note="pending"),
+        Case({'up{job="docqet-monitor",instance="exporter:19842"}': "1x10",
+              'up{job="qdrant",instance="qdrant:6333"}': "0x10"}, "8m", note="another job's target"),
+    ],
+    "Watchdog": [Case({}, "1m", [{}], note="always firing, never quiet")],
+    "ApiAvailabilityErrorBudgetBurnFast": [
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "5x70",
+              SVC("docqet_ecs_service_http_requests_per_second"): "100x70"}, "10m", [SVC.out(slo="availability")],
+             note="5 % errors: 50x the 0.1 % budget"),
+        Case({SVC("docqet_ecs_service_http_requests_per_second"): "100x70"}, "60m",
+             note="no 5xx series (ALB publishes no zero): no errors"),
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "0.5x70",
+              SVC("docqet_ecs_service_http_requests_per_second"): "100x70"}, "60m", note="0.5 %: a slow burn"),
+    ],
+    "ApiAvailabilityErrorBudgetBurnSlow": [
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "0.5x70",
+              SVC("docqet_ecs_service_http_requests_per_second"): "100x70"}, "30m", [SVC.out(slo="availability")]),
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "0.5x70",
+              SVC("docqet_ecs_service_http_requests_per_second"): "100x70"}, "10m", note="pending (for 15m)"),
+        Case({SVC("docqet_ecs_service_http_5xx_per_second"): "0.05x70",
+              SVC("docqet_ecs_service_http_requests_per_second"): "100x70"}, "60m", note="0.05 %: within budget"),
+    ],
+    "ApiLatencyErrorBudgetBurnFast": [
+        Case({SVC("docqet_ecs_service_http_response_time_p95_seconds"): "2x70"}, "10m", [SVC.out(slo="latency")]),
+        Case({SVC("docqet_ecs_service_http_response_time_p95_seconds"): _SLOW_LATENCY}, "150m",
+             note="5 % slow periods: a slow burn"),
+        Case({SVC("docqet_ecs_service_http_response_time_p95_seconds"): "0.2x70"}, "60m", note="fast"),
+    ],
+    "ApiLatencyErrorBudgetBurnSlow": [
+        Case({SVC("docqet_ecs_service_http_response_time_p95_seconds"): _SLOW_LATENCY}, "150m",
+             [SVC.out(slo="latency")]),
+        Case({SVC("docqet_ecs_service_http_response_time_p95_seconds"): "0.2x70"}, "60m", note="fast"),
+    ],
+}
+
+
+def test_files(config: Config) -> dict[str, dict[str, Any]]:
+    """``{file name: document}``: per rule group a rule file and a promtool test file (evaluated at the group's
+    interval), so each test evaluates only the rules it is about. ``config`` must keep the default thresholds.
+    """
+    rendered = prometheus.rule_files(config, annotations=False)
+    static = {rule["alert"]: rule["labels"] for doc in rendered.values() for group in doc["groups"]
+              for rule in group["rules"] if "alert" in rule}
+    units = [(group["name"], {"groups": [group]}) for group in rendered["alerts.yml"]["groups"]]
+    units.append(("docqet-slo", rendered["slo.yml"]))
+    files: dict[str, dict[str, Any]] = {}
+    for unit, doc in units:
+        alerts = [rule["alert"] for group in doc["groups"] for rule in group["rules"] if "alert" in rule]
+        files[f"{unit}.rules.yml"] = doc
+        files[f"{unit}.test.yml"] = {
+            "rule_files": [f"{unit}.rules.yml"],
+            "evaluation_interval": doc["groups"][0].get("interval", EVALUATION_INTERVAL),
+            "group_eval_order": [group["name"] for group in doc["groups"]],
+            "tests": [_test(name, case, static[name]) for name in alerts for case in CASES.get(name, ())],
+        }
+    return files
+
+
+def _test(name: str, case: Case, static_labels: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "name": f"{name}: {case.note or ('fires' if case.fires else 'quiet')} at {case.at}",
+        "interval": case.interval,
+        "input_series": [{"series": s, "values": v} for s, v in case.series.items()],
+        "alert_rule_test": [{"eval_time": case.at, "alertname": name, "exp_alerts": [
+            {"exp_labels": {**labels, **static_labels}} for labels in case.fires]}],
+    }
+
+
+def write(config: Config, out: Path) -> list[Path]:
+    """The rule and test files under ``out``; returns the test files' paths."""
+    for name, doc in test_files(config).items():
+        (out / name).write_text(prometheus.dump(doc, "promtool unit tests"), encoding="utf-8")
+    return sorted(out.glob("*.test.yml"))
