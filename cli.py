@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import click
 
@@ -77,71 +75,6 @@ def validate(state: State) -> None:
     """Check the configuration (and everything built from it as code)."""
     config = state.config
     click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
-    _validate_alerts(config)
-
-
-def _validate_alerts(config: config_mod.Config) -> None:
-    """Catalog lint, then promtool/amtool on a fresh render; exit 1 on findings or when a tool is missing."""
-    from alerts import render as alerts_render
-
-    try:
-        findings = alerts_render.lint_findings(config)
-        findings += alerts_render.check_with_tools(config)
-    except config_mod.ConfigError as exc:
-        raise ConfigUsageError(exc) from None
-    except alerts_render.ToolMissing as exc:
-        raise click.ClickException(f"cannot check the rendered alerts: {exc}") from None
-    for finding in findings:
-        click.echo(f"alerts: {finding}", err=True)
-    if findings:
-        raise click.ClickException(f"alerts: {len(findings)} problem(s)")
-    click.echo("alerts: catalog lint clean; promtool check rules/config and amtool check-config passed.")
-
-
-# --- alerts -----------------------------------------------------------------------------------
-
-
-@main.group()
-def alerts() -> None:
-    """Alerts as code: the catalog rendered to Prometheus rules and Alertmanager config."""
-
-
-@alerts.command("render")
-@click.option("--env", "env", metavar="NAME",
-              help="Only this environment [default: the global --env/--config, else every environment].")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output directory [default: monitoring/, the committed files].")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files under the output are stale.")
-@pass_state
-def alerts_render(state: State, env: str | None, out: Path | None, check: bool) -> None:
-    """Write Prometheus rule files, prometheus.yml and alertmanager.yml (see README "Alerts").
-
-    A PagerDuty routing key from $PAGERDUTY_ROUTING_KEY is used only for one environment rendered with --out
-    outside monitoring/; the committed files use routing_key_file.
-    """
-    from alerts import alertmanager
-    from alerts import render as render_mod
-
-    target = out or render_mod.MONITORING
-    committed = target.resolve() == render_mod.MONITORING.resolve()
-    try:
-        if env or state.env or state.config_path:
-            config = config_mod.resolve(env=env) if env else state.config
-            key = None if committed else alertmanager.routing_key_from_env(config, os.environ)
-            files = {**render_mod.shared_files(), **render_mod.environment_files(config, key)}
-        else:
-            files = render_mod.committed_files()
-    except config_mod.ConfigError as exc:
-        raise ConfigUsageError(exc) from None
-    if check:
-        stale = render_mod.stale(files, target)
-        if stale:
-            raise click.ClickException(f"{len(stale)} generated file(s) under {target} are stale: {', '.join(stale)}; "
-                                       "run `docqet-monitor alerts render`")
-        click.echo(f"{len(files)} generated file(s) under {target} are up to date.")
-        return
-    for path in render_mod.write(files, target):
-        click.echo(f"wrote {path}")
 
 
 # --- exporter ---------------------------------------------------------------------------------

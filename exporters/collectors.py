@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from exporters import ecs, rds, stats
+from exporters import cost, ecs, qdrant, rds, stats
 from exporters.aws import Aws
 from exporters.config import Config
 from exporters.metrics import Collector
@@ -24,9 +24,12 @@ def build(config: Config, aws: Aws) -> list[Collector]:
         collectors.append(ecs.collector(config, aws))
     if config.collectors.rds.enabled:
         collectors.append(rds.collector(config, aws))
+    optional = (qdrant.build(config.collectors.qdrant), cost.build(config.collectors.cost, aws))
+    collectors.extend(c for c in optional if c is not None)
     return collectors
 
 
 def exported_metric_names() -> frozenset[str]:
     """Every sample name the exporter can expose (counters with their ``_total`` suffix)."""
-    return frozenset(stats.METRIC_NAMES) | frozenset(ecs.METRIC_NAMES) | frozenset(rds.METRIC_NAMES)
+    return (frozenset(stats.METRIC_NAMES) | frozenset(ecs.METRIC_NAMES) | frozenset(rds.METRIC_NAMES)
+            | frozenset(qdrant.METRIC_NAMES) | frozenset(cost.METRIC_NAMES))
