@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
+from alerts import commands as alerts_commands
+from alerts.sync import init_self_monitoring
 from dashboards.commands import dashboards as dashboards_group
-from exporters import __version__, logs
+from exporters import __version__, demo_cost_qdrant, logs
 from exporters import collectors as collector_registry
 from exporters import config as config_mod
 from exporters import demo as demo_mod
@@ -66,6 +70,7 @@ pass_state = click.make_pass_decorator(State)
 def main(ctx: click.Context, env: str | None, config_path: str | None, verbose: int, log_format: str) -> None:
     """Observability and alerting for Docqet's AWS platform: exporters, dashboards and alerts as code."""
     logs.setup(verbose, log_format)
+    init_self_monitoring(env or "development")  # the tool's crashes go to Sentry when $SENTRY_DSN is set
     ctx.obj = State(env, config_path)
 
 
@@ -75,6 +80,71 @@ def validate(state: State) -> None:
     """Check the configuration (and everything built from it as code)."""
     config = state.config
     click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
+    _validate_alerts(config)
+
+
+def _validate_alerts(config: config_mod.Config) -> None:
+    """Catalog lint, then promtool/amtool on a fresh render; exit 1 on findings or when a tool is missing."""
+    from alerts import render as alerts_render
+
+    try:
+        findings = alerts_render.lint_findings(config)
+        findings += alerts_render.check_with_tools(config)
+    except config_mod.ConfigError as exc:
+        raise ConfigUsageError(exc) from None
+    except alerts_render.ToolMissing as exc:
+        raise click.ClickException(f"cannot check the rendered alerts: {exc}") from None
+    for finding in findings:
+        click.echo(f"alerts: {finding}", err=True)
+    if findings:
+        raise click.ClickException(f"alerts: {len(findings)} problem(s)")
+    click.echo("alerts: catalog lint clean; promtool check rules/config and amtool check-config passed.")
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+@main.group()
+def alerts() -> None:
+    """Alerts as code: the catalog rendered to Prometheus rules and Alertmanager config."""
+
+
+@alerts.command("render")
+@click.option("--env", "env", metavar="NAME",
+              help="Only this environment [default: the global --env/--config, else every environment].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output directory [default: monitoring/, the committed files].")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files under the output are stale.")
+@pass_state
+def alerts_render(state: State, env: str | None, out: Path | None, check: bool) -> None:
+    """Write Prometheus rule files, prometheus.yml and alertmanager.yml (see README "Alerts").
+
+    A PagerDuty routing key from $PAGERDUTY_ROUTING_KEY is used only for one environment rendered with --out
+    outside monitoring/; the committed files use routing_key_file.
+    """
+    from alerts import alertmanager
+    from alerts import render as render_mod
+
+    target = out or render_mod.MONITORING
+    committed = target.resolve() == render_mod.MONITORING.resolve()
+    try:
+        if env or state.env or state.config_path:
+            config = config_mod.resolve(env=env) if env else state.config
+            key = None if committed else alertmanager.routing_key_from_env(config, os.environ)
+            files = {**render_mod.shared_files(), **render_mod.environment_files(config, key)}
+        else:
+            files = render_mod.committed_files()
+    except config_mod.ConfigError as exc:
+        raise ConfigUsageError(exc) from None
+    if check:
+        stale = render_mod.stale(files, target)
+        if stale:
+            raise click.ClickException(f"{len(stale)} generated file(s) under {target} are stale: {', '.join(stale)}; "
+                                       "run `docqet-monitor alerts render`")
+        click.echo(f"{len(files)} generated file(s) under {target} are up to date.")
+        return
+    for path in render_mod.write(files, target):
+        click.echo(f"wrote {path}")
 
 
 # --- exporter ---------------------------------------------------------------------------------
@@ -88,7 +158,10 @@ def exporter() -> None:
 def _build_exporter(config: config_mod.Config) -> Exporter:
     stats = Stats(version=__version__)
     aws = Aws(settings=config.aws, stats=stats)
-    return Exporter(collector_registry.build(config, aws), stats)
+    try:
+        return Exporter(collector_registry.build(config, aws), stats)
+    except config_mod.ConfigError as exc:  # e.g. a bad $QDRANT_URL
+        raise ConfigUsageError(exc) from None
 
 
 @exporter.command("serve")
@@ -149,7 +222,8 @@ def _print_once(exp: Exporter) -> None:
 # --- demo -------------------------------------------------------------------------------------
 
 # The demo's steps, in order; each feature keeps its step in its own package and appends it here.
-DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step]
+DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost_step,
+                                   demo_cost_qdrant.qdrant_step]
 
 
 @main.command()
@@ -189,6 +263,10 @@ docqet-monitor demo is running against the emulator (Ctrl-C to stop).
 
 
 main.add_command(dashboards_group)
+alerts.add_command(alerts_commands.plan_command)
+alerts.add_command(alerts_commands.apply_command)
+main.add_command(alerts_commands.sync_command)
+main.add_command(alerts_commands.iam_policy_command)
 
 if __name__ == "__main__":
     main()
