@@ -1,0 +1,332 @@
+"""Benchmark: one full ECS + RDS refresh at production size, and /metrics at that size (prints, asserts nothing).
+
+Topology: 1,000 ECS services in 10 clusters (every second one behind an ALB target group) and 50 Aurora
+clusters with 3 instances each, in one region. AWS is an in-process fake answering at the HTTP layer through
+botocore's ``before-send`` event, so the real client path runs: the exporter's accounting and in-flight limit,
+retries, response parsing, and the AWS limits layer of the tests (real page sizes and batch limits; moto
+ignores them and is far too slow for GetMetricData at this size).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/exporter_refresh.py [--latency-ms 50] [--scrapes 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import json
+import math
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+from botocore.awsrequest import AWSResponse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.aws_limits
+
+from exporters import collectors
+from exporters.aws import Aws
+from exporters.config import CollectorsConfig, Config, CostCollectorConfig, QdrantCollectorConfig
+from exporters.server import Exporter, serve
+from exporters.stats import Stats
+from tests.aws_limits import AwsLimits
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+ECS_CLUSTERS, SERVICES_PER_CLUSTER = 10, 100
+AURORA_CLUSTERS, INSTANCES_PER_CLUSTER = 50, 3
+ECS_METRICS, ALB_METRICS, RDS_CLUSTER_METRICS, RDS_INSTANCE_METRICS = 2, 3, 1, 8
+
+# AWS limits: items a page / a call
+PAGE = {"ListClusters": 100, "ListServices": 100, "DescribeServices": 10, "DescribeTargetGroups": 20,
+        "DescribeDBClusters": 100, "DescribeDBInstances": 100, "GetMetricData": 500}
+
+
+# --- the synthetic topology, as AWS would describe it -------------------------------------------------
+
+
+def _arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+
+class Topology:
+    def __init__(self) -> None:
+        self.clusters = [f"cluster-{c:02d}" for c in range(ECS_CLUSTERS)]
+        self.services: dict[str, dict[str, dict[str, Any]]] = {}  # cluster -> name -> service
+        self.target_groups: dict[str, dict[str, Any]] = {}
+        for c, cluster in enumerate(self.clusters):
+            lb = _arn("elasticloadbalancing", f"loadbalancer/app/alb-{c:02d}/{c:016x}")
+            self.services[cluster] = {}
+            for s in range(SERVICES_PER_CLUSTER):
+                name = f"svc-{s:03d}"
+                lbs = []
+                if s % 2 == 0:
+                    tg = _arn("elasticloadbalancing", f"targetgroup/c{c:02d}-{name}/{c * 1000 + s:016x}")
+                    self.target_groups[tg] = {"TargetGroupArn": tg, "TargetGroupName": f"c{c:02d}-{name}",
+                                              "LoadBalancerArns": [lb]}
+                    lbs = [{"targetGroupArn": tg, "containerName": name, "containerPort": 8080}]
+                self.services[cluster][name] = {
+                    "serviceArn": _arn("ecs", f"service/{cluster}/{name}"), "serviceName": name,
+                    "clusterArn": _arn("ecs", f"cluster/{cluster}"), "status": "ACTIVE", "launchType": "FARGATE",
+                    "taskDefinition": _arn("ecs", f"task-definition/{name}:7"), "desiredCount": 2,
+                    "runningCount": 2, "pendingCount": 0, "loadBalancers": lbs,
+                    "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "rolloutState": "COMPLETED"}]}
+        self.db_clusters = []
+        self.db_instances = []
+        for c in range(AURORA_CLUSTERS):
+            cluster = f"aurora-{c:02d}"
+            members = [f"{cluster}-{i}" for i in range(INSTANCES_PER_CLUSTER)]
+            self.db_clusters.append({
+                "DBClusterIdentifier": cluster, "Engine": "aurora-postgresql", "EngineVersion": "15.4",
+                "Status": "available", "BackupRetentionPeriod": 7,
+                "LatestRestorableTime": datetime.now(UTC).replace(microsecond=0),
+                "DBClusterMembers": [{"DBInstanceIdentifier": m, "IsClusterWriter": i == 0}
+                                     for i, m in enumerate(members)]})
+            self.db_instances += [{"DBInstanceIdentifier": m, "DBClusterIdentifier": cluster,
+                                   "DBInstanceClass": "db.r6g.large", "DBInstanceStatus": "available"}
+                                  for m in members]
+
+    def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The full answer (no pagination: the limits layer pages it, as moto would need)."""
+        if operation == "ListClusters":
+            return {"clusterArns": [_arn("ecs", f"cluster/{c}") for c in self.clusters]}
+        if operation == "ListServices":
+            cluster = params["cluster"].rsplit("/", 1)[-1]
+            return {"serviceArns": [s["serviceArn"] for s in self.services[cluster].values()]}
+        if operation == "DescribeServices":
+            cluster = params["cluster"].rsplit("/", 1)[-1]
+            return {"services": [self.services[cluster][a.rsplit("/", 1)[-1]] for a in params["services"]],
+                    "failures": []}
+        if operation == "DescribeTargetGroups":
+            return {"TargetGroups": [self.target_groups[a] for a in params["TargetGroupArns"]]}
+        if operation == "DescribeDBClusters":
+            return {"DBClusters": self.db_clusters}
+        if operation == "DescribeDBInstances":
+            return {"DBInstances": self.db_instances}
+        if operation == "GetMetricData":
+            end = params["EndTime"] - 60
+            return {"MetricDataResults": [{"Id": q["Id"], "StatusCode": "Complete", "Timestamps": [end],
+                                           "Values": [float(i % 97)]}
+                                          for i, q in enumerate(params["MetricDataQueries"])]}
+        raise ValueError(f"the fake does not know {operation}")
+
+
+# --- answering at the HTTP layer ------------------------------------------------------------------
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data
+
+
+def _xml(shape: Any, value: Any, name: str) -> str:
+    """Query-protocol XML for ``value`` of botocore ``shape``."""
+    kind = shape.type_name
+    if kind == "structure":
+        inner = "".join(_xml(m, value[k], m.serialization.get("name", k))
+                        for k, m in shape.members.items() if k in value)
+    elif kind == "list":
+        inner = "".join(_xml(shape.member, v, shape.member.serialization.get("name", "member")) for v in value)
+    elif kind == "timestamp":
+        inner = value.isoformat().replace("+00:00", "Z")
+    elif kind == "boolean":
+        inner = "true" if value else "false"
+    else:
+        inner = escape(str(value))
+    return f"<{name}>{inner}</{name}>"
+
+
+def _json(value: Any) -> Any:
+    return value.timestamp() if isinstance(value, datetime) else str(value)
+
+
+def _query_params(body: bytes | str) -> dict[str, Any]:
+    """The few query-protocol parameters the fake needs (TargetGroupArns.member.N)."""
+    form = parse_qs(body.decode() if isinstance(body, bytes) else body)
+    keys = [k for k in form if k.startswith("TargetGroupArns.member.")]
+    arns = [form[k][0] for k in sorted(keys, key=lambda k: int(k.rsplit(".", 1)[-1]))]
+    return {"TargetGroupArns": arns}
+
+
+class FakeAwsHttp(Aws):
+    """:class:`Aws` whose clients never reach the network: the topology answers after ``latency`` seconds,
+    while the request holds its in-flight slot."""
+
+    def __init__(self, topology: Topology, latency: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.topology, self.latency = topology, latency
+
+    def instrument(self, client: Any) -> None:
+        super().instrument(client)  # first: the accounting and the in-flight slot
+        model = client.meta.service_model
+        client.meta.events.register("before-send.*.*", lambda request, event_name, **_: self._answer(
+            model, event_name.rsplit(".", 1)[-1], request))
+
+    def _answer(self, model: Any, operation: str, request: Any) -> AWSResponse:
+        time.sleep(self.latency)
+        op = model.operation_model(operation)
+        if model.resolved_protocol == "query":
+            result = self.topology.answer(operation, _query_params(request.body))
+            wrapper = op.output_shape.serialization["resultWrapper"]
+            body = (f"<{operation}Response>{_xml(op.output_shape, result, wrapper)}"
+                    f"<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></{operation}Response>")
+            return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Body(body.encode()))
+        params = json.loads(request.body)
+        body = json.dumps(self.topology.answer(operation, params), default=_json)
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, _Body(body.encode()))
+
+
+# --- the numbers -------------------------------------------------------------------------------------
+
+
+def expected(topology: Topology) -> dict[str, tuple[int, int]]:
+    """operation -> (minimum calls the AWS limits allow, calls with one GetMetricStatistics per metric)."""
+    services = [s for by_name in topology.services.values() for s in by_name.values()]
+    behind_alb = sum(1 for s in services if s["loadBalancers"])
+    ecs_queries = len(services) * ECS_METRICS + behind_alb * ALB_METRICS
+    rds_queries = len(topology.db_clusters) * RDS_CLUSTER_METRICS + len(topology.db_instances) * RDS_INSTANCE_METRICS
+
+    def calls(items: int, operation: str) -> int:
+        return math.ceil(items / PAGE[operation])
+
+    discovery = {
+        "ecs ListClusters": calls(len(topology.clusters), "ListClusters"),
+        "ecs ListServices": sum(calls(len(s), "ListServices") for s in topology.services.values()),
+        "ecs DescribeServices": sum(calls(len(s), "DescribeServices") for s in topology.services.values()),
+        "elbv2 DescribeTargetGroups": calls(len(topology.target_groups), "DescribeTargetGroups"),
+        "rds DescribeDBClusters": calls(len(topology.db_clusters), "DescribeDBClusters"),
+        "rds DescribeDBInstances": calls(len(topology.db_instances), "DescribeDBInstances"),
+    }
+    result = {op: (n, n) for op, n in discovery.items()}
+    # the collectors refresh on their own schedules, so each batches its own queries
+    result["cloudwatch GetMetricData"] = (calls(ecs_queries, "GetMetricData") + calls(rds_queries, "GetMetricData"),
+                                          ecs_queries + rds_queries)  # as GetMetricStatistics calls
+    return result
+
+
+def aws_only_config() -> Config:
+    return Config(regions=(REGION,), collectors=CollectorsConfig(
+        qdrant=QdrantCollectorConfig(enabled=False), cost=CostCollectorConfig(enabled=False)))
+
+
+def build() -> tuple[Exporter, FakeAwsHttp, AwsLimits]:
+    config = aws_only_config()
+    limits = AwsLimits()
+    stats = Stats(version="benchmark")
+    aws = FakeAwsHttp(Topology(), 0.0, settings=config.aws, stats=stats, session_factory=limits.session)
+    return Exporter(collectors.build(config, aws), stats), aws, limits
+
+
+def refresh(exporter: Exporter) -> float:
+    """One full refresh of every collector; its wall seconds."""
+    started = time.perf_counter()
+    results = exporter.refresh_all()
+    wall = time.perf_counter() - started
+    if not all(results.values()):
+        raise SystemExit(f"a collector failed: {results}")
+    return wall
+
+
+def peak_memory() -> int:
+    """Peak bytes traced by tracemalloc while building the exporter and running its first refresh."""
+    tracemalloc.start()
+    try:
+        refresh(build()[0])
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def scrape_latency(exporter: Exporter, scrapes: int, gzipped: bool) -> tuple[float, float]:
+    """Median and p99 seconds of ``scrapes`` GET /metrics over one keep-alive-less connection each."""
+    httpd = serve(exporter, "127.0.0.1", 0)
+    port = httpd.server_address[1]
+    headers = {"Accept-Encoding": "gzip"} if gzipped else {}
+    times = []
+    try:
+        for _ in range(scrapes):
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/metrics", headers=headers)
+            conn.getresponse().read()
+            conn.close()
+            times.append(time.perf_counter() - started)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="injected latency per AWS call")
+    parser.add_argument("--scrapes", type=int, default=500, help="GET /metrics requests to time")
+    args = parser.parse_args()
+    os.environ.update(AWS_ACCESS_KEY_ID="benchmark", AWS_SECRET_ACCESS_KEY="benchmark", AWS_DEFAULT_REGION=REGION,
+                      AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    topology = Topology()
+    services = sum(len(s) for s in topology.services.values())
+    print(f"topology: {services} ECS services in {len(topology.clusters)} clusters "
+          f"({len(topology.target_groups)} behind ALB target groups), {len(topology.db_clusters)} Aurora clusters "
+          f"with {len(topology.db_instances)} instances, region {REGION}")
+
+    exporter, aws, limits = build()
+    wall_cold = refresh(exporter)  # creates the clients
+    wall_fast = refresh(exporter)
+    requests_before, cost_before, limit_calls_before = Counter(aws.stats.requests), aws.stats.cost_usd, \
+        sum(limits.calls.values())
+    aws.latency = args.latency_ms / 1000
+    wall = refresh(exporter)
+    limits.assert_clean()
+    calls = Counter({f"{service} {op}": n for (service, op), n in (aws.stats.requests - requests_before).items()})
+    cost = aws.stats.cost_usd - cost_before
+    api_calls = sum(limits.calls.values()) - limit_calls_before
+    print(f"\nAWS calls of one full refresh (HTTP requests; the limits layer saw {api_calls} API calls)")
+    print(f"{'operation':<30} {'calls':>7} {'minimum':>8} {'ratio':>6} {'per metric per resource':>24} {'ratio':>7}")
+    totals = [0, 0, 0]
+    for operation, (minimum, per_metric) in expected(topology).items():
+        made = calls.pop(operation, 0)
+        totals = [totals[0] + made, totals[1] + minimum, totals[2] + per_metric]
+        print(f"{operation:<30} {made:>7} {minimum:>8} {made / minimum:>6.2f} {per_metric:>24} "
+              f"{per_metric / made if made else math.inf:>6.1f}x")
+    for operation, made in sorted(calls.items()):
+        totals[0] += made
+        print(f"{operation:<30} {made:>7} {'-':>8} {'':>6} {'-':>24}  (not expected)")
+    print(f"{'total':<30} {totals[0]:>7} {totals[1]:>8} {totals[0] / totals[1]:>6.2f} {totals[2]:>24} "
+          f"{totals[2] / totals[0]:>6.1f}x")
+    interval = aws_only_config().collectors.ecs.interval_seconds
+    print(f"estimated AWS cost: ${cost:.4f} a refresh, "
+          f"${cost * 30 * 86400 / interval:,.0f} per 30 days at one refresh every {interval:.0f} s "
+          f"(GetMetricData: $0.01 per 1,000 metrics; GetMetricStatistics: $0.01 per 1,000 requests, the same)")
+
+    body = exporter.snapshot().body
+    series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+    print(f"\nrefresh wall time: {wall:.2f} s with {args.latency_ms:.0f} ms per AWS call "
+          f"(in-flight limit {aws.settings.max_concurrency}); {wall_fast:.2f} s with none "
+          f"({wall_cold:.2f} s for the first refresh, which creates the clients)")
+    print(f"exposition: {series} series, {len(body) / 1e6:.2f} MB, {len(gzip.compress(body)) / 1e3:.0f} kB gzipped")
+    print(f"peak traced memory of a refresh: {peak_memory() / 1e6:.1f} MB "
+          "(tracemalloc; the clients and the in-process fake included)")
+    for gzipped in (False, True):
+        median, p99 = scrape_latency(exporter, args.scrapes, gzipped)
+        print(f"/metrics{' (gzip)' if gzipped else '':<7} over {args.scrapes} scrapes: median {median * 1e3:.2f} ms, "
+              f"p99 {p99 * 1e3:.2f} ms")
+    print(f"(python {sys.version.split()[0]})")
+
+
+if __name__ == "__main__":
+    main()
