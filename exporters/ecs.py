@@ -8,9 +8,10 @@ one batched GetMetricData read per region. A service missing a field loses that 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client.core import Metric
 
@@ -21,6 +22,7 @@ from exporters.config import Config
 from exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, arn_name, arn_resource, gauge
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAGE_SIZE = 100  # ListClusters / ListServices maxResults limit
 MAX_SERVICES_PER_DESCRIBE = 10  # DescribeServices limit
@@ -64,7 +66,9 @@ class EcsApi(Protocol):
 
     def cluster_arns(self) -> list[str]: ...
 
-    def services(self, cluster_arn: str) -> list[EcsService]: ...
+    def services(self, cluster_arns: Sequence[str]) -> list[EcsService]:
+        """Every service of these clusters."""
+        ...
 
     def load_balancers(self, target_group_arns: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """Target group ARN -> the ARNs of the load balancers it is attached to."""
@@ -109,41 +113,53 @@ def parse_service(raw: Mapping[str, Any], cluster: str) -> EcsService | None:
 
 
 class BotoEcsApi:
-    """:class:`EcsApi` over boto3 ECS and ELBv2 clients."""
+    """:class:`EcsApi` over boto3 ECS and ELBv2 clients; independent calls run ``workers`` at a time."""
 
-    def __init__(self, ecs: Any, elbv2: Any) -> None:
-        self._ecs, self._elbv2 = ecs, elbv2
+    def __init__(self, ecs: Any, elbv2: Any, workers: int = 5) -> None:
+        self._ecs, self._elbv2, self._workers = ecs, elbv2, workers
 
     def cluster_arns(self) -> list[str]:
         return self._list("list_clusters", "clusterArns", {})
 
-    def services(self, cluster_arn: str) -> list[EcsService]:
-        arns = self._list("list_services", "serviceArns", {"cluster": cluster_arn})
-        found = []
-        for chunk in _chunks(arns, MAX_SERVICES_PER_DESCRIBE):
-            response = self._ecs.describe_services(cluster=cluster_arn, services=list(chunk))
-            for raw in response.get("services", []):
-                service = parse_service(raw, arn_name(cluster_arn))
-                if service is None:
-                    log.warning("skipping a service without a name", extra={"cluster": cluster_arn})
-                else:
-                    found.append(service)
-        return found
+    def services(self, cluster_arns: Sequence[str]) -> list[EcsService]:
+        listed = self._parallel(lambda c: self._list("list_services", "serviceArns", {"cluster": c}), cluster_arns)
+        chunks = [(cluster, chunk) for cluster, arns in zip(cluster_arns, listed, strict=True)
+                  for chunk in _chunks(arns, MAX_SERVICES_PER_DESCRIBE)]
+        return [s for found in self._parallel(lambda job: self._describe(*job), chunks) for s in found]
 
     def load_balancers(self, target_group_arns: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        chunks = list(_chunks(sorted(set(target_group_arns)), MAX_TARGET_GROUPS_PER_DESCRIBE))
+        return {arn: lbs for part in self._parallel(self._target_groups, chunks) for arn, lbs in part.items()}
+
+    def _describe(self, cluster_arn: str, service_arns: Sequence[str]) -> list[EcsService]:
+        response = self._ecs.describe_services(cluster=cluster_arn, services=list(service_arns))
+        found = []
+        for raw in response.get("services", []):
+            service = parse_service(raw, arn_name(cluster_arn)) if isinstance(raw, dict) else None
+            if service is None:
+                log.warning("skipping a service without a name", extra={"cluster": cluster_arn})
+            else:
+                found.append(service)
+        return found
+
+    def _target_groups(self, arns: Sequence[str]) -> dict[str, tuple[str, ...]]:
         result: dict[str, tuple[str, ...]] = {}
-        for chunk in _chunks(sorted(set(target_group_arns)), MAX_TARGET_GROUPS_PER_DESCRIBE):
-            params: dict[str, Any] = {"TargetGroupArns": list(chunk), "PageSize": len(chunk)}
-            while True:
-                page = self._elbv2.describe_target_groups(**params)
-                for group in page.get("TargetGroups", []):
-                    arn, lbs = group.get("TargetGroupArn"), group.get("LoadBalancerArns")
-                    if isinstance(arn, str) and isinstance(lbs, list):
-                        result[arn] = tuple(sorted(lb for lb in lbs if isinstance(lb, str)))
-                if not page.get("NextMarker"):
-                    break
-                params["Marker"] = page["NextMarker"]
-        return result
+        params: dict[str, Any] = {"TargetGroupArns": list(arns), "PageSize": len(arns)}
+        while True:
+            page = self._elbv2.describe_target_groups(**params)
+            for group in page.get("TargetGroups", []):
+                arn, lbs = group.get("TargetGroupArn"), group.get("LoadBalancerArns")
+                if isinstance(arn, str) and isinstance(lbs, list):
+                    result[arn] = tuple(sorted(lb for lb in lbs if isinstance(lb, str)))
+            if not page.get("NextMarker"):
+                return result
+            params["Marker"] = page["NextMarker"]
+
+    def _parallel(self, fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(items))) as pool:
+            return list(pool.map(fn, items))
 
     def _list(self, operation: str, key: str, params: dict[str, Any]) -> list[str]:
         params = {**params, "maxResults": PAGE_SIZE}
@@ -269,11 +285,8 @@ def scrape(api: EcsApi, read: MetricReader, region: str,
     ``read(queries) -> {query: value}``; ``clusters`` (names or ARNs) restricts discovery when non-empty.
     """
     wanted = set(clusters)
-    services: list[EcsService] = []
-    for arn in api.cluster_arns():
-        if not wanted or arn in wanted or arn_name(arn) in wanted:
-            services += api.services(arn)
-    services = list({(s.cluster, s.name): s for s in services}.values())
+    arns = [arn for arn in api.cluster_arns() if not wanted or arn in wanted or arn_name(arn) in wanted]
+    services = list({(s.cluster, s.name): s for s in api.services(arns)}.values())
     target_groups = sorted({tg for s in services for tg in s.target_groups})
     load_balancers = api.load_balancers(target_groups) if target_groups else {}
     values = read(queries(services, load_balancers, period))
@@ -285,6 +298,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     settings, period = config.collectors.ecs, config.cloudwatch.period_seconds
 
     def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
-        return scrape(BotoEcsApi(client("ecs"), client("elbv2")), read, region, settings.clusters, period)
+        api = BotoEcsApi(client("ecs"), client("elbv2"), config.aws.max_concurrency)
+        return scrape(api, read, region, settings.clusters, period)
 
     return regional.collector("ecs", settings, config, aws, scrape_region)

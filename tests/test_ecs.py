@@ -113,9 +113,9 @@ def test_scrape_restricts_discovery_to_configured_clusters() -> None:
         def cluster_arns(self) -> list[str]:
             return ["arn:aws:ecs:r:1:cluster/a", "arn:aws:ecs:r:1:cluster/b"]
 
-        def services(self, cluster_arn: str) -> list[ecs.EcsService]:
-            self.described.append(cluster_arn)
-            return [ecs.EcsService(cluster_arn.rsplit("/", 1)[1], "svc", desired=1)]
+        def services(self, cluster_arns: Any) -> list[ecs.EcsService]:
+            self.described += cluster_arns
+            return [ecs.EcsService(arn.rsplit("/", 1)[1], "svc", desired=1) for arn in cluster_arns]
 
         def load_balancers(self, arns: Any) -> dict[str, tuple[str, ...]]:
             raise AssertionError("no target groups, no call")
