@@ -60,6 +60,10 @@ def build(t: Thresholds) -> G.Dashboard:
             S.timeseries("Pending operations", [
                 S.Query(f"docqet_qdrant_cluster_pending_operations{_NODE}", "{{qdrant}}")], S.COUNT, w=9,
                 description="Raft operations not yet applied; growing means the cluster does not converge."),
+            S.timeseries("Request errors", [
+                S.Query(f"sum by (qdrant, code) (rate(docqet_qdrant_request_errors_total{_NODE}[$__rate_interval]))",
+                        "{{qdrant}} {{code}}")], S.REQUESTS_PER_SECOND, stack=True, w=24,
+                description="Failed requests of the exporter to each node (timeouts, HTTP errors, bad JSON)."),
         ]),
     ]
     variables = [

@@ -1,0 +1,92 @@
+"""Every PromQL expression on every dashboard reads only series that exist: names a real exporter run exports
+(seeded moto for ECS/RDS/Cost Explorer, contract-valid fake Qdrant nodes on 127.0.0.1 - one healthy, one
+answering 500 - and every 3rd AWS attempt throttled, so the error counters have series too), Prometheus' own
+``up``, and the SLO recording rules of the alert catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from alerts import slo
+from dashboards.build import build_all
+from dashboards.promql import metric_names, variable_query_expr
+from exporters import __version__, collectors
+from exporters.config import Config, parse
+from exporters.demo import seed_staging
+from exporters.demo_cost_qdrant import seed_costs
+from exporters.server import Exporter
+from exporters.stats import Stats
+from tests.faults import FaultyAws, every_nth, throttled
+from tests.test_qdrant import ROUTES_HEALTHY, FakeQdrant
+
+PROMETHEUS_SERIES = frozenset({"up"})  # what Prometheus records for every scrape target
+
+
+@pytest.fixture
+def qdrant_urls() -> Iterator[tuple[str, str]]:
+    healthy, failing = FakeQdrant(ROUTES_HEALTHY), FakeQdrant({"/": "error-500", "/readyz": "error-500"})
+    yield healthy.url, failing.url
+    healthy.close()
+    failing.close()
+
+
+@pytest.fixture
+def cost_forecast_restored() -> Iterator[None]:
+    """seed_costs teaches moto GetCostForecast; take it back afterwards."""
+    from moto.ce.responses import CostExplorerResponse
+
+    before = CostExplorerResponse.__dict__.get("get_cost_forecast")
+    yield
+    if before is None:
+        if "get_cost_forecast" in CostExplorerResponse.__dict__:
+            delattr(CostExplorerResponse, "get_cost_forecast")
+    else:
+        CostExplorerResponse.get_cost_forecast = before  # type: ignore[attr-defined]
+
+
+def exporter_run(endpoint: str, qdrant_urls: tuple[str, str], cache: Path) -> frozenset[str]:
+    """The sample names of one full run of every collector against the seeded fakes."""
+    seed_staging(endpoint)
+    config: Config = parse({"environment": "staging", "regions": ["eu-west-1"], "collectors": {
+        "qdrant": {"nodes": [{"name": "main", "url": qdrant_urls[0]}, {"name": "broken", "url": qdrant_urls[1]}]},
+        "cost": {"cache_path": str(cache), "monthly_budget_usd": 4000}}}, "test")
+    seed_costs(endpoint, datetime.now(UTC).date(), config.environment, config.collectors.cost.tag_key)
+    stats = Stats(version=__version__)
+    aws = FaultyAws(settings=config.aws, stats=stats, fault=every_nth(3, throttled))
+    exporter = Exporter(collectors.build(config, aws), stats)
+    results = exporter.refresh_all()
+    assert results == {"ecs": True, "rds": True, "qdrant": False, "cost": True}  # qdrant: the broken node
+    assert aws.injected
+    body = exporter.snapshot().body.decode()
+    return frozenset(s.name for family in text_string_to_metric_families(body) for s in family.samples)
+
+
+def dashboard_exprs() -> Iterator[tuple[str, str, str]]:
+    """(dashboard uid, where, PromQL) of every panel query and variable query."""
+    for uid, model in build_all().items():
+        for panel in model["panels"]:
+            for target in panel.get("targets", []):
+                yield uid, panel["title"], target["expr"]
+        for variable in model["templating"]["list"]:
+            if variable["type"] == "query":
+                yield uid, f"${variable['name']}", variable_query_expr(variable["query"])
+
+
+def test_dashboards_read_only_exported_metric_names(moto_endpoint: str, qdrant_urls: tuple[str, str],
+                                                     tmp_path: Path, cost_forecast_restored: None) -> None:
+    names = exporter_run(moto_endpoint, qdrant_urls, tmp_path / "cost.json")
+    assert {"docqet_ecs_service_running_tasks", "docqet_rds_instance_replica_lag_seconds", "docqet_qdrant_up",
+            "docqet_cost_month_forecast_usd", "docqet_exporter_collector_up"} <= names
+    allowed = names | PROMETHEUS_SERIES | slo.recording_rule_names()
+    unknown = [(uid, where, sorted(metric_names(expr) - allowed)) for uid, where, expr in dashboard_exprs()
+               if metric_names(expr) - allowed]
+    assert unknown == []
+    assert metric_names('sum(docqet_ecs_service_runing_tasks{service=~"$service"})') - allowed  # a typo shows
+
+    used = {name for _, _, expr in dashboard_exprs() for name in metric_names(expr)}
+    assert sorted(names - used) == [], "exported but on no dashboard"

@@ -1,0 +1,326 @@
+"""`dashboards publish` against Grafana's HTTP API (``responses``): create / update / unchanged / conflict,
+412, prune, dry run, 401/403/5xx/timeouts; what is POSTed validates against Grafana 12's dashboard schema;
+the token never shows."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+import jsonschema
+import pytest
+import requests
+import responses
+from click.testing import CliRunner, Result
+from responses import matchers
+
+import cli
+from dashboards import build
+from dashboards.publish import Grafana, live_model, plan
+from exporters import __version__
+from tests.conftest import CONTRACTS
+
+URL = "https://grafana.test"
+TOKEN = "glsa_SECRET-token-4f2a9c"  # a fake
+FOLDER = "docqet-monitor"
+
+
+@pytest.fixture(autouse=True)
+def grafana_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAFANA_URL", URL)
+    monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
+
+
+@pytest.fixture
+def api() -> Any:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+MODELS = build.build_all()
+
+
+def live(model: dict[str, Any], version: int = 3, folder: str = FOLDER, **meta: Any) -> dict[str, Any]:
+    """What GET /api/dashboards/uid/{uid} answers for ``model`` as Grafana stored it."""
+    return {"dashboard": {**copy.deepcopy(model), "id": 40 + version, "version": version},
+            "meta": {"folderUid": folder, "url": f"/d/{model['uid']}/x", "version": version, "slug": "x", **meta}}
+
+
+def edited_in_ui(model: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(model)
+    changed["panels"][1]["title"] = "renamed in the UI"
+    return changed
+
+
+def older_release(model: dict[str, Any]) -> dict[str, Any]:
+    """What an earlier build published: other content, with its own (matching) fingerprint."""
+    changed = edited_in_ui(model)
+    return build.stamp({k: v for k, v in changed.items() if k != "description"}, "dashboards/x.py")
+
+
+def register(api: Any, lives: dict[str, dict[str, Any] | None], owned: list[dict[str, Any]] | None = None,
+             post_status: dict[str, int] | None = None) -> None:
+    api.add(responses.POST, f"{URL}/api/folders", json={"uid": FOLDER, "title": "Docqet"}, status=200)
+    api.add(responses.GET, f"{URL}/api/folders/{FOLDER}", json={"uid": FOLDER}, status=200)
+    for uid in MODELS:
+        answer = lives.get(uid)
+        api.add(responses.GET, f"{URL}/api/dashboards/uid/{uid}", json=answer or {"message": "Dashboard not found"},
+                status=200 if answer else 404)
+    hits = [{"uid": uid, "title": m["title"], "type": "dash-db", "tags": m["tags"]} for uid, m in MODELS.items()
+            if lives.get(uid)] + (owned or [])
+    api.add(responses.GET, f"{URL}/api/search", json=hits,
+            match=[matchers.query_param_matcher({"tag": "docqet-monitor", "type": "dash-db", "limit": "1000",
+                                                 "page": "1"})])
+    statuses = post_status or {}
+
+    def on_post(request: Any) -> tuple[int, dict[str, str], str]:
+        body = json.loads(request.body)
+        uid = body["dashboard"]["uid"]
+        status = statuses.get(uid, 200)
+        if status == 412:
+            return 412, {}, json.dumps({"message": "The dashboard has been changed by someone else",
+                                        "status": "version-mismatch"})
+        if status != 200:
+            return status, {}, json.dumps({"message": "internal error"})
+        return 200, {}, json.dumps({"id": 1, "uid": uid, "url": f"/d/{uid}/x", "status": "success", "version": 4})
+
+    api.add_callback(responses.POST, f"{URL}/api/dashboards/db", callback=on_post)
+    api.add(responses.DELETE, f"{URL}/api/dashboards/uid/docqet-old", json={"title": "Old", "message": "deleted"})
+
+
+def posts(api: Any) -> list[dict[str, Any]]:
+    return [json.loads(c.request.body) for c in api.calls if c.request.method == "POST"
+            and c.request.url.endswith("/api/dashboards/db")]
+
+
+def writes(api: Any) -> list[str]:
+    return [f"{c.request.method} {c.request.url}" for c in api.calls if c.request.method in ("POST", "DELETE")
+            and not c.request.url.endswith("/api/folders")]
+
+
+def publish(*args: str) -> Result:
+    return CliRunner().invoke(cli.main, ["dashboards", "publish", *args], catch_exceptions=False)
+
+
+def assert_no_token(result: Result, caplog: pytest.LogCaptureFixture) -> None:
+    assert TOKEN not in result.output and TOKEN not in caplog.text
+    assert TOKEN not in repr(result.exception)
+
+
+@pytest.fixture(autouse=True)
+def debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+
+# --- the happy paths ----------------------------------------------------------------------------
+
+
+def test_first_publish_creates_the_folder_and_every_dashboard(api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    register(api, {})
+    result = publish()
+    assert result.exit_code == 0, result.output
+    bodies = posts(api)
+    assert sorted(b["dashboard"]["uid"] for b in bodies) == sorted(MODELS)
+    validator = jsonschema.Draft7Validator(json.loads((CONTRACTS / "grafana-dashboard-schema.json").read_text()))
+    for body in bodies:
+        assert [e.message for e in validator.iter_errors(body["dashboard"])] == []
+        assert body["folderUid"] == FOLDER and body["overwrite"] is False
+        assert body["message"] == f"docqet-monitor {__version__}: dashboards as code"
+        assert "version" not in body["dashboard"] and "id" not in body["dashboard"]
+    folder = next(c for c in api.calls if c.request.url == f"{URL}/api/folders")
+    assert json.loads(folder.request.body) == {"uid": FOLDER, "title": "Docqet"}
+    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in api.calls)
+    for uid in MODELS:
+        assert f"+ created          {uid}" in result.output and f"{URL}/d/{uid}" in result.output
+    assert "6 created" in result.output
+    assert_no_token(result, caplog)
+
+
+def test_unchanged_dashboards_are_not_posted_again(api: Any) -> None:
+    register(api, {uid: live(m) for uid, m in MODELS.items()})
+    api.replace(responses.POST, f"{URL}/api/folders", json={"message": "folder exists"}, status=409)
+    result = publish()
+    assert result.exit_code == 0, result.output
+    assert writes(api) == []
+    assert "Folder exists. Dashboards: 6 unchanged." in result.output
+
+
+def test_a_dashboard_changed_in_the_code_is_updated_with_the_live_version(api: Any) -> None:
+    register(api, {uid: live(older_release(m) if uid == "docqet-qdrant" else m, version=7)
+                   for uid, m in MODELS.items()})
+    result = publish()
+    assert result.exit_code == 0, result.output
+    [body] = posts(api)
+    assert body["dashboard"] == {**MODELS["docqet-qdrant"], "version": 7} and body["overwrite"] is False
+    assert "~ updated          docqet-qdrant" in result.output and "changed in the code" in result.output
+
+
+def test_a_dashboard_in_another_folder_is_moved(api: Any) -> None:
+    register(api, {uid: live(m, folder="general" if uid == "docqet-aws-cost" else FOLDER)
+                   for uid, m in MODELS.items()})
+    result = publish()
+    assert result.exit_code == 0
+    assert [b["dashboard"]["uid"] for b in posts(api)] == ["docqet-aws-cost"]
+    assert "moved to the folder" in result.output
+
+
+# --- edits made in Grafana and 412 --------------------------------------------------------------
+
+
+def test_a_dashboard_edited_in_grafana_is_a_conflict_until_forced(api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    lives = {uid: live(edited_in_ui(m) if uid == "docqet-ecs-services" else m, updatedBy="alice")
+             for uid, m in MODELS.items()}
+    register(api, lives)
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 1
+    assert writes(api) == []
+    assert "! conflict         docqet-ecs-services" in result.output
+    assert "edited in Grafana by alice since docqet-monitor published it (version 3)" in result.output
+    assert "rerun with --force" in result.output and "not published: docqet-ecs-services (conflict)" in result.output
+    assert_no_token(result, caplog)
+
+    api.calls.reset()
+    forced = publish("--force")
+    assert forced.exit_code == 0, forced.output
+    [body] = posts(api)
+    assert body["overwrite"] is True and body["dashboard"]["panels"] == MODELS["docqet-ecs-services"]["panels"]
+    assert "! overwritten      docqet-ecs-services" in forced.output
+
+
+def test_a_dashboard_not_made_by_the_tool_is_not_overwritten(api: Any) -> None:
+    theirs = {**copy.deepcopy(MODELS["docqet-overview"]), "description": "made by hand"}
+    register(api, {uid: live(theirs if uid == "docqet-overview" else m) for uid, m in MODELS.items()})
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 1 and writes(api) == []
+    assert "exists in Grafana but was not published by docqet-monitor" in result.output
+
+
+def test_a_412_version_mismatch_is_reported_and_not_overwritten(api: Any) -> None:
+    register(api, {uid: live(older_release(m)) for uid, m in MODELS.items()}, post_status={"docqet-overview": 412})
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 1
+    assert "! conflict         docqet-overview" in result.output
+    assert "412 version-mismatch" in result.output and "rerun with --force" in result.output
+    assert "5 updated" in result.output and "1 conflict" in result.output
+    assert all(b["overwrite"] is False for b in posts(api))
+
+
+# --- prune ----------------------------------------------------------------------------------------
+
+
+OLD = {"uid": "docqet-old", "title": "Docqet / Old", "type": "dash-db", "tags": ["docqet-monitor"]}
+
+
+def test_stale_owned_dashboards_are_listed_and_deleted_only_with_prune(api: Any) -> None:
+    register(api, {uid: live(m) for uid, m in MODELS.items()}, owned=[OLD])
+    listed = publish()
+    assert listed.exit_code == 0
+    assert writes(api) == []
+    assert "- stale            docqet-old" in listed.output and "rerun with --prune to delete" in listed.output
+
+    api.calls.reset()
+    pruned = publish("--prune")
+    assert pruned.exit_code == 0
+    assert writes(api) == [f"DELETE {URL}/api/dashboards/uid/docqet-old"]
+    assert "- deleted          docqet-old" in pruned.output
+
+
+def test_only_dashboards_with_the_ownership_tag_are_candidates_for_prune() -> None:
+    owned = [OLD, {"uid": "docqet-overview", "title": "x"}]
+    steps = plan({"docqet-overview": MODELS["docqet-overview"]}, {"docqet-overview": live(MODELS["docqet-overview"])},
+                 owned, FOLDER)
+    assert [(s.uid, s.action) for s in steps] == [("docqet-overview", "unchanged"), ("docqet-old", "stale")]
+
+
+def test_search_pages_are_followed(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("dashboards.publish.SEARCH_PAGE_SIZE", 2)
+    pages = [[{"uid": "a"}, {"uid": "b"}], [{"uid": "c"}]]
+    for page, hits in enumerate(pages, start=1):
+        api.add(responses.GET, f"{URL}/api/search", json=hits, match=[matchers.query_param_matcher(
+            {"tag": "docqet-monitor", "type": "dash-db", "limit": "2", "page": str(page)})])
+    assert [h["uid"] for h in Grafana(URL, TOKEN).owned()] == ["a", "b", "c"]
+
+
+# --- dry run --------------------------------------------------------------------------------------
+
+
+def test_dry_run_reads_like_a_real_run_and_writes_nothing(api: Any) -> None:
+    lives = {uid: live(older_release(m)) for uid, m in MODELS.items() if uid != "docqet-qdrant"}
+    lives["docqet-aws-cost"] = live(edited_in_ui(MODELS["docqet-aws-cost"]))
+    register(api, lives, owned=[OLD])
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish", "--dry-run", "--prune"])
+    assert [c.request.method for c in api.calls if c.request.method != "GET"] == []
+    assert "dry run, nothing is written" in result.output
+    assert "* would create     docqet-qdrant" in result.output
+    assert "* would update     docqet-overview" in result.output
+    assert "* would delete     docqet-old" in result.output
+    assert "! conflict         docqet-aws-cost" in result.output and result.exit_code == 1
+
+
+# --- failures -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (401, "Grafana rejected the token (401 Unauthorized: invalid API key); check GRAFANA_TOKEN"),
+    (403, "the token's service account is not allowed to do this (403 Forbidden: invalid API key); it needs the "
+          "Editor role"),
+])
+def test_auth_failures_stop_with_a_clear_message(api: Any, caplog: pytest.LogCaptureFixture, status: int,
+                                                 expected: str) -> None:
+    api.add(responses.POST, f"{URL}/api/folders", json={"message": f"invalid API key {TOKEN}"}, status=status)
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 1
+    assert f"POST /api/folders: {expected.replace('invalid API key', 'invalid API key ***')}" in result.output
+    assert len(api.calls) == 1
+    assert_no_token(result, caplog)
+
+
+def test_a_server_error_on_one_dashboard_spares_the_others(api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    register(api, {}, post_status={"docqet-qdrant": 502})
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 1
+    assert "x failed           docqet-qdrant" in result.output
+    assert "POST /api/dashboards/db: 502 Bad Gateway: internal error" in result.output
+    assert "5 created" in result.output and "1 failed" in result.output
+    assert_no_token(result, caplog)
+
+
+def test_a_timeout_stops_publishing_with_a_clear_message(api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    api.add(responses.POST, f"{URL}/api/folders", json={}, status=200)
+    api.add(responses.GET, f"{URL}/api/dashboards/uid/docqet-overview", body=requests.ReadTimeout("read timed out"))
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 1
+    assert "GET /api/dashboards/uid/docqet-overview: Grafana did not answer within 10 s" in result.output
+    assert writes(api) == []
+    assert_no_token(result, caplog)
+
+
+def test_an_unreachable_grafana_is_named(api: Any) -> None:
+    api.add(responses.POST, f"{URL}/api/folders", body=requests.ConnectionError("refused"))
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 1 and f"cannot reach Grafana at {URL} (ConnectionError)" in result.output
+
+
+def test_missing_url_or_token_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRAFANA_TOKEN")
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 2 and "$GRAFANA_TOKEN is not set" in result.output
+    monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
+    monkeypatch.delenv("GRAFANA_URL")
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 2 and "no Grafana URL" in result.output and TOKEN not in result.output
+
+
+def test_the_config_url_wins_over_the_environment(api: Any, tmp_path: Any) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("grafana:\n  url: https://grafana.configured\n  folder: Ops\n  folder_uid: ops\n")
+    api.add(responses.POST, "https://grafana.configured/api/folders", json={}, status=403)
+    result = CliRunner().invoke(cli.main, ["--config", str(config), "dashboards", "publish"])
+    assert result.exit_code == 1 and json.loads(api.calls[0].request.body) == {"uid": "ops", "title": "Ops"}
+
+
+def test_live_model_drops_what_grafana_adds() -> None:
+    model = MODELS["docqet-overview"]
+    assert live_model(live(model)) == model
