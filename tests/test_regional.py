@@ -1,0 +1,93 @@
+"""Per-(account, region) collection: targets from the config, failures isolated per target, role accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from exporters import ecs, regional
+from exporters.aws import Aws
+from exporters.config import AccountConfig, AwsConfig, Config
+from tests.test_ecs import samples, value
+
+PROD = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
+DR = AccountConfig(role_arn="arn:aws:iam::222222222222:role/docqet-monitor", regions=("us-west-2",))
+
+
+def test_targets_cover_the_default_account_and_each_role_account() -> None:
+    config = Config(regions=("eu-west-1", "eu-central-1"), accounts=(PROD, DR))
+    assert [str(t) for t in regional.targets(config)] == [
+        "eu-west-1", "eu-central-1", "prod/eu-west-1", "prod/eu-central-1",
+        "arn:aws:iam::222222222222:role/docqet-monitor/us-west-2"]
+
+
+def test_targets_default_to_the_environment_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
+    assert regional.targets(Config()) == (regional.Target("ap-southeast-2"),)
+
+
+def _gauge(region: str, v: float) -> list[Metric]:
+    return [regional.gauge("docqet_test", "test", ("region", "cluster"), [((region, "same"), v), (("x", "y"), 1)])]
+
+
+def test_collect_isolates_failures_per_target_and_merges_families() -> None:
+    calls: dict[str, int] = {}
+    broken: set[str] = set()
+
+    def scrape(target: regional.Target, client: Any) -> list[Metric]:
+        calls[target.region] = calls.get(target.region, 0) + 1
+        if target.region in broken:
+            raise TimeoutError("read timed out")
+        return _gauge(target.region, calls[target.region])
+
+    collector = regional.AwsCollector("t", 60, Aws(), [regional.Target("a"), regional.Target("b")], scrape)
+    first = collector.collect()
+    assert first.errors == ()
+    assert [f.name for f in first.families] == ["docqet_test"]  # one family, merged
+    assert len(first.families[0].samples) == 3  # ("x", "y") from both targets once: no duplicate series
+
+    broken.add("b")
+    second = collector.collect()
+    assert second.errors == ("t b: TimeoutError: read timed out",)
+    assert value(second.families, "docqet_test", region="a") == 2  # fresh
+    assert value(second.families, "docqet_test", region="b") == 1  # the last good one
+
+    broken.clear()
+    assert value(collector.collect().families, "docqet_test", region="b") == 3
+
+
+def test_a_target_that_never_succeeded_has_no_series() -> None:
+    def scrape(target: regional.Target, client: Any) -> list[Metric]:
+        raise ConnectionError("no route")
+
+    result = regional.AwsCollector("t", 60, Aws(), [regional.Target("a")], scrape).collect()
+    assert result.families == [] and len(result.errors) == 1
+
+
+def test_gauge_and_arn_helpers() -> None:
+    family = regional.gauge("docqet_x", "help", ("a",), [(("1",), 2.0)])
+    assert isinstance(family, GaugeMetricFamily) and family.samples[0].labels == {"a": "1"}
+    assert regional.arn_resource("arn:aws:ecs:eu-west-1:1:service/c/s") == "service/c/s"
+    assert regional.arn_name("arn:aws:ecs:eu-west-1:1:service/c/s") == "s"
+    assert regional.arn_name("plain") == "plain"
+
+
+def test_role_accounts_are_collected_with_assumed_credentials(moto_endpoint: str) -> None:
+    """moto keeps resources per account: the prod cluster exists only under the assumed role's account."""
+    creds = boto3.client("sts").assume_role(RoleArn=PROD.role_arn, RoleSessionName="seed")["Credentials"]
+    prod = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"]).client("ecs")
+    own = boto3.client("ecs")
+    for client, cluster in ((own, "docqet-staging"), (prod, "docqet-production")):
+        client.create_cluster(clusterName=cluster)
+        client.register_task_definition(family="api", containerDefinitions=[{"name": "a", "image": "a", "memory": 64}])
+        client.create_service(cluster=cluster, serviceName="api", taskDefinition="api", desiredCount=2)
+
+    config = Config(regions=("eu-west-1",), accounts=(PROD,), aws=AwsConfig(max_attempts=1))
+    result = ecs.collector(config, Aws(settings=config.aws)).collect()
+    assert result.errors == ()
+    clusters = {dict(k)["cluster"] for k in samples(result.families, "docqet_ecs_service_desired_tasks")}
+    assert clusters == {"docqet-staging", "docqet-production"}
