@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from alerts import demo as alerts_demo
 from dashboards.commands import dashboards as dashboards_group
 from exporters import __version__, demo_cost_qdrant, logs
 from exporters import collectors as collector_registry
@@ -220,15 +221,19 @@ def _print_once(exp: Exporter) -> None:
 
 # The demo's steps, in order; each feature keeps its step in its own package and appends it here.
 DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost_step,
-                                   demo_cost_qdrant.qdrant_step]
+                                   demo_cost_qdrant.qdrant_step,
+                                   alerts_demo.render_step, alerts_demo.pipeline_step]
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="Print one exposition and exit instead of serving.")
+@click.option("--alerts-pipeline", is_flag=True,
+              help="Also run Prometheus and Alertmanager on the rendered rules until a page reaches a local "
+                   "PagerDuty stand-in (needs prometheus and alertmanager on PATH).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help=f"Port for /metrics on 127.0.0.1 [default: exporter.port, {config_mod.DEFAULT_PORT}; 0: any free].")
 @pass_state
-def demo(state: State, once: bool, port: int | None) -> None:
+def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None) -> None:
     """Run everything against moto's AWS emulator on 127.0.0.1, seeded with a Docqet staging environment.
 
     Without --env/--config the staging settings are used; regions and accounts are always the demo's.
@@ -239,6 +244,7 @@ def demo(state: State, once: bool, port: int | None) -> None:
         with demo_mod.moto_server() as endpoint, demo_mod.aws_environment(endpoint):
             click.echo(f"AWS emulator (moto) on {endpoint}", err=True)
             ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True))
+            ctx.extras[alerts_demo.PIPELINE_FLAG] = alerts_pipeline
             demo_mod.run_steps(ctx, DEMO_STEPS)
             exp = _build_exporter(ctx.config)
             if once:

@@ -43,7 +43,7 @@ ECS_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="EcsServiceTasksBelowDesired", severity="critical",
         summary="ECS service {{ $labels.service }} runs fewer tasks than desired",
-        description=f"{_SERVICE}: {{{{ $value }}}} task(s) short of the desired count for 15 minutes; "
+        description=f"{_SERVICE}: {{{{ $value }}}} task(s) short of the desired count; "
                     "ECS cannot start or keep its tasks (crash loop, capacity, image pull).",
         runbook="ecs/tasks-below-desired", dashboard=ECS, panel="Running vs desired tasks",
         expr="docqet_ecs_service_desired_tasks - docqet_ecs_service_running_tasks > {missing_tasks}",
@@ -66,7 +66,7 @@ ECS_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="EcsServiceDeploymentStuck", severity="warning",
         summary="Deployment of ECS service {{ $labels.service }} is not completing",
-        description=f"{_SERVICE} has had {{{{ $value }}}} deployments side by side for 30 minutes; "
+        description=f"{_SERVICE} has {{{{ $value }}}} deployments side by side; "
                     "the rollout is stuck (failing health checks or no capacity).",
         runbook="ecs/deployment-stuck", dashboard=ECS, panel="Deployments",
         expr="docqet_ecs_service_deployments > {deployments}", for_="30m", thresholds={"deployments": 1},
@@ -216,7 +216,7 @@ QDRANT_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="QdrantCollectionNotGreen", severity="warning",
         summary="Qdrant collection {{ $labels.collection }} is {{ $labels.status }}",
-        description=f"The status of {_COLLECTION} has been {{{{ $labels.status }}}} for 30 minutes "
+        description=f"The status of {_COLLECTION} is {{{{ $labels.status }}}} "
                     "(yellow: optimizing, grey: optimizations pending, red: failed).",
         runbook="qdrant/collection-not-green", dashboard=QDRANT, panel="Collection status",
         expr='docqet_qdrant_collection_status{status!="green"} == 1', for_="30m",

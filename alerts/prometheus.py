@@ -93,5 +93,5 @@ def prometheus_config(
         # honor_labels: the RDS series carry their own ``instance`` label (the DB instance), which must not
         # become ``exported_instance``
         "scrape_configs": [job("docqet-monitor", exporter_targets, honor_labels=True),
-                           job("qdrant", qdrant_targets)],
+                           *([job("qdrant", qdrant_targets)] if qdrant_targets else [])],
     }

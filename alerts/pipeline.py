@@ -1,0 +1,171 @@
+"""The alerting pipeline on 127.0.0.1: real Prometheus and Alertmanager processes and a PagerDuty stand-in.
+
+Used by the end-to-end test and ``docqet-monitor demo --alerts-pipeline``. The rules and configs are the
+rendered ones, with short intervals and ``for`` durations (so an alert arrives within seconds) and the
+PagerDuty URL pointed at :class:`PagerDutySink`; the routing key is a local dummy in a key file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from alerts import alertmanager, prometheus
+from alerts.render import ToolMissing
+from exporters.config import Config
+
+DUMMY_ROUTING_KEY = "0123456789abcdef0123456789abcdef"  # local stand-in only, never a real key
+LOCAL_TIMINGS = alertmanager.Timings(group_wait="1s", group_interval="1s", repeat_interval="1m",
+                                     watchdog_repeat_interval="1m")
+
+
+class PagerDutySink:
+    """A local HTTP server standing in for PagerDuty's Events API v2: records each POSTed JSON body."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Condition()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with sink._lock:
+                    sink.events.append({"path": self.path, "body": json.loads(body or b"null")})
+                    sink._lock.notify_all()
+                reply = json.dumps({"status": "success", "message": "Event processed"}).encode()
+                self.send_response(202)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> PagerDutySink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any] | None:
+        """The first received body matching ``predicate``, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                found = next((e["body"] for e in self.events if predicate(e["body"])), None)
+                remaining = deadline - time.monotonic()
+                if found is not None or remaining <= 0:
+                    return found
+                self._lock.wait(remaining)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    prometheus_url: str
+    alertmanager_url: str
+    sink: PagerDutySink
+
+
+def binary(*names: str) -> str:
+    """The first of ``names`` on PATH (Debian installs Alertmanager as ``prometheus-alertmanager``)."""
+    for name in names:
+        if path := shutil.which(name):
+            return path
+    raise ToolMissing(f"{' or '.join(names)} not found on PATH; install Debian's prometheus and "
+                      "prometheus-alertmanager packages (`make tools`)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _process(argv: list[str], log: Path, ready_url: str, timeout: float = 30.0) -> Iterator[None]:
+    """Run ``argv`` until the context exits (terminate, then kill); wait until ``ready_url`` answers 200."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _ready(ready_url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{Path(argv[0]).name} did not become ready at {ready_url}:\n{tail}")
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def local_config(config: Config, sink_url: str, key_file: Path) -> Config:
+    """``config`` paging the local sink (pages enabled, the dummy key in ``key_file``)."""
+    settings = dataclasses.replace(config.alerts.alertmanager, pages_enabled=True,
+                                   pagerduty_url=f"{sink_url}/v2/enqueue", pagerduty_routing_key_file=str(key_file))
+    return dataclasses.replace(config, alerts=dataclasses.replace(config.alerts, alertmanager=settings))
+
+
+@contextmanager
+def run(config: Config, exporter_target: str, workdir: Path, for_: str = "5s",
+        interval: str = "1s") -> Iterator[Pipeline]:
+    """Prometheus scraping ``exporter_target`` (host:port) with the rendered rules, Alertmanager, the sink."""
+    prometheus_bin = binary("prometheus")
+    alertmanager_bin = binary("alertmanager", "prometheus-alertmanager")
+    with ExitStack() as stack:
+        sink = stack.enter_context(PagerDutySink())
+        key_file = workdir / "pagerduty-routing-key"
+        key_file.write_text(DUMMY_ROUTING_KEY)
+        local = local_config(config, sink.url, key_file)
+        rules_dir = workdir / "rules"
+        rules_dir.mkdir(parents=True, exist_ok=True)
+        for name, doc in prometheus.rule_files(local, for_override=for_).items():
+            (rules_dir / name).write_text(prometheus.dump(doc, "local pipeline"), encoding="utf-8")
+        am_port, prom_port = _free_port(), _free_port()
+        (workdir / "alertmanager.yml").write_text(prometheus.dump(
+            alertmanager.alertmanager_config(local, timings=LOCAL_TIMINGS), "local pipeline"), encoding="utf-8")
+        (workdir / "prometheus.yml").write_text(prometheus.dump(prometheus.prometheus_config(
+            exporter_targets=[exporter_target], qdrant_targets=(), alertmanager_targets=[f"127.0.0.1:{am_port}"],
+            scrape_interval=interval, evaluation_interval=interval), "local pipeline"), encoding="utf-8")
+        am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
+        stack.enter_context(_process(
+            [alertmanager_bin, f"--config.file={workdir / 'alertmanager.yml'}",
+             f"--storage.path={workdir / 'alertmanager-data'}", f"--web.listen-address=127.0.0.1:{am_port}",
+             "--cluster.listen-address="], workdir / "alertmanager.log", f"{am_url}/-/ready"))
+        stack.enter_context(_process(
+            [prometheus_bin, f"--config.file={workdir / 'prometheus.yml'}",
+             f"--storage.tsdb.path={workdir / 'prometheus-data'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
+            workdir / "prometheus.log", f"{prom_url}/-/ready"))
+        yield Pipeline(prom_url, am_url, sink)

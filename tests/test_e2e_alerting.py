@@ -1,0 +1,104 @@
+"""End to end on 127.0.0.1: exporter (moto) -> real Prometheus -> real Alertmanager -> PagerDuty stand-in.
+
+The rules and configs are the rendered ones with short intervals and ``for`` (test-only settings); the event
+PagerDuty would receive validates against the published Events API v2 schema.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import requests
+
+from alerts import pipeline
+from exporters import __version__, collectors
+from exporters import config as config_mod
+from exporters.aws import Aws
+from exporters.demo import CLUSTER, seed_staging
+from exporters.server import Exporter, serve
+from exporters.stats import Stats
+from tests.conftest import CONTRACTS
+
+CONFIG = config_mod.parse({
+    "environment": "staging", "regions": ["eu-west-1"],
+    "collectors": {"rds": {"enabled": False}, "cost": {"enabled": False}, "qdrant": {"enabled": False}},
+}, "e2e.yaml")
+
+
+def _enqueue_schema() -> dict[str, Any]:
+    spec = json.loads((CONTRACTS / "pagerduty-events-v2-openapi.json").read_text())
+    schema = spec["paths"]["/enqueue"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return {**schema, "components": spec["components"]}  # local $refs resolve against this root
+
+
+def _is(alertname: str, service: str) -> Any:
+    def match(body: dict[str, Any]) -> bool:
+        payload = body.get("payload", {})
+        return payload.get("class") == alertname and payload.get("custom_details", {}).get("service") == service
+    return match
+
+
+@pytest.fixture
+def exporter_target(moto_endpoint: str) -> Iterator[str]:
+    """The real exporter on a free port, collecting ECS from moto where ``worker`` runs 0 of 2 tasks."""
+    seed_staging(moto_endpoint, degraded=("worker",))
+    stats = Stats(version=__version__)
+    exp = Exporter(collectors.build(CONFIG, Aws(CONFIG.aws, stats)), stats)
+    httpd = serve(exp, "127.0.0.1", 0)
+    exp.start()
+    try:
+        yield f"127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        exp.stop()
+
+
+def test_service_below_desired_pages_pagerduty(exporter_target: str, tmp_path: Path) -> None:
+    with pipeline.run(CONFIG, exporter_target, tmp_path) as p:
+        event = p.sink.wait_for(_is("EcsServiceTasksBelowDesired", "worker"), timeout=45)
+        assert event is not None, (tmp_path / "prometheus.log").read_text()[-2000:]
+        rules = requests.get(f"{p.prometheus_url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    jsonschema.validate(event, _enqueue_schema())
+    assert event["event_action"] == "trigger" and event["routing_key"] == pipeline.DUMMY_ROUTING_KEY
+    payload = event["payload"]
+    assert payload["severity"] == "critical"
+    assert {k: payload["custom_details"][k] for k in ("environment", "region", "cluster", "service")} == {
+        "environment": "staging", "region": "eu-west-1", "cluster": CLUSTER, "service": "worker"}
+    assert payload["summary"].startswith("[staging] EcsServiceTasksBelowDesired: ECS service worker runs fewer")
+    assert {link["text"] for link in event["links"]} == {"Runbook", "Dashboard"}
+    assert "docqet-ecs-services" in payload["custom_details"]["dashboard_url"]
+    # the healthy services raised nothing
+    assert p.sink.wait_for(_is("EcsServiceTasksBelowDesired", "api"), timeout=0) is None
+    assert {g["name"] for g in rules} >= {"docqet-ecs", "docqet-slo-recording", "docqet-slo-alerts"}
+
+
+def test_alertmanager_inhibits_and_routes_by_severity(tmp_path: Path) -> None:
+    """Alerts posted to the real Alertmanager: inhibited ones never reach PagerDuty, info never pages."""
+    def alert(name: str, severity: str, service: str) -> dict[str, Any]:
+        return {"labels": {"alertname": name, "severity": severity, "environment": "staging",
+                           "region": "eu-west-1", "cluster": CLUSTER, "service": service},
+                "annotations": {"summary": f"{name} on {service}"}}
+
+    with pipeline.run(CONFIG, "127.0.0.1:9", tmp_path) as p:
+        requests.post(f"{p.alertmanager_url}/api/v2/alerts", timeout=5, json=[
+            alert("EcsServiceNoRunningTasks", "critical", "api"),
+            alert("EcsServiceHttpLatencyP95High", "warning", "api"),  # silenced: api runs no task
+            alert("EcsServiceCpuHigh", "warning", "api"),  # silenced: a critical on the same service
+            alert("EcsServiceHttpLatencyP95High", "warning", "web"),
+            alert("CostDailySpendAnomaly", "info", "web"),  # info: the webhook, never a page
+        ]).raise_for_status()
+        critical = p.sink.wait_for(_is("EcsServiceNoRunningTasks", "api"), timeout=30)
+        warning = p.sink.wait_for(_is("EcsServiceHttpLatencyP95High", "web"), timeout=30)
+        assert critical is not None and warning is not None
+        assert p.sink.wait_for(lambda b: b["payload"]["class"] == "CostDailySpendAnomaly", timeout=3) is None
+        received = {(e["body"]["payload"]["class"], e["body"]["payload"]["custom_details"]["service"])
+                    for e in p.sink.events}
+    assert critical["payload"]["severity"] == "critical" and warning["payload"]["severity"] == "warning"
+    assert ("EcsServiceHttpLatencyP95High", "api") not in received
+    assert ("EcsServiceCpuHigh", "api") not in received
