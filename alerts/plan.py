@@ -97,27 +97,27 @@ def diff(target: str, desired: Iterable[Desired], live: Iterable[Live], prune: b
          kinds: Sequence[str] = ()) -> Plan:
     """Desired vs live: create / update / delete (owned objects only, with ``prune``) / no-op.
 
-    A desired object whose key is taken by an object we do not own is an error, never an overwrite.
-    Creates and updates come in ``kinds`` order, deletes after them in reverse order.
+    Objects are matched by (kind, key). A desired object whose key is taken by an object we do not own is an
+    error, never an overwrite. Creates and updates come in ``kinds`` order, deletes after them in reverse.
     """
-    wanted = {d.key: d for d in desired}
-    found = {item.key: item for item in live}
-    clashes = sorted(k for k in wanted if k in found and not found[k].owned)
+    wanted = {(d.kind, d.key): d for d in desired}
+    found = {(item.kind, item.key): item for item in live}
+    clashes = sorted(k for _, k in (w for w in wanted if w in found and not found[w].owned))
     if clashes:
         raise PlanError(f"{target}: {len(clashes)} object(s) exist with our name but without our ownership mark "
                         f"(not overwriting them; rename or remove them by hand): {', '.join(clashes)}")
     order = {k: i for i, k in enumerate(kinds)}
     changes: list[Change] = []
     unchanged: list[str] = []
-    for key, d in sorted(wanted.items(), key=lambda kv: (order.get(kv[1].kind, len(order)), kv[0])):
-        if key not in found:
-            changes.append(Change("create", key, d.kind, desired=d.body))
+    for ident, d in sorted(wanted.items(), key=lambda kv: (order.get(kv[1].kind, len(order)), kv[0])):
+        if ident not in found:
+            changes.append(Change("create", d.key, d.kind, desired=d.body))
             continue
-        fields = changed_fields(found[key].body, d.body)
+        fields = changed_fields(found[ident].body, d.body)
         if fields:
-            changes.append(Change("update", key, d.kind, desired=d.body, live=found[key], fields=tuple(fields)))
+            changes.append(Change("update", d.key, d.kind, desired=d.body, live=found[ident], fields=tuple(fields)))
         else:
-            unchanged.append(key)
+            unchanged.append(d.key)
     gone = sorted((item for k, item in found.items() if item.owned and k not in wanted),
                   key=lambda item: (-order.get(item.kind, len(order)), item.key))
     if prune:

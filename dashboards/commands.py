@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from dashboards import build as builder
-from dashboards.publish import Grafana, GrafanaAuthError, GrafanaError, Result, publish
-from exporters import __version__
+from dashboards.publish import (
+    MESSAGE,
+    GrafanaAuthError,
+    GrafanaError,
+    GrafanaSettingsError,
+    connect,
+    line,
+    publish,
+    summary,
+)
 
-URL_ENV, TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
 OUT_HELP = "Directory of the dashboard JSON files [default: monitoring/grafana/dashboards]."
 
 
@@ -53,16 +59,6 @@ def check_command(state: Any, out: str | None) -> None:
     click.echo(f"{directory}: all dashboards are up to date.")
 
 
-SYMBOLS = {"created": "+", "updated": "~", "overwritten": "!", "deleted": "-", "unchanged": "=", "stale": "-",
-           "conflict": "!", "failed": "x"}
-
-
-def _line(result: Result) -> str:
-    symbol = SYMBOLS.get(result.outcome, "?" if not result.outcome.startswith("would") else "*")
-    detail = f"  ({result.detail})" if result.detail else ""
-    return f"  {symbol} {result.outcome:<16} {result.step.uid:<26} {result.url}{detail}"
-
-
 @dashboards.command("publish")
 @click.option("--dry-run", is_flag=True, help="Read Grafana and show what would change; write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite dashboards edited in Grafana (and 412 version mismatches).")
@@ -71,30 +67,21 @@ def _line(result: Result) -> str:
 def publish_command(state: Any, dry_run: bool, force: bool, prune: bool) -> None:
     """Sync the dashboards to Grafana (grafana.url or $GRAFANA_URL, token $GRAFANA_TOKEN)."""
     config = state.config
-    url = config.grafana.url or os.environ.get(URL_ENV, "")
-    token = os.environ.get(TOKEN_ENV, "")
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"no Grafana URL: set grafana.url in the config or ${URL_ENV} (http(s)://...), "
-                               f"got {url!r}")
-    if not token:
-        raise click.UsageError(f"${TOKEN_ENV} is not set: a Grafana service-account token (Editor role)")
-    grafana = Grafana(url, token, timeout=config.grafana.timeout_seconds)
-    message = f"docqet-monitor {__version__}: dashboards as code"
+    try:
+        grafana = connect(config.grafana)
+    except GrafanaSettingsError as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(f"Grafana {grafana.url}, folder {config.grafana.folder!r} ({config.grafana.folder_uid})"
                + (" - dry run, nothing is written" if dry_run else ""))
     try:
         folder, results = publish(grafana, builder.build_all(config), config.grafana.folder_uid,
-                                  config.grafana.folder, message=message, force=force, prune=prune,
-                                  dry_run=dry_run, on_result=lambda r: click.echo(_line(r)))
+                                  config.grafana.folder, message=MESSAGE, force=force, prune=prune,
+                                  dry_run=dry_run, on_result=lambda r: click.echo(line(r)))
     except GrafanaAuthError as exc:
         raise click.ClickException(str(exc)) from None
     except GrafanaError as exc:
         raise click.ClickException(f"publishing stopped: {exc}") from None
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    click.echo(f"Folder {folder}. Dashboards: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-               + ".")
+    click.echo(summary(folder, results))
     problems = [r for r in results if not r.ok]
     if problems:
         raise click.ClickException(f"{len(problems)} dashboard(s) not published: "

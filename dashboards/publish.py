@@ -14,6 +14,7 @@ exceptions.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,9 +23,13 @@ import requests
 
 from dashboards.build import fingerprint, recorded_fingerprint
 from dashboards.style import TOOL_TAG
+from exporters import __version__
+from exporters.config import GrafanaConfig
 
 log = logging.getLogger(__name__)
 SEARCH_PAGE_SIZE = 1000
+URL_ENV, TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
+MESSAGE = f"docqet-monitor {__version__}: dashboards as code"  # the version history entry of each save
 Action = Literal["create", "update", "unchanged", "conflict", "stale"]
 
 
@@ -38,6 +43,10 @@ class GrafanaError(Exception):
 
 class GrafanaAuthError(GrafanaError):
     """401/403: nothing else can succeed with this token, so publishing stops."""
+
+
+class GrafanaSettingsError(ValueError):
+    """No usable Grafana URL or token."""
 
 
 class Grafana:
@@ -112,6 +121,18 @@ class Grafana:
 
     def delete(self, uid: str) -> None:
         self._call("DELETE", f"/api/dashboards/uid/{uid}")
+
+
+def connect(settings: GrafanaConfig, environ: Mapping[str, str] = os.environ) -> Grafana:
+    """A client for ``grafana.url`` (else ``$GRAFANA_URL``) with the token from ``$GRAFANA_TOKEN``."""
+    url = settings.url or environ.get(URL_ENV, "")
+    token = environ.get(TOKEN_ENV, "")
+    if not url.startswith(("http://", "https://")):
+        raise GrafanaSettingsError(f"no Grafana URL: set grafana.url in the config or ${URL_ENV} (http(s)://...), "
+                                   f"got {url!r}")
+    if not token:
+        raise GrafanaSettingsError(f"${TOKEN_ENV} is not set: a Grafana service-account token (Editor role)")
+    return Grafana(url, token, timeout=settings.timeout_seconds)
 
 
 # --- the plan (pure) ------------------------------------------------------------------------------
@@ -233,3 +254,21 @@ def _apply(grafana: Grafana, step: Step, models: Mapping[str, dict[str, Any]], f
     except GrafanaError as exc:
         return Result(step, "failed", url, str(exc))
     return Result(step, outcome, url, detail)
+
+
+SYMBOLS = {"created": "+", "updated": "~", "overwritten": "!", "deleted": "-", "unchanged": "=", "stale": "-",
+           "conflict": "!", "failed": "x"}
+
+
+def line(result: Result) -> str:
+    """One output line: symbol, outcome, uid, URL and why."""
+    symbol = SYMBOLS.get(result.outcome, "*")  # "*": a dry run's "would ..."
+    detail = f"  ({result.detail})" if result.detail else ""
+    return f"  {symbol} {result.outcome:<16} {result.step.uid:<26} {result.url}{detail}"
+
+
+def summary(folder: str, results: Iterable[Result]) -> str:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    return f"Folder {folder}. Dashboards: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) + "."

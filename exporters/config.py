@@ -169,8 +169,9 @@ class AlertsConfig:
 
 @dataclass(frozen=True)
 class CloudWatchAlarmsConfig:
-    # severity -> SNS topic ARN (subscribed to PagerDuty)
+    # severity -> SNS topic ARN(s), comma-separated (subscribed to PagerDuty); "{region}" becomes the alarm's region
     sns_topics: Mapping[str, str] = field(default_factory=dict)
+    composite_alarms: bool = True  # one composite per service and severity; off where the API lacks them (moto)
 
 
 @dataclass(frozen=True)

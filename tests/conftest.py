@@ -65,3 +65,22 @@ def aws_limits() -> Iterator[AwsLimits]:
     limits = AwsLimits()
     yield limits
     limits.assert_clean()
+
+
+# --- every AWS operation the code calls, checked against the IAM policy by tests/test_iam_policy.py ---------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_aws_calls() -> Iterator[None]:
+    from tests.aws_calls import installed
+
+    with installed():
+        yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "run_last: runs after every other test (it checks what the suite did)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)  # stable: keeps the rest

@@ -324,3 +324,47 @@ def test_the_config_url_wins_over_the_environment(api: Any, tmp_path: Any) -> No
 def test_live_model_drops_what_grafana_adds() -> None:
     model = MODELS["docqet-overview"]
     assert live_model(live(model)) == model
+
+
+# --- the demo step ----------------------------------------------------------------------------------
+
+
+def demo_context(lines: list[str]) -> Any:
+    from exporters.config import Config
+    from exporters.demo import DemoContext
+
+    return DemoContext("http://127.0.0.1:1", Config(environment="staging"), echo=lines.append)
+
+
+def test_the_demo_builds_the_dashboards_and_says_where(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboards.demo import dashboards_step
+
+    monkeypatch.delenv("GRAFANA_URL")
+    lines: list[str] = []
+    ctx = demo_context(lines)
+    dashboards_step(ctx)
+    out = ctx.extras["dashboards_dir"]
+    assert sorted(p.stem for p in out.iterdir()) == sorted(MODELS)
+    assert f"built for staging in {out}" in lines[0] and "set GRAFANA_URL and GRAFANA_TOKEN" in lines[1]
+    assert out != build.DEFAULT_OUT
+
+
+def test_the_demo_publishes_when_grafana_url_is_set(api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from dashboards.demo import dashboards_step
+
+    register(api, {})
+    lines: list[str] = []
+    dashboards_step(demo_context(lines))
+    assert len(posts(api)) == len(MODELS)
+    assert any("+ created" in line and "docqet-overview" in line for line in lines)
+    assert lines[-1] == f"dashboards: published to {URL}. Folder created. Dashboards: 6 created."
+    assert all(TOKEN not in line for line in lines) and TOKEN not in caplog.text
+
+
+def test_a_demo_publish_failure_is_reported_not_raised(api: Any) -> None:
+    from dashboards.demo import dashboards_step
+
+    api.add(responses.POST, f"{URL}/api/folders", json={"message": "nope"}, status=401)
+    lines: list[str] = []
+    dashboards_step(demo_context(lines))
+    assert lines[-1].startswith("dashboards: not published: POST /api/folders: Grafana rejected the token")

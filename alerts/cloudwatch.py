@@ -1,0 +1,366 @@
+"""CloudWatch alarms from the catalog: desired alarms per discovered resource, live alarms, and the writer.
+
+Alarms live where the data is, so they keep paging when Prometheus is down. One alarm per catalog rule with a
+``cloudwatch=`` block and per resource of its kind (discovered as the exporter does: ECS services and their ALB
+target groups, Aurora writers, readers and instances), plus a composite alarm per service and severity that
+pages once when several of the service's alarms fire (its members then carry no actions of their own).
+
+Ownership: the name prefix ``docqet-<env>-`` and the tag ``managed-by=docqet-monitor``; anything else is never
+updated or deleted. API limits (names, actions per state, batch sizes, page sizes) are checked before any call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from alerts.plan import Change, Desired, Live, Plan, PlanError, diff
+from alerts.spec import AlertRule, CloudWatchAlarm
+from exporters.config import Config
+from exporters.ecs import BotoEcsApi, EcsApi
+from exporters.rds import BotoRdsApi, RdsApi
+from exporters.regional import Target, arn_name, arn_resource, targets
+
+log = logging.getLogger(__name__)
+
+TARGET = "cloudwatch"
+MANAGED_BY = ("managed-by", "docqet-monitor")
+MAX_NAME = 255
+MAX_ACTIONS = 5
+MAX_DESCRIPTION = 1024
+MAX_ALARM_RULE = 10240
+MAX_METRICS = 10
+PAGE_SIZE = 100  # DescribeAlarms MaxRecords
+DELETE_BATCH = 100  # DeleteAlarms AlarmNames
+KINDS = ("alarm", "composite")
+ACTION_KEYS = ("AlarmActions", "OKActions", "InsufficientDataActions")
+METRIC_KEYS = ("AlarmName", "AlarmDescription", "ActionsEnabled", *ACTION_KEYS, "Namespace", "MetricName",
+               "Dimensions", "Statistic", "ExtendedStatistic", "Period", "Metrics", "EvaluationPeriods",
+               "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData")
+COMPOSITE_KEYS = ("AlarmName", "AlarmDescription", "ActionsEnabled", *ACTION_KEYS, "AlarmRule")
+DEFAULTS: Mapping[str, Any] = {"AlarmDescription": "", "ActionsEnabled": True, "AlarmActions": [],
+                               "OKActions": [], "InsufficientDataActions": [], "TreatMissingData": "missing"}
+TAG_KEYS = ("managed-by", "environment", "rule")
+SEVERITY_ORDER = ("critical", "warning", "info")
+SIMPLE_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One thing alarms are made for. ``service`` groups an ECS service with its target groups."""
+
+    kind: str  # CloudWatchAlarm.resource
+    name: str  # short name in alarm names
+    dimensions: tuple[tuple[str, str], ...]
+    service: str = ""
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+def discover(ecs: EcsApi | None, rds: RdsApi | None, ecs_clusters: Sequence[str] = (),
+             rds_clusters: Sequence[str] = ()) -> list[Resource]:
+    """The ECS services (with their ALB target groups) and Aurora clusters of one region.
+
+    ``ecs_clusters`` / ``rds_clusters`` limit discovery to those listed in config (empty: everything); a
+    source that is None (its collector disabled) is not asked.
+    """
+    found: list[Resource] = []
+    arns = [] if ecs is None else [a for a in ecs.cluster_arns() if not ecs_clusters or arn_name(a) in ecs_clusters]
+    services = ecs.services(arns) if arns else []  # type: ignore[union-attr]
+    names = [s.name for s in services]
+    load_balancers = ecs.load_balancers([tg for s in services for tg in s.target_groups]) if services else {}
+    for s in services:
+        name = s.name if names.count(s.name) == 1 else f"{s.cluster}-{s.name}"
+        found.append(Resource("ecs_service", name, (("ClusterName", s.cluster), ("ServiceName", s.name)), name))
+        for tg in s.target_groups:
+            for lb in load_balancers.get(tg, ()):
+                suffix = "" if len(s.target_groups) == 1 else "-" + tg.rsplit("/", 2)[-2]
+                found.append(Resource("alb_target_group", name + suffix, (
+                    ("LoadBalancer", arn_resource(lb).removeprefix("loadbalancer/")),
+                    ("TargetGroup", arn_resource(tg))), name))
+    for c in [] if rds is None else rds.clusters():
+        if rds_clusters and c.name not in rds_clusters:
+            continue
+        found.append(Resource("rds_writer", c.name, (("DBClusterIdentifier", c.name), ("Role", "WRITER"))))
+        if c.readers:
+            found.append(Resource("rds_reader", c.name, (("DBClusterIdentifier", c.name), ("Role", "READER"))))
+        found += [Resource("rds_instance", i, (("DBInstanceIdentifier", i),)) for i in sorted(c.writers | c.readers)]
+    return found
+
+
+# --- desired alarms (pure) ----------------------------------------------------------------------
+
+
+def validate(rules: Iterable[AlertRule], topics: Mapping[str, str]) -> None:
+    """Catalog and config problems, all at once, before any call."""
+    problems = []
+    for sev, arns in sorted(topics.items()):
+        if sev not in SEVERITY_ORDER:
+            problems.append(f"cloudwatch_alarms.sns_topics.{sev}: expected one of {', '.join(SEVERITY_ORDER)}")
+        problems += [f"cloudwatch_alarms.sns_topics.{sev}: expected SNS topic ARNs (comma-separated), got {arn!r}"
+                     for arn in arns.split(",") if not arn.strip().startswith("arn:") or ":sns:" not in arn]
+    for rule in rules:
+        cw = rule.cloudwatch
+        if cw is None:
+            continue
+        where = f"alert {rule.name} (cloudwatch)"
+        ids = [m[0] for m in cw.metrics]
+        if cw.threshold not in rule.thresholds:
+            problems.append(f"{where}: threshold {cw.threshold!r} is not one of the rule's thresholds "
+                            f"({', '.join(rule.thresholds) or 'none'})")
+        if not cw.metrics or len(cw.metrics) + bool(cw.expression) > MAX_METRICS:
+            problems.append(f"{where}: expected 1-{MAX_METRICS} metrics")
+        if len(cw.metrics) > 1 and not cw.expression:
+            problems.append(f"{where}: several metrics need an expression")
+        if len(set(ids)) != len(ids) or not all(i[:1].islower() and i.replace("_", "").isalnum() for i in ids):
+            problems.append(f"{where}: metric ids must be unique, start lower-case and be alphanumeric: {ids}")
+        if not 1 <= cw.datapoints_to_alarm <= cw.evaluation_periods:
+            problems.append(f"{where}: expected 1 <= datapoints_to_alarm <= evaluation_periods")
+        if cw.period_seconds not in (10, 30) and cw.period_seconds % 60:
+            problems.append(f"{where}: period_seconds must be 10, 30 or a multiple of 60")
+    if problems:
+        raise PlanError("invalid CloudWatch alarm input:\n  " + "\n  ".join(problems))
+
+
+def _stat(statistic: str) -> dict[str, str]:
+    return {"Statistic": statistic} if statistic in SIMPLE_STATISTICS else {"ExtendedStatistic": statistic}
+
+
+def metric_alarm(rule: AlertRule, cw: CloudWatchAlarm, resource: Resource, env: str, actions: list[str],
+                 description: str) -> dict[str, Any]:
+    """The PutMetricAlarm parameters (without tags) of one rule on one resource (pure)."""
+    dims = [{"Name": k, "Value": v} for k, v in resource.dimensions]
+    body: dict[str, Any] = {
+        "AlarmName": f"docqet-{env}-{resource.name}-{rule.name}",
+        "AlarmDescription": description,
+        "ActionsEnabled": True, "AlarmActions": actions, "OKActions": actions, "InsufficientDataActions": [],
+        "EvaluationPeriods": cw.evaluation_periods, "DatapointsToAlarm": cw.datapoints_to_alarm,
+        "Threshold": float(rule.thresholds[cw.threshold]) * cw.scale,
+        "ComparisonOperator": cw.comparison, "TreatMissingData": cw.treat_missing_data,
+    }
+    if not cw.expression:
+        _, namespace, metric, statistic = cw.metrics[0]
+        return {**body, "Namespace": namespace, "MetricName": metric, "Dimensions": dims,
+                "Period": cw.period_seconds, **_stat(statistic)}
+    metrics: list[dict[str, Any]] = [
+        {"Id": mid, "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": ns, "MetricName": metric, "Dimensions": dims},
+            "Period": cw.period_seconds, "Stat": statistic}}
+        for mid, ns, metric, statistic in cw.metrics]
+    metrics.append({"Id": "alarmed", "Expression": cw.expression, "Label": rule.name, "ReturnData": True})
+    return {**body, "Metrics": metrics}
+
+
+def _topics(topics: Mapping[str, str], severity: str, region: str) -> list[str]:
+    """The SNS topic ARNs of a severity (comma-separated in config, ``{region}`` filled in)."""
+    return [a.strip().replace("{region}", region) for a in topics.get(severity, "").split(",") if a.strip()]
+
+
+def desired(rules: Iterable[AlertRule], resources: Iterable[Resource], config: Config, region: str,
+            runbook: Callable[[AlertRule], str], scope: str = "") -> list[Desired]:
+    """Every alarm the catalog wants in one region, keyed ``<scope>/<name>`` (scope: the region, or
+    ``account/region`` for a role account) (pure)."""
+    scope = scope or region
+    composites = config.cloudwatch_alarms.composite_alarms
+    env, topics = config.environment, config.cloudwatch_alarms.sns_topics
+    resources = list(resources)
+    members: dict[tuple[str, str], list[tuple[AlertRule, Resource]]] = defaultdict(list)
+    planned: list[tuple[AlertRule, Resource]] = []
+    for rule in rules:
+        if rule.cloudwatch is None:
+            continue
+        for res in resources:
+            if res.kind == rule.cloudwatch.resource:
+                planned.append((rule, res))
+                if res.service:
+                    members[(res.service, rule.severity)].append((rule, res))
+    grouped = {k: v for k, v in members.items() if composites and len(v) > 1}
+    out = []
+    for rule, res in planned:
+        in_group = (res.service, rule.severity) in grouped
+        actions = [] if in_group else _topics(topics, rule.severity, region)
+        text = f"{rule.severity}: {rule.name} on {res.kind} {res.name}. Runbook: {runbook(rule)}"
+        body = metric_alarm(rule, rule.cloudwatch, res, env, actions, text)  # type: ignore[arg-type]
+        out.append(_desired(scope, "alarm", body, env, rule.name))
+    for (service, severity), group in sorted(grouped.items()):
+        names = sorted(f"docqet-{env}-{res.name}-{rule.name}" for rule, res in group)
+        actions = _topics(topics, severity, region)
+        body = {
+            "AlarmName": f"docqet-{env}-{service}-{severity}",
+            "AlarmDescription": f"{severity}: service {service} ({len(names)} alarms; pages once when any fire): "
+                                + ", ".join(sorted(rule.name for rule, _ in group)),
+            "ActionsEnabled": True, "AlarmActions": actions, "OKActions": actions,
+            "InsufficientDataActions": [],
+            "AlarmRule": " OR ".join(f'ALARM("{n}")' for n in names),
+        }
+        out.append(_desired(scope, "composite", body, env, "composite"))
+    return out
+
+
+def _desired(scope: str, kind: str, body: dict[str, Any], env: str, rule: str) -> Desired:
+    tags = {"managed-by": MANAGED_BY[1], "environment": env, "rule": rule}
+    return Desired(f"{scope}/{body['AlarmName']}", kind, normalise({**body, "Tags": tags}))
+
+
+def check_limits(alarms: Iterable[Desired]) -> None:
+    """CloudWatch's hard limits, checked on every desired alarm before any call."""
+    problems = []
+    for a in alarms:
+        b, name = a.body, a.body["AlarmName"]
+        if len(name) > MAX_NAME:
+            problems.append(f"{name[:60]}...: name is {len(name)} characters (CloudWatch allows {MAX_NAME})")
+        problems += [f"{name}: {k} has {len(b[k])} actions (CloudWatch allows {MAX_ACTIONS} per state)"
+                     for k in ACTION_KEYS if len(b.get(k, ())) > MAX_ACTIONS]
+        if len(b.get("AlarmDescription", "")) > MAX_DESCRIPTION:
+            problems.append(f"{name}: description longer than {MAX_DESCRIPTION} characters")
+        if len(b.get("AlarmRule", "")) > MAX_ALARM_RULE:
+            problems.append(f"{name}: composite rule longer than {MAX_ALARM_RULE} characters")
+    if problems:
+        raise PlanError("CloudWatch limits exceeded (nothing was changed):\n  " + "\n  ".join(problems))
+
+
+# --- normalisation (pure) -----------------------------------------------------------------------
+
+
+def _metric_query(m: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: m[k] for k in ("Id", "Expression", "Label") if m.get(k)}
+    out["ReturnData"] = m.get("ReturnData", True)
+    if m.get("MetricStat"):
+        stat = m["MetricStat"]
+        metric = stat.get("Metric", {})
+        out["MetricStat"] = {"Metric": {"Namespace": metric.get("Namespace"), "MetricName": metric.get("MetricName"),
+                                        "Dimensions": metric.get("Dimensions", [])},
+                             "Period": stat.get("Period"), "Stat": stat.get("Stat")}
+    return out
+
+
+def normalise(alarm: Mapping[str, Any]) -> dict[str, Any]:
+    """A desired or a described alarm in one comparable shape: our keys only, API defaults filled in."""
+    keys = COMPOSITE_KEYS if alarm.get("AlarmRule") else METRIC_KEYS
+    out: dict[str, Any] = {}
+    for k in keys:
+        value = alarm.get(k)
+        if value in (None, [], ""):
+            value = DEFAULTS.get(k)
+        if value is not None:
+            out[k] = value
+    if "EvaluationPeriods" in out:
+        out.setdefault("DatapointsToAlarm", out["EvaluationPeriods"])
+    if "Metrics" in out:
+        out["Metrics"] = [_metric_query(m) for m in out["Metrics"]]
+    if "Threshold" in out:
+        out["Threshold"] = float(out["Threshold"])
+    out["Tags"] = {k: v for k, v in (alarm.get("Tags") or {}).items() if k in TAG_KEYS}
+    return out
+
+
+# --- live alarms and the writer (I/O) -----------------------------------------------------------
+
+
+class Client(Protocol):
+    """The boto3 CloudWatch client calls used here."""
+
+    def describe_alarms(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def list_tags_for_resource(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def put_metric_alarm(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def put_composite_alarm(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def tag_resource(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def delete_alarms(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def live(client: Client, scope: str, env: str) -> list[Live]:
+    """Our environment's alarms in one region (paged), normalised, with ownership from their tags."""
+    found: list[Live] = []
+    params: dict[str, Any] = {"AlarmNamePrefix": f"docqet-{env}-", "MaxRecords": PAGE_SIZE,
+                              "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
+    while True:
+        page = client.describe_alarms(**params)
+        for kind, key in (("alarm", "MetricAlarms"), ("composite", "CompositeAlarms")):
+            for raw in page.get(key, []):
+                arn = raw["AlarmArn"]
+                tags = {t["Key"]: t["Value"] for t in client.list_tags_for_resource(ResourceARN=arn).get("Tags", [])}
+                owned = tags.get(MANAGED_BY[0]) == MANAGED_BY[1]
+                found.append(Live(f"{scope}/{raw['AlarmName']}", kind, normalise({**raw, "Tags": tags}), owned, arn))
+        if not page.get("NextToken"):
+            return found
+        params["NextToken"] = page["NextToken"]
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+class Writer:
+    """Applies CloudWatch changes; ``clients`` maps each scope (region) -> its boto3 CloudWatch client."""
+
+    delete_batch = DELETE_BATCH
+
+    def __init__(self, clients: Mapping[str, Client]) -> None:
+        self._clients = clients
+
+    def _put(self, change: Change) -> Client:
+        client = self._clients[change.key.rsplit("/", 1)[0]]
+        body = dict(change.desired or {})
+        tags = _tag_list(body.pop("Tags"))
+        if change.kind == "composite":
+            client.put_composite_alarm(**body, Tags=tags)
+        else:
+            client.put_metric_alarm(**body, Tags=tags)
+        return client
+
+    def create(self, change: Change) -> None:
+        self._put(change)
+
+    def update(self, change: Change) -> None:
+        client = self._put(change)
+        # PutMetricAlarm / PutCompositeAlarm ignore Tags when the alarm exists: enforce them
+        tags = _tag_list((change.desired or {})["Tags"])
+        client.tag_resource(ResourceARN=change.live.ref, Tags=tags)  # type: ignore[union-attr]
+
+    def delete(self, changes: Sequence[Change]) -> None:
+        by_scope: dict[str, list[str]] = defaultdict(list)
+        for c in changes:
+            scope, name = c.key.rsplit("/", 1)
+            by_scope[scope].append(name)
+        for scope, names in by_scope.items():
+            for i in range(0, len(names), DELETE_BATCH):
+                self._clients[scope].delete_alarms(AlarmNames=names[i:i + DELETE_BATCH])
+
+
+# --- the whole target ---------------------------------------------------------------------------
+
+Clients = Callable[[Target, str], Any]  # (target, service name) -> boto3 client
+
+
+def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prune: bool,
+              runbook: Callable[[AlertRule], str]) -> Plan:
+    """Validate, discover, build the desired alarms, check limits, then list the live ones and diff."""
+    rules = [r for r in rules if r.cloudwatch is not None]
+    validate(rules, config.cloudwatch_alarms.sns_topics)
+    wanted: list[Desired] = []
+    found: list[Live] = []
+    ecs_cfg, rds_cfg = config.collectors.ecs, config.collectors.rds
+    for t in targets(config):
+        ecs = BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
+        resources = discover(ecs if ecs_cfg.enabled else None,
+                             BotoRdsApi(clients(t, "rds")) if rds_cfg.enabled else None,
+                             ecs_cfg.clusters, rds_cfg.clusters)
+        wanted += desired(rules, resources, config, t.region, runbook, scope=str(t))
+    check_limits(wanted)
+    for t in targets(config):
+        found += live(clients(t, "cloudwatch"), str(t), config.environment)
+    return diff(TARGET, wanted, found, prune, KINDS)
+
+
+def writer(config: Config, clients: Clients) -> Writer:
+    return Writer({str(t): clients(t, "cloudwatch") for t in targets(config)})
+

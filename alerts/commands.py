@@ -1,0 +1,147 @@
+"""``alerts plan|apply``, ``sync`` and ``iam-policy``: thin commands over alerts.plan, alerts.sync, alerts.iam."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import click
+
+from alerts import iam, render
+from alerts import plan as plan_mod
+from alerts import sync as sync_mod
+from alerts.sentry import SentryError
+from exporters import config as config_mod
+
+TARGET_HELP = "cloudwatch or sentry; repeat for both [default: both, Sentry only when configured]."
+FAULTS = (plan_mod.PlanError, SentryError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _usage(exc: config_mod.ConfigError) -> click.ClickException:
+    err = click.ClickException(f"invalid configuration: {exc}")
+    err.exit_code = 2
+    return err
+
+
+def _targets(config: config_mod.Config, names: tuple[str, ...]) -> list[sync_mod.AlertTarget]:
+    """The requested targets; an explicitly requested one that cannot run is an error, a default one a note."""
+    found = []
+    for name in names or sync_mod.ALERT_TARGETS:
+        try:
+            found.append(sync_mod.alert_target(name, config))
+        except sync_mod.Skipped as exc:
+            if names:
+                raise click.ClickException(f"{name}: {exc}") from None
+            click.echo(f"{name}: skipped: {exc}", err=True)
+        except config_mod.ConfigError as exc:
+            raise _usage(exc) from None
+    return found
+
+
+def _plans(config: config_mod.Config, names: tuple[str, ...], prune: bool
+           ) -> list[tuple[sync_mod.AlertTarget, plan_mod.Plan]]:
+    try:
+        return [(t, t.plan(prune)) for t in _targets(config, names)]
+    except FAULTS as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("plan")
+@click.option("--target", "targets", type=click.Choice(sync_mod.ALERT_TARGETS), multiple=True, help=TARGET_HELP)
+@click.option("--prune", is_flag=True, help="Plan deleting the alerts we own that the catalog no longer has.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.pass_obj
+def plan_command(state: Any, targets: tuple[str, ...], prune: bool, output: str, detailed_exitcode: bool) -> None:
+    """Show what apply would create (+), update (~) and, with --prune, delete (-)."""
+    plans = [p for _, p in _plans(state.config, targets, prune)]
+    if output == "json":
+        click.echo(json.dumps(plan_mod.to_json(plans), indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(plan_mod.render_text(plans))
+    if detailed_exitcode and any(p.has_changes for p in plans):
+        sys.exit(2)
+
+
+@click.command("apply")
+@click.option("--target", "targets", type=click.Choice(sync_mod.ALERT_TARGETS), multiple=True, help=TARGET_HELP)
+@click.option("--prune", is_flag=True, help="Also delete the alerts we own that the catalog no longer has.")
+@click.option("--yes", is_flag=True, help="Apply without asking (required when not on a terminal).")
+@click.pass_obj
+def apply_command(state: Any, targets: tuple[str, ...], prune: bool, yes: bool) -> None:
+    """Show the plan, ask for confirmation, then create, update and (with --prune) delete."""
+    planned = _plans(state.config, targets, prune)
+    plans = [p for _, p in planned]
+    click.echo(plan_mod.render_text(plans))
+    if not any(p.has_changes for p in plans):
+        return
+    if not yes:
+        if not _interactive():
+            raise click.ClickException("not applying: no terminal to confirm on; review the plan above and "
+                                       "rerun with --yes")
+        click.confirm("Apply these changes?", abort=True)
+    failed = []
+    for target, plan in planned:
+        report = plan_mod.apply(plan, target.backend, progress=click.echo)
+        click.echo(report.render())
+        if not report.ok:
+            failed.append(target.name)
+    if failed:
+        raise click.ClickException(f"apply incomplete for {', '.join(failed)}: see above; a rerun picks up "
+                                   "where it stopped")
+
+
+@click.command("sync")
+@click.option("--env", "env", metavar="NAME", help="Environment [default: the global --env/--config].")
+@click.option("--target", "targets", type=click.Choice(sync_mod.SYNC_TARGETS), multiple=True,
+              help="dashboards, rules, cloudwatch or sentry; repeat for several [default: all].")
+@click.option("--dry-run", is_flag=True, help="Read and compare only: show what would change, write nothing.")
+@click.option("--prune", is_flag=True, help="Also delete CloudWatch/Sentry alerts we own that the catalog dropped.")
+@click.option("--rules-out", type=click.Path(file_okay=False, path_type=Path), default=render.MONITORING,
+              show_default="monitoring/", help="Where the Prometheus rules and Alertmanager config are written.")
+@click.pass_obj
+def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run: bool, prune: bool,
+                 rules_out: Path) -> None:
+    """Dashboards (publish), Prometheus rules and Alertmanager config (render), CloudWatch and Sentry (apply)
+    for one environment; a summary table at the end, exit 1 when anything failed."""
+    try:
+        config = config_mod.resolve(env=env) if env else state.config
+    except config_mod.ConfigError as exc:
+        raise _usage(exc) from None
+    names = targets or sync_mod.SYNC_TARGETS
+    tty = _terminal()
+    mode = " (dry run: nothing is written)" if dry_run else ""
+    click.echo(f"sync of environment {config.environment}{mode}")
+
+    def progress(name: str, outcome: sync_mod.Outcome | None) -> None:
+        step = f"[{names.index(name) + 1}/{len(names)}] {name}"
+        if outcome is None:
+            click.echo(f"{step} ..." if tty else f"{step}: started", nl=not tty)
+            return
+        click.echo(f"\r{step}: {outcome.status}: {outcome.detail}" if tty else
+                   f"{step}: {outcome.status}: {outcome.detail}")
+        for line in outcome.lines:
+            click.echo(f"    {line}")
+
+    outcomes = sync_mod.sync(config, names, dry_run=dry_run, prune=prune, rules_out=rules_out, progress=progress)
+    click.echo("\n" + sync_mod.table(outcomes))
+    failed = [o.target for o in outcomes if o.failed]
+    if failed:
+        raise click.ClickException(f"sync failed for: {', '.join(failed)}")
+
+
+@click.command("iam-policy")
+def iam_policy_command() -> None:
+    """Print the least-privilege IAM policy (JSON): one statement for the exporter, one for sync."""
+    click.echo(json.dumps(iam.policy(), indent=2))

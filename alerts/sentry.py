@@ -1,0 +1,505 @@
+"""Sentry alerts from the catalog, over Sentry's web API (requests).
+
+Two API generations: **Monitors** (``/organizations/{org}/detectors/``, created per project) with **Alerts**
+(``/organizations/{org}/workflows/``) by default, and with ``sentry.api: legacy`` the deprecated issue-alert
+rules (``/projects/{org}/{project}/rules/``) and metric alerts (``/organizations/{org}/alert-rules/``) that
+self-hosted Sentry still has. Per configured project, each catalog rule with a ``sentry=`` block becomes one
+alert (plus a metric monitor for metric rules). Actions route critical and warning to the PagerDuty
+integration (the service per severity) and info to email.
+
+Ownership: the name prefix ``[docqet-monitor]`` (and the owner team, when configured). Objects are compared in
+one normalised shape built from both the catalog and what Sentry lists (server fields dropped, ids turned
+into names), so an unchanged alert never shows as changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from alerts.plan import Change, Desired, Live, Plan, PlanError, diff
+from alerts.spec import AlertRule
+from exporters.config import Config
+
+log = logging.getLogger(__name__)
+
+TARGET = "sentry"
+PREFIX = "[docqet-monitor]"
+DEFAULT_URL = "https://sentry.io"
+TOKEN_ENV = "SENTRY_AUTH_TOKEN"
+MAX_DETECTOR_NAME = 200
+MAX_RULE_NAME = 256
+FREQUENCY_MINUTES = 30  # at most one notification per issue every 30 minutes
+# metric alert windows Sentry accepts (minutes) and the intervals of frequency conditions
+TIME_WINDOWS = (1, 5, 10, 15, 30, 60, 120, 240, 1440)
+INTERVALS = {1: "1m", 5: "5m", 15: "15m", 60: "1h", 1440: "1d", 10080: "1w", 43200: "30d"}
+PRIORITY = {"critical": 75, "warning": 50}  # issue priority a metric monitor opens (high / low)
+KINDS = ("detector", "workflow", "rule", "alert-rule")
+_LINK = re.compile(r'<([^>]*)>;\s*rel="next";\s*results="true";\s*cursor="([^"]*)"')
+
+
+class SentryError(Exception):
+    """A Sentry API call failed (after retries); the message never carries the token."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where and how to reach Sentry, from config with the environment as fallback (never the token)."""
+
+    url: str
+    organization: str
+    projects: tuple[str, ...]
+    api: str = "workflows"
+    environment: str = "development"
+    owner_team: str = ""
+    pagerduty_integration_id: str = ""
+    pagerduty_services: Mapping[str, str] = field(default_factory=dict)
+    email_target: str = ""
+
+    @property
+    def owner(self) -> str | None:
+        return f"team:{self.owner_team.removeprefix('team:')}" if self.owner_team else None
+
+
+def settings(config: Config, environ: Mapping[str, str] = os.environ) -> Settings:
+    s = config.sentry
+    projects = s.projects or tuple(p.strip() for p in environ.get("SENTRY_PROJECTS", "").split(",") if p.strip())
+    return Settings(url=(s.url or environ.get("SENTRY_URL") or DEFAULT_URL).rstrip("/"),
+                    organization=s.organization or environ.get("SENTRY_ORG", ""), projects=projects, api=s.api,
+                    environment=config.environment, owner_team=s.owner_team,
+                    pagerduty_integration_id=s.pagerduty_integration_id, pagerduty_services=s.pagerduty_services,
+                    email_target=s.email_target)
+
+
+def missing(st: Settings, environ: Mapping[str, str] = os.environ) -> str:
+    """Why Sentry cannot be synced ("" when it can)."""
+    if not st.organization:
+        return "no Sentry organization (sentry.organization or SENTRY_ORG)"
+    if not st.projects:
+        return "no Sentry projects (sentry.projects or SENTRY_PROJECTS)"
+    if not environ.get(TOKEN_ENV):
+        return f"no Sentry token ({TOKEN_ENV})"
+    return ""
+
+
+# --- the HTTP client ----------------------------------------------------------------------------
+
+
+class Api:
+    """Sentry's web API: Bearer token, Link-header pagination, rate limits honoured, 5xx retried with backoff."""
+
+    def __init__(self, url: str, token: str, session: requests.Session | None = None, attempts: int = 5,
+                 backoff_seconds: float = 1.0, timeout_seconds: float = 10.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
+        self.url = url.rstrip("/")
+        self._token = token
+        self._session = session or requests.Session()
+        self._attempts, self._backoff, self._timeout = attempts, backoff_seconds, timeout_seconds
+        self._sleep, self._clock = sleep, clock
+        self._not_before = 0.0
+        self.requests = 0
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
+                body: Any = None) -> requests.Response:
+        url = path if path.startswith("http") else self.url + path
+        what = f"{method} {path.split('?')[0]}"
+        for attempt in range(1, self._attempts + 1):
+            wait = self._not_before - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            self.requests += 1
+            try:
+                resp = self._session.request(method, url, params=params, json=body, timeout=self._timeout,
+                                             headers={"Authorization": f"Bearer {self._token}"})
+            except requests.RequestException as exc:
+                if attempt == self._attempts:
+                    raise SentryError(self._redact(f"{what}: {type(exc).__name__} after {attempt} attempts"
+                                                   )) from None
+                self._sleep(self._backoff * 2 ** (attempt - 1))
+                continue
+            self._note_rate_limit(resp)
+            if resp.status_code == 429 or resp.status_code >= 500:
+                if attempt == self._attempts:
+                    break
+                retry_after = resp.headers.get("Retry-After")
+                delay = float(retry_after) if resp.status_code == 429 and retry_after else \
+                    self._backoff * 2 ** (attempt - 1)
+                log.info("sentry %s: HTTP %s, retrying in %.1fs", what, resp.status_code, delay)
+                self._sleep(delay)
+                continue
+            if resp.status_code >= 400:
+                break
+            return resp
+        detail = resp.text[:300].replace("\n", " ")
+        raise SentryError(self._redact(f"{what}: HTTP {resp.status_code}: {detail}"))
+
+    def _note_rate_limit(self, resp: requests.Response) -> None:
+        """When the rate-limit window is used up, hold the next request until it resets."""
+        remaining, reset = resp.headers.get("X-Sentry-Rate-Limit-Remaining"), resp.headers.get(
+            "X-Sentry-Rate-Limit-Reset")
+        if remaining is not None and reset and int(float(remaining)) <= 0:
+            self._not_before = float(reset)
+
+    def json(self, method: str, path: str, body: Any = None) -> Any:
+        resp = self.request(method, path, body=body)
+        return resp.json() if resp.content else None
+
+    def list(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every page: follows the ``rel="next"; results="true"`` cursor of the Link header."""
+        items: list[dict[str, Any]] = []
+        query = dict(params or {})
+        while True:
+            resp = self.request("GET", path, params=query)
+            items += resp.json()
+            match = _LINK.search(resp.headers.get("Link", ""))
+            if not match:
+                return items
+            query["cursor"] = match.group(2)
+
+
+# --- desired objects (pure) ---------------------------------------------------------------------
+
+
+def _name(rule: AlertRule, project: str) -> str:
+    return f"{PREFIX} {rule.name} ({project})"
+
+
+def validate(rules: Iterable[AlertRule], st: Settings) -> None:
+    """Catalog and config problems, all at once, before any call."""
+    rules, problems = list(rules), []
+    for sev in sorted({r.severity for r in rules if r.sentry and r.severity != "info"}):
+        if not st.pagerduty_integration_id.isdigit():
+            problems.append(f"sentry.pagerduty_integration_id: expected the PagerDuty integration id (digits) "
+                            f"for {sev} alerts, got {st.pagerduty_integration_id!r}")
+        if not str(st.pagerduty_services.get(sev, "")).isdigit():
+            problems.append(f"sentry.pagerduty_services.{sev}: expected the PagerDuty service id (digits)")
+    if st.email_target and not re.fullmatch(r"(team|user):\d+", st.email_target):
+        problems.append(f"sentry.email_target: expected team:<id> or user:<id>, got {st.email_target!r}")
+    if st.api == "legacy" and not st.email_target and any(
+            r.sentry and r.sentry.kind == "metric" and r.severity == "info" for r in rules):
+        problems.append("sentry.email_target: legacy metric alerts for info need a team:<id> or user:<id>")
+    for rule in rules:
+        s = rule.sentry
+        if s is None:
+            continue
+        where = f"alert {rule.name} (sentry)"
+        if s.kind in ("event_frequency", "metric") and s.threshold not in rule.thresholds:
+            problems.append(f"{where}: threshold {s.threshold!r} is not one of the rule's thresholds")
+        if s.kind == "event_frequency" and s.time_window_minutes not in INTERVALS:
+            problems.append(f"{where}: time_window_minutes must be one of {sorted(INTERVALS)}")
+        if s.kind == "metric" and (not s.aggregate or s.time_window_minutes not in TIME_WINDOWS):
+            problems.append(f"{where}: a metric alert needs an aggregate and time_window_minutes in {TIME_WINDOWS}")
+        longest = max((_name(rule, p) for p in st.projects), key=len, default="")
+        if len(longest) > MAX_DETECTOR_NAME:
+            problems.append(f"{where}: name {longest[:50]}... is longer than {MAX_DETECTOR_NAME} characters")
+    if problems:
+        raise PlanError("invalid Sentry alert input:\n  " + "\n  ".join(problems))
+
+
+def _threshold(rule: AlertRule) -> float:
+    value = float(rule.thresholds[rule.sentry.threshold])  # type: ignore[union-attr]
+    return int(value) if value.is_integer() else value  # type: ignore[return-value]
+
+
+def _environment(rule: AlertRule, st: Settings) -> str:
+    return rule.sentry.environment or st.environment  # type: ignore[union-attr]
+
+
+def _email(st: Settings) -> tuple[str, str]:
+    """(target type, id) of the info email: a team, a user, else the issue owners."""
+    kind, _, ident = st.email_target.partition(":")
+    return (kind, ident) if ident else ("issue_owners", "")
+
+
+def _workflow_action(rule: AlertRule, st: Settings) -> dict[str, Any]:
+    if rule.severity == "info":
+        kind, ident = _email(st)
+        data = {} if ident else {"fallthroughType": "ActiveMembers"}
+        return {"type": "email", "integrationId": None, "data": data, "status": "active",
+                "config": {"targetType": kind, "targetIdentifier": ident or None}}
+    return {"type": "pagerduty", "integrationId": st.pagerduty_integration_id, "status": "active",
+            "data": {"priority": rule.severity},
+            "config": {"targetType": "specific", "targetIdentifier": str(st.pagerduty_services[rule.severity])}}
+
+
+def _cond(kind: str, comparison: Any) -> dict[str, Any]:
+    return {"type": kind, "comparison": comparison, "conditionResult": True}
+
+
+def workflow_objects(rule: AlertRule, project: str, st: Settings) -> list[Desired]:
+    """The monitor (metric rules) and the alert of one rule in one project (new API, comparable shape)."""
+    s, name = rule.sentry, _name(rule, project)
+    assert s is not None
+    out = []
+    triggers: list[dict[str, Any]] = []
+    filters: list[dict[str, Any]] = []
+    if s.kind == "new_issue":
+        triggers.append(_cond("first_seen_event", True))
+    elif s.kind == "regression":
+        triggers.append(_cond("regression_event", True))
+    elif s.kind == "event_frequency":
+        filters.append(_cond("event_frequency_count", {"value": _threshold(rule),
+                                                       "interval": INTERVALS[s.time_window_minutes]}))
+    if s.kind == "metric":
+        transactions = s.dataset == "transactions"
+        out.append(Desired(name, "detector", {
+            "name": name, "project": project, "type": "metric_issue", "enabled": True, "owner": st.owner,
+            "description": rule.description, "config": {"detectionType": "static"},
+            "query": {"aggregate": s.aggregate, "dataset": s.dataset, "query": s.query,
+                      "timeWindow": s.time_window_minutes * 60, "environment": _environment(rule, st),
+                      "eventTypes": ["transaction"] if transactions else ["default", "error"]},
+            "condition_group": {"logic_type": "any", "conditions": [
+                {"type": "gt", "comparison": _threshold(rule), "conditionResult": PRIORITY.get(rule.severity, 50)},
+                {"type": "lte", "comparison": _threshold(rule), "conditionResult": 0}]},
+        }))
+    out.append(Desired(name, "workflow", {
+        "name": name, "enabled": True, "owner": st.owner, "environment": _environment(rule, st),
+        "config": {"frequency": FREQUENCY_MINUTES},
+        "triggers": {"logic_type": "any-short", "conditions": triggers},
+        "action_filters": [{"logic_type": "all", "conditions": filters, "actions": [_workflow_action(rule, st)]}],
+        "detectors": [name if s.kind == "metric" else f"error:{project}"],
+    }))
+    return out
+
+
+def _legacy_action(rule: AlertRule, st: Settings, metric: bool) -> dict[str, Any]:
+    if rule.severity == "info":
+        kind, ident = _email(st)
+        if metric:
+            return {"type": "email", "targetType": kind if ident else "team", "targetIdentifier": ident}
+        target = {"team": "Team", "user": "Member"}.get(kind, "IssueOwners")
+        action = {"id": "sentry.mail.actions.NotifyEmailAction", "targetType": target,
+                  "fallthroughType": "ActiveMembers"}
+        return {**action, "targetIdentifier": int(ident)} if ident else action
+    service = int(st.pagerduty_services[rule.severity])
+    if metric:
+        return {"type": "pagerduty", "targetType": "specific", "targetIdentifier": service,
+                "integrationId": int(st.pagerduty_integration_id), "priority": rule.severity}
+    return {"id": "sentry.integrations.pagerduty.notify_action.PagerDutyNotifyServiceAction",
+            "account": int(st.pagerduty_integration_id), "service": service, "severity": rule.severity}
+
+
+LEGACY_CONDITIONS = {"new_issue": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition",
+                     "regression": "sentry.rules.conditions.regression_event.RegressionEventCondition",
+                     "event_frequency": "sentry.rules.conditions.event_frequency.EventFrequencyCondition"}
+
+
+def legacy_objects(rule: AlertRule, project: str, st: Settings) -> list[Desired]:
+    """The issue-alert rule or the metric alert of one rule in one project (legacy API, request shape)."""
+    s, name = rule.sentry, _name(rule, project)
+    assert s is not None
+    owner = {"owner": st.owner} if st.owner else {}
+    if s.kind == "metric":
+        transactions = s.dataset == "transactions"
+        return [Desired(name, "alert-rule", {
+            "name": name, "projects": [project], "aggregate": s.aggregate, "dataset": s.dataset, "query": s.query,
+            "timeWindow": s.time_window_minutes, "thresholdType": 0, "environment": _environment(rule, st),
+            "queryType": 1 if transactions else 0,
+            "eventTypes": ["transaction"] if transactions else ["default", "error"], **owner,
+            "triggers": [{"label": "critical", "alertThreshold": _threshold(rule),
+                          "actions": [_legacy_action(rule, st, metric=True)]}],
+        })]
+    condition: dict[str, Any] = {"id": LEGACY_CONDITIONS[s.kind]}
+    if s.kind == "event_frequency":
+        condition |= {"value": _threshold(rule), "interval": INTERVALS[s.time_window_minutes]}
+    return [Desired(f"{name}", "rule", {
+        "name": name, "project": project, "actionMatch": "any", "filterMatch": "all",
+        "frequency": FREQUENCY_MINUTES, "environment": _environment(rule, st), **owner,
+        "conditions": [condition], "filters": [], "actions": [_legacy_action(rule, st, metric=False)],
+    })]
+
+
+def desired(rules: Iterable[AlertRule], st: Settings) -> list[Desired]:
+    build = legacy_objects if st.api == "legacy" else workflow_objects
+    return [d for rule in rules if rule.sentry for project in st.projects for d in build(rule, project, st)]
+
+
+# --- live objects, normalised into the same shape -------------------------------------------------
+
+
+def _owned(name: str, owner: Any, st: Settings) -> bool:
+    if isinstance(owner, Mapping):  # a monitor's owner is an object
+        owner = f"{owner.get('type')}:{owner.get('id')}"
+    return name.startswith(PREFIX + " ") and (st.owner is None or owner == st.owner)
+
+
+def _conditions(items: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    return [{k: c.get(k) for k in ("type", "comparison", "conditionResult")} for c in items or ()]
+
+
+def _action(a: Mapping[str, Any]) -> dict[str, Any]:
+    config = a.get("config") or {}
+    return {"type": a.get("type"), "integrationId": a.get("integrationId"), "data": a.get("data") or {},
+            "status": a.get("status", "active"),
+            "config": {k: config.get(k) for k in ("targetType", "targetIdentifier")}}  # targetDisplay: display
+
+
+def _snuba(detector: Mapping[str, Any]) -> dict[str, Any]:
+    source = (detector.get("dataSources") or [{}])[0]
+    q = (source.get("queryObj") or {}).get("snubaQuery") or {}
+    return {k: q.get(k) for k in ("aggregate", "dataset", "query", "timeWindow", "environment", "eventTypes")}
+
+
+def normalise_detector(d: Mapping[str, Any], project: str) -> dict[str, Any]:
+    group = d.get("conditionGroup") or {}
+    owner = d.get("owner")
+    return {"name": d["name"], "project": project, "type": d.get("type"), "enabled": d.get("enabled", True),
+            "owner": f"{owner['type']}:{owner['id']}" if owner else None, "description": d.get("description"),
+            "config": d.get("config") or {}, "query": _snuba(d),
+            "condition_group": {"logic_type": group.get("logicType"),
+                                "conditions": _conditions(group.get("conditions"))}}
+
+
+def normalise_workflow(w: Mapping[str, Any], detector_refs: Mapping[str, str]) -> dict[str, Any]:
+    triggers = w.get("triggers") or {}
+    return {
+        "name": w["name"], "enabled": w.get("enabled", True), "owner": w.get("owner"),
+        "environment": w.get("environment"), "config": {"frequency": (w.get("config") or {}).get("frequency")},
+        "triggers": {"logic_type": triggers.get("logicType"), "conditions": _conditions(triggers.get("conditions"))},
+        "action_filters": [{"logic_type": f.get("logicType"), "conditions": _conditions(f.get("conditions")),
+                            "actions": [_action(a) for a in f.get("actions") or ()]}
+                           for f in w.get("actionFilters") or ()],
+        "detectors": [detector_refs.get(str(i), f"id:{i}") for i in w.get("detectorIds") or ()],
+    }
+
+
+_SERVER_KEYS = {"name", "uuid", "_valid"}  # added by the server to legacy conditions and actions
+
+
+def normalise_rule(r: Mapping[str, Any], project: str) -> dict[str, Any]:
+    strip = [{k: v for k, v in item.items() if k not in _SERVER_KEYS} for item in r.get("conditions") or ()]
+    return {"name": r["name"], "project": project, "actionMatch": r.get("actionMatch"),
+            "filterMatch": r.get("filterMatch") or "all", "frequency": r.get("frequency"),
+            "environment": r.get("environment"), **({"owner": r["owner"]} if r.get("owner") else {}),
+            "conditions": strip, "filters": [{k: v for k, v in f.items() if k not in _SERVER_KEYS}
+                                             for f in r.get("filters") or ()],
+            "actions": [{k: v for k, v in a.items() if k not in _SERVER_KEYS} for a in r.get("actions") or ()]}
+
+
+def _metric_action(a: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: a.get(k) for k in ("type", "targetType", "targetIdentifier")}
+    if a.get("type") == "pagerduty":
+        out |= {"targetIdentifier": int(a["targetIdentifier"]), "integrationId": int(a["integrationId"]),
+                "priority": a.get("priority") or "critical"}
+    return out
+
+
+def normalise_alert_rule(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": r["name"], "projects": sorted(r.get("projects") or ()), "aggregate": r.get("aggregate"),
+            "dataset": r.get("dataset"), "query": r.get("query", ""), "timeWindow": int(r.get("timeWindow") or 0),
+            "thresholdType": r.get("thresholdType"), "environment": r.get("environment"),
+            "queryType": r.get("queryType"), "eventTypes": sorted(r.get("eventTypes") or ()),
+            **({"owner": r["owner"]} if r.get("owner") else {}),
+            "triggers": [{"label": t.get("label"), "alertThreshold": t.get("alertThreshold"),
+                          "actions": [_metric_action(a) for a in t.get("actions") or ()]}
+                         for t in r.get("triggers") or ()]}
+
+
+class Sentry:
+    """Lists, normalises and writes one organization's alerts through an :class:`Api`."""
+
+    delete_batch = 1
+
+    def __init__(self, api: Api, st: Settings) -> None:
+        self.api, self.st = api, st
+        self.org = f"/api/0/organizations/{st.organization}"
+        self._detector_ids: dict[str, str] = {}  # our monitor names and error:<project> -> id
+
+    # listing
+
+    def live(self) -> list[Live]:
+        return self._legacy_live() if self.st.api == "legacy" else self._workflows_live()
+
+    def _workflows_live(self) -> list[Live]:
+        found: list[Live] = []
+        refs: dict[str, str] = {}
+        for project in self.st.projects:
+            for d in self.api.list(f"{self.org}/detectors/", {"project": project}):
+                if d.get("type") == "error":
+                    refs[str(d["id"])] = f"error:{project}"
+                    self._detector_ids[f"error:{project}"] = str(d["id"])
+                    continue
+                refs[str(d["id"])] = d["name"]
+                if d["name"].startswith(PREFIX):
+                    self._detector_ids[d["name"]] = str(d["id"])
+                found.append(Live(d["name"], "detector", normalise_detector(d, project),
+                                  _owned(d["name"], d.get("owner"), self.st), str(d["id"])))
+        for w in self.api.list(f"{self.org}/workflows/"):
+            found.append(Live(w["name"], "workflow", normalise_workflow(w, refs),
+                              _owned(w["name"], w.get("owner"), self.st), str(w["id"])))
+        return found
+
+    def _legacy_live(self) -> list[Live]:
+        found: list[Live] = []
+        for project in self.st.projects:
+            for r in self.api.list(f"/api/0/projects/{self.st.organization}/{project}/rules/"):
+                found.append(Live(r["name"], "rule", normalise_rule(r, project),
+                                  _owned(r["name"], r.get("owner"), self.st), (project, str(r["id"]))))
+        for r in self.api.list(f"{self.org}/alert-rules/"):
+            if set(r.get("projects") or ()) & set(self.st.projects):
+                found.append(Live(r["name"], "alert-rule", normalise_alert_rule(r),
+                                  _owned(r["name"], r.get("owner"), self.st), str(r["id"])))
+        return found
+
+    # writing
+
+    def _body(self, change: Change) -> tuple[str, str, dict[str, Any]]:
+        """(method path for create, path for update/delete, request body) of a change."""
+        b = dict(change.desired or {})
+        ref = change.live.ref if change.live else None
+        if change.kind == "detector":
+            query = b.pop("query")
+            body = {k: v for k, v in b.items() if k not in ("project", "owner")}
+            body |= {"owner": b["owner"]} if b["owner"] else {}
+            body["data_sources"] = [{**query, "queryType": 1 if query["dataset"] == "transactions" else 0}]
+            return f"{self.org}/projects/{b['project']}/detectors/", f"{self.org}/detectors/{ref}/", body
+        if change.kind == "workflow":
+            refs = b.pop("detectors")
+            unknown = [r for r in refs if r not in self._detector_ids]
+            if unknown:
+                raise SentryError(f"no monitor found for {', '.join(unknown)} (does the project exist?)")
+            body = {k: v for k, v in b.items() if k != "owner"} | ({"owner": b["owner"]} if b["owner"] else {})
+            body["detector_ids"] = [int(self._detector_ids[r]) for r in refs]
+            return f"{self.org}/workflows/", f"{self.org}/workflows/{ref}/", body
+        if change.kind == "rule":
+            project = b.pop("project")
+            base = f"/api/0/projects/{self.st.organization}/{project}/rules/"
+            return base, f"{base}{ref[1] if ref else ''}/", b
+        return f"{self.org}/alert-rules/", f"{self.org}/alert-rules/{ref}/", b
+
+    def create(self, change: Change) -> None:
+        create, _, body = self._body(change)
+        made = self.api.json("POST", create, body)
+        if change.kind == "detector":
+            self._detector_ids[change.key] = str(made["id"])
+
+    def update(self, change: Change) -> None:
+        _, path, body = self._body(change)
+        self.api.json("PUT", path, body)
+
+    def delete(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            ref = change.live.ref if change.live else None
+            path = {"detector": f"{self.org}/detectors/{ref}/", "workflow": f"{self.org}/workflows/{ref}/",
+                    "alert-rule": f"{self.org}/alert-rules/{ref}/"}.get(change.kind)
+            if change.kind == "rule":
+                path = f"/api/0/projects/{self.st.organization}/{ref[0]}/rules/{ref[1]}/"  # type: ignore[index]
+            self.api.request("DELETE", path or "")
+
+
+def make_plan(sentry: Sentry, rules: Sequence[AlertRule], prune: bool) -> Plan:
+    """Validate the catalog input, then list what Sentry has and diff."""
+    rules = [r for r in rules if r.sentry is not None]
+    validate(rules, sentry.st)
+    wanted = desired(rules, sentry.st)
+    return diff(TARGET, wanted, sentry.live(), prune, KINDS)

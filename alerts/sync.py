@@ -1,0 +1,214 @@
+"""``alerts plan|apply`` targets and ``sync``: everything built from code, pushed for one environment.
+
+Each sync target is a step returning a :class:`Outcome`; a step whose settings are missing is *skipped* with
+the reason, a step that fails does not stop the others. When ``SENTRY_DSN`` is set, the run reports a Sentry
+cron check-in (so a sync that stops running is noticed) and the tool's own crashes go to Sentry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alerts import catalog, render
+from alerts import cloudwatch as cw
+from alerts import sentry as sentry_mod
+from alerts.plan import Backend, Plan, PlanError, Report, apply, render_text, summary
+from alerts.spec import AlertRule
+from exporters import __version__
+from exporters.aws import Aws
+from exporters.config import Config
+
+ALERT_TARGETS = ("cloudwatch", "sentry")
+SYNC_TARGETS = ("dashboards", "rules", *ALERT_TARGETS)
+GRAFANA_URL_ENV, GRAFANA_TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
+DSN_ENV = "SENTRY_DSN"
+
+
+class Skipped(Exception):
+    """A target cannot run here (its settings are missing); the message says why."""
+
+
+@dataclass
+class AlertTarget:
+    """One alerts backend: ``plan(prune)`` reads live objects and diffs; ``backend`` writes a plan."""
+
+    name: str
+    plan: Callable[[bool], Plan]
+    backend: Backend
+
+
+def alert_target(name: str, config: Config, environ: Mapping[str, str] = os.environ,
+                 aws: Aws | None = None, sentry_api: sentry_mod.Api | None = None) -> AlertTarget:
+    """The CloudWatch or Sentry target for ``config``; :class:`Skipped` when Sentry is not configured."""
+    rules = catalog.rules(config)
+
+    def runbook(rule: AlertRule) -> str:
+        return catalog.runbook_url(rule, config)
+
+    if name == "cloudwatch":
+        aws = aws or Aws(settings=config.aws)
+        clients: cw.Clients = lambda t, service: aws.client(service, t.region, t.account)  # noqa: E731
+        return AlertTarget(name, lambda prune: cw.make_plan(config, rules, clients, prune, runbook),
+                           cw.writer(config, clients))
+    st = sentry_mod.settings(config, environ)
+    reason = sentry_mod.missing(st, environ)
+    if reason:
+        raise Skipped(reason)
+    sentry = sentry_mod.Sentry(sentry_api or sentry_mod.Api(st.url, environ[sentry_mod.TOKEN_ENV]), st)
+    return AlertTarget(name, lambda prune: sentry_mod.make_plan(sentry, rules, prune), sentry)
+
+
+# --- sync -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    target: str
+    status: str  # ok, changed, would change, skipped, failed
+    detail: str
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+def _alerts_step(name: str, config: Config, dry_run: bool, prune: bool, environ: Mapping[str, str]) -> Outcome:
+    target = alert_target(name, config, environ)
+    plan = target.plan(prune)
+    lines = render_text([plan]).splitlines()
+    if not plan.has_changes:
+        return Outcome(name, "ok", "no changes", lines)
+    if dry_run:
+        return Outcome(name, "would change", summary([plan]), lines)
+    report: Report = apply(plan, target.backend)
+    lines += report.render().splitlines()
+    status = "changed" if report.ok else "failed"
+    return Outcome(name, status, f"{len(report.applied)}/{len(plan.changes)} change(s) applied", lines)
+
+
+def _rules_step(config: Config, dry_run: bool, out: Path) -> Outcome:
+    files = {**render.shared_files(), **render.environment_files(config)}
+    stale = render.stale(files, out)
+    if not stale:
+        return Outcome("rules", "ok", f"{len(files)} file(s) up to date in {out}")
+    if dry_run:
+        return Outcome("rules", "would change", f"{len(stale)} file(s) would be written", stale)
+    render.write({rel: files[rel] for rel in stale}, out)
+    return Outcome("rules", "changed", f"{len(stale)} of {len(files)} file(s) written in {out}", stale)
+
+
+def _dashboards_step(config: Config, dry_run: bool, environ: Mapping[str, str]) -> Outcome:
+    from dashboards import build as builder
+    from dashboards.publish import Grafana, publish
+
+    url = config.grafana.url or environ.get(GRAFANA_URL_ENV, "")
+    token = environ.get(GRAFANA_TOKEN_ENV, "")
+    if not url:
+        raise Skipped(f"no Grafana URL (grafana.url or {GRAFANA_URL_ENV})")
+    if not token:
+        raise Skipped(f"no Grafana token ({GRAFANA_TOKEN_ENV})")
+    grafana = Grafana(url, token, timeout=config.grafana.timeout_seconds)
+    _, results = publish(grafana, builder.build_all(config), config.grafana.folder_uid, config.grafana.folder,
+                         message=f"docqet-monitor {__version__}: sync", dry_run=dry_run)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    lines = [f"{r.outcome} {r.step.uid} {r.url}" + (f" ({r.detail})" if r.detail else "") for r in results]
+    if any(not r.ok for r in results):
+        return Outcome("dashboards", "failed", detail, lines)
+    changed = any(r.outcome not in ("unchanged", "stale") for r in results)
+    return Outcome("dashboards", ("would change" if dry_run else "changed") if changed else "ok", detail, lines)
+
+
+def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out: Path,
+             environ: Mapping[str, str]) -> Outcome:
+    """One target; a skip or a failure becomes its outcome (crashes are also sent to Sentry, when enabled)."""
+    try:
+        if name == "dashboards":
+            return _dashboards_step(config, dry_run, environ)
+        if name == "rules":
+            return _rules_step(config, dry_run, rules_out)
+        return _alerts_step(name, config, dry_run, prune, environ)
+    except Skipped as exc:
+        return Outcome(name, "skipped", str(exc))
+    except PlanError as exc:
+        return Outcome(name, "failed", str(exc).splitlines()[0], str(exc).splitlines()[1:])
+    except Exception as exc:  # any fault of one target: report it, go on with the others
+        _capture(exc)
+        return Outcome(name, "failed", f"{type(exc).__name__}: {exc}")
+
+
+def sync(config: Config, targets: Sequence[str], *, dry_run: bool, prune: bool, rules_out: Path,
+         progress: Callable[[str, Outcome | None], None] = lambda *_: None,
+         environ: Mapping[str, str] = os.environ) -> list[Outcome]:
+    """Run the targets in order; ``progress(target, None)`` before each, ``progress(target, outcome)`` after."""
+    check_in = _check_in_start(config.environment, environ)
+    outcomes = []
+    for name in targets:
+        progress(name, None)
+        outcome = run_step(name, config, dry_run=dry_run, prune=prune, rules_out=rules_out, environ=environ)
+        progress(name, outcome)
+        outcomes.append(outcome)
+    _check_in_end(check_in, config.environment, any(o.failed for o in outcomes))
+    return outcomes
+
+
+def table(outcomes: Sequence[Outcome]) -> str:
+    """The summary table printed at the end of a sync."""
+    rows = [("target", "status", "details"), *((o.target, o.status, o.detail) for o in outcomes)]
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip() for r in rows)
+
+
+# --- the tool's own monitoring in Sentry ------------------------------------------------------------
+
+
+def monitor_slug(env: str) -> str:
+    return f"docqet-monitor-sync-{env}"
+
+
+def init_self_monitoring(environment: str, environ: Mapping[str, str] = os.environ) -> bool:
+    """Send the tool's crashes to Sentry when ``SENTRY_DSN`` is set (nothing otherwise)."""
+    dsn = environ.get(DSN_ENV, "")
+    if not dsn:
+        return False
+    import sentry_sdk
+
+    sentry_sdk.init(dsn=dsn, environment=environment, release=f"docqet-monitor@{__version__}", traces_sample_rate=0)
+    return True
+
+
+def _capture(exc: BaseException) -> None:
+    import sentry_sdk
+
+    if sentry_sdk.is_initialized():
+        sentry_sdk.capture_exception(exc)
+
+
+def _check_in_start(env: str, environ: Mapping[str, str]) -> str | None:
+    if not environ.get(DSN_ENV):
+        return None
+    import sentry_sdk
+    from sentry_sdk.crons import capture_checkin
+    from sentry_sdk.crons.consts import MonitorStatus
+
+    if not sentry_sdk.is_initialized():
+        init_self_monitoring(env, environ)
+    return capture_checkin(monitor_slug=monitor_slug(env), status=MonitorStatus.IN_PROGRESS)
+
+
+def _check_in_end(check_in: str | None, env: str, failed: bool) -> None:
+    if check_in is None:
+        return
+    import sentry_sdk
+    from sentry_sdk.crons import capture_checkin
+    from sentry_sdk.crons.consts import MonitorStatus
+
+    capture_checkin(monitor_slug=monitor_slug(env), check_in_id=check_in,
+                    status=MonitorStatus.ERROR if failed else MonitorStatus.OK)
+    sentry_sdk.flush(timeout=5)

@@ -1,0 +1,59 @@
+"""A session-wide recorder of the AWS operations the code calls (for the IAM policy test).
+
+Every botocore client created while it is installed gets a ``before-call`` hook, so calls through moto,
+Stubber or fault-injecting endpoints are all seen. A call is attributed to the first frame outside
+botocore/boto3: calls made by test code itself (seeding moto) are kept apart from calls made by the product.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from botocore.client import ClientCreator
+
+from alerts.iam import iam_action
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.code: defaultdict[str, set[str]] = defaultdict(set)  # IAM action -> product files that called it
+        self.tests: defaultdict[str, set[str]] = defaultdict(set)  # IAM action -> test files (seeding)
+
+    def on_call(self, model: Any, **_: Any) -> None:
+        action = iam_action(model.service_model.service_name, model.name)
+        frame = sys._getframe(1)
+        while frame is not None:
+            path = Path(frame.f_code.co_filename)
+            if path.is_relative_to(ROOT) and ".venv" not in path.parts:
+                where = self.tests if path.is_relative_to(TESTS) else self.code
+                where[action].add(str(path.relative_to(ROOT)))
+                return
+            frame = frame.f_back  # type: ignore[assignment]
+
+
+RECORDER = Recorder()
+
+
+@contextmanager
+def installed(recorder: Recorder = RECORDER) -> Iterator[Recorder]:
+    """Hook every client created from now on (whatever session made it) until the block ends."""
+    original = ClientCreator.create_client
+
+    def create_client(self: ClientCreator, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-call.*.*", recorder.on_call, unique_id="docqet-aws-calls")
+        return client
+
+    ClientCreator.create_client = create_client  # type: ignore[method-assign]
+    try:
+        yield recorder
+    finally:
+        ClientCreator.create_client = original  # type: ignore[method-assign]

@@ -1,0 +1,315 @@
+"""CloudWatch alarms: desired alarms from the catalog on moto-discovered resources, plan/apply/prune against
+moto's server, and the paths moto lacks (composite alarms, paging, batch limits) with botocore's Stubber."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from click.testing import CliRunner
+
+from alerts import catalog
+from alerts import cloudwatch as cw
+from alerts import plan as p
+from alerts.spec import AlertRule, CloudWatchAlarm
+from cli import main
+from exporters import config as config_mod
+from exporters.regional import Target
+
+ENV = "staging"
+TOPIC = "arn:aws:sns:{region}:123456789012:docqet-pages-critical"
+
+
+def _config(**cloudwatch_alarms: Any) -> config_mod.Config:
+    return config_mod.parse({"environment": ENV, "regions": ["eu-west-1"],
+                             "cloudwatch_alarms": {"composite_alarms": False, **cloudwatch_alarms}})
+
+
+def _clients(target: Target, service: str) -> Any:
+    return boto3.client(service, region_name=target.region)
+
+
+def _runbook(rule: AlertRule) -> str:
+    return f"https://runbooks.example/{rule.runbook}"
+
+
+@pytest.fixture
+def world(moto_endpoint: str) -> dict[str, str]:
+    """An ECS service behind an ALB target group and an Aurora cluster (writer + reader) in moto."""
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")
+               ["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+    elbv2 = boto3.client("elbv2")
+    lb = elbv2.create_load_balancer(Name="docqet-alb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elbv2.create_target_group(Name="api-tg", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+                                   )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName="docqet")
+    ecs.register_task_definition(family="api", containerDefinitions=[{"name": "api", "image": "api:1",
+                                                                      "memory": 512}])
+    ecs.create_service(cluster="docqet", serviceName="api", taskDefinition="api", desiredCount=2,
+                       loadBalancers=[{"targetGroupArn": tg, "containerName": "api", "containerPort": 80}])
+    rds = boto3.client("rds")
+    rds.create_db_cluster(DBClusterIdentifier="docqet-db", Engine="aurora-postgresql", MasterUsername="u",
+                          MasterUserPassword="password123")
+    for name in ("docqet-db-1", "docqet-db-2"):
+        rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="docqet-db",
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    return {"lb": lb, "tg": tg}
+
+
+def _plan(config: config_mod.Config, prune: bool = False) -> p.Plan:
+    return cw.make_plan(config, catalog.rules(config), _clients, prune, _runbook)
+
+
+def _apply(config: config_mod.Config, prune: bool = False) -> p.Report:
+    report = p.apply(_plan(config, prune), cw.writer(config, _clients))
+    assert report.ok, report.render()
+    return report
+
+
+def test_discovery_finds_services_target_groups_and_aurora_roles(world: dict[str, str]) -> None:
+    resources = cw.discover(cw.BotoEcsApi(boto3.client("ecs"), boto3.client("elbv2")),
+                            cw.BotoRdsApi(boto3.client("rds")))
+    kinds = {(r.kind, r.name, r.service) for r in resources}
+    assert kinds == {("ecs_service", "api", "api"), ("alb_target_group", "api", "api"),
+                     ("rds_writer", "docqet-db", ""), ("rds_reader", "docqet-db", ""),
+                     ("rds_instance", "docqet-db-1", ""), ("rds_instance", "docqet-db-2", "")}
+    tg = next(r for r in resources if r.kind == "alb_target_group")
+    assert dict(tg.dimensions)["TargetGroup"].startswith("targetgroup/api-tg/")
+    assert dict(tg.dimensions)["LoadBalancer"].startswith("app/docqet-alb/")
+
+
+def test_plan_apply_then_nothing_to_do(world: dict[str, str]) -> None:
+    config = _config(sns_topics={"critical": TOPIC, "warning": TOPIC.replace("critical", "warning")})
+    first = _plan(config)
+    names = [c.key for c in first.changes]
+    assert all(c.action == "create" for c in first.changes)
+    assert "eu-west-1/docqet-staging-api-EcsServiceCpuHigh" in names
+    assert "eu-west-1/docqet-staging-api-EcsServiceHttp5xxRatioHigh" in names
+    assert "eu-west-1/docqet-staging-docqet-db-AuroraWriterCpuHigh" in names
+    assert "eu-west-1/docqet-staging-docqet-db-2-AuroraFreeableMemoryLow" in names
+    _apply(config)
+    second = _plan(config)
+    assert second.changes == () and len(second.unchanged) == len(names)
+    alarm = boto3.client("cloudwatch").describe_alarms(AlarmNames=["docqet-staging-api-EcsServiceCpuHigh"])
+    made = alarm["MetricAlarms"][0]
+    assert made["Threshold"] == 90.0 and made["EvaluationPeriods"] == 15 and made["DatapointsToAlarm"] == 15
+    assert made["AlarmActions"] == ["arn:aws:sns:eu-west-1:123456789012:docqet-pages-warning"]
+    assert made["OKActions"] == made["AlarmActions"]
+    ratio = boto3.client("cloudwatch").describe_alarms(
+        AlarmNames=["docqet-staging-api-EcsServiceHttp5xxRatioHigh"])["MetricAlarms"][0]
+    assert {m["Id"] for m in ratio["Metrics"]} == {"errors", "requests", "alarmed"}
+    assert ratio["TreatMissingData"] == "notBreaching"
+
+
+def test_environment_threshold_override_reaches_the_alarm(world: dict[str, str]) -> None:
+    config = dataclasses.replace(_config(), alerts=config_mod.AlertsConfig(
+        thresholds={"EcsServiceCpuHigh": {"threshold": 0.75}}))
+    change = next(c for c in _plan(config).changes if c.key.endswith("-api-EcsServiceCpuHigh"))
+    assert change.desired and change.desired["Threshold"] == 75.0
+
+
+def test_hand_edit_shows_as_exactly_one_update_and_apply_restores_tags(world: dict[str, str]) -> None:
+    config = _config()
+    _apply(config)
+    client = boto3.client("cloudwatch")
+    name = "docqet-staging-api-EcsServiceCpuHigh"
+    raw = client.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    client.put_metric_alarm(AlarmName=name, MetricName=raw["MetricName"], Namespace=raw["Namespace"],
+                            Dimensions=raw["Dimensions"], Statistic="Average", Period=60, EvaluationPeriods=15,
+                            DatapointsToAlarm=15, Threshold=99.0, ComparisonOperator="GreaterThanThreshold",
+                            AlarmDescription=raw["AlarmDescription"], TreatMissingData="missing")
+    client.untag_resource(ResourceARN=raw["AlarmArn"], TagKeys=["environment"])
+    plan = _plan(config)
+    assert [(c.action, c.key) for c in plan.changes] == [("update", f"eu-west-1/{name}")]
+    assert dict((f, (o, n)) for f, o, n in plan.changes[0].fields) == {
+        "Threshold": (99.0, 90.0), "Tags.environment": (None, ENV)}
+    assert "~ update cloudwatch alarm eu-west-1/" + name in p.render_text([plan])
+    _apply(config)
+    tags = client.list_tags_for_resource(ResourceARN=raw["AlarmArn"])["Tags"]
+    assert {"Key": "environment", "Value": ENV} in tags
+    assert _plan(config).changes == ()
+
+
+def test_unowned_alarms_are_never_touched_and_prune_deletes_only_ours(world: dict[str, str]) -> None:
+    config = _config()
+    client = boto3.client("cloudwatch")
+    common = {"MetricName": "CPUUtilization", "Namespace": "AWS/ECS", "Statistic": "Average", "Period": 60,
+              "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"}
+    client.put_metric_alarm(AlarmName="docqet-staging-hand-made", **common)  # our prefix, no tag
+    client.put_metric_alarm(AlarmName="someone-elses", Tags=[{"Key": "managed-by", "Value": "docqet-monitor"}],
+                            **common)  # our tag, another prefix
+    client.put_metric_alarm(AlarmName="docqet-staging-old-Gone", **common,
+                            Tags=[{"Key": "managed-by", "Value": "docqet-monitor"}])  # ours, not desired
+    plan = _plan(config)
+    assert plan.orphans == ("eu-west-1/docqet-staging-old-Gone",)
+    assert not any(c.action == "delete" for c in plan.changes)
+    _apply(config, prune=True)
+    left = {a["AlarmName"] for a in client.describe_alarms(MaxRecords=100)["MetricAlarms"]}
+    assert {"docqet-staging-hand-made", "someone-elses"} <= left
+    assert "docqet-staging-old-Gone" not in left
+    assert _plan(config, prune=True).changes == ()
+
+
+def test_an_unowned_alarm_with_our_name_is_an_error_not_an_overwrite(world: dict[str, str]) -> None:
+    client = boto3.client("cloudwatch")
+    client.put_metric_alarm(AlarmName="docqet-staging-api-EcsServiceCpuHigh", MetricName="x", Namespace="y",
+                            Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=1.0,
+                            ComparisonOperator="GreaterThanThreshold")
+    with pytest.raises(p.PlanError, match="without our ownership mark"):
+        _plan(_config())
+    assert client.describe_alarms(AlarmNames=["docqet-staging-api-EcsServiceCpuHigh"]
+                                  )["MetricAlarms"][0]["Threshold"] == 1.0
+
+
+# --- input checked before any call -----------------------------------------------------------------
+
+
+def _no_calls(target: Target, service: str) -> Any:
+    raise AssertionError(f"no AWS call expected, got a {service} client for {target}")
+
+
+def test_invalid_catalog_input_fails_before_any_call() -> None:
+    bad = AlertRule(name="Broken", severity="warning", summary="s", description="d", runbook="r", dashboard="x",
+                    thresholds={"threshold": 1},
+                    cloudwatch=CloudWatchAlarm(resource="ecs_service", comparison="GreaterThanThreshold",
+                                               threshold="missing", datapoints_to_alarm=9, evaluation_periods=3,
+                                               metrics=(("A", "AWS/ECS", "CPUUtilization", "Average"),
+                                                        ("b", "AWS/ECS", "MemoryUtilization", "Average"))))
+    config = _config(sns_topics={"critical": "not-an-arn"})
+    with pytest.raises(p.PlanError) as err:
+        cw.make_plan(config, [bad], _no_calls, False, _runbook)
+    text = str(err.value)
+    for expected in ("cloudwatch_alarms.sns_topics.critical: expected SNS topic ARNs",
+                     "threshold 'missing' is not one of the rule's thresholds",
+                     "several metrics need an expression", "metric ids must be unique",
+                     "datapoints_to_alarm <= evaluation_periods"):
+        assert expected in text
+
+
+def test_names_and_actions_over_the_limits_fail_before_any_cloudwatch_call(world: dict[str, str]) -> None:
+    boto3.client("ecs").create_service(cluster="docqet", serviceName="s" * 240, taskDefinition="api")
+    topics = {"warning": ",".join([TOPIC] * 6)}
+
+    def discovery_only(target: Target, service: str) -> Any:
+        assert service != "cloudwatch", "CloudWatch was called before the limits were checked"
+        return _clients(target, service)
+
+    with pytest.raises(p.PlanError) as err:
+        cw.make_plan(_config(sns_topics=topics), catalog.rules(_config()), discovery_only, False, _runbook)
+    name = f"docqet-{ENV}-{'s' * 240}-EcsServiceCpuHigh"
+    assert f"name is {len(name)} characters (CloudWatch allows 255)" in str(err.value)
+    assert "AlarmActions has 6 actions (CloudWatch allows 5 per state)" in str(err.value)
+
+
+# --- what moto lacks: composite alarms, paging, batch limits (botocore Stubber) ----------------------
+
+
+@pytest.fixture
+def stubbed() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("cloudwatch", region_name="eu-west-1")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def _arn(name: str) -> str:
+    return f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{name}"
+
+
+def _described(name: str) -> dict[str, Any]:
+    return {"AlarmName": name, "AlarmArn": _arn(name), "MetricName": "CPUUtilization", "Namespace": "AWS/ECS",
+            "Statistic": "Average", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanThreshold", "StateValue": "OK"}
+
+
+def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[Any, Stubber]) -> None:
+    client, stub = stubbed
+    config = _config(composite_alarms=True, sns_topics={"warning": TOPIC})
+    rules = [r for r in catalog.rules(config) if r.name in ("EcsServiceCpuHigh", "EcsServiceMemoryHigh")]
+    api = cw.Resource("ecs_service", "api", (("ClusterName", "docqet"), ("ServiceName", "api")), "api")
+    wanted = cw.desired(rules, [api], config, "eu-west-1", _runbook)
+    composite = next(d for d in wanted if d.kind == "composite")
+    assert composite.key == "eu-west-1/docqet-staging-api-warning"
+    assert composite.body["AlarmRule"] == ('ALARM("docqet-staging-api-EcsServiceCpuHigh") OR '
+                                           'ALARM("docqet-staging-api-EcsServiceMemoryHigh")')
+    assert composite.body["AlarmActions"] == ["arn:aws:sns:eu-west-1:123456789012:docqet-pages-critical"]
+    assert all(d.body["AlarmActions"] == [] for d in wanted if d.kind == "alarm")  # the composite pages
+
+    old = [f"docqet-staging-old-{i:03}" for i in range(150)]
+    owned = {"Tags": [{"Key": "managed-by", "Value": "docqet-monitor"}]}
+    prefix = {"AlarmNamePrefix": "docqet-staging-", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
+    stub.add_response("describe_alarms", {"MetricAlarms": [_described(n) for n in old[:100]], "NextToken": "t2"},
+                      {**prefix, "MaxRecords": 100})
+    for n in old[:100]:
+        stub.add_response("list_tags_for_resource", owned, {"ResourceARN": _arn(n)})
+    stub.add_response("describe_alarms", {"MetricAlarms": [_described(n) for n in old[100:]]},
+                      {**prefix, "MaxRecords": 100, "NextToken": "t2"})
+    for n in old[100:]:
+        stub.add_response("list_tags_for_resource", owned, {"ResourceARN": _arn(n)})
+    plan = p.diff(cw.TARGET, wanted, cw.live(client, "eu-west-1", ENV), prune=True, kinds=cw.KINDS)
+    assert (plan.count("create"), plan.count("delete")) == (3, 150)
+    assert [c.kind for c in plan.changes][:3] == ["alarm", "alarm", "composite"]  # members before composite
+
+    for d in wanted:
+        body = {k: v for k, v in d.body.items() if k != "Tags"}
+        op = "put_composite_alarm" if d.kind == "composite" else "put_metric_alarm"
+        stub.add_response(op, {}, {**body, "Tags": ANY})
+    stub.add_response("delete_alarms", {}, {"AlarmNames": old[:100]})
+    stub.add_response("delete_alarms", {}, {"AlarmNames": old[100:]})
+    report = p.apply(plan, cw.Writer({"eu-west-1": client}))
+    assert report.ok and len(report.applied) == 153
+
+
+def test_update_enforces_tags_with_tag_resource(stubbed: tuple[Any, Stubber]) -> None:
+    client, stub = stubbed
+    rule = next(r for r in catalog.rules(_config()) if r.name == "EcsServiceCpuHigh")
+    api = cw.Resource("ecs_service", "api", (("ClusterName", "docqet"), ("ServiceName", "api")), "api")
+    [want] = cw.desired([rule], [api], _config(), "eu-west-1", _runbook)
+    live = p.Live(want.key, "alarm", {**want.body, "Threshold": 1.0}, True, _arn("docqet-staging-api-x"))
+    plan = p.diff(cw.TARGET, [want], [live], prune=False)
+    stub.add_response("put_metric_alarm", {}, {**{k: v for k, v in want.body.items() if k != "Tags"}, "Tags": ANY})
+    stub.add_response("tag_resource", {}, {"ResourceARN": _arn("docqet-staging-api-x"), "Tags": [
+        {"Key": "environment", "Value": ENV}, {"Key": "managed-by", "Value": "docqet-monitor"},
+        {"Key": "rule", "Value": "EcsServiceCpuHigh"}]})
+    assert p.apply(plan, cw.Writer({"eu-west-1": client})).ok
+
+
+# --- the commands ----------------------------------------------------------------------------------
+
+
+def test_alerts_plan_and_apply_commands(world: dict[str, str], tmp_path: Any) -> None:
+    cfg = tmp_path / "staging.yaml"
+    cfg.write_text(f"environment: {ENV}\nregions: [eu-west-1]\ncloudwatch_alarms: {{composite_alarms: false}}\n")
+    runner = CliRunner()
+    args = ["--config", str(cfg), "alerts"]
+    first = runner.invoke(main, [*args, "plan", "--target", "cloudwatch", "--detailed-exitcode"])
+    assert first.exit_code == 2, first.output
+    assert "+ create cloudwatch alarm eu-west-1/docqet-staging-api-EcsServiceCpuHigh" in first.output
+    assert "Plan: " in first.output and " to add, 0 to change, 0 to destroy." in first.output
+    refused = runner.invoke(main, [*args, "apply", "--target", "cloudwatch"])
+    assert refused.exit_code == 1 and "--yes" in refused.output
+    applied = runner.invoke(main, [*args, "apply", "--target", "cloudwatch", "--yes"])
+    assert applied.exit_code == 0, applied.output
+    again = runner.invoke(main, [*args, "plan", "--target", "cloudwatch", "--detailed-exitcode",
+                                 "--output", "json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["summary"] == {"create": 0, "update": 0, "delete": 0}
+
+
+def test_no_config_runs_as_development_on_discovery(world: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["alerts", "plan", "--target", "cloudwatch", "--output", "json"])
+    # moto has no composite alarms, but planning needs none of their API
+    assert result.exit_code == 0, result.output
+    keys = [c["key"] for c in json.loads(result.output)["changes"]]
+    assert "eu-west-1/docqet-development-api-EcsServiceCpuHigh" in keys
+    assert "eu-west-1/docqet-development-api-warning" in keys

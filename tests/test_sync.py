@@ -1,0 +1,196 @@
+"""``docqet-monitor sync``: every target for one environment (moto for AWS, in-memory Sentry and Grafana over
+``responses``), skipped targets with their reason, the summary table, exit codes, and the Sentry cron check-in
+(sentry-sdk sending to a local envelope sink on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+import sentry_sdk
+from click.testing import CliRunner
+
+from alerts import cloudwatch as cw
+from alerts import commands
+from cli import main
+from tests.conftest import free_port
+from tests.sentry_fake import TOKEN, FakeSentry
+
+SENTRY_URL = "https://sentry.example"
+GRAFANA = "https://grafana.example"
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "staging.yaml"
+    path.write_text("environment: staging\nregions: [eu-west-1]\ncloudwatch_alarms: {composite_alarms: false}\n"
+                    "sentry:\n  pagerduty_integration_id: '2345'\n"
+                    "  pagerduty_services: {critical: '111', warning: '222'}\n")
+    return path
+
+
+@pytest.fixture
+def world(moto_endpoint: str) -> None:
+    import boto3
+
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName="docqet")
+    ecs.register_task_definition(family="api", containerDefinitions=[{"name": "api", "image": "a", "memory": 64}])
+    ecs.create_service(cluster="docqet", serviceName="api", taskDefinition="api", desiredCount=1)
+
+
+@pytest.fixture
+def fake_sentry(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
+    for var, value in (("SENTRY_URL", SENTRY_URL), ("SENTRY_ORG", "docqet"), ("SENTRY_PROJECTS", "api"),
+                       ("SENTRY_AUTH_TOKEN", TOKEN)):
+        monkeypatch.setenv(var, value)
+    fake = FakeSentry(SENTRY_URL, projects={"api": "11"})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.install(rsps)
+        yield fake
+
+
+def _sync(config_file: Path, rules_out: Path, *extra: str) -> Any:
+    return CliRunner().invoke(main, ["--config", str(config_file), "sync", "--rules-out", str(rules_out), *extra])
+
+
+def test_sync_skips_what_is_not_configured_and_dry_run_writes_nothing(world: None, config_file: Path,
+                                                                      tmp_path: Path) -> None:
+    out = tmp_path / "monitoring"
+    result = _sync(config_file, out, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "[1/4] dashboards: skipped: no Grafana URL (grafana.url or GRAFANA_URL)" in result.output
+    assert "[2/4] rules: would change" in result.output
+    assert "[3/4] cloudwatch: would change: Plan: " in result.output
+    assert "sentry: skipped: no Sentry organization (sentry.organization or SENTRY_ORG)" in result.output
+    assert re.search(r"^target +status +details$", result.output, re.M)
+    assert re.search(r"^cloudwatch +would change +Plan: \d+ to add, 0 to change, 0 to destroy\.$", result.output,
+                     re.M)
+    assert not out.exists()
+    import boto3
+
+    assert boto3.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+
+def test_sync_applies_everything_then_has_nothing_to_do(world: None, config_file: Path, tmp_path: Path,
+                                                        fake_sentry: FakeSentry) -> None:
+    out = tmp_path / "monitoring"
+    first = _sync(config_file, out, "--target", "rules", "--target", "cloudwatch", "--target", "sentry")
+    assert first.exit_code == 0, first.output
+    assert re.search(r"^cloudwatch +changed +(\d+)/\1 change\(s\) applied$", first.output, re.M), first.output
+    assert re.search(r"^sentry +changed +", first.output, re.M)
+    assert (out / "alertmanager" / "staging" / "alertmanager.yml").is_file()
+    assert fake_sentry.workflows
+    second = _sync(config_file, out, "--target", "rules", "--target", "cloudwatch", "--target", "sentry")
+    assert second.exit_code == 0, second.output
+    assert re.search(r"^rules +ok +\d+ file\(s\) up to date", second.output, re.M)
+    assert re.search(r"^cloudwatch +ok +no changes$", second.output, re.M)
+    assert re.search(r"^sentry +ok +no changes$", second.output, re.M)
+
+
+def test_a_failing_target_fails_the_sync_but_not_the_others(world: None, config_file: Path, tmp_path: Path,
+                                                            fake_sentry: FakeSentry,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", "wrong-token")
+    result = _sync(config_file, tmp_path / "m", "--target", "sentry", "--target", "cloudwatch")
+    assert result.exit_code == 1
+    assert re.search(r"^sentry +failed +.*HTTP 401", result.output, re.M)
+    assert re.search(r"^cloudwatch +changed", result.output, re.M)
+    assert "Error: sync failed for: sentry" in result.output
+
+
+def test_sync_publishes_dashboards_through_grafana(config_file: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAFANA_URL", GRAFANA)
+    monkeypatch.setenv("GRAFANA_TOKEN", "glsa_secret")
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{GRAFANA}/api/folders", json={"uid": "docqet-monitor"})
+        rsps.get(re.compile(f"{GRAFANA}/api/dashboards/uid/.*"), status=404, json={"message": "not found"})
+        rsps.get(re.compile(f"{GRAFANA}/api/search.*"), json=[])
+        saved = rsps.post(f"{GRAFANA}/api/dashboards/db", json={"status": "success"})
+        result = _sync(config_file, tmp_path / "m", "--target", "dashboards")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^dashboards +changed +6 created$", result.output, re.M)
+    assert saved.call_count == 6
+    assert "glsa_secret" not in result.output
+
+
+def test_progress_redraws_the_line_on_a_terminal(world: None, config_file: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commands, "_terminal", lambda: True)
+    result = _sync(config_file, tmp_path / "m", "--target", "rules", "--dry-run")
+    assert "[1/1] rules ...\r[1/1] rules: would change" in result.output
+
+
+# --- Sentry crons and crash reports -------------------------------------------------------------------
+
+
+class _Sink(BaseHTTPRequestHandler):
+    envelopes: list[list[dict[str, Any]]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.envelopes.append([json.loads(line) for line in body.splitlines() if line.strip()])
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def sentry_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[dict[str, Any]]]]:
+    """A local stand-in for Sentry's ingest: SENTRY_DSN points at it; yields the envelopes received."""
+    envelopes: list[list[dict[str, Any]]] = []
+    handler = type("Sink", (_Sink,), {"envelopes": envelopes})
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("SENTRY_DSN", f"http://public@127.0.0.1:{port}/1")
+    yield envelopes
+    sentry_sdk.flush(timeout=5)
+    sentry_sdk.get_client().close()
+    sentry_sdk.get_global_scope().set_client(None)
+    server.shutdown()
+    server.server_close()
+
+
+def _items(envelopes: list[list[dict[str, Any]]], kind: str) -> list[dict[str, Any]]:
+    return [env[i + 1] for env in envelopes for i, item in enumerate(env[1:-1], 1)
+            if item.get("type") == kind and i + 1 < len(env)]
+
+
+def test_sync_reports_a_cron_check_in(world: None, config_file: Path, tmp_path: Path,
+                                      sentry_sink: list[list[dict[str, Any]]]) -> None:
+    result = _sync(config_file, tmp_path / "m", "--target", "rules")
+    assert result.exit_code == 0, result.output
+    check_ins = _items(sentry_sink, "check_in")
+    assert [(c["monitor_slug"], c["status"]) for c in check_ins] == [
+        ("docqet-monitor-sync-staging", "in_progress"), ("docqet-monitor-sync-staging", "ok")]
+    assert check_ins[0]["check_in_id"] == check_ins[1]["check_in_id"]
+
+
+def test_a_crash_goes_to_sentry_and_the_check_in_says_error(world: None, config_file: Path, tmp_path: Path,
+                                                            sentry_sink: list[list[dict[str, Any]]],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("unexpected bug in the plan")
+
+    monkeypatch.setattr(cw, "make_plan", crash)
+    result = _sync(config_file, tmp_path / "m", "--target", "cloudwatch")
+    assert result.exit_code == 1
+    assert re.search(r"^cloudwatch +failed +RuntimeError: unexpected bug in the plan$", result.output, re.M)
+    events = _items(sentry_sink, "event")
+    assert any(v["type"] == "RuntimeError" for e in events for v in e["exception"]["values"])
+    assert [c["status"] for c in _items(sentry_sink, "check_in")] == ["in_progress", "error"]
