@@ -266,9 +266,16 @@ def moto_server() -> Iterator[str]:
 
 @contextmanager
 def aws_environment(endpoint_url: str, region: str = REGION) -> Iterator[None]:
-    """This process only: boto3 talks to ``endpoint_url`` with fake credentials (restored afterwards)."""
-    values = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
-              "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_PROFILE": None, "AWS_SESSION_TOKEN": None}
+    """This process only: boto3 talks to ``endpoint_url`` with fake credentials (restored afterwards).
+
+    The user's AWS config and credential files, profile and per-service endpoints are hidden meanwhile, so
+    nothing can reach a real account.
+    """
+    values: dict[str, str | None] = {
+        "AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_PROFILE": None, "AWS_SESSION_TOKEN": None,
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+        **{key: None for key in os.environ if key.startswith("AWS_ENDPOINT_URL_")}}
     saved = {key: os.environ.get(key) for key in values}
     try:
         for key, value in values.items():

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -67,11 +68,15 @@ def test_seed_rejects_unknown_degraded_service(moto_endpoint: str) -> None:
 
 def test_aws_environment_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_PROFILE", "prod")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", "https://ecs.example")
     with demo.aws_environment("http://127.0.0.1:1"):
         assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
-        assert "AWS_PROFILE" not in os.environ
+        assert "AWS_PROFILE" not in os.environ and "AWS_ENDPOINT_URL_ECS" not in os.environ
+        assert os.environ["AWS_CONFIG_FILE"] == os.devnull
+        assert boto3.client("ecs").meta.endpoint_url == "http://127.0.0.1:1"
     assert os.environ["AWS_PROFILE"] == "prod"
-    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert os.environ["AWS_ENDPOINT_URL_ECS"] == "https://ecs.example"
+    assert "AWS_ENDPOINT_URL" not in os.environ and "AWS_CONFIG_FILE" not in os.environ
     assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
 
 
