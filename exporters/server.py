@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prometheus_client.core import Metric
+
 from exporters.metrics import Collection, Collector, render
 from exporters.stats import Stats
 
@@ -29,14 +31,16 @@ class Snapshot:
 
 
 class Exporter:
-    """Runs collectors and keeps the latest rendered exposition of each."""
+    """Runs collectors, keeps the latest good families of each and one exposition rendered from all of them
+    (rendered once per refresh, never per scrape; one render, so a family or series two collectors share
+    appears once)."""
 
     def __init__(self, collectors: Iterable[Collector], stats: Stats,
                  clock: Callable[[], float] = time.time) -> None:
         self.collectors = list(collectors)
         self.stats = stats
         self._clock = clock
-        self._rendered: dict[str, bytes] = {}
+        self._families: dict[str, list[Metric]] = {}
         self._running = {c.name: threading.Lock() for c in self.collectors}
         self._swap = threading.Lock()
         self._stop = threading.Event()
@@ -67,7 +71,7 @@ class Exporter:
             self.stats.record_run(collector.name, ok, self._clock(), duration)
             with self._swap:
                 if result.families or ok:  # a failure keeps the last good series
-                    self._rendered[collector.name] = render(result.families)
+                    self._families[collector.name] = result.families
                 self._snapshot = self._build_snapshot()
             log.info("refreshed", extra={"collector": collector.name, "ok": ok,
                                          "duration_seconds": round(duration, 3)})
@@ -103,8 +107,8 @@ class Exporter:
             self._stop.wait(max(0.0, collector.interval_seconds - (time.monotonic() - started)))
 
     def _build_snapshot(self) -> Snapshot:
-        body = b"".join(self._rendered[c.name] for c in self.collectors if c.name in self._rendered)
-        body += render(self.stats.families())
+        families = [f for c in self.collectors for f in self._families.get(c.name, [])]
+        body = render([*families, *self.stats.families()])
         return Snapshot(body, gzip.compress(body, compresslevel=6))
 
 
@@ -147,9 +151,16 @@ def make_handler(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """A failed request (e.g. the scraper hung up) goes to the log, not as a bare traceback on stderr."""
+        log.warning("http request from %s failed", client_address[0], exc_info=True)
+
+
 def serve(exporter: Exporter, address: str, port: int) -> ThreadingHTTPServer:
     """Bind the HTTP server (port 0 picks a free one) and serve it from a background thread."""
-    httpd = ThreadingHTTPServer((address, port), make_handler(exporter))
-    httpd.daemon_threads = True
+    httpd = _Server((address, port), make_handler(exporter))
     threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
     return httpd

@@ -22,9 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import cli
 from exporters.metrics import Collection
-from exporters.server import Exporter, serve
+from exporters.server import Exporter, Snapshot, serve
 from exporters.stats import Stats
 from tests.conftest import free_port
+from tests.test_exposition import promtool_findings
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -212,6 +213,18 @@ def test_partial_collection_replaces_series_but_reports_failure() -> None:
     assert _value(body, "docqet_exporter_collector_up", collector="partial") == 0
 
 
+def test_collectors_sharing_a_family_render_it_once() -> None:
+    first = FakeCollector("first", lambda n: Collection([_family("docqet_test_shared", {"a": 1, "b": 2})]))
+    second = FakeCollector("second", lambda n: Collection([_family("docqet_test_shared", {"b": 20, "c": 3})]))
+    exporter = Exporter([first, second], Stats())
+    exporter.refresh_all()
+    body = exporter.snapshot().body
+    assert body.count(b"# TYPE docqet_test_shared gauge") == 1
+    shared = {labels: v for (name, labels), v in _samples(body).items() if name == "docqet_test_shared"}
+    assert shared == {(("item", "a"),): 1, (("item", "b"),): 2, (("item", "c"),): 3}  # first one wins
+    assert promtool_findings(body) == ""
+
+
 # --- HTTP ------------------------------------------------------------------------------------------
 
 
@@ -237,6 +250,18 @@ def test_http_endpoints_gzip_health_and_readiness() -> None:
         raw = zipped.raw.read(decode_content=False)
         assert int(zipped.headers["Content-Length"]) == len(raw)
         assert gzip.decompress(raw) == plain.content
+
+
+def test_a_failing_request_is_logged_not_printed(caplog: pytest.LogCaptureFixture,
+                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    class Broken(Exporter):
+        def snapshot(self) -> Snapshot:
+            raise RuntimeError("snapshot exploded")
+
+    with _served(Broken([], Stats())) as url, pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/metrics", timeout=5)
+    assert any(r.getMessage() == "http request from 127.0.0.1 failed" and r.exc_info for r in caplog.records)
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_readyz_waits_for_every_collector() -> None:
