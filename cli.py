@@ -14,7 +14,9 @@ from pathlib import Path
 
 import click
 
+from alerts import commands as alerts_commands
 from alerts import demo as alerts_demo
+from alerts.sync import init_self_monitoring
 from dashboards.commands import dashboards as dashboards_group
 from dashboards.demo import dashboards_step
 from exporters import __version__, demo_cost_qdrant, logs
@@ -70,6 +72,7 @@ pass_state = click.make_pass_decorator(State)
 def main(ctx: click.Context, env: str | None, config_path: str | None, verbose: int, log_format: str) -> None:
     """Observability and alerting for Docqet's AWS platform: exporters, dashboards and alerts as code."""
     logs.setup(verbose, log_format)
+    init_self_monitoring(env or "development")  # the tool's crashes go to Sentry when $SENTRY_DSN is set
     ctx.obj = State(env, config_path)
 
 
@@ -267,6 +270,10 @@ docqet-monitor demo is running against the emulator (Ctrl-C to stop).
 
 
 main.add_command(dashboards_group)
+alerts.add_command(alerts_commands.plan_command)
+alerts.add_command(alerts_commands.apply_command)
+main.add_command(alerts_commands.sync_command)
+main.add_command(alerts_commands.iam_policy_command)
 
 if __name__ == "__main__":
     main()
