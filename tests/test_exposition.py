@@ -17,6 +17,7 @@ from exporters.demo import patch_moto_percentiles, seed_staging
 from exporters.metrics import Collection, render
 from exporters.server import Exporter
 from exporters.stats import Stats
+from tests.aws_limits import AwsLimits
 
 REGIONS = ("eu-west-1", "us-east-1")
 
@@ -48,9 +49,10 @@ def staging(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return seed(moto_endpoint)
 
 
-def test_full_run_passes_promtool_with_no_findings(staging: Config) -> None:
+def test_full_run_passes_promtool_with_no_findings(staging: Config, aws_limits: AwsLimits) -> None:
     stats_ = Stats(version=__version__)
-    exporter = Exporter(collectors.build(staging, Aws(staging.aws, stats_)), stats_)
+    aws = Aws(staging.aws, stats_, session_factory=aws_limits.session)
+    exporter = Exporter(collectors.build(staging, aws), stats_)
     assert all(exporter.refresh_all().values())
     body = exporter.snapshot().body
     assert promtool_findings(body) == ""
@@ -59,9 +61,9 @@ def test_full_run_passes_promtool_with_no_findings(staging: Config) -> None:
     assert names <= collectors.exported_metric_names()
 
 
-def test_each_collector_exports_exactly_its_declared_names(staging: Config) -> None:
+def test_each_collector_exports_exactly_its_declared_names(staging: Config, aws_limits: AwsLimits) -> None:
     """A collector named X lives in exporters/X.py and declares X.METRIC_NAMES."""
-    built = collectors.build(staging, Aws(staging.aws, Stats()))
+    built = collectors.build(staging, Aws(staging.aws, Stats(), session_factory=aws_limits.session))
     assert {c.name for c in built} >= {"ecs", "rds"}
     declared_all = set(stats.METRIC_NAMES)
     for collector in built:

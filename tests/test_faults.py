@@ -19,6 +19,7 @@ from exporters import collectors
 from exporters.config import AwsConfig, Config
 from exporters.server import Exporter, serve
 from exporters.stats import Stats
+from tests.aws_limits import AwsLimits
 from tests.faults import FaultyAws, Request, every_nth, response, throttled, timeout, unavailable, when
 from tests.test_exposition import promtool_findings, seed
 
@@ -41,21 +42,22 @@ class Setup:
 
 
 @pytest.fixture
-def setup(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+def setup(moto_endpoint: str, aws_limits: AwsLimits, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
     monkeypatch.chdir(tmp_path)
     config = seed(moto_endpoint)
     off = config.collectors
     only_aws = dataclasses.replace(off, qdrant=dataclasses.replace(off.qdrant, enabled=False),
                                    cost=dataclasses.replace(off.cost, enabled=False))
     config = dataclasses.replace(config, aws=AwsConfig(max_attempts=3), collectors=only_aws)
-    with _serving(config) as result:
+    with _serving(config, aws_limits) as result:
         yield result
 
 
 @contextmanager
-def _serving(config: Config) -> Iterator[Setup]:
+def _serving(config: Config, limits: AwsLimits) -> Iterator[Setup]:
     stats = Stats()
-    aws = FaultyAws(settings=config.aws, stats=stats)
+    aws = FaultyAws(settings=config.aws, stats=stats, session_factory=limits.session)
     exporter = Exporter(collectors.build(config, aws), stats)
     httpd = serve(exporter, "127.0.0.1", 0)
     try:
