@@ -15,7 +15,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 tools:
-	@if ! command -v promtool >/dev/null || ! command -v alertmanager >/dev/null || ! command -v amtool >/dev/null; then \
+	@# Debian names the Alertmanager binary prometheus-alertmanager
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || \
+		! { command -v alertmanager || command -v prometheus-alertmanager; } >/dev/null; then \
 		echo "installing $(DEBIAN_TOOLS) from Debian"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \

@@ -65,24 +65,23 @@ def _pattern(bad: float, good: float, every: int, count: int) -> str:
     return " ".join(str(bad if i % every == 0 else good) for i in range(count))
 
 
+def _tasks(desired: int, running: int) -> dict[str, str]:
+    return {SVC("docqet_ecs_service_desired_tasks"): f"{desired}x30",
+            SVC("docqet_ecs_service_running_tasks"): f"{running}x30"}
+
+
 _SLOW_LATENCY = _pattern(2, 0.2, 20, 200)  # 5 % of periods over 0.5 s: a slow burn, not a fast one
 
 CASES: dict[str, list[Case]] = {
     "EcsServiceTasksBelowDesired": [
-        Case({SVC("docqet_ecs_service_desired_tasks"): "3x30", SVC("docqet_ecs_service_running_tasks"): "1x30"},
-             "15m", [SVC.out()]),
-        Case({SVC("docqet_ecs_service_desired_tasks"): "3x30", SVC("docqet_ecs_service_running_tasks"): "1x30"},
-             "14m", note="pending"),
-        Case({SVC("docqet_ecs_service_desired_tasks"): "3x30", SVC("docqet_ecs_service_running_tasks"): "3x30"},
-             "20m", note="all tasks running"),
+        Case(_tasks(desired=3, running=1), "15m", [SVC.out()]),
+        Case(_tasks(desired=3, running=1), "14m", note="pending"),
+        Case(_tasks(desired=3, running=3), "20m", note="all tasks running"),
     ],
     "EcsServiceNoRunningTasks": [
-        Case({SVC("docqet_ecs_service_desired_tasks"): "2x10", SVC("docqet_ecs_service_running_tasks"): "0x10"},
-             "3m", [SVC.out()]),
-        Case({SVC("docqet_ecs_service_desired_tasks"): "0x10", SVC("docqet_ecs_service_running_tasks"): "0x10"},
-             "5m", note="scaled to zero on purpose"),
-        Case({SVC("docqet_ecs_service_desired_tasks"): "2x10", SVC("docqet_ecs_service_running_tasks"): "1x10"},
-             "5m", note="one task still runs"),
+        Case(_tasks(desired=2, running=0), "3m", [SVC.out()]),
+        Case(_tasks(desired=0, running=0), "5m", note="scaled to zero on purpose"),
+        Case(_tasks(desired=2, running=1), "5m", note="one task still runs"),
     ],
     "EcsServiceDeploymentStuck": _threshold_cases(SVC("docqet_ecs_service_deployments"), "2", "1", 30, SVC.out()),
     "EcsServiceCpuHigh": _threshold_cases(SVC("docqet_ecs_service_cpu_utilization_ratio"), "0.95", "0.5", 15,
