@@ -298,6 +298,27 @@ def test_once_exits_1_when_a_collector_failed(monkeypatch: pytest.MonkeyPatch) -
     assert _value(body, "docqet_exporter_collector_up", collector="broken") == 0
 
 
+def _once(config: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
+    config.write_text("aws:\n  max_attempts: 1\ncollectors:\n  cost:\n    enabled: false\n")
+    return subprocess.run([str(VENV_BIN / "docqet-monitor"), "--config", str(config), "exporter", "once"],
+                          env=dict(os.environ, AWS_ENDPOINT_URL=endpoint), capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_once_process_exit_codes(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ok = _once(tmp_path / "monitor.yaml", moto_endpoint)
+    assert ok.returncode == 0, ok.stderr
+    assert _value(ok.stdout.encode(), "docqet_exporter_collector_up", collector="ecs") == 1
+    dead = _once(tmp_path / "monitor.yaml", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    assert dead.returncode == 1
+    assert "collector(s) failed: ecs, rds" in dead.stderr
+    body = dead.stdout.encode()
+    assert _value(body, "docqet_exporter_collector_up", collector="ecs") == 0
+    assert _value(body, "docqet_exporter_aws_request_errors_total", service="ecs", operation="ListClusters",
+                  code="EndpointConnectionError") == 1
+
+
 SECRET = "wJalrXUtnFEMI-do-not-print-7f3a9c"
 
 
