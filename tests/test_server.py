@@ -66,6 +66,19 @@ def _values(n: int, name: str = "docqet_test_value") -> Collection:
     return Collection([_family(name, {"a": n, "b": n})])
 
 
+class Gate:
+    """A collector behaviour that blocks in ``collect`` until released."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, n: int) -> Collection:
+        self.entered.set()
+        self.release.wait(30)
+        return _values(n)
+
+
 def _samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(body.decode()) for s in family.samples}
@@ -89,21 +102,14 @@ def _served(exporter: Exporter) -> Iterator[str]:
 
 
 def test_scrapes_never_call_collectors_even_while_one_is_blocked() -> None:
-    release = threading.Event()
-    entered = threading.Event()
-
-    def blocking(n: int) -> Collection:
-        entered.set()
-        release.wait(30)
-        return _values(n)
-
-    slow = FakeCollector("slow", blocking)
+    gate = Gate()
+    slow = FakeCollector("slow", gate)
     fast = FakeCollector("fast", lambda n: _values(n, "docqet_test_fast"))
     exporter = Exporter([slow, fast], Stats(version="1.2.3"))
     with _served(exporter) as url:
         exporter.start()
         try:
-            assert entered.wait(10)
+            assert gate.entered.wait(10)
             for _ in range(20):
                 response = requests.get(f"{url}/metrics", timeout=5)
                 assert response.status_code == 200
@@ -113,7 +119,7 @@ def test_scrapes_never_call_collectors_even_while_one_is_blocked() -> None:
             assert (slow.calls, fast.calls) == (1, 1)
             assert requests.get(f"{url}/readyz", timeout=5).status_code == 503
         finally:
-            release.set()
+            gate.release.set()
             exporter.stop()
     assert slow.calls == 1
 
@@ -147,22 +153,15 @@ def test_every_scrape_sees_one_whole_refresh() -> None:
 
 
 def test_one_refresh_of_a_collector_at_a_time() -> None:
-    release = threading.Event()
-    entered = threading.Event()
-
-    def blocking(n: int) -> Collection:
-        entered.set()
-        release.wait(30)
-        return _values(n)
-
-    collector = FakeCollector("single", blocking)
+    gate = Gate()
+    collector = FakeCollector("single", gate)
     exporter = Exporter([collector], Stats())
     first = threading.Thread(target=exporter.refresh, args=(collector,))
     first.start()
-    assert entered.wait(10)
+    assert gate.entered.wait(10)
     assert exporter.refresh(collector) is None
     assert exporter.refresh_all() == {"single": None}
-    release.set()
+    gate.release.set()
     first.join(10)
     assert exporter.refresh(collector) is True
     assert (collector.calls, collector.peak_active) == (2, 1)
