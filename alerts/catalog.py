@@ -382,5 +382,8 @@ def runbook_url(rule: AlertRule, config: Config) -> str:
 
 
 def dashboard_url(rule: AlertRule, config: Config) -> str:
-    """The Grafana dashboard of the rule (``grafana.url``, else the internal Grafana)."""
-    return f"{(config.grafana.url or DEFAULT_GRAFANA_URL).rstrip('/')}/d/{rule.dashboard}"
+    """The Grafana dashboard of the rule (``grafana.url``, else the internal Grafana), opened on its panel."""
+    from dashboards.style import panel_id  # dashboards read thresholds from this module: import late
+
+    url = f"{(config.grafana.url or DEFAULT_GRAFANA_URL).rstrip('/')}/d/{rule.dashboard}"
+    return f"{url}?viewPanel={panel_id(rule.panel)}" if rule.panel else url

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
@@ -112,4 +114,25 @@ def test_urls_come_from_config() -> None:
                               grafana=config_mod.GrafanaConfig(url="https://g.example"))
     rule = next(r for r in catalog.rules(cfg) if r.name == "AuroraRpoBreached")
     assert catalog.runbook_url(rule, cfg) == "https://rb.example/aurora/rpo-breached"
-    assert catalog.dashboard_url(rule, cfg) == "https://g.example/d/docqet-aurora-postgresql"
+    assert catalog.dashboard_url(rule, cfg).startswith("https://g.example/d/docqet-aurora-postgresql?viewPanel=")
+
+
+def _panels(panels: list[dict]) -> dict[str, int]:
+    found = {}
+    for panel in panels:
+        found[panel.get("title", "")] = panel.get("id")
+        found.update(_panels(panel.get("panels", [])))
+    return found
+
+
+def test_dashboard_links_open_an_existing_panel_of_the_committed_dashboards() -> None:
+    dashboards = Path(__file__).resolve().parent.parent / "monitoring" / "grafana" / "dashboards"
+    for rule in catalog.rules(Config()):
+        doc = json.loads((dashboards / f"{rule.dashboard}.json").read_text())
+        url = catalog.dashboard_url(rule, Config())
+        if rule.panel:
+            panel = _panels(doc["panels"]).get(rule.panel)
+            assert panel is not None, f"{rule.name}: no panel {rule.panel!r} on {rule.dashboard}"
+            assert url.endswith(f"/d/{rule.dashboard}?viewPanel={panel}")
+        else:
+            assert url.endswith(f"/d/{rule.dashboard}")
