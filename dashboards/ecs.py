@@ -18,6 +18,10 @@ def _m(metric: str) -> str:
     return f"docqet_ecs_service_{metric}{_SEL}"
 
 
+# The ALB publishes no 5xx datapoint when there was none: count that as 0 for services with traffic.
+_ERRORS = f"({_m('http_5xx_per_second')} or {_m('http_requests_per_second')} * 0)"
+
+
 def build(t: Thresholds) -> G.Dashboard:
     rows = [
         S.Row("Tasks", [
@@ -47,10 +51,9 @@ def build(t: Thresholds) -> G.Dashboard:
         S.Row("HTTP (target group of the service's load balancer)", [
             S.timeseries("Request rate", [S.Query(_m("http_requests_per_second"), _LEGEND)],
                          S.REQUESTS_PER_SECOND, w=8),
-            S.timeseries("HTTP 5xx rate", [S.Query(_m("http_5xx_per_second"), _LEGEND)], S.PER_SECOND, w=8,
-                         description="Target 5xx responses per second."),
-            S.timeseries("HTTP 5xx ratio", [S.Query(f"{_m('http_5xx_per_second')} / {_m('http_requests_per_second')}",
-                                                    _LEGEND)],
+            S.timeseries("HTTP 5xx rate", [S.Query(_ERRORS, _LEGEND)], S.PER_SECOND, w=8,
+                         description="Target 5xx responses per second (0 when the ALB publishes none)."),
+            S.timeseries("HTTP 5xx ratio", [S.Query(f"{_ERRORS} / {_m('http_requests_per_second')}", _LEGEND)],
                          S.PERCENT_RATIO, w=8, description="Share of requests answered with a 5xx.",
                          thresholds=t.above("EcsServiceHttp5xxRatioHigh")),
             S.timeseries("p95 response time", [S.Query(_m("http_response_time_p95_seconds"), _LEGEND)], S.SECONDS,

@@ -31,7 +31,7 @@ def build(t: Thresholds) -> G.Dashboard:
                 description="Share of services running at least their desired number of tasks.", links=to_ecs),
             S.stat("API request rate", ["sum(docqet_ecs_service_http_requests_per_second)"], S.REQUESTS_PER_SECOND,
                    w=4, links=to_ecs),
-            S.stat("API 5xx ratio", ["sum(docqet_ecs_service_http_5xx_per_second)"
+            S.stat("API 5xx ratio", ["(sum(docqet_ecs_service_http_5xx_per_second) or vector(0))"
                                      " / sum(docqet_ecs_service_http_requests_per_second)"], S.PERCENT_RATIO,
                    thresholds=t.above("EcsServiceHttp5xxRatioHigh"), w=4, links=to_ecs),
             S.stat("API p95 latency (slowest service)", ["max(docqet_ecs_service_http_response_time_p95_seconds)"],

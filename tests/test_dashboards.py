@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -365,3 +366,36 @@ def test_provisioning_points_at_the_configured_folder_and_a_prometheus_source() 
     assert entry["type"] == "file" and entry["allowUiUpdates"] is False and entry["options"]["path"]
     sources = yaml.safe_load((PROVISIONING / "datasources" / "prometheus.yaml").read_text())
     assert [s["type"] for s in sources["datasources"]] == ["prometheus"]
+
+
+# --- PromQL that real Prometheus accepts --------------------------------------------------------
+
+
+def interpolate(expr: str) -> str:
+    """What Grafana sends for the expression with every variable at "All" (``.*``) and a 1m rate interval."""
+    expr = re.sub(r"\$(__rate_interval|\{__rate_interval\})", "1m", expr)
+    return re.sub(r"\$\{?\w+(?::\w+)?\}?", ".*", expr)
+
+
+def test_every_query_parses_in_promtool(tmp_path: Path) -> None:
+    exprs = sorted({t["expr"] for m in built().values() for p in data_panels(m) for t in p["targets"]}
+                   | {variable_query_expr(v["query"]) for m in built().values() for v in m["templating"]["list"]
+                      if v["type"] == "query"})
+    rules = {"groups": [{"name": "dashboards", "rules": [
+        {"record": f"dashboard:query_{i}", "expr": interpolate(e)} for i, e in enumerate(exprs)]}]}
+    path = tmp_path / "dashboards.rules.yml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
+
+
+def test_promtool_check_rejects_a_broken_query(tmp_path: Path) -> None:
+    path = tmp_path / "bad.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [
+        {"record": "x:y", "expr": interpolate('sum by (region (docqet_ecs_service_running_tasks{region=~"$r"})')},
+    ]}]}))
+    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode != 0

@@ -1,27 +1,31 @@
 """Every PromQL expression on every dashboard reads only series that exist: names a real exporter run exports
 (seeded moto for ECS/RDS/Cost Explorer, contract-valid fake Qdrant nodes on 127.0.0.1 - one healthy, one
 answering 500 - and every 3rd AWS attempt throttled, so the error counters have series too), Prometheus' own
-``up``, and the SLO recording rules of the alert catalog."""
+``up``, and the SLO recording rules of the alert catalog. Then a real Prometheus, with the project's rendered
+config and rules, scrapes that exporter and every dashboard query returns data."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts import slo
+from alerts import pipeline, slo
 from dashboards.build import build_all
 from dashboards.promql import metric_names, variable_query_expr
 from exporters import __version__, collectors
 from exporters.config import Config, parse
 from exporters.demo import seed_staging
 from exporters.demo_cost_qdrant import seed_costs
-from exporters.server import Exporter
+from exporters.server import Exporter, serve
 from exporters.stats import Stats
 from tests.faults import FaultyAws, every_nth, throttled
+from tests.test_dashboards import interpolate
 from tests.test_qdrant import ROUTES_HEALTHY, FakeQdrant
 
 PROMETHEUS_SERIES = frozenset({"up"})  # what Prometheus records for every scrape target
@@ -49,19 +53,25 @@ def cost_forecast_restored() -> Iterator[None]:
         CostExplorerResponse.get_cost_forecast = before  # type: ignore[attr-defined]
 
 
-def exporter_run(endpoint: str, qdrant_urls: tuple[str, str], cache: Path) -> frozenset[str]:
-    """The sample names of one full run of every collector against the seeded fakes."""
-    seed_staging(endpoint)
+@pytest.fixture
+def exporter_run(moto_endpoint: str, qdrant_urls: tuple[str, str], tmp_path: Path,
+                 cost_forecast_restored: None) -> tuple[Config, Exporter]:
+    """One full run of every collector against the seeded fakes (the config it ran with, the exporter)."""
+    seed_staging(moto_endpoint)
     config: Config = parse({"environment": "staging", "regions": ["eu-west-1"], "collectors": {
         "qdrant": {"nodes": [{"name": "main", "url": qdrant_urls[0]}, {"name": "broken", "url": qdrant_urls[1]}]},
-        "cost": {"cache_path": str(cache), "monthly_budget_usd": 4000}}}, "test")
-    seed_costs(endpoint, datetime.now(UTC).date(), config.environment, config.collectors.cost.tag_key)
+        "cost": {"cache_path": str(tmp_path / "cost.json"), "monthly_budget_usd": 4000}}}, "test")
+    seed_costs(moto_endpoint, datetime.now(UTC).date(), config.environment, config.collectors.cost.tag_key)
     stats = Stats(version=__version__)
     aws = FaultyAws(settings=config.aws, stats=stats, fault=every_nth(3, throttled))
     exporter = Exporter(collectors.build(config, aws), stats)
     results = exporter.refresh_all()
     assert results == {"ecs": True, "rds": True, "qdrant": False, "cost": True}  # qdrant: the broken node
     assert aws.injected
+    return config, exporter
+
+
+def sample_names(exporter: Exporter) -> frozenset[str]:
     body = exporter.snapshot().body.decode()
     return frozenset(s.name for family in text_string_to_metric_families(body) for s in family.samples)
 
@@ -77,9 +87,8 @@ def dashboard_exprs() -> Iterator[tuple[str, str, str]]:
                 yield uid, f"${variable['name']}", variable_query_expr(variable["query"])
 
 
-def test_dashboards_read_only_exported_metric_names(moto_endpoint: str, qdrant_urls: tuple[str, str],
-                                                     tmp_path: Path, cost_forecast_restored: None) -> None:
-    names = exporter_run(moto_endpoint, qdrant_urls, tmp_path / "cost.json")
+def test_dashboards_read_only_exported_metric_names(exporter_run: tuple[Config, Exporter]) -> None:
+    names = sample_names(exporter_run[1])
     assert {"docqet_ecs_service_running_tasks", "docqet_rds_instance_replica_lag_seconds", "docqet_qdrant_up",
             "docqet_cost_month_forecast_usd", "docqet_exporter_collector_up"} <= names
     allowed = names | PROMETHEUS_SERIES | slo.recording_rule_names()
@@ -90,3 +99,28 @@ def test_dashboards_read_only_exported_metric_names(moto_endpoint: str, qdrant_u
 
     used = {name for _, _, expr in dashboard_exprs() for name in metric_names(expr)}
     assert sorted(names - used) == [], "exported but on no dashboard"
+
+
+def query(prometheus_url: str, expr: str) -> list[dict[str, object]]:
+    answer = requests.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert answer["status"] == "success", (expr, answer)
+    return answer["data"]["result"]
+
+
+def test_every_dashboard_query_returns_data_on_a_real_prometheus(exporter_run: tuple[Config, Exporter],
+                                                                 tmp_path: Path) -> None:
+    config, exporter = exporter_run
+    httpd = serve(exporter, "127.0.0.1", 0)
+    try:
+        with pipeline.run(config, f"127.0.0.1:{httpd.server_address[1]}", tmp_path, interval="1s") as running:
+            deadline = time.monotonic() + 60
+            warm = 'count_over_time(docqet:slo_error_ratio:rate5m{slo="availability"}[1m]) >= 3'
+            while not query(running.prometheus_url, warm):  # a few scrapes and rule evaluations
+                assert time.monotonic() < deadline, "Prometheus has no data after 60 s"
+                time.sleep(0.5)
+            empty = [(uid, where, expr) for uid, where, expr in dashboard_exprs()
+                     if not query(running.prometheus_url, interpolate(expr))]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert empty == []
