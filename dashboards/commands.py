@@ -18,6 +18,21 @@ from dashboards.publish import (
     publish,
     summary,
 )
+from exporters.config import ConfigError
+
+
+class ConfigProblem(click.ClickException):
+    """A bad ``alerts.thresholds`` override (found when the catalog is read): exit 2 like any config error."""
+
+    exit_code = 2
+
+
+def _models(config: Any) -> dict[str, dict[str, Any]]:
+    try:
+        return builder.build_all(config)
+    except ConfigError as exc:
+        raise ConfigProblem(f"invalid configuration: {exc}") from None
+
 
 OUT_HELP = "Directory of the dashboard JSON files [default: monitoring/grafana/dashboards]."
 
@@ -37,7 +52,7 @@ def dashboards() -> None:
 def build_command(state: Any, out: str | None) -> None:
     """Write one JSON file per dashboard (thresholds from the alert catalog of --env, defaults without)."""
     directory = _out(out)
-    models = builder.build_all(state.config)
+    models = _models(state.config)
     changes = builder.write(directory, models)
     for change in changes:
         click.echo(f"{'removed' if change.change == 'not built' else 'wrote'} {change.path}")
@@ -50,7 +65,7 @@ def build_command(state: Any, out: str | None) -> None:
 def check_command(state: Any, out: str | None) -> None:
     """Exit 1 when the files in DIR differ from what the code builds (run `dashboards build`)."""
     directory = _out(out)
-    changes = builder.compare(directory, builder.build_all(state.config))
+    changes = builder.compare(directory, _models(state.config))
     for change in changes:
         click.echo(f"{change.path}: {change.change}", err=True)
     if changes:
@@ -74,7 +89,7 @@ def publish_command(state: Any, dry_run: bool, force: bool, prune: bool) -> None
     click.echo(f"Grafana {grafana.url}, folder {config.grafana.folder!r} ({config.grafana.folder_uid})"
                + (" - dry run, nothing is written" if dry_run else ""))
     try:
-        folder, results = publish(grafana, builder.build_all(config), config.grafana.folder_uid,
+        folder, results = publish(grafana, _models(config), config.grafana.folder_uid,
                                   config.grafana.folder, message=MESSAGE, force=force, prune=prune,
                                   dry_run=dry_run, on_result=lambda r: click.echo(line(r)))
     except GrafanaAuthError as exc:

@@ -9,12 +9,16 @@ from pathlib import Path
 
 from dashboards import build
 from dashboards.publish import MESSAGE, URL_ENV, GrafanaError, GrafanaSettingsError, connect, line, publish, summary
-from exporters.demo import DemoContext
+from exporters.config import ConfigError
+from exporters.demo import DemoContext, DemoError
 
 
 def dashboards_step(ctx: DemoContext) -> None:
     """Build the six dashboards into a fresh directory (never over the committed files) and maybe publish."""
-    models = build.build_all(ctx.config)
+    try:
+        models = build.build_all(ctx.config)
+    except ConfigError as exc:  # a bad alerts.thresholds override
+        raise DemoError(f"invalid configuration: {exc}") from None
     out = Path(tempfile.mkdtemp(prefix="docqet-monitor-dashboards-"))
     build.write(out, models)
     ctx.extras["dashboards_dir"] = out

@@ -349,10 +349,10 @@ def test_build_uses_the_environment_thresholds(tmp_path: Path) -> None:
 def test_a_bad_threshold_override_is_a_config_error(tmp_path: Path) -> None:
     config = tmp_path / "env.yaml"
     config.write_text("alerts:\n  thresholds:\n    EcsServiceCpuHigh: {treshold: 0.5}\n")
-    result = CliRunner().invoke(cli.main, ["--config", str(config), "dashboards", "build", "--out",
-                                           str(tmp_path / "o")])
-    assert result.exit_code != 0
-    assert "alerts.thresholds.EcsServiceCpuHigh.treshold" in str(result.exception or result.output)
+    result = run("--config", str(config), "dashboards", "build", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert (f"Error: invalid configuration: {config}: alerts.thresholds.EcsServiceCpuHigh.treshold: unknown "
+            "threshold; expected one of: threshold") in result.output
     assert not (tmp_path / "o").exists()
 
 

@@ -368,3 +368,13 @@ def test_a_demo_publish_failure_is_reported_not_raised(api: Any) -> None:
     lines: list[str] = []
     dashboards_step(demo_context(lines))
     assert lines[-1].startswith("dashboards: not published: POST /api/folders: Grafana rejected the token")
+
+
+def test_a_bad_threshold_override_stops_the_demo_step_clearly() -> None:
+    from dashboards.demo import dashboards_step
+    from exporters.config import parse
+    from exporters.demo import DemoContext, DemoError
+
+    config = parse({"alerts": {"thresholds": {"NoSuchAlert": {"threshold": 1}}}}, "demo.yaml")
+    with pytest.raises(DemoError, match=r"demo\.yaml: alerts\.thresholds\.NoSuchAlert: unknown alert"):
+        dashboards_step(DemoContext("http://127.0.0.1:1", config, echo=print))
