@@ -52,8 +52,8 @@ ECS_RULES: tuple[AlertRule, ...] = (
             resource="ecs_service", threshold="missing_tasks", comparison="GreaterThanThreshold",
             metrics=(("running", "ECS/ContainerInsights", "RunningTaskCount", "Average"),
                      ("desired", "ECS/ContainerInsights", "DesiredTaskCount", "Average")),
-            expression="desired - running", evaluation_periods=15, datapoints_to_alarm=15,
-            treat_missing_data="breaching"),
+            # missing, not breaching: without Container Insights there is no data, which is not an outage
+            expression="desired - running", evaluation_periods=15, datapoints_to_alarm=15),
     ),
     AlertRule(
         name="EcsServiceNoRunningTasks", severity="critical",
