@@ -108,7 +108,7 @@ def _validate_alerts(config: config_mod.Config) -> None:
 
 @main.group()
 def alerts() -> None:
-    """Alerts as code: the catalog rendered to Prometheus rules and Alertmanager config."""
+    """Alerts as code: one catalog rendered to Prometheus rules and Alertmanager config, synced to CloudWatch/Sentry."""
 
 
 @alerts.command("render")
