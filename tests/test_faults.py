@@ -41,11 +41,22 @@ class Setup:
                 for family in text_string_to_metric_families(body.text) for s in family.samples}
 
 
+@pytest.fixture(scope="module")
+def seeded(moto_server: str) -> Config:
+    """Staging seeded once for the module: the fault tests only read from AWS."""
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        return seed(moto_server)
+
+
 @pytest.fixture
-def setup(moto_endpoint: str, aws_limits: AwsLimits, tmp_path: Path,
+def setup(seeded: Config, moto_server: str, aws_limits: AwsLimits, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
     monkeypatch.chdir(tmp_path)
-    config = seed(moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    config = seeded
     off = config.collectors
     only_aws = dataclasses.replace(off, qdrant=dataclasses.replace(off.qdrant, enabled=False),
                                    cost=dataclasses.replace(off.cost, enabled=False))
