@@ -70,15 +70,21 @@ def plan(queries: Iterable[MetricQuery], now: float, delay: int, lookback_period
 
 
 def latest_values(call: Call, pages: Iterable[dict[str, Any]]) -> dict[MetricQuery, float]:
-    """The newest finite datapoint of each query from GetMetricData response pages (pure)."""
-    newest: dict[int, tuple[datetime, float]] = {}
+    """The newest finite datapoint of each query from GetMetricData response pages (pure).
+
+    A result for an id the call did not send is a malformed response: ValueError.
+    """
+    by_id = {f"q{i}": query for i, query in enumerate(call.queries)}
+    newest: dict[MetricQuery, tuple[datetime, float]] = {}
     for page in pages:
         for result in page.get("MetricDataResults", []):
-            index = int(result["Id"][1:])
+            query = by_id.get(result.get("Id", ""))
+            if query is None:
+                raise ValueError(f"GetMetricData answered an unknown query id {result.get('Id')!r}")
             for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
-                if math.isfinite(value) and (index not in newest or ts > newest[index][0]):
-                    newest[index] = (ts, value)
-    return {call.queries[i]: value for i, (_, value) in newest.items()}
+                if math.isfinite(value) and (query not in newest or ts > newest[query][0]):
+                    newest[query] = (ts, value)
+    return {query: value for query, (_, value) in newest.items()}
 
 
 def fetch(client: Any, call: Call) -> dict[MetricQuery, float]:

@@ -107,6 +107,12 @@ def test_no_datapoint_or_only_nan_means_no_value() -> None:
     assert latest_values(call, [page]) == {}
 
 
+@pytest.mark.parametrize("result", [{"Id": "q7", "Timestamps": [], "Values": []}, {"Timestamps": [], "Values": []}])
+def test_a_result_for_an_unknown_id_is_an_error(result: dict) -> None:
+    with pytest.raises(ValueError, match="unknown query id"):
+        latest_values(_call(2), [{"MetricDataResults": [result]}])
+
+
 def test_a_query_split_over_pages_keeps_the_newest_point() -> None:
     call = _call(2)
     pages = [
