@@ -17,6 +17,7 @@ import click
 from alerts import commands as alerts_commands
 from alerts import demo as alerts_demo
 from alerts.sync import init_self_monitoring
+from alerts.sync_demo import sync_step
 from dashboards.commands import dashboards as dashboards_group
 from dashboards.demo import dashboards_step
 from exporters import __version__, demo_cost_qdrant, logs
@@ -226,7 +227,7 @@ def _print_once(exp: Exporter) -> None:
 # The demo's steps, in order; each feature keeps its step in its own package and appends it here.
 DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost_step,
                                    demo_cost_qdrant.qdrant_step, dashboards_step,
-                                   alerts_demo.render_step, alerts_demo.pipeline_step]
+                                   alerts_demo.render_step, alerts_demo.pipeline_step, sync_step]
 
 
 @main.command()

@@ -23,7 +23,6 @@ from exporters.config import Config
 
 ALERT_TARGETS = ("cloudwatch", "sentry")
 SYNC_TARGETS = ("dashboards", "rules", *ALERT_TARGETS)
-GRAFANA_URL_ENV, GRAFANA_TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
 DSN_ENV = "SENTRY_DSN"
 
 
@@ -103,26 +102,20 @@ def _rules_step(config: Config, dry_run: bool, out: Path) -> Outcome:
 
 def _dashboards_step(config: Config, dry_run: bool, environ: Mapping[str, str]) -> Outcome:
     from dashboards import build as builder
-    from dashboards.publish import Grafana, publish
+    from dashboards.publish import MESSAGE, GrafanaSettingsError, connect, line, publish, summary
 
-    url = config.grafana.url or environ.get(GRAFANA_URL_ENV, "")
-    token = environ.get(GRAFANA_TOKEN_ENV, "")
-    if not url:
-        raise Skipped(f"no Grafana URL (grafana.url or {GRAFANA_URL_ENV})")
-    if not token:
-        raise Skipped(f"no Grafana token ({GRAFANA_TOKEN_ENV})")
-    grafana = Grafana(url, token, timeout=config.grafana.timeout_seconds)
-    _, results = publish(grafana, builder.build_all(config), config.grafana.folder_uid, config.grafana.folder,
-                         message=f"docqet-monitor {__version__}: sync", dry_run=dry_run)
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.outcome] = counts.get(r.outcome, 0) + 1
-    detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-    lines = [f"{r.outcome} {r.step.uid} {r.url}" + (f" ({r.detail})" if r.detail else "") for r in results]
+    try:
+        grafana = connect(config.grafana, environ)
+    except GrafanaSettingsError as exc:
+        raise Skipped(str(exc)) from None
+    folder, results = publish(grafana, builder.build_all(config), config.grafana.folder_uid, config.grafana.folder,
+                              message=MESSAGE, dry_run=dry_run)
+    lines = [line(r) for r in results]
     if any(not r.ok for r in results):
-        return Outcome("dashboards", "failed", detail, lines)
+        return Outcome("dashboards", "failed", summary(folder, results), lines)
     changed = any(r.outcome not in ("unchanged", "stale") for r in results)
-    return Outcome("dashboards", ("would change" if dry_run else "changed") if changed else "ok", detail, lines)
+    status = ("would change" if dry_run else "changed") if changed else "ok"
+    return Outcome("dashboards", status, summary(folder, results), lines)
 
 
 def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out: Path,

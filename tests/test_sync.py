@@ -67,7 +67,7 @@ def test_sync_skips_what_is_not_configured_and_dry_run_writes_nothing(world: Non
     out = tmp_path / "monitoring"
     result = _sync(config_file, out, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "[1/4] dashboards: skipped: no Grafana URL (grafana.url or GRAFANA_URL)" in result.output
+    assert "[1/4] dashboards: skipped: no Grafana URL: set grafana.url in the config or $GRAFANA_URL" in result.output
     assert "[2/4] rules: would change" in result.output
     assert "[3/4] cloudwatch: would change: Plan: " in result.output
     assert "sentry: skipped: no Sentry organization (sentry.organization or SENTRY_ORG)" in result.output
@@ -118,7 +118,7 @@ def test_sync_publishes_dashboards_through_grafana(config_file: Path, tmp_path: 
         saved = rsps.post(f"{GRAFANA}/api/dashboards/db", json={"status": "success"})
         result = _sync(config_file, tmp_path / "m", "--target", "dashboards")
     assert result.exit_code == 0, result.output
-    assert re.search(r"^dashboards +changed +6 created$", result.output, re.M)
+    assert re.search(r"^dashboards +changed +Folder created\. Dashboards: 6 created\.$", result.output, re.M)
     assert saved.call_count == 6
     assert "glsa_secret" not in result.output
 
@@ -194,3 +194,41 @@ def test_a_crash_goes_to_sentry_and_the_check_in_says_error(world: None, config_
     events = _items(sentry_sink, "event")
     assert any(v["type"] == "RuntimeError" for e in events for v in e["exception"]["values"])
     assert [c["status"] for c in _items(sentry_sink, "check_in")] == ["in_progress", "error"]
+
+
+# --- the demo step and apply's confirmation --------------------------------------------------------------
+
+
+def test_demo_step_shows_a_plan_the_apply_and_an_empty_plan(moto_endpoint: str) -> None:
+    import dataclasses
+
+    from alerts.sync_demo import sync_step
+    from exporters import config as config_mod
+    from exporters import demo as demo_mod
+
+    config = dataclasses.replace(config_mod.resolve(env="staging"), regions=(demo_mod.REGION,), accounts=())
+    lines: list[str] = []
+    ctx = demo_mod.DemoContext(moto_endpoint, config, echo=lines.append)
+    demo_mod.seed_aws_step(ctx)
+    sync_step(ctx)
+    text = "\n".join(lines)
+    plan, applied, again = text.split("sync: plan\n")[1], text.split("sync: apply\n")[1], text.split(
+        "sync: plan again\n")[1]
+    assert re.search(r"cloudwatch: would change: Plan: [1-9]\d* to add, 0 to change, 0 to destroy\.", plan)
+    assert "+ create cloudwatch alarm eu-west-1/docqet-staging-" in plan
+    assert re.search(r"cloudwatch: changed: (\d+)/\1 change\(s\) applied", applied)
+    assert "cloudwatch: ok: no changes" in again and "rules: ok" in again
+    assert "sentry" not in text and "dashboards" not in text  # their URLs are not set
+
+
+def test_apply_asks_on_a_terminal(world: None, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commands, "_interactive", lambda: True)
+    args = ["--config", str(config_file), "alerts", "apply", "--target", "cloudwatch"]
+    declined = CliRunner().invoke(main, args, input="n\n")
+    assert declined.exit_code == 1 and "Apply these changes? [y/N]" in declined.output
+    import boto3
+
+    assert boto3.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    accepted = CliRunner().invoke(main, args, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]
