@@ -95,8 +95,14 @@ class Grafana:
         return self._call("GET", f"/api/folders/{uid}", accept=(404,)).status_code != 404
 
     def create_folder(self, uid: str, title: str) -> bool:
-        """Create the folder; False when it already exists (409)."""
-        return self._call("POST", "/api/folders", body={"uid": uid, "title": title}, accept=(409,)).status_code != 409
+        """Create the folder; False when it already exists (409 and found by its uid)."""
+        if self._call("POST", "/api/folders", body={"uid": uid, "title": title}, accept=(409,)).status_code != 409:
+            return True
+        if not self.folder_exists(uid):
+            raise GrafanaError(f"POST /api/folders: 409 Conflict: a folder titled {title!r} exists with another uid "
+                               f"than {uid!r}; set grafana.folder_uid to its uid or grafana.folder to another title",
+                               409)
+        return False
 
     def dashboard(self, uid: str) -> dict[str, Any] | None:
         """``{"dashboard": ..., "meta": ...}`` of the live dashboard, None when there is none."""

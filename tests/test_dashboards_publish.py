@@ -378,3 +378,13 @@ def test_a_bad_threshold_override_stops_the_demo_step_clearly() -> None:
     config = parse({"alerts": {"thresholds": {"NoSuchAlert": {"threshold": 1}}}}, "demo.yaml")
     with pytest.raises(DemoError, match=r"demo\.yaml: alerts\.thresholds\.NoSuchAlert: unknown alert"):
         dashboards_step(DemoContext("http://127.0.0.1:1", config, echo=print))
+
+
+def test_a_folder_title_taken_by_another_uid_is_explained(api: Any) -> None:
+    api.add(responses.POST, f"{URL}/api/folders", json={"message": "a folder with the same name already exists"},
+            status=409)
+    api.add(responses.GET, f"{URL}/api/folders/{FOLDER}", json={"message": "folder not found"}, status=404)
+    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    assert result.exit_code == 1
+    assert "a folder titled 'Docqet' exists with another uid than 'docqet-monitor'" in result.output
+    assert writes(api) == []
