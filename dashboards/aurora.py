@@ -10,13 +10,15 @@ from dashboards.thresholds import Thresholds
 UID = "docqet-aurora-postgresql"
 TITLE = "Docqet / Aurora PostgreSQL"
 
-_CLUSTER = S.matchers("region", "cluster")
-_INSTANCE = S.matchers("region", "cluster", "instance")
+# `db_cluster`, not `cluster`: the variables travel between dashboards and ECS has its own `cluster`.
+_DB_CLUSTER = 'cluster=~"$db_cluster"'
+_CLUSTER = S.matchers("region", extra=_DB_CLUSTER)
+_INSTANCE = S.matchers("region", "instance", extra=_DB_CLUSTER)
 _LEGEND = "{{cluster}}/{{instance}} {{role}}"
 
 
 def _i(metric: str, extra: str = "") -> str:
-    sel = S.matchers("region", "cluster", "instance", extra=extra)
+    sel = S.matchers("region", "instance", extra=f"{_DB_CLUSTER}, {extra}" if extra else _DB_CLUSTER)
     return f"docqet_rds_instance_{metric}{sel}"
 
 
@@ -71,8 +73,7 @@ def build(t: Thresholds) -> G.Dashboard:
     ]
     variables = [
         S.query_variable("region", "docqet_rds_cluster_info"),
-        S.query_variable("cluster", "docqet_rds_cluster_info", label_filter='region=~"$region"'),
-        S.query_variable("instance", "docqet_rds_instance_info",
-                         label_filter='region=~"$region", cluster=~"$cluster"'),
+        S.query_variable("db_cluster", "docqet_rds_cluster_info", label_filter='region=~"$region"', label="cluster"),
+        S.query_variable("instance", "docqet_rds_instance_info", label_filter=f'region=~"$region", {_DB_CLUSTER}'),
     ]
     return S.dashboard(UID, TITLE, rows, variables, tags=["aurora", "rds"])

@@ -44,12 +44,13 @@ def datasource_variable() -> G.Template:
                       refresh=G.REFRESH_ON_DASHBOARD_LOAD)
 
 
-def query_variable(name: str, metric: str, label: str | None = None, label_filter: str = "",
-                   multi: bool = True) -> G.Template:
-    """A variable listing the values of ``label`` (default: ``name``) on ``metric{label_filter}``."""
+def query_variable(name: str, metric: str, label_filter: str = "", label: str = "") -> G.Template:
+    """A multi-select variable (with All = ``.*``) of the values of ``label`` (default: ``name``) on
+    ``metric{label_filter}``."""
+    label = label or name
     selector = f"{metric}{{{label_filter}}}" if label_filter else metric
-    return G.Template(name=name, label=name.capitalize(), query=f"label_values({selector}, {label or name})",
-                      dataSource=DATASOURCE, multi=multi, includeAll=multi, allValue=".*" if multi else None,
+    return G.Template(name=name, label=label.capitalize(), query=f"label_values({selector}, {label})",
+                      dataSource=DATASOURCE, multi=True, includeAll=True, allValue=".*",
                       refresh=G.REFRESH_ON_TIME_RANGE_CHANGE, sort=G.SORT_ALPHA_IGNORE_CASE_ASC)
 
 
@@ -88,14 +89,13 @@ UP_DOWN = state_mappings({1: ("up", GREEN), 0: ("down", RED)})
 class Query:
     expr: str
     legend: str = ""
-    instant: bool = False
 
 
 def _targets(queries: Sequence[Query | str], table: bool = False) -> list[G.Target]:
     out = []
     for i, q in enumerate(queries):
         q = Query(q) if isinstance(q, str) else q
-        out.append(G.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i), instant=q.instant or table,
+        out.append(G.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i), instant=table,
                             format="table" if table else "time_series", datasource=DATASOURCE))
     return out
 
@@ -182,8 +182,8 @@ def layout(rows: Sequence[Row]) -> list[Any]:
     out: list[Any] = []
     y = 0
     for row in rows:
-        out.append(G.RowPanel(title=row.title, id=panel_id(f"row: {row.title}"), gridPos=G.GridPos(h=1, w=GRID_WIDTH,
-                                                                                                   x=0, y=y)))
+        position = G.GridPos(h=1, w=GRID_WIDTH, x=0, y=y)
+        out.append(G.RowPanel(title=row.title, id=panel_id(f"row: {row.title}"), gridPos=position))
         y += 1
         x, line_height = 0, 0
         for panel in row.panels:
@@ -199,7 +199,10 @@ def layout(rows: Sequence[Row]) -> list[Any]:
 def dashboard(uid: str, title: str, rows: Sequence[Row], variables: Sequence[G.Template] = (),
               tags: Sequence[str] = (), time_from: str = "now-6h", refresh: str = "1m") -> G.Dashboard:
     """A dashboard in house style: read-only, UTC, shared crosshair, the ``datasource`` variable first,
-    a dropdown of the other Docqet dashboards, tagged with the ownership tag."""
+    a dropdown of the other Docqet dashboards, tagged with the ownership tag.
+
+    The dropdown and the overview's links carry the variables along (the data source above all), so a
+    variable name means the same label on every dashboard (``region``, ECS ``cluster``, ``db_cluster``...)."""
     return G.Dashboard(
         uid=uid, title=title, tags=sorted({TOOL_TAG, "docqet", *tags}), panels=layout(rows),
         templating=G.Templating(list=[datasource_variable(), *variables]), time=G.Time(time_from, "now"),

@@ -229,6 +229,16 @@ def test_ecs_variables_are_multi_select_and_chained() -> None:
     assert variable_query_expr(found["cluster"]["query"]) == 'docqet_ecs_service_desired_tasks{region=~"$region"}'
 
 
+def test_only_datasource_and_region_are_shared_between_dashboards() -> None:
+    """Links carry the variables along: a shared name must mean the same thing everywhere (ECS ``cluster`` is not
+    an Aurora cluster, hence ``db_cluster``)."""
+    seen: dict[str, set[str]] = {}
+    for uid, model in built().items():
+        for variable in model["templating"]["list"]:
+            seen.setdefault(variable["name"], set()).add(uid)
+    assert {name for name, uids in seen.items() if len(uids) > 1} == {"datasource", "region"}
+
+
 def test_overview_panels_link_to_their_detailed_dashboard() -> None:
     for p in data_panels(built()["docqet-overview"]):
         urls = [link["url"] for link in p["links"]]
