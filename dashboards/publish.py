@@ -211,8 +211,8 @@ def _write(grafana: Grafana, step: Step, model: dict[str, Any], folder_uid: str,
     except GrafanaError as exc:
         if exc.status != 412:
             raise
-        return "conflict", (f"Grafana refused the save (412 {exc.reason or 'precondition failed'}: it changed in "
-                            "Grafana while publishing); rerun with --force to overwrite")
+        why = f"; status {exc.reason}" if exc.reason else ""  # version-mismatch: saved in Grafana meanwhile
+        return "conflict", f"Grafana refused the save: {exc}{why}; rerun with --force to overwrite"
     done = {"create": "created", "update": "updated", "conflict": "overwritten"}[step.action]
     return done, step.detail
 

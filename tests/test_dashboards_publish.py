@@ -202,7 +202,8 @@ def test_a_412_version_mismatch_is_reported_and_not_overwritten(api: Any) -> Non
     result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
     assert result.exit_code == 1
     assert "! conflict         docqet-overview" in result.output
-    assert "412 version-mismatch" in result.output and "rerun with --force" in result.output
+    assert ("Grafana refused the save: POST /api/dashboards/db: 412 Precondition Failed: The dashboard has been "
+            "changed by someone else; status version-mismatch; rerun with --force" in result.output)
     assert "5 updated" in result.output and "1 conflict" in result.output
     assert all(b["overwrite"] is False for b in posts(api))
 
