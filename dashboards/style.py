@@ -105,9 +105,11 @@ def _grid(w: int, h: int) -> G.GridPos:
 
 
 def link_to(uid: str, title: str) -> G.DashboardLink:
-    """A panel link to another dashboard, keeping the time range and the variables (data source)."""
-    return G.DashboardLink(title=title, type="link", uri=f"/d/{uid}", icon="dashboard", keepTime=True,
-                           includeVars=True, tooltip=f"Open {title}")
+    """A panel link to another dashboard with the same time range and data source (panel links take them in
+    the URL; ``keepTime``/``includeVars`` are what dashboard links use)."""
+    url = f"/d/{uid}?${{__url_time_range}}&var-datasource=${{datasource}}"
+    return G.DashboardLink(title=title, type="link", uri=url, icon="dashboard", keepTime=True, includeVars=True,
+                           tooltip=f"Open {title}")
 
 
 Steps = list[dict[str, Any]]

@@ -244,9 +244,9 @@ def test_overview_panels_link_to_their_detailed_dashboard() -> None:
         urls = [link["url"] for link in p["links"]]
         assert urls, f"{p['title']} has no link"
         for url in urls:
-            match = re.fullmatch(r"/d/([\w-]+)", url)
+            match = re.fullmatch(r"/d/([\w-]+)\?\$\{__url_time_range\}&var-datasource=\$\{datasource\}", url)
             assert match and match.group(1) in UIDS - {"docqet-overview"}, url
-    assert {link["url"] for p in data_panels(built()["docqet-overview"]) for link in p["links"]} == {
+    assert {link["url"].split("?")[0] for p in data_panels(built()["docqet-overview"]) for link in p["links"]} == {
         f"/d/{uid}" for uid in UIDS - {"docqet-overview"}}
 
 
