@@ -20,6 +20,7 @@ from alerts.spec import AlertRule, CloudWatchAlarm
 from cli import main
 from exporters import config as config_mod
 from exporters.regional import Target
+from tests.aws_limits import AwsLimits
 
 ENV = "staging"
 TOPIC = "arn:aws:sns:{region}:123456789012:docqet-pages-critical"
@@ -30,8 +31,19 @@ def _config(**cloudwatch_alarms: Any) -> config_mod.Config:
                              "cloudwatch_alarms": {"composite_alarms": False, **cloudwatch_alarms}})
 
 
+LIMITS = AwsLimits(page_size=7)  # AWS's request limits enforced on moto, DescribeAlarms paged 7 at a time
+
+
 def _clients(target: Target, service: str) -> Any:
-    return boto3.client(service, region_name=target.region)
+    return LIMITS.client(service, region_name=target.region)
+
+
+@pytest.fixture(autouse=True)
+def _within_aws_limits() -> Iterator[None]:
+    for record in (LIMITS.violations, LIMITS.calls, LIMITS.params):
+        record.clear()
+    yield
+    LIMITS.assert_clean()
 
 
 def _runbook(rule: AlertRule) -> str:
@@ -148,15 +160,19 @@ def test_unowned_alarms_are_never_touched_and_prune_deletes_only_ours(world: dic
     client.put_metric_alarm(AlarmName="docqet-staging-hand-made", **common)  # our prefix, no tag
     client.put_metric_alarm(AlarmName="someone-elses", Tags=[{"Key": "managed-by", "Value": "docqet-monitor"}],
                             **common)  # our tag, another prefix
-    client.put_metric_alarm(AlarmName="docqet-staging-old-Gone", **common,
-                            Tags=[{"Key": "managed-by", "Value": "docqet-monitor"}])  # ours, not desired
+    gone = [f"docqet-staging-old-{i:03}-Gone" for i in range(101)]  # ours, not desired: two DeleteAlarms calls
+    for name in gone:
+        client.put_metric_alarm(AlarmName=name, **common, Tags=[{"Key": "managed-by", "Value": "docqet-monitor"}])
     plan = _plan(config)
-    assert plan.orphans == ("eu-west-1/docqet-staging-old-Gone",)
+    assert plan.orphans == tuple(f"eu-west-1/{n}" for n in gone)
     assert not any(c.action == "delete" for c in plan.changes)
     _apply(config, prune=True)
     left = {a["AlarmName"] for a in client.describe_alarms(MaxRecords=100)["MetricAlarms"]}
     assert {"docqet-staging-hand-made", "someone-elses"} <= left
-    assert "docqet-staging-old-Gone" not in left
+    assert not left & set(gone)
+    assert [len(c["AlarmNames"]) for c in LIMITS.params["cloudwatch.DeleteAlarms"]] == [100, 1]
+    listed = len(gone) + 1  # our prefix: the orphans and the hand-made one, listed 7 a page by both plans
+    assert LIMITS.calls["cloudwatch.DescribeAlarms"] == 2 * -(-listed // 7)
     assert _plan(config, prune=True).changes == ()
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import responses
 from click.testing import CliRunner
 
@@ -138,6 +139,21 @@ def test_a_hand_edited_alert_shows_as_exactly_one_update(fake: FakeSentry) -> No
     assert _plan(config)[0].changes == ()
 
 
+def test_a_hand_edited_monitor_is_put_back_with_one_update(fake: FakeSentry) -> None:
+    config = _config()
+    _apply(config)
+    p95 = next(d for d in fake.detectors.values() if d["name"].endswith("SentryTransactionP95High (web)"))
+    p95["conditionGroup"]["conditions"][0]["comparison"] = 5000
+    plan, _ = _plan(config)
+    assert [(c.action, c.kind) for c in plan.changes] == [("update", "detector")]
+    assert plan.changes[0].fields[0][0] == "condition_group.conditions"
+    fake.calls.clear()
+    _apply(config)
+    assert [(m, path) for m, path, _ in fake.writes()] == [
+        ("PUT", f"/api/0/organizations/docqet/detectors/{p95['id']}/")]
+    assert fake.detectors[p95["id"]]["conditionGroup"]["conditions"][0]["comparison"] == 1000
+
+
 def test_prune_deletes_only_our_objects_alerts_before_monitors(fake: FakeSentry) -> None:
     _seed(fake.workflows, "unowned-workflow.json")
     config = _config()
@@ -193,6 +209,17 @@ def test_rate_limits_and_server_errors_are_waited_out(fake: FakeSentry) -> None:
     plan, sentry = _plan(_config(), clock=clock)
     assert p.apply(plan, sentry).ok
     assert clock.slept == [7.0, 2.0, 4.0]  # Retry-After, then backoff doubling with each attempt
+
+
+def test_connection_errors_are_retried_then_reported_without_the_token() -> None:
+    clock = Clock()
+    api = s.Api(URL, TOKEN, sleep=clock.sleep, clock=lambda: clock.now, attempts=3)
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{URL}/api/0/organizations/docqet/workflows/", body=requests.ConnectionError(f"refused {TOKEN}"))
+        with pytest.raises(s.SentryError) as err:
+            api.list("/api/0/organizations/docqet/workflows/")
+    assert str(err.value) == "GET /api/0/organizations/docqet/workflows/: ConnectionError after 3 attempts"
+    assert clock.slept == [1.0, 2.0] and api.requests == 3
 
 
 def test_an_exhausted_rate_limit_window_holds_the_next_request_until_reset(fake: FakeSentry) -> None:
@@ -270,9 +297,9 @@ def test_commands_use_the_environment_and_never_show_the_token(fake: FakeSentry,
     applied = runner.invoke(main, [*args, "apply", "--target", "sentry", "--yes"])
     assert applied.exit_code == 0, applied.output
     assert runner.invoke(main, [*args, "plan", "--target", "sentry", "--detailed-exitcode"]).exit_code == 0
-    fake.fault = lambda method, path: (500, {}, f"echo: Bearer {TOKEN}") if method == "GET" else None
+    fake.fault = lambda method, path: (403, {}, f"echo: Bearer {TOKEN}") if method == "GET" else None
     failed = runner.invoke(main, [*args, "plan", "--target", "sentry", "--detailed-exitcode"])
-    assert failed.exit_code == 1 and "HTTP 500" in failed.output
+    assert failed.exit_code == 1 and "HTTP 403" in failed.output
     everything = planned.output + applied.output + failed.output + caplog.text + repr(failed.exception)
     assert TOKEN not in everything
     assert "***" in failed.output  # the echoed token was redacted
