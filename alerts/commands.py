@@ -107,7 +107,7 @@ def apply_command(state: Any, targets: tuple[str, ...], prune: bool, yes: bool) 
 @click.option("--target", "targets", type=click.Choice(sync_mod.SYNC_TARGETS), multiple=True,
               help="dashboards, rules, cloudwatch or sentry; repeat for several [default: all].")
 @click.option("--dry-run", is_flag=True, help="Read and compare only: show what would change, write nothing.")
-@click.option("--prune", is_flag=True, help="Also delete CloudWatch/Sentry alerts we own that the catalog dropped.")
+@click.option("--prune", is_flag=True, help="Also delete the dashboards and alerts we own that the code dropped.")
 @click.option("--rules-out", type=click.Path(file_okay=False, path_type=Path), default=render.MONITORING,
               show_default="monitoring/", help="Where the Prometheus rules and Alertmanager config are written.")
 @click.pass_obj

@@ -100,7 +100,7 @@ def _rules_step(config: Config, dry_run: bool, out: Path) -> Outcome:
     return Outcome("rules", "changed", f"{len(stale)} of {len(files)} file(s) written in {out}", stale)
 
 
-def _dashboards_step(config: Config, dry_run: bool, environ: Mapping[str, str]) -> Outcome:
+def _dashboards_step(config: Config, dry_run: bool, prune: bool, environ: Mapping[str, str]) -> Outcome:
     from dashboards import build as builder
     from dashboards.publish import MESSAGE, GrafanaSettingsError, connect, line, publish, summary
 
@@ -109,7 +109,7 @@ def _dashboards_step(config: Config, dry_run: bool, environ: Mapping[str, str]) 
     except GrafanaSettingsError as exc:
         raise Skipped(str(exc)) from None
     folder, results = publish(grafana, builder.build_all(config), config.grafana.folder_uid, config.grafana.folder,
-                              message=MESSAGE, dry_run=dry_run)
+                              message=MESSAGE, dry_run=dry_run, prune=prune)
     lines = [line(r) for r in results]
     if any(not r.ok for r in results):
         return Outcome("dashboards", "failed", summary(folder, results), lines)
@@ -123,7 +123,7 @@ def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out
     """One target; a skip or a failure becomes its outcome (crashes are also sent to Sentry, when enabled)."""
     try:
         if name == "dashboards":
-            return _dashboards_step(config, dry_run, environ)
+            return _dashboards_step(config, dry_run, prune, environ)
         if name == "rules":
             return _rules_step(config, dry_run, rules_out)
         return _alerts_step(name, config, dry_run, prune, environ)
