@@ -413,7 +413,7 @@ class Sentry:
     def __init__(self, api: Api, st: Settings) -> None:
         self.api, self.st = api, st
         self.org = f"/api/0/organizations/{st.organization}"
-        self._detector_ids: dict[str, str] = {}  # our monitor names and error:<project> -> id
+        self.detector_ids: dict[str, str] = {}  # monitor names and error:<project> -> id, filled by live()
 
     # listing
 
@@ -427,11 +427,11 @@ class Sentry:
             for d in self.api.list(f"{self.org}/detectors/", {"project": project}):
                 if d.get("type") == "error":
                     refs[str(d["id"])] = f"error:{project}"
-                    self._detector_ids[f"error:{project}"] = str(d["id"])
+                    self.detector_ids[f"error:{project}"] = str(d["id"])
                     continue
                 refs[str(d["id"])] = d["name"]
                 if d["name"].startswith(PREFIX):
-                    self._detector_ids[d["name"]] = str(d["id"])
+                    self.detector_ids[d["name"]] = str(d["id"])
                 found.append(Live(d["name"], "detector", normalise_detector(d, project),
                                   _owned(d["name"], d.get("owner"), self.st), str(d["id"])))
         for w in self.api.list(f"{self.org}/workflows/"):
@@ -465,11 +465,11 @@ class Sentry:
             return f"{self.org}/projects/{b['project']}/detectors/", f"{self.org}/detectors/{ref}/", body
         if change.kind == "workflow":
             refs = b.pop("detectors")
-            unknown = [r for r in refs if r not in self._detector_ids]
+            unknown = [r for r in refs if r not in self.detector_ids]
             if unknown:
                 raise SentryError(f"no monitor found for {', '.join(unknown)} (does the project exist?)")
             body = {k: v for k, v in b.items() if k != "owner"} | ({"owner": b["owner"]} if b["owner"] else {})
-            body["detector_ids"] = [int(self._detector_ids[r]) for r in refs]
+            body["detector_ids"] = [int(self.detector_ids[r]) for r in refs]
             return f"{self.org}/workflows/", f"{self.org}/workflows/{ref}/", body
         if change.kind == "rule":
             project = b.pop("project")
@@ -481,7 +481,7 @@ class Sentry:
         create, _, body = self._body(change)
         made = self.api.json("POST", create, body)
         if change.kind == "detector":
-            self._detector_ids[change.key] = str(made["id"])
+            self.detector_ids[change.key] = str(made["id"])
 
     def update(self, change: Change) -> None:
         _, path, body = self._body(change)
@@ -502,4 +502,10 @@ def make_plan(sentry: Sentry, rules: Sequence[AlertRule], prune: bool) -> Plan:
     rules = [r for r in rules if r.sentry is not None]
     validate(rules, sentry.st)
     wanted = desired(rules, sentry.st)
-    return diff(TARGET, wanted, sentry.live(), prune, KINDS)
+    found = sentry.live()
+    monitors = set(sentry.detector_ids) | {d.key for d in wanted if d.kind == "detector"}
+    unknown = sorted({ref for d in wanted if d.kind == "workflow" for ref in d.body["detectors"]} - monitors)
+    if unknown:
+        raise PlanError(f"sentry: no monitor for {', '.join(unknown)}: does the project exist, with its error "
+                        "monitor? (nothing was changed)")
+    return diff(TARGET, wanted, found, prune, KINDS)

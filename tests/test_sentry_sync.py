@@ -190,6 +190,14 @@ def test_an_unowned_alert_with_our_name_is_an_error(fake: FakeSentry) -> None:
     assert json.dumps(fake.rules, sort_keys=True) == before and fake.writes() == []
 
 
+def test_a_project_without_its_error_monitor_fails_the_plan_before_any_write(fake: FakeSentry) -> None:
+    web_error = next(k for k, d in fake.detectors.items() if d["type"] == "error" and d["projectId"] == "12")
+    del fake.detectors[web_error]
+    with pytest.raises(p.PlanError, match="no monitor for error:web"):
+        _plan(_config())
+    assert fake.writes() == []
+
+
 def test_listing_follows_the_link_cursor(fake: FakeSentry) -> None:
     _apply(_config())
     fake.calls.clear()
