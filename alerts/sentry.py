@@ -34,8 +34,7 @@ TARGET = "sentry"
 PREFIX = "[docqet-monitor]"
 DEFAULT_URL = "https://sentry.io"
 TOKEN_ENV = "SENTRY_AUTH_TOKEN"
-MAX_DETECTOR_NAME = 200
-MAX_RULE_NAME = 256
+MAX_DETECTOR_NAME = 200  # monitors; alerts allow 256
 FREQUENCY_MINUTES = 30  # at most one notification per issue every 30 minutes
 # metric alert windows Sentry accepts (minutes) and the intervals of frequency conditions
 TIME_WINDOWS = (1, 5, 10, 15, 30, 60, 120, 240, 1440)

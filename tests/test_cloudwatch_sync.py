@@ -187,6 +187,12 @@ def test_an_unowned_alarm_with_our_name_is_an_error_not_an_overwrite(world: dict
                                   )["MetricAlarms"][0]["Threshold"] == 1.0
 
 
+def test_composite_alarms_setting_is_validated() -> None:
+    with pytest.raises(config_mod.ConfigError, match=r"cloudwatch_alarms\.composite_alarms: expected true or false"):
+        config_mod.parse({"cloudwatch_alarms": {"composite_alarms": "yes"}})
+    assert config_mod.Config().cloudwatch_alarms.composite_alarms is True
+
+
 # --- input checked before any call -----------------------------------------------------------------
 
 
