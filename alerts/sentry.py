@@ -130,17 +130,27 @@ class Api:
             if resp.status_code == 429 or resp.status_code >= 500:
                 if attempt == self._attempts:
                     break
-                retry_after = resp.headers.get("Retry-After")
-                delay = float(retry_after) if resp.status_code == 429 and retry_after else \
-                    self._backoff * 2 ** (attempt - 1)
+                delay = self._retry_delay(resp, attempt)
                 log.info("sentry %s: HTTP %s, retrying in %.1fs", what, resp.status_code, delay)
-                self._sleep(delay)
+                if delay > 0:
+                    self._sleep(delay)
                 continue
             if resp.status_code >= 400:
                 break
             return resp
         detail = resp.text[:300].replace("\n", " ")
         raise SentryError(self._redact(f"{what}: HTTP {resp.status_code}: {detail}"))
+
+    def _retry_delay(self, resp: requests.Response, attempt: int) -> float:
+        """Retry-After (seconds) on a 429; nothing more when the rate-limit reset is already awaited; else
+        exponential backoff."""
+        if resp.status_code == 429:
+            retry_after = resp.headers.get("Retry-After", "")
+            if retry_after.replace(".", "", 1).isdigit():
+                return float(retry_after)
+            if self._not_before > self._clock():
+                return 0.0
+        return self._backoff * 2 ** (attempt - 1)
 
     def _note_rate_limit(self, resp: requests.Response) -> None:
         """When the rate-limit window is used up, hold the next request until it resets."""

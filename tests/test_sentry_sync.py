@@ -230,6 +230,16 @@ def test_connection_errors_are_retried_then_reported_without_the_token() -> None
     assert clock.slept == [1.0, 2.0] and api.requests == 3
 
 
+def test_a_429_without_retry_after_waits_for_the_rate_limit_reset(fake: FakeSentry) -> None:
+    clock = Clock()
+    limited = {"X-Sentry-Rate-Limit-Remaining": "0", "X-Sentry-Rate-Limit-Reset": str(clock.now + 12)}
+    once = iter([(429, limited, "{}")])
+    fake.fault = lambda method, path: next(once, None)
+    api = s.Api(URL, TOKEN, sleep=clock.sleep, clock=lambda: clock.now)
+    assert api.list("/api/0/organizations/docqet/workflows/") == []
+    assert clock.slept == [12.0] and api.requests == 2
+
+
 def test_an_exhausted_rate_limit_window_holds_the_next_request_until_reset(fake: FakeSentry) -> None:
     clock = Clock()
     reset = clock.now + 30
