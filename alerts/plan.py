@@ -97,11 +97,18 @@ def diff(target: str, desired: Iterable[Desired], live: Iterable[Live], prune: b
          kinds: Sequence[str] = ()) -> Plan:
     """Desired vs live: create / update / delete (owned objects only, with ``prune``) / no-op.
 
-    Objects are matched by (kind, key). A desired object whose key is taken by an object we do not own is an
-    error, never an overwrite. Creates and updates come in ``kinds`` order, deletes after them in reverse.
+    Objects are matched by (kind, key); a duplicate of ours is deleted like a leftover. A desired object whose
+    key is taken by an object we do not own is an error, never an overwrite. Creates and updates come in
+    ``kinds`` order, deletes after them in reverse.
     """
     wanted = {(d.kind, d.key): d for d in desired}
-    found = {(item.kind, item.key): item for item in live}
+    found: dict[tuple[str, str], Live] = {}
+    extra: list[Live] = []  # a second object of ours with the same name (e.g. from a retried create)
+    for item in live:
+        if (item.kind, item.key) in found:
+            extra.append(item)
+        else:
+            found[(item.kind, item.key)] = item
     clashes = sorted(k for _, k in (w for w in wanted if w in found and not found[w].owned))
     if clashes:
         raise PlanError(f"{target}: {len(clashes)} object(s) exist with our name but without our ownership mark "
@@ -118,7 +125,8 @@ def diff(target: str, desired: Iterable[Desired], live: Iterable[Live], prune: b
             changes.append(Change("update", d.key, d.kind, desired=d.body, live=found[ident], fields=tuple(fields)))
         else:
             unchanged.append(d.key)
-    gone = sorted((item for k, item in found.items() if item.owned and k not in wanted),
+    gone = sorted([*(item for k, item in found.items() if item.owned and k not in wanted),
+                   *(item for item in extra if item.owned)],
                   key=lambda item: (-order.get(item.kind, len(order)), item.key))
     if prune:
         changes += [Change("delete", item.key, item.kind, live=item) for item in gone]

@@ -42,6 +42,13 @@ def test_unowned_objects_are_never_deleted_and_a_name_clash_is_an_error() -> Non
         p.diff("cloudwatch", [_d("theirs")], [_l("theirs", owned=False)], prune=True)
 
 
+def test_a_duplicate_of_ours_is_pruned_and_objects_of_other_kinds_do_not_match() -> None:
+    first, second = _l("a", t=1), p.Live("a", "alarm", {"t": 1}, True, ref="ref-a-2")
+    plan = p.diff("sentry", [_d("a", t=1), _d("a", kind="workflow", t=1)], [first, second], prune=True)
+    assert [(c.action, c.kind, c.key) for c in plan.changes] == [("create", "workflow", "a"), ("delete", "alarm", "a")]
+    assert plan.changes[1].live is second and plan.unchanged == ("a",)
+
+
 def test_kinds_order_creates_first_kinds_first_and_deletes_them_last() -> None:
     desired = [_d("w", kind="workflow"), _d("m", kind="detector")]
     live = [_l("w2", kind="workflow"), _l("m2", kind="detector")]
