@@ -19,6 +19,8 @@ from alerts import plan as p
 from alerts.spec import AlertRule, CloudWatchAlarm
 from cli import main
 from exporters import config as config_mod
+from exporters.ecs import EcsService
+from exporters.rds import DbCluster
 from exporters.regional import Target
 from tests.aws_limits import AwsLimits
 
@@ -98,6 +100,43 @@ def test_discovery_finds_services_target_groups_and_aurora_roles(world: dict[str
     tg = next(r for r in resources if r.kind == "alb_target_group")
     assert dict(tg.dimensions)["TargetGroup"].startswith("targetgroup/api-tg/")
     assert dict(tg.dimensions)["LoadBalancer"].startswith("app/docqet-alb/")
+
+
+class _Ecs:
+    def __init__(self, services: list[EcsService], lbs: dict[str, tuple[str, ...]]) -> None:
+        self._services, self._lbs = services, lbs
+
+    def cluster_arns(self) -> list[str]:
+        return sorted({f"arn:aws:ecs:eu-west-1:1:cluster/{s.cluster}" for s in self._services})
+
+    def services(self, cluster_arns: list[str]) -> list[EcsService]:
+        return [s for s in self._services if any(a.endswith("/" + s.cluster) for a in cluster_arns)]
+
+    def load_balancers(self, target_group_arns: list[str]) -> dict[str, tuple[str, ...]]:
+        return {tg: self._lbs[tg] for tg in target_group_arns if tg in self._lbs}
+
+
+class _Rds:
+    def clusters(self) -> list[DbCluster]:
+        return [DbCluster("main", writers=frozenset({"main-1"})), DbCluster("other", writers=frozenset({"o-1"}))]
+
+    def instances(self) -> list[Any]:
+        return []
+
+
+def test_discovery_names_resources_uniquely_and_honours_listed_clusters() -> None:
+    tg = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/{}/abc"
+    lb = ("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/alb/123",)
+    ecs = _Ecs([EcsService("blue", "api", target_groups=(tg.format("api-a"), tg.format("api-b"))),
+                EcsService("green", "api"), EcsService("green", "worker"), EcsService("skipped", "x")],
+               {tg.format("api-a"): lb, tg.format("api-b"): lb})
+    found = cw.discover(ecs, _Rds(), ecs_clusters=("blue", "green"), rds_clusters=("main",))
+    assert [(r.kind, r.name, r.service) for r in found] == [
+        ("ecs_service", "blue-api", "blue-api"), ("alb_target_group", "blue-api-api-a", "blue-api"),
+        ("alb_target_group", "blue-api-api-b", "blue-api"), ("ecs_service", "green-api", "green-api"),
+        ("ecs_service", "worker", "worker"), ("rds_writer", "main", ""), ("rds_instance", "main-1", "")]
+    assert dict(found[1].dimensions) == {"LoadBalancer": "app/alb/123", "TargetGroup": "targetgroup/api-a/abc"}
+    assert cw.discover(None, None) == []
 
 
 def test_plan_apply_then_nothing_to_do(world: dict[str, str]) -> None:
