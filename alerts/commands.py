@@ -94,7 +94,7 @@ def apply_command(state: Any, targets: tuple[str, ...], prune: bool, yes: bool) 
     failed = []
     for target, plan in planned:
         report = plan_mod.apply(plan, target.backend, progress=click.echo)
-        click.echo(report.render())
+        click.echo(report.render(applied=False))
         if not report.ok:
             failed.append(target.name)
     if failed:

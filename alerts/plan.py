@@ -204,8 +204,10 @@ class Report:
     def ok(self) -> bool:
         return not self.failed
 
-    def render(self) -> str:
-        lines = [f"{SYMBOLS[c.action]} {PAST[c.action]} {self.target} {c.kind} {c.key}" for c in self.applied]
+    def render(self, applied: bool = True) -> str:
+        """Every change's fate (``applied=False``: the applied ones were already shown as progress)."""
+        lines = [f"{SYMBOLS[c.action]} {PAST[c.action]} {self.target} {c.kind} {c.key}"
+                 for c in (self.applied if applied else ())]
         lines += [f"! failed to {c.action} {self.target} {c.kind} {c.key}: {err}" for c, err in self.failed]
         lines += [f"  not applied: {c.action} {self.target} {c.kind} {c.key}" for c in self.skipped]
         done = f"{self.target}: {len(self.applied)} change(s) applied"
@@ -237,5 +239,5 @@ def apply(plan: Plan, backend: Backend, progress: Callable[[str], None] = lambda
             return report
         report.applied += step
         for c in step:
-            progress(f"{SYMBOLS[c.action]} {plan.target} {c.kind} {c.key}")
+            progress(f"{SYMBOLS[c.action]} {PAST[c.action]} {plan.target} {c.kind} {c.key}")
     return report

@@ -105,9 +105,10 @@ class _Recorder:
 
 def test_apply_batches_deletes_up_to_the_backend_limit() -> None:
     plan = p.diff("t", [_d("new")], [_l(k) for k in ("x1", "x2", "x3")], prune=True)
-    backend = _Recorder()
-    report = p.apply(plan, backend)
+    backend, shown = _Recorder(), []
+    report = p.apply(plan, backend, progress=shown.append)
     assert report.ok
+    assert shown == ["+ created t alarm new", "- deleted t alarm x1", "- deleted t alarm x2", "- deleted t alarm x3"]
     assert backend.calls == [("create", ("new",)), ("delete", ("x1", "x2")), ("delete", ("x3",))]
 
 
@@ -121,3 +122,4 @@ def test_a_failure_midway_reports_what_was_and_was_not_applied() -> None:
     text = report.render()
     assert "+ created t alarm a" in text and "! failed to create t alarm b: boom on b" in text
     assert "not applied: create t alarm c" in text
+    assert "created" not in report.render(applied=False).splitlines()[0]
