@@ -2,7 +2,8 @@
 
 Every botocore client created while it is installed gets a ``before-call`` hook, so calls through moto,
 Stubber or fault-injecting endpoints are all seen. A call is attributed to the first frame outside
-botocore/boto3: calls made by test code itself (seeding moto) are kept apart from calls made by the product.
+botocore/boto3: calls made by test code itself (seeding moto) are kept apart from calls made by the product;
+calls with sync code (``alerts/``) anywhere on the stack are also noted as sync's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from botocore.client import ClientCreator
@@ -26,17 +28,24 @@ class Recorder:
     def __init__(self) -> None:
         self.code: defaultdict[str, set[str]] = defaultdict(set)  # IAM action -> product files that called it
         self.tests: defaultdict[str, set[str]] = defaultdict(set)  # IAM action -> test files (seeding)
+        self.sync: set[str] = set()  # IAM actions called with sync code (alerts/) on the stack
 
     def on_call(self, model: Any, **_: Any) -> None:
         action = iam_action(model.service_model.service_name, model.name)
-        frame = sys._getframe(1)
-        while frame is not None:
-            path = Path(frame.f_code.co_filename)
-            if path.is_relative_to(ROOT) and ".venv" not in path.parts:
-                where = self.tests if path.is_relative_to(TESTS) else self.code
-                where[action].add(str(path.relative_to(ROOT)))
-                return
-            frame = frame.f_back  # type: ignore[assignment]
+        ours = [p for p in _callers(sys._getframe(1)) if p.is_relative_to(ROOT) and ".venv" not in p.parts]
+        if not ours:
+            return
+        where = self.tests if ours[0].is_relative_to(TESTS) else self.code
+        where[action].add(str(ours[0].relative_to(ROOT)))
+        if where is self.code and any(p.relative_to(ROOT).parts[0] == "alerts" for p in ours):
+            self.sync.add(action)
+
+
+def _callers(frame: FrameType | None) -> Iterator[Path]:
+    """The files of ``frame`` and the frames that called it, innermost first."""
+    while frame is not None:
+        yield Path(frame.f_code.co_filename)
+        frame = frame.f_back
 
 
 RECORDER = Recorder()

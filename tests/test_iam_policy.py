@@ -63,3 +63,7 @@ def test_every_aws_operation_the_suite_made_is_in_the_policy(request: pytest.Fix
     assert len(recorded) >= 3
     missing = {action: sorted(files) for action, files in recorded.items() if action not in iam.actions()}
     assert not missing, f"AWS operations called by the code but missing from the IAM policy: {missing}"
+    sync = {s["Sid"]: set(s["Action"]) for s in iam.policy()["Statement"]}["Sync"]
+    assert RECORDER.sync & set(recorded) <= sync, f"sync calls missing from its statement: {RECORDER.sync - sync}"
+    if "tests/test_cloudwatch_sync.py" in ran:
+        assert {"cloudwatch:PutMetricAlarm", "ecs:ListClusters"} <= RECORDER.sync
