@@ -65,7 +65,12 @@ def _plans(config: config_mod.Config, names: tuple[str, ...], prune: bool
 @click.pass_obj
 def plan_command(state: Any, targets: tuple[str, ...], prune: bool, output: str, detailed_exitcode: bool) -> None:
     """Show what apply would create (+), update (~) and, with --prune, delete (-)."""
-    plans = [p for _, p in _plans(state.config, targets, prune)]
+    try:
+        plans = [p for _, p in _plans(state.config, targets, prune)]
+    except click.ClickException as exc:
+        if detailed_exitcode:  # 2 means "changes" there: every error is 1
+            exc.exit_code = 1
+        raise
     if output == "json":
         click.echo(json.dumps(plan_mod.to_json(plans), indent=2, sort_keys=True, default=str))
     else:

@@ -367,6 +367,15 @@ def test_alerts_plan_and_apply_commands(world: dict[str, str], tmp_path: Any) ->
     assert json.loads(again.output)["summary"] == {"create": 0, "update": 0, "delete": 0}
 
 
+def test_with_detailed_exitcode_a_bad_config_exits_1_not_2(tmp_path: Any) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cloudwatch_alarms: {sns_topics: [nope]}\n")
+    args = ["--config", str(bad), "alerts", "plan", "--target", "cloudwatch"]
+    assert CliRunner().invoke(main, args).exit_code == 2
+    result = CliRunner().invoke(main, [*args, "--detailed-exitcode"])
+    assert result.exit_code == 1 and "cloudwatch_alarms.sns_topics" in result.output
+
+
 def test_no_config_runs_as_development_on_discovery(world: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["alerts", "plan", "--target", "cloudwatch", "--output", "json"])
     # moto has no composite alarms, but planning needs none of their API
