@@ -232,3 +232,19 @@ def test_apply_asks_on_a_terminal(world: None, config_file: Path, monkeypatch: p
     accepted = CliRunner().invoke(main, args, input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]
+
+
+def test_a_crash_of_any_command_goes_to_sentry(sentry_sink: list[list[dict[str, Any]]]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("from alerts import iam\n"
+            "def boom():\n    raise RuntimeError('iam-policy exploded')\n"
+            "iam.policy = boom\n"
+            "from cli import main\nmain(['iam-policy'])\n")
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 1 and "RuntimeError: iam-policy exploded" in done.stderr
+    events = _items(sentry_sink, "event")
+    assert [v["value"] for e in events for v in e["exception"]["values"]] == ["iam-policy exploded"]
