@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alerts import catalog, render
 from alerts import cloudwatch as cw
@@ -20,6 +21,7 @@ from alerts.spec import AlertRule
 from exporters import __version__
 from exporters.aws import Aws
 from exporters.config import Config
+from exporters.regional import Target
 
 ALERT_TARGETS = ("cloudwatch", "sentry")
 SYNC_TARGETS = ("dashboards", "rules", *ALERT_TARGETS)
@@ -39,8 +41,7 @@ class AlertTarget:
     backend: Backend
 
 
-def alert_target(name: str, config: Config, environ: Mapping[str, str] = os.environ,
-                 aws: Aws | None = None, sentry_api: sentry_mod.Api | None = None) -> AlertTarget:
+def alert_target(name: str, config: Config, environ: Mapping[str, str] = os.environ) -> AlertTarget:
     """The CloudWatch or Sentry target for ``config``; :class:`Skipped` when Sentry is not configured."""
     rules = catalog.rules(config)
 
@@ -48,15 +49,18 @@ def alert_target(name: str, config: Config, environ: Mapping[str, str] = os.envi
         return catalog.runbook_url(rule, config)
 
     if name == "cloudwatch":
-        aws = aws or Aws(settings=config.aws)
-        clients: cw.Clients = lambda t, service: aws.client(service, t.region, t.account)  # noqa: E731
+        aws = Aws(settings=config.aws)
+
+        def clients(t: Target, service: str) -> Any:
+            return aws.client(service, t.region, t.account)
+
         return AlertTarget(name, lambda prune: cw.make_plan(config, rules, clients, prune, runbook),
                            cw.writer(config, clients))
     st = sentry_mod.settings(config, environ)
     reason = sentry_mod.missing(st, environ)
     if reason:
         raise Skipped(reason)
-    sentry = sentry_mod.Sentry(sentry_api or sentry_mod.Api(st.url, environ[sentry_mod.TOKEN_ENV]), st)
+    sentry = sentry_mod.Sentry(sentry_mod.Api(st.url, environ[sentry_mod.TOKEN_ENV]), st)
     return AlertTarget(name, lambda prune: sentry_mod.make_plan(sentry, rules, prune), sentry)
 
 
