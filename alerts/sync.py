@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sentry_sdk
+from sentry_sdk.crons import capture_checkin
+from sentry_sdk.crons.consts import MonitorStatus
+
 from alerts import catalog, render
 from alerts import cloudwatch as cw
 from alerts import sentry as sentry_mod
@@ -169,20 +173,15 @@ def monitor_slug(env: str) -> str:
     return f"docqet-monitor-sync-{env}"
 
 
-def init_self_monitoring(environment: str, environ: Mapping[str, str] = os.environ) -> bool:
+def init_self_monitoring(environment: str, environ: Mapping[str, str] = os.environ) -> None:
     """Send the tool's crashes to Sentry when ``SENTRY_DSN`` is set (nothing otherwise)."""
     dsn = environ.get(DSN_ENV, "")
-    if not dsn:
-        return False
-    import sentry_sdk
-
-    sentry_sdk.init(dsn=dsn, environment=environment, release=f"docqet-monitor@{__version__}", traces_sample_rate=0)
-    return True
+    if dsn:
+        sentry_sdk.init(dsn=dsn, environment=environment, release=f"docqet-monitor@{__version__}",
+                        traces_sample_rate=0)
 
 
 def _capture(exc: BaseException) -> None:
-    import sentry_sdk
-
     if sentry_sdk.is_initialized():
         sentry_sdk.capture_exception(exc)
 
@@ -190,10 +189,6 @@ def _capture(exc: BaseException) -> None:
 def _check_in_start(env: str, environ: Mapping[str, str]) -> str | None:
     if not environ.get(DSN_ENV):
         return None
-    import sentry_sdk
-    from sentry_sdk.crons import capture_checkin
-    from sentry_sdk.crons.consts import MonitorStatus
-
     if not sentry_sdk.is_initialized():
         init_self_monitoring(env, environ)
     return capture_checkin(monitor_slug=monitor_slug(env), status=MonitorStatus.IN_PROGRESS)
@@ -202,10 +197,6 @@ def _check_in_start(env: str, environ: Mapping[str, str]) -> str | None:
 def _check_in_end(check_in: str | None, env: str, failed: bool) -> None:
     if check_in is None:
         return
-    import sentry_sdk
-    from sentry_sdk.crons import capture_checkin
-    from sentry_sdk.crons.consts import MonitorStatus
-
     capture_checkin(monitor_slug=monitor_slug(env), check_in_id=check_in,
                     status=MonitorStatus.ERROR if failed else MonitorStatus.OK)
     sentry_sdk.flush(timeout=5)
