@@ -249,6 +249,7 @@ def workflow_objects(rule: AlertRule, project: str, st: Settings) -> list[Desire
     """The monitor (metric rules) and the alert of one rule in one project (new API, comparable shape)."""
     s, name = rule.sentry, _name(rule, project)
     assert s is not None
+    owner = {"owner": st.owner} if st.owner else {}
     out = []
     triggers: list[dict[str, Any]] = []
     filters: list[dict[str, Any]] = []
@@ -262,7 +263,7 @@ def workflow_objects(rule: AlertRule, project: str, st: Settings) -> list[Desire
     if s.kind == "metric":
         transactions = s.dataset == "transactions"
         out.append(Desired(name, "detector", {
-            "name": name, "project": project, "type": "metric_issue", "enabled": True, "owner": st.owner,
+            "name": name, "project": project, "type": "metric_issue", "enabled": True, **owner,
             "description": rule.description, "config": {"detectionType": "static"},
             "query": {"aggregate": s.aggregate, "dataset": s.dataset, "query": s.query,
                       "timeWindow": s.time_window_minutes * 60, "environment": _environment(rule, st),
@@ -272,7 +273,7 @@ def workflow_objects(rule: AlertRule, project: str, st: Settings) -> list[Desire
                 {"type": "lte", "comparison": _threshold(rule), "conditionResult": 0}]},
         }))
     out.append(Desired(name, "workflow", {
-        "name": name, "enabled": True, "owner": st.owner, "environment": _environment(rule, st),
+        "name": name, "enabled": True, **owner, "environment": _environment(rule, st),
         "config": {"frequency": FREQUENCY_MINUTES},
         "triggers": {"logic_type": "any-short", "conditions": triggers},
         "action_filters": [{"logic_type": "all", "conditions": filters, "actions": [_workflow_action(rule, st)]}],
@@ -386,13 +387,13 @@ _SERVER_KEYS = {"name", "uuid", "_valid"}  # added by the server to legacy condi
 
 
 def normalise_rule(r: Mapping[str, Any], project: str) -> dict[str, Any]:
-    strip = [{k: v for k, v in item.items() if k not in _SERVER_KEYS} for item in r.get("conditions") or ()]
+    def strip(items: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+        return [{k: v for k, v in item.items() if k not in _SERVER_KEYS} for item in items or ()]
+
     return {"name": r["name"], "project": project, "actionMatch": r.get("actionMatch"),
             "filterMatch": r.get("filterMatch") or "all", "frequency": r.get("frequency"),
-            "environment": r.get("environment"), **({"owner": r["owner"]} if r.get("owner") else {}),
-            "conditions": strip, "filters": [{k: v for k, v in f.items() if k not in _SERVER_KEYS}
-                                             for f in r.get("filters") or ()],
-            "actions": [{k: v for k, v in a.items() if k not in _SERVER_KEYS} for a in r.get("actions") or ()]}
+            "environment": r.get("environment"), "owner": r.get("owner"), "conditions": strip(r.get("conditions")),
+            "filters": strip(r.get("filters")), "actions": strip(r.get("actions"))}
 
 
 def _metric_action(a: Mapping[str, Any]) -> dict[str, Any]:
@@ -407,8 +408,7 @@ def normalise_alert_rule(r: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": r["name"], "projects": sorted(r.get("projects") or ()), "aggregate": r.get("aggregate"),
             "dataset": r.get("dataset"), "query": r.get("query", ""), "timeWindow": int(r.get("timeWindow") or 0),
             "thresholdType": r.get("thresholdType"), "environment": r.get("environment"),
-            "queryType": r.get("queryType"), "eventTypes": sorted(r.get("eventTypes") or ()),
-            **({"owner": r["owner"]} if r.get("owner") else {}),
+            "queryType": r.get("queryType"), "eventTypes": sorted(r.get("eventTypes") or ()), "owner": r.get("owner"),
             "triggers": [{"label": t.get("label"), "alertThreshold": t.get("alertThreshold"),
                           "actions": [_metric_action(a) for a in t.get("actions") or ()]}
                          for t in r.get("triggers") or ()]}
@@ -441,24 +441,26 @@ class Sentry:
                 refs[str(d["id"])] = d["name"]
                 if d["name"].startswith(PREFIX):
                     self.detector_ids[d["name"]] = str(d["id"])
-                found.append(Live(d["name"], "detector", normalise_detector(d, project),
-                                  _owned(d["name"], d.get("owner"), self.st), str(d["id"])))
+                found.append(self._live(d, "detector", normalise_detector(d, project), str(d["id"])))
         for w in self.api.list(f"{self.org}/workflows/"):
-            found.append(Live(w["name"], "workflow", normalise_workflow(w, refs),
-                              _owned(w["name"], w.get("owner"), self.st), str(w["id"])))
+            found.append(self._live(w, "workflow", normalise_workflow(w, refs), str(w["id"])))
         return found
 
     def _legacy_live(self) -> list[Live]:
         found: list[Live] = []
         for project in self.st.projects:
             for r in self.api.list(f"/api/0/projects/{self.st.organization}/{project}/rules/"):
-                found.append(Live(r["name"], "rule", normalise_rule(r, project),
-                                  _owned(r["name"], r.get("owner"), self.st), (project, str(r["id"]))))
+                found.append(self._live(r, "rule", normalise_rule(r, project), (project, str(r["id"]))))
         for r in self.api.list(f"{self.org}/alert-rules/"):
             if set(r.get("projects") or ()) & set(self.st.projects):
-                found.append(Live(r["name"], "alert-rule", normalise_alert_rule(r),
-                                  _owned(r["name"], r.get("owner"), self.st), str(r["id"])))
+                found.append(self._live(r, "alert-rule", normalise_alert_rule(r), str(r["id"])))
         return found
+
+    def _live(self, raw: Mapping[str, Any], kind: str, body: dict[str, Any], ref: Any) -> Live:
+        """A listed object; its owner is compared only when we set one (``sentry.owner_team``)."""
+        if self.st.owner is None:
+            body.pop("owner", None)
+        return Live(raw["name"], kind, body, _owned(raw["name"], raw.get("owner"), self.st), ref)
 
     # writing
 
@@ -468,18 +470,12 @@ class Sentry:
         ref = change.live.ref if change.live else None
         if change.kind == "detector":
             query = b.pop("query")
-            body = {k: v for k, v in b.items() if k not in ("project", "owner")}
-            body |= {"owner": b["owner"]} if b["owner"] else {}
+            body = {k: v for k, v in b.items() if k != "project"}
             body["data_sources"] = [{**query, "queryType": 1 if query["dataset"] == "transactions" else 0}]
             return f"{self.org}/projects/{b['project']}/detectors/", f"{self.org}/detectors/{ref}/", body
         if change.kind == "workflow":
-            refs = b.pop("detectors")
-            unknown = [r for r in refs if r not in self.detector_ids]
-            if unknown:
-                raise SentryError(f"no monitor found for {', '.join(unknown)} (does the project exist?)")
-            body = {k: v for k, v in b.items() if k != "owner"} | ({"owner": b["owner"]} if b["owner"] else {})
-            body["detector_ids"] = [int(self.detector_ids[r]) for r in refs]
-            return f"{self.org}/workflows/", f"{self.org}/workflows/{ref}/", body
+            b["detector_ids"] = [int(self.detector_ids[r]) for r in b.pop("detectors")]  # checked by make_plan
+            return f"{self.org}/workflows/", f"{self.org}/workflows/{ref}/", b
         if change.kind == "rule":
             project = b.pop("project")
             base = f"/api/0/projects/{self.st.organization}/{project}/rules/"

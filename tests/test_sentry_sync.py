@@ -154,6 +154,15 @@ def test_a_hand_edited_monitor_is_put_back_with_one_update(fake: FakeSentry) -> 
     assert fake.detectors[p95["id"]]["conditionGroup"]["conditions"][0]["comparison"] == 1000
 
 
+def test_an_owner_sentry_sets_by_itself_is_no_change_without_an_owner_team(fake: FakeSentry) -> None:
+    for api in ("workflows", "legacy"):
+        _apply(_config(api=api))
+    for store in (fake.workflows, fake.rules, fake.alert_rules):
+        for obj in store.values():
+            obj["owner"] = "user:42"  # e.g. the token's user, set as owner on create
+    assert _plan(_config())[0].changes == () and _plan(_config(api="legacy"))[0].changes == ()
+
+
 def test_prune_deletes_only_our_objects_alerts_before_monitors(fake: FakeSentry) -> None:
     _seed(fake.workflows, "unowned-workflow.json")
     config = _config()
