@@ -365,7 +365,7 @@ def normalise_detector(d: Mapping[str, Any], project: str) -> dict[str, Any]:
     owner = d.get("owner")
     return {"name": d["name"], "project": project, "type": d.get("type"), "enabled": d.get("enabled", True),
             "owner": f"{owner['type']}:{owner['id']}" if owner else None, "description": d.get("description"),
-            "config": d.get("config") or {}, "query": _snuba(d),
+            "config": {"detectionType": (d.get("config") or {}).get("detectionType")}, "query": _snuba(d),
             "condition_group": {"logic_type": group.get("logicType"),
                                 "conditions": _conditions(group.get("conditions"))}}
 
