@@ -149,7 +149,7 @@ class FakeSentry:
             "type": body["type"], "workflowIds": [], "createdBy": "1", "dateCreated": self._now(),
             "dateUpdated": self._now(), "enabled": body.get("enabled", True), "latestGroup": None,
             "owner": {"type": "team", "id": owner.split(":")[1], "name": "platform"} if owner else None,
-            "config": body.get("config") or {},
+            "config": {"comparisonDelta": None, **(body.get("config") or {})},  # with a server default
             "dataSources": [{"id": str(next(self.ids)), "organizationId": "1", "type": "snuba_query_subscription",
                              "sourceId": str(next(self.ids)), "queryObj": {
                                  "id": str(next(self.ids)), "status": 1, "subscription": None, "snubaQuery": {
