@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from alerts import catalog, promtool_tests
+import pytest
+
+from alerts import catalog, prometheus, promtool_tests
 from exporters import config as config_mod
 from exporters.config import Config
 
@@ -49,3 +51,14 @@ def test_changed_thresholds_make_the_unit_tests_fail(tmp_path: Path) -> None:
               if "alertname: " in line}
     assert failed == {"EcsServiceCpuHigh", "AuroraRpoBreached", "ApiAvailabilityErrorBudgetBurnFast",
                       "ApiAvailabilityErrorBudgetBurnSlow"}
+
+
+def test_without_for_durations_every_pending_case_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules rendered with ``for: 0s`` fire at once, so each alert's "pending" case must fail."""
+    real = prometheus.rule_files
+    monkeypatch.setattr(prometheus, "rule_files",
+                        lambda config, annotations=True: real(config, annotations, for_override="0s"))
+    result = _promtool_test(Config(), tmp_path)
+    failed = {line.split("alertname: ")[1].split(",")[0] for line in (result.stdout + result.stderr).splitlines()
+              if "alertname: " in line}
+    assert failed == {rule.name for rule in catalog.rules(Config()) if rule.expr and rule.for_}
