@@ -26,7 +26,7 @@ def build(t: Thresholds) -> G.Dashboard:
     rows = [
         S.Row("Application (ECS services behind the ALB)", [
             S.stat("ECS services healthy", [
-                "count(docqet_ecs_service_running_tasks >= docqet_ecs_service_desired_tasks)"
+                "(count(docqet_ecs_service_running_tasks >= docqet_ecs_service_desired_tasks) or vector(0))"
                 " / count(docqet_ecs_service_desired_tasks)"], S.PERCENT_RATIO, thresholds=S.below(1), w=4,
                 description="Share of services running at least their desired number of tasks.", links=to_ecs),
             S.stat("API request rate", ["sum(docqet_ecs_service_http_requests_per_second)"], S.REQUESTS_PER_SECOND,

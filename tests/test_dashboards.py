@@ -409,3 +409,20 @@ def test_promtool_check_rejects_a_broken_query(tmp_path: Path) -> None:
     result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode != 0
+
+
+@pytest.mark.parametrize(("running", "healthy"), [((0, 1), 0), ((2, 1), 0.5), ((2, 3), 1)])
+def test_overview_services_healthy_is_a_number_even_when_none_is(tmp_path: Path, running: tuple[int, int],
+                                                                 healthy: float) -> None:
+    """Two services wanting 2 and 3 tasks: the share running enough is 0 (not "no data") when none does."""
+    [target] = panel("docqet-overview", "ECS services healthy")["targets"]
+    series = [{"series": f'docqet_ecs_service_{kind}_tasks{{service="{service}"}}', "values": f"{count}x5"}
+              for service, desired, run in (("api", 2, running[0]), ("worker", 3, running[1]))
+              for kind, count in (("desired", desired), ("running", run))]
+    path = tmp_path / "overview.test.yml"
+    path.write_text(yaml.safe_dump({"rule_files": [], "tests": [{"interval": "1m", "input_series": series,
+        "promql_expr_test": [{"expr": target["expr"], "eval_time": "2m",
+                              "exp_samples": [{"labels": "{}", "value": healthy}]}]}]}))
+    result = subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
