@@ -278,7 +278,8 @@ class Client(Protocol):
 
 
 def live(client: Client, scope: str, env: str) -> list[Live]:
-    """Our environment's alarms in one region (paged), normalised, with ownership from their tags."""
+    """Our environment's alarms in one region (paged), normalised, with ownership from their tags (``managed-by``,
+    and ``environment`` when present)."""
     found: list[Live] = []
     params: dict[str, Any] = {"AlarmNamePrefix": f"docqet-{env}-", "MaxRecords": PAGE_SIZE,
                               "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
@@ -288,7 +289,8 @@ def live(client: Client, scope: str, env: str) -> list[Live]:
             for raw in page.get(key, []):
                 arn = raw["AlarmArn"]
                 tags = {t["Key"]: t["Value"] for t in client.list_tags_for_resource(ResourceARN=arn).get("Tags", [])}
-                owned = tags.get(MANAGED_BY[0]) == MANAGED_BY[1]
+                # the prefix docqet-<env>- also starts docqet-<env>-eu-...: an alarm tagged for another env is not ours
+                owned = tags.get(MANAGED_BY[0]) == MANAGED_BY[1] and tags.get("environment", env) == env
                 found.append(Live(f"{scope}/{raw['AlarmName']}", kind, normalise({**raw, "Tags": tags}), owned, arn))
         if not page.get("NextToken"):
             return found

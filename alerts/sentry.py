@@ -159,9 +159,17 @@ class Api:
         if remaining is not None and reset and int(float(remaining)) <= 0:
             self._not_before = float(reset)
 
+    def _decode(self, resp: requests.Response, method: str, path: str) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            detail = resp.text[:200].replace("\n", " ")
+            raise SentryError(self._redact(f"{method} {path.split('?')[0]}: HTTP {resp.status_code} is not JSON "
+                                           f"(is the Sentry URL right?): {detail}")) from None
+
     def json(self, method: str, path: str, body: Any = None) -> Any:
         resp = self.request(method, path, body=body)
-        return resp.json() if resp.content else None
+        return self._decode(resp, method, path) if resp.content else None
 
     def list(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every page: follows the ``rel="next"; results="true"`` cursor of the Link header."""
@@ -169,7 +177,7 @@ class Api:
         query = dict(params or {})
         while True:
             resp = self.request("GET", path, params=query)
-            items += resp.json()
+            items += self._decode(resp, "GET", path)
             match = _LINK.search(resp.headers.get("Link", ""))
             if not match:
                 return items
@@ -443,6 +451,8 @@ class Sentry:
                     self.detector_ids[d["name"]] = str(d["id"])
                 found.append(self._live(d, "detector", normalise_detector(d, project), str(d["id"])))
         for w in self.api.list(f"{self.org}/workflows/"):
+            if w.get("detectorIds") and not any(str(i) in refs for i in w["detectorIds"]):
+                continue  # listed organization-wide: an alert of projects we do not sync is not ours to touch
             found.append(self._live(w, "workflow", normalise_workflow(w, refs), str(w["id"])))
         return found
 

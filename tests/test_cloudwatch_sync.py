@@ -215,6 +215,20 @@ def test_unowned_alarms_are_never_touched_and_prune_deletes_only_ours(world: dic
     assert _plan(config, prune=True).changes == ()
 
 
+def test_alarms_of_an_environment_whose_name_extends_ours_are_not_ours(world: dict[str, str]) -> None:
+    """``docqet-staging-`` is also the start of ``docqet-staging-eu-``: the environment tag tells them apart."""
+    client = boto3.client("cloudwatch")
+    name = "docqet-staging-eu-api-EcsServiceCpuHigh"
+    client.put_metric_alarm(AlarmName=name, MetricName="CPUUtilization", Namespace="AWS/ECS", Statistic="Average",
+                            Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+                            Tags=[{"Key": "managed-by", "Value": "docqet-monitor"},
+                                  {"Key": "environment", "Value": "staging-eu"}])
+    plan = _plan(_config(), prune=True)
+    assert f"eu-west-1/{name}" not in [c.key for c in plan.changes]
+    _apply(_config(), prune=True)
+    assert client.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+
+
 def test_an_unowned_alarm_with_our_name_is_an_error_not_an_overwrite(world: dict[str, str]) -> None:
     client = boto3.client("cloudwatch")
     client.put_metric_alarm(AlarmName="docqet-staging-api-EcsServiceCpuHigh", MetricName="x", Namespace="y",

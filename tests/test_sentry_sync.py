@@ -191,6 +191,19 @@ def test_owner_team_makes_other_teams_prefixed_alerts_unowned(fake: FakeSentry) 
         _plan(clash)
 
 
+def test_prune_leaves_our_alerts_of_projects_it_does_not_sync_alone(fake: FakeSentry) -> None:
+    """Workflows are listed organization-wide: those of another project (another environment's config) are not
+    this run's to update or delete, even with our prefix."""
+    fake.projects["other"] = "13"
+    other_error = str(next(fake.ids))
+    fake.detectors[other_error] = {**seed("error-detector.json"), "id": other_error, "projectId": "13"}
+    theirs = _seed(fake.workflows, "unowned-workflow.json", name="[docqet-monitor] SentryErrorSpike (other)",
+                   detectorIds=[other_error])
+    _apply(_config(), prune=True)
+    assert theirs in fake.workflows
+    assert _plan(_config(), prune=True)[0].changes == ()
+
+
 def test_an_unowned_alert_with_our_name_is_an_error(fake: FakeSentry) -> None:
     _seed(fake.rules, "unowned-rule.json", name="[docqet-monitor] SentryIssueRegression (api)")
     before = json.dumps(fake.rules, sort_keys=True)
@@ -237,6 +250,16 @@ def test_connection_errors_are_retried_then_reported_without_the_token() -> None
             api.list("/api/0/organizations/docqet/workflows/")
     assert str(err.value) == "GET /api/0/organizations/docqet/workflows/: ConnectionError after 3 attempts"
     assert clock.slept == [1.0, 2.0] and api.requests == 3
+
+
+def test_a_response_that_is_not_json_is_a_clear_error_without_the_token() -> None:
+    api = s.Api(URL, TOKEN)
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{URL}/api/0/organizations/docqet/workflows/", body=f"<html>sign in {TOKEN}</html>")
+        with pytest.raises(s.SentryError) as err:
+            api.list("/api/0/organizations/docqet/workflows/")
+    assert str(err.value) == ("GET /api/0/organizations/docqet/workflows/: HTTP 200 is not JSON (is the Sentry URL "
+                              "right?): <html>sign in ***</html>")
 
 
 def test_a_429_without_retry_after_waits_for_the_rate_limit_reset(fake: FakeSentry) -> None:
