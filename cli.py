@@ -80,28 +80,67 @@ def main(ctx: click.Context, env: str | None, config_path: str | None, verbose: 
 @main.command()
 @pass_state
 def validate(state: State) -> None:
-    """Check the configuration (and everything built from it as code)."""
+    """Check the configuration and everything built from it as code; exit 1 naming every problem.
+
+    Alerts: the catalog lint, promtool/amtool on a fresh render. Dashboards: every query reads exported
+    metrics (or recording rules), every variable used is defined. In a checkout: the generated files under
+    monitoring/ are what the code builds. No network.
+    """
     config = state.config
     click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
-    _validate_alerts(config)
-
-
-def _validate_alerts(config: config_mod.Config) -> None:
-    """Catalog lint, then promtool/amtool on a fresh render; exit 1 on findings or when a tool is missing."""
-    from alerts import render as alerts_render
-
     try:
-        findings = alerts_render.lint_findings(config)
-        findings += alerts_render.check_with_tools(config)
+        findings = _validate_alerts(config) + _validate_dashboards(config) + _validate_committed()
     except config_mod.ConfigError as exc:
         raise ConfigUsageError(exc) from None
-    except alerts_render.ToolMissing as exc:
-        raise click.ClickException(f"cannot check the rendered alerts: {exc}") from None
     for finding in findings:
-        click.echo(f"alerts: {finding}", err=True)
+        click.echo(finding, err=True)
     if findings:
-        raise click.ClickException(f"alerts: {len(findings)} problem(s)")
-    click.echo("alerts: catalog lint clean; promtool check rules/config and amtool check-config passed.")
+        raise click.ClickException(f"{len(findings)} problem(s)")
+
+
+def _validate_alerts(config: config_mod.Config) -> list[str]:
+    """Catalog lint, then promtool/amtool on a fresh render (a finding when a tool is missing)."""
+    from alerts import render as alerts_render
+
+    findings = alerts_render.lint_findings(config)
+    try:
+        findings += alerts_render.check_with_tools(config)
+    except alerts_render.ToolMissing as exc:
+        findings.append(f"cannot check the rendered files: {exc}")
+    if not findings:
+        click.echo("alerts: catalog lint clean; promtool check rules/config and amtool check-config passed.")
+    return [f"alerts: {finding}" for finding in findings]
+
+
+def _validate_dashboards(config: config_mod.Config) -> list[str]:
+    """The dashboards built for ``config``: queries read known series, variables are defined."""
+    from alerts.lint import known_series
+    from dashboards import build, lint
+
+    models = build.build_all(config)
+    findings = lint.lint(models, known_series(collector_registry.exported_metric_names()))
+    if not findings:
+        click.echo(f"dashboards: {len(models)} built; every query reads exported metrics or recording rules, "
+                   "every variable is defined.")
+    return [f"dashboards: {finding}" for finding in findings]
+
+
+def _validate_committed() -> list[str]:
+    """Generated files under monitoring/ that differ from what the code builds (skipped outside a checkout)."""
+    from alerts import render as alerts_render
+    from dashboards import build
+
+    root = alerts_render.MONITORING
+    if not root.is_dir():
+        click.echo(f"committed files: skipped ({root} does not exist: not a checkout).")
+        return []
+    findings = [f"{change.path.relative_to(root.parent)}: {change.change}; run `docqet-monitor dashboards build`"
+                for change in build.compare(build.DEFAULT_OUT, build.build_all())]
+    findings += [f"{root.name}/{rel}: stale; run `docqet-monitor alerts render`"
+                 for rel in alerts_render.stale(alerts_render.committed_files(), root)]
+    if not findings:
+        click.echo(f"committed files: the dashboards, rules and configs under {root} are up to date.")
+    return [f"committed files: {finding}" for finding in findings]
 
 
 # --- alerts -----------------------------------------------------------------------------------
@@ -237,36 +276,51 @@ DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost
                    "PagerDuty stand-in (needs prometheus and alertmanager on PATH).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help=f"Port for /metrics on 127.0.0.1 [default: exporter.port, {config_mod.DEFAULT_PORT}; 0: any free].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=demo_mod.DEFAULT_OUT,
+              show_default=True,
+              help="Where the demo writes dashboards, rules and its cost cache; emptied at the start of each run.")
 @pass_state
-def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None) -> None:
+def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out: Path) -> None:
     """Run everything against moto's AWS emulator on 127.0.0.1, seeded with a Docqet staging environment.
 
     Without --env/--config the staging settings are used; regions and accounts are always the demo's.
     """
+    from alerts import catalog
+    from exporters import qdrant
+
     base = state.config if state.env or state.config_path else config_mod.resolve(env="staging")
     config = dataclasses.replace(base, regions=(demo_mod.REGION,), accounts=())
     try:
+        catalog.rules(config)  # config errors beyond the file's own checks, before anything starts
+        if config.collectors.qdrant.enabled:
+            qdrant.nodes_from(config.collectors.qdrant)
+        out_dir = demo_mod.prepare_out(out)
         with demo_mod.moto_server() as endpoint, demo_mod.aws_environment(endpoint):
             click.echo(f"AWS emulator (moto) on {endpoint}", err=True)
-            ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True))
+            ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True),
+                                       out_dir=out_dir)
             ctx.extras[alerts_demo.PIPELINE_FLAG] = alerts_pipeline
             demo_mod.run_steps(ctx, DEMO_STEPS)
             exp = _build_exporter(ctx.config)
             if once:
+                click.echo(f"demo output (kept until the next run): {out_dir}", err=True)
                 _print_once(exp)
             else:
                 _serve_until_signal(exp, "127.0.0.1", config.exporter.port if port is None else port,
-                                    _announce_demo)
+                                    lambda url: _announce_demo(url, out_dir))
+    except config_mod.ConfigError as exc:
+        raise ConfigUsageError(exc) from None
     except demo_mod.DemoError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def _announce_demo(url: str) -> None:
+def _announce_demo(url: str, out_dir: Path) -> None:
     click.echo(f"""
 docqet-monitor demo is running against the emulator (Ctrl-C to stop).
   metrics:   {url}/metrics
   readiness: {url}/readyz
   try:       curl -s {url}/metrics | grep docqet_ecs_service_running_tasks
+  output:    {out_dir} (dashboards, rendered rules; kept until the next run)
 """, err=True)
 
 

@@ -27,7 +27,7 @@ PIPELINE_FLAG = "alerts_pipeline"  # ctx.extras key set by `demo --alerts-pipeli
 
 def render_step(ctx: DemoContext) -> None:
     """Demo step: render the environment's Prometheus rules, prometheus.yml and alertmanager.yml."""
-    out = Path(tempfile.mkdtemp(prefix="docqet-monitor-demo-alerts-"))
+    out = ctx.out_dir / "alerts"
     written = render.write({**render.shared_files(), **render.environment_files(ctx.config)}, out)
     rules = [r for r in catalog.rules(ctx.config) if r.expr]
     ctx.echo(f"rendered {len(rules)} Prometheus alerts and the Alertmanager config for {ctx.config.environment} "

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
-from pathlib import Path
 
 from alerts import sync
 from exporters.demo import DemoContext
@@ -21,7 +19,7 @@ def sync_step(ctx: DemoContext) -> None:
         targets.append("sentry")
     if config.grafana.url or os.environ.get("GRAFANA_URL"):
         targets.insert(0, "dashboards")
-    out = Path(tempfile.mkdtemp(prefix="docqet-monitor-sync-"))
+    out = ctx.out_dir / "sync-rules"
     ctx.echo(f"sync: {', '.join(targets)} for {config.environment} (rules into {out}; "
              "no composite alarms: the emulator lacks them)")
     for title, dry_run in (("plan", True), ("apply", False), ("plan again", True)):

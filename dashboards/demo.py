@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 from dashboards import build
 from dashboards.publish import MESSAGE, URL_ENV, GrafanaError, GrafanaSettingsError, connect, line, publish, summary
@@ -14,12 +12,12 @@ from exporters.demo import DemoContext, DemoError
 
 
 def dashboards_step(ctx: DemoContext) -> None:
-    """Build the six dashboards into a fresh directory (never over the committed files) and maybe publish."""
+    """Build the six dashboards into the demo's output directory (never over the committed ones); maybe publish."""
     try:
         models = build.build_all(ctx.config)
     except ConfigError as exc:  # a bad alerts.thresholds override
         raise DemoError(f"invalid configuration: {exc}") from None
-    out = Path(tempfile.mkdtemp(prefix="docqet-monitor-dashboards-"))
+    out = ctx.out_dir / "dashboards"
     build.write(out, models)
     ctx.extras["dashboards_dir"] = out
     ctx.echo(f"dashboards: {len(models)} Grafana dashboards ({', '.join(models)}) built for "

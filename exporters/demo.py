@@ -25,11 +25,13 @@ import logging
 import math
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -40,6 +42,8 @@ REGION = "eu-west-1"
 CLUSTER = "docqet-staging"
 MAX_DATUMS_PER_PUT = 1000  # PutMetricData limit
 GIB = 1024 ** 3
+DEFAULT_OUT = Path(".cache/docqet-monitor/demo")  # relative to the working directory, like the cost cache
+OUT_MARKER = ".docqet-monitor-demo"  # marks a directory the demo owns and empties on each run
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,8 @@ def moto_server() -> Iterator[str]:
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
-        raise DemoError("the demo needs moto: pip install 'docqet-monitor[demo]'") from None
+        raise DemoError("the demo needs moto (the `demo` extra): run `make demo` in the docqet-monitor checkout, "
+                        "or `pip install -e '.[demo]'` there") from None
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     patch_moto_percentiles()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -293,13 +298,36 @@ def _set_env(key: str, value: str | None) -> None:
         os.environ[key] = value
 
 
+def prepare_out(path: Path) -> Path:
+    """Empty the demo's output directory for a new run (absolute path returned).
+
+    Only a new or empty directory, or one an earlier demo run marked with :data:`OUT_MARKER`, is used: the demo
+    never deletes what it did not write.
+    """
+    try:
+        if path.is_dir() and any(path.iterdir()):
+            if not (path / OUT_MARKER).is_file():
+                raise DemoError(f"--out {path}: the directory is not empty and not a demo output directory "
+                                f"(no {OUT_MARKER} file); choose another")
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / OUT_MARKER).write_text("Written by `docqet-monitor demo`; emptied by its next run.\n")
+    except OSError as exc:
+        raise DemoError(f"--out {path}: {exc.strerror or exc}") from None
+    return path.resolve()
+
+
 @dataclass
 class DemoContext:
-    """Shared by the demo steps: where the emulator is, the config the exporter will run with, output."""
+    """Shared by the demo steps: where the emulator is, the config the exporter will run with, output.
+
+    Steps write files only under ``out_dir`` (emptied at the start of each run, kept afterwards to look at).
+    """
 
     endpoint_url: str
     config: Config
     echo: Callable[[str], None]
+    out_dir: Path
     region: str = REGION
     now: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -347,7 +347,7 @@ def test_the_exposition_passes_promtool(stubbed: tuple[Any, Stubber]) -> None:
 
 @pytest.mark.parametrize("day", [date(2026, 11, 25), date(2026, 12, 1)])
 def test_the_demo_seeds_a_sample_bill_the_collector_reads(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
-                                                          day: date) -> None:
+                                                          day: date, tmp_path: Path) -> None:
     from moto.ce.responses import CostExplorerResponse
 
     monkeypatch.setattr(CostExplorerResponse, "get_cost_forecast", None, raising=False)  # undone afterwards
@@ -355,11 +355,11 @@ def test_the_demo_seeds_a_sample_bill_the_collector_reads(moto_endpoint: str, mo
     lines: list[str] = []
     config = Config(environment="staging", collectors=CollectorsConfig(cost=CostCollectorConfig(
         monthly_budget_usd=4000.0)))
-    ctx = DemoContext(moto_endpoint, config, echo=lines.append, now=now)
+    ctx = DemoContext(moto_endpoint, config, echo=lines.append, out_dir=tmp_path, now=now)
 
     demo_cost_qdrant.cost_step(ctx)
 
-    assert ctx.config.collectors.cost.cache_path != config.collectors.cost.cache_path  # never the real cache
+    assert ctx.config.collectors.cost.cache_path == str(tmp_path / "cost.json")  # never the real cache
     assert len(lines) == 1 and "sample data, not a real bill" in lines[0]
     expected = demo_cost_qdrant.demo_costs(day, "staging")
     stats = Stats()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -330,19 +331,19 @@ def test_live_model_drops_what_grafana_adds() -> None:
 # --- the demo step ----------------------------------------------------------------------------------
 
 
-def demo_context(lines: list[str]) -> Any:
+def demo_context(lines: list[str], out_dir: Path) -> Any:
     from exporters.config import Config
     from exporters.demo import DemoContext
 
-    return DemoContext("http://127.0.0.1:1", Config(environment="staging"), echo=lines.append)
+    return DemoContext("http://127.0.0.1:1", Config(environment="staging"), echo=lines.append, out_dir=out_dir)
 
 
-def test_the_demo_builds_the_dashboards_and_says_where(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demo_builds_the_dashboards_and_says_where(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from dashboards.demo import dashboards_step
 
     monkeypatch.delenv("GRAFANA_URL")
     lines: list[str] = []
-    ctx = demo_context(lines)
+    ctx = demo_context(lines, tmp_path)
     dashboards_step(ctx)
     out = ctx.extras["dashboards_dir"]
     assert sorted(p.stem for p in out.iterdir()) == sorted(MODELS)
@@ -350,35 +351,36 @@ def test_the_demo_builds_the_dashboards_and_says_where(monkeypatch: pytest.Monke
     assert out != build.DEFAULT_OUT
 
 
-def test_the_demo_publishes_when_grafana_url_is_set(api: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_demo_publishes_when_grafana_url_is_set(api: Any, caplog: pytest.LogCaptureFixture,
+                                                    tmp_path: Path) -> None:
     from dashboards.demo import dashboards_step
 
     register(api, {})
     lines: list[str] = []
-    dashboards_step(demo_context(lines))
+    dashboards_step(demo_context(lines, tmp_path))
     assert len(posts(api)) == len(MODELS)
     assert any("+ created" in line and "docqet-overview" in line for line in lines)
     assert lines[-1] == f"dashboards: published to {URL}. Folder created. Dashboards: 6 created."
     assert all(TOKEN not in line for line in lines) and TOKEN not in caplog.text
 
 
-def test_a_demo_publish_failure_is_reported_not_raised(api: Any) -> None:
+def test_a_demo_publish_failure_is_reported_not_raised(api: Any, tmp_path: Path) -> None:
     from dashboards.demo import dashboards_step
 
     api.add(responses.POST, f"{URL}/api/folders", json={"message": "nope"}, status=401)
     lines: list[str] = []
-    dashboards_step(demo_context(lines))
+    dashboards_step(demo_context(lines, tmp_path))
     assert lines[-1].startswith("dashboards: not published: POST /api/folders: Grafana rejected the token")
 
 
-def test_a_bad_threshold_override_stops_the_demo_step_clearly() -> None:
+def test_a_bad_threshold_override_stops_the_demo_step_clearly(tmp_path: Path) -> None:
     from dashboards.demo import dashboards_step
     from exporters.config import parse
     from exporters.demo import DemoContext, DemoError
 
     config = parse({"alerts": {"thresholds": {"NoSuchAlert": {"threshold": 1}}}}, "demo.yaml")
     with pytest.raises(DemoError, match=r"demo\.yaml: alerts\.thresholds\.NoSuchAlert: unknown alert"):
-        dashboards_step(DemoContext("http://127.0.0.1:1", config, echo=print))
+        dashboards_step(DemoContext("http://127.0.0.1:1", config, echo=print, out_dir=tmp_path))
 
 
 def test_a_folder_title_taken_by_another_uid_is_explained(api: Any) -> None:

@@ -12,8 +12,10 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
+import cli
 from exporters import cloudwatch, demo, ecs, rds
 from exporters.collectors import exported_metric_names
 
@@ -80,10 +82,60 @@ def test_aws_environment_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
     assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
 
 
-def test_demo_once_prints_the_seeded_environment() -> None:
-    done = subprocess.run([*CLI, "demo", "--once"], cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr
+def test_prepare_out_empties_only_a_directory_the_demo_owns(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    assert demo.prepare_out(out) == out.resolve()
+    (out / "dashboards").mkdir()
+    (out / "dashboards" / "old.json").write_text("{}")
+    demo.prepare_out(out)
+    assert sorted(p.name for p in out.iterdir()) == [demo.OUT_MARKER]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(demo.DemoError, match=r"--out .*mine: the directory is not empty and not a demo output"):
+        demo.prepare_out(mine)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    (tmp_path / "file").write_text("")
+    with pytest.raises(demo.DemoError, match=r"--out .*file"):
+        demo.prepare_out(tmp_path / "file" / "demo")
+
+
+def test_demo_config_errors_exit_2_before_anything_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "demo.yaml"
+    bad.write_text("alerts:\n  thresholds:\n    NoSuchAlert: {threshold: 1}\n")
+    result = CliRunner().invoke(cli.main, ["--config", str(bad), "demo", "--once", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert f"invalid configuration: {bad}: alerts.thresholds.NoSuchAlert: unknown alert" in result.output
+    assert "AWS emulator" not in result.output and not (tmp_path / "out").exists()
+    monkeypatch.setenv("QDRANT_URL", "qdrant:6333")
+    result = CliRunner().invoke(cli.main, ["demo", "--once", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "$QDRANT_URL: expected an http(s) URL, got 'qdrant:6333'" in result.output
+
+
+def test_demo_without_moto_says_how_to_install_it(tmp_path: Path) -> None:
+    code = "import sys; sys.modules['moto'] = sys.modules['moto.server'] = None; import cli; cli.main()"
+    done = subprocess.run([sys.executable, "-c", code, "demo", "--once", "--out", str(tmp_path / "out")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("Error: the demo needs moto (the `demo` extra): run `make demo` in the "
+                                   "docqet-monitor checkout, or `pip install -e '.[demo]'` there")
+
+
+def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    for _ in range(2):  # a second run replaces the first one's output
+        done = subprocess.run([*CLI, "demo", "--once", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=240, env=env)
+        assert done.returncode == 0, done.stderr
     assert "AWS emulator (moto) on http://127.0.0.1:" in done.stderr
+    assert f"demo output (kept until the next run): {out}" in done.stderr
+    assert list(tmp.iterdir()) == []  # nothing left behind in the temporary directory
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [demo.OUT_MARKER, "alerts", "cost.json", "dashboards", "sync-rules"])
+    assert len(list((out / "dashboards").glob("docqet-*.json"))) == 6
+    assert (out / "alerts" / "prometheus" / "rules" / "staging" / "alerts.yml").is_file()
     values = _values(done.stdout)
     base = {"cluster": "docqet-staging", "region": "eu-west-1"}
     assert values[_key("docqet_ecs_service_running_tasks", **base, service="api")] == 3
@@ -97,8 +149,8 @@ def test_demo_once_prints_the_seeded_environment() -> None:
     assert names <= exported_metric_names()
 
 
-def test_demo_serves_until_interrupted() -> None:
-    proc = subprocess.Popen([*CLI, "demo", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE,
+def test_demo_serves_until_interrupted(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*CLI, "demo", "--port", "0", "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         url = None

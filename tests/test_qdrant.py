@@ -353,22 +353,22 @@ def test_the_exposition_passes_promtool(serve: Callable[..., FakeQdrant]) -> Non
 # --- the demo step ----------------------------------------------------------------------------
 
 
-def test_the_demo_reports_qdrant_not_configured() -> None:
+def test_the_demo_reports_qdrant_not_configured(tmp_path: Path) -> None:
     lines: list[str] = []
-    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append))
+    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append, out_dir=tmp_path))
     assert lines == ["Qdrant: not configured (set QDRANT_URL)"]
 
 
 def test_the_demo_scrapes_the_qdrant_of_qdrant_url(serve: Callable[..., FakeQdrant],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     fake = serve(ROUTES_HEALTHY, api_key=API_KEY)
     monkeypatch.setenv("QDRANT_URL", fake.url)
     monkeypatch.setenv("QDRANT_API_KEY", API_KEY)
     lines: list[str] = []
-    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append))
+    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append, out_dir=tmp_path))
     assert lines == [f"Qdrant default at {fake.url}: up, Qdrant 1.19.0, 3 collection(s); the exporter scrapes it"]
     assert fake.headers  # it really asked
     monkeypatch.setenv("QDRANT_API_KEY", "wrong")
     lines.clear()
-    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append))
+    demo_cost_qdrant.qdrant_step(DemoContext("http://127.0.0.1:1", Config(), echo=lines.append, out_dir=tmp_path))
     assert lines[0].startswith(f"Qdrant default at {fake.url}: down: ") and "HTTP 401" in lines[0]

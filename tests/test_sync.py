@@ -199,7 +199,7 @@ def test_a_crash_goes_to_sentry_and_the_check_in_says_error(world: None, config_
 # --- the demo step and apply's confirmation --------------------------------------------------------------
 
 
-def test_demo_step_shows_a_plan_the_apply_and_an_empty_plan(moto_endpoint: str) -> None:
+def test_demo_step_shows_a_plan_the_apply_and_an_empty_plan(moto_endpoint: str, tmp_path: Path) -> None:
     import dataclasses
 
     from alerts.sync_demo import sync_step
@@ -208,7 +208,7 @@ def test_demo_step_shows_a_plan_the_apply_and_an_empty_plan(moto_endpoint: str) 
 
     config = dataclasses.replace(config_mod.resolve(env="staging"), regions=(demo_mod.REGION,), accounts=())
     lines: list[str] = []
-    ctx = demo_mod.DemoContext(moto_endpoint, config, echo=lines.append)
+    ctx = demo_mod.DemoContext(moto_endpoint, config, echo=lines.append, out_dir=tmp_path)
     demo_mod.seed_aws_step(ctx)
     sync_step(ctx)
     text = "\n".join(lines)
