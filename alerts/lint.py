@@ -22,9 +22,14 @@ _CAMEL = re.compile(r"[A-Z][A-Za-z0-9]+")
 _UNFILLED = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
+def known_series(exported: Iterable[str]) -> frozenset[str]:
+    """What an expression may read: the exporter's metric names, Prometheus' own series, our recording rules."""
+    return frozenset(exported) | PROMETHEUS_METRICS | slo.recording_rule_names()
+
+
 def lint_rules(rules: Sequence[AlertRule], known_metrics: Iterable[str]) -> list[str]:
     """Findings as ``"<AlertName>: <problem>"``; empty when the catalog is clean."""
-    known = frozenset(known_metrics) | PROMETHEUS_METRICS | slo.recording_rule_names()
+    known = known_series(known_metrics)
     findings = [f"{name}: {count} rules share this name"
                 for name, count in Counter(rule.name for rule in rules).items() if count > 1]
     for rule in rules:
@@ -57,7 +62,7 @@ def _problems(rule: AlertRule, known: frozenset[str]) -> list[str]:
 
 
 def lint_recording_rules(rules: Iterable[dict[str, object]], known_metrics: Iterable[str]) -> list[str]:
-    known = frozenset(known_metrics) | PROMETHEUS_METRICS | slo.recording_rule_names()
+    known = known_series(known_metrics)
     return [f"recording rule {rule['record']}: reads metrics the exporter does not export: {', '.join(unknown)}"
             for rule in rules if (unknown := sorted(metric_names(str(rule["expr"])) - known))]
 
