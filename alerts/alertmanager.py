@@ -1,9 +1,12 @@
 """The Alertmanager config for one environment (pure: config in, document out).
 
-critical -> PagerDuty (Events API v2, payload severity ``critical``: high urgency), warning -> PagerDuty
-(severity ``warning``: low urgency, with the PagerDuty service's "urgency by alert severity" rule), info ->
-the notification webhook, never a page; Watchdog -> the dead man's switch. With ``pages_enabled: false``
-(development) critical and warning go to the notification webhook too.
+critical -> PagerDuty (Events API v2, payload severity ``critical``), warning -> PagerDuty (severity
+``warning``), info -> the notification webhook, never a page; Watchdog -> the dead man's switch. With
+``pages_enabled: false`` (development) critical and warning go to the notification webhook too.
+
+PagerDuty turns severity into urgency (critical/error: high, warning/info: low) only on a service set to
+"dynamic notifications based on alert severity"; a service with a fixed urgency pages warnings like
+criticals. ``pagerduty_warning_routing_key_file`` sends warnings to a second, low-urgency service instead.
 
 The PagerDuty routing key is never in a committed file: ``routing_key_file`` (a path on the Alertmanager
 host) when configured; otherwise a key read from the environment at render time, but only for files written
@@ -51,7 +54,9 @@ def routing_key_from_env(config: Config, environ: Mapping[str, str]) -> str | No
 def _pagerduty(config: Config, severity: str, routing_key: str | None) -> dict[str, Any]:
     settings = config.alerts.alertmanager
     key: dict[str, str] = (
-        {"routing_key_file": settings.pagerduty_routing_key_file} if settings.pagerduty_routing_key_file
+        {"routing_key_file": settings.pagerduty_warning_routing_key_file}
+        if severity == "warning" and settings.pagerduty_warning_routing_key_file
+        else {"routing_key_file": settings.pagerduty_routing_key_file} if settings.pagerduty_routing_key_file
         else {"routing_key": routing_key} if routing_key
         else {"routing_key_file": DEFAULT_ROUTING_KEY_FILE})
     doc: dict[str, Any] = {**key, "send_resolved": True, "severity": severity}

@@ -150,6 +150,8 @@ class SloConfig:
 class AlertmanagerConfig:
     pagerduty_routing_key_file: str = ""  # path on the Alertmanager host; never the key itself
     pagerduty_routing_key_env: str = "PAGERDUTY_ROUTING_KEY"  # read at render time when no file
+    # warnings to a second, low-urgency PagerDuty service; empty: the same key (service on dynamic notifications)
+    pagerduty_warning_routing_key_file: str = ""
     pagerduty_url: str = ""  # empty: Alertmanager's default Events API v2 URL
     notification_webhook_url: str = ""  # info alerts; never a page
     watchdog_webhook_url: str = ""  # dead man's switch

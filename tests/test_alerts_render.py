@@ -170,3 +170,19 @@ def test_prometheus_config_scrapes_exporter_and_qdrant_and_loads_rules() -> None
     assert jobs["docqet-monitor"]["honor_labels"] is True
     assert "qdrant" in jobs and doc["rule_files"] == ["rules/*.yml"]
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+
+
+def test_warnings_can_use_a_second_pagerduty_service(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("environment: production\nalerts:\n  alertmanager:\n"
+                   "    pagerduty_routing_key_file: /run/secrets/pd-high\n"
+                   "    pagerduty_warning_routing_key_file: /run/secrets/pd-low\n")
+    code, output = _run("--config", str(cfg), "alerts", "render", "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    am_file = tmp_path / "out/alertmanager/production/alertmanager.yml"
+    pd = {r["name"]: r["pagerduty_configs"][0] for r in yaml.safe_load(am_file.read_text())["receivers"]
+          if "pagerduty_configs" in r}
+    assert {name: c["routing_key_file"] for name, c in pd.items()} == {
+        "pagerduty-critical": "/run/secrets/pd-high", "pagerduty-warning": "/run/secrets/pd-low"}
+    assert _routes(am_file, "severity=warning", "alertname=EcsServiceCpuHigh") == "pagerduty-warning"
+    assert _run("--config", str(cfg), "validate")[0] == 0  # amtool check-config accepts it

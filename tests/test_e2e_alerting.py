@@ -102,3 +102,23 @@ def test_alertmanager_inhibits_and_routes_by_severity(tmp_path: Path) -> None:
     assert critical["payload"]["severity"] == "critical" and warning["payload"]["severity"] == "warning"
     assert ("EcsServiceHttpLatencyP95High", "api") not in received
     assert ("EcsServiceCpuHigh", "api") not in received
+
+
+def test_warnings_can_page_a_separate_low_urgency_service(tmp_path: Path) -> None:
+    """With ``pagerduty_warning_routing_key_file``, Alertmanager sends warnings with the second service's key."""
+    low_urgency_key = "fedcba9876543210fedcba9876543210"
+    (tmp_path / "low-urgency-key").write_text(low_urgency_key)
+    config = config_mod.parse({"environment": "staging", "alerts": {"alertmanager": {
+        "pagerduty_warning_routing_key_file": str(tmp_path / "low-urgency-key")}}}, "e2e.yaml")
+    labels = {"environment": "staging", "region": "eu-west-1", "cluster": CLUSTER}
+    with pipeline.run(config, "127.0.0.1:9", tmp_path) as p:
+        requests.post(f"{p.alertmanager_url}/api/v2/alerts", timeout=5, json=[
+            {"labels": {**labels, "alertname": "EcsServiceNoRunningTasks", "severity": "critical", "service": "api"}},
+            {"labels": {**labels, "alertname": "EcsServiceCpuHigh", "severity": "warning", "service": "web"}},
+        ]).raise_for_status()
+        critical = p.sink.wait_for(_is("EcsServiceNoRunningTasks", "api"), timeout=30)
+        warning = p.sink.wait_for(_is("EcsServiceCpuHigh", "web"), timeout=30)
+    assert critical is not None and warning is not None
+    assert critical["routing_key"] == pipeline.DUMMY_ROUTING_KEY and critical["payload"]["severity"] == "critical"
+    assert warning["routing_key"] == low_urgency_key and warning["payload"]["severity"] == "warning"
+    jsonschema.validate(warning, _enqueue_schema())
