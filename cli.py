@@ -185,7 +185,11 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool) 
                                        "run `docqet-monitor alerts render`")
         click.echo(f"{len(files)} generated file(s) under {target} are up to date.")
         return
-    for path in render_mod.write(files, target):
+    try:
+        written = render_mod.write(files, target)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the rendered files to {target}: {exc.strerror or exc}") from None
+    for path in written:
         click.echo(f"wrote {path}")
 
 

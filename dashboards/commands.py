@@ -53,7 +53,10 @@ def build_command(state: Any, out: str | None) -> None:
     """Write one JSON file per dashboard (thresholds from the alert catalog of --env, defaults without)."""
     directory = _out(out)
     models = _models(state.config)
-    changes = builder.write(directory, models)
+    try:
+        changes = builder.write(directory, models)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the dashboards to {directory}: {exc.strerror or exc}") from None
     for change in changes:
         click.echo(f"{'removed' if change.change == 'not built' else 'wrote'} {change.path}")
     click.echo(f"{len(models)} dashboards in {directory} ({len(changes)} file(s) changed).")

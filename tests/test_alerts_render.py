@@ -186,3 +186,10 @@ def test_warnings_can_use_a_second_pagerduty_service(tmp_path: Path) -> None:
         "pagerduty-critical": "/run/secrets/pd-high", "pagerduty-warning": "/run/secrets/pd-low"}
     assert _routes(am_file, "severity=warning", "alertname=EcsServiceCpuHigh") == "pagerduty-warning"
     assert _run("--config", str(cfg), "validate")[0] == 0  # amtool check-config accepts it
+
+
+def test_an_unwritable_out_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    code, output = _run("alerts", "render", "--out", str(tmp_path / "file" / "out"))
+    assert code == 1 and f"Error: cannot write the rendered files to {tmp_path / 'file' / 'out'}: " in output
+    assert "Traceback" not in output

@@ -426,3 +426,10 @@ def test_overview_services_healthy_is_a_number_even_when_none_is(tmp_path: Path,
     result = subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_unwritable_out_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(cli.main, ["dashboards", "build", "--out", str(tmp_path / "file" / "out")])
+    assert result.exit_code == 1
+    assert f"Error: cannot write the dashboards to {tmp_path / 'file' / 'out'}: Not a directory" in result.output
