@@ -94,7 +94,7 @@ class Aws:
                     read_timeout=self.settings.read_timeout_seconds,
                     max_pool_connections=self.settings.max_concurrency,
                 )
-                client = self._session(account).client(service, config=botocfg)
+                client = self._session(account, region).client(service, config=botocfg)
                 self.instrument(client)
                 self._clients[key] = client
             return self._clients[key]
@@ -156,15 +156,16 @@ class Aws:
 
     # --- sessions ---
 
-    def _session(self, account: AccountConfig | None) -> boto3.Session:
-        """The session of ``account`` (called with ``_lock`` held)."""
+    def _session(self, account: AccountConfig | None, region: str) -> boto3.Session:
+        """The session of ``account`` (called with ``_lock`` held); its role is assumed through STS in ``region``."""
         key = account.role_arn if account else ""
         if key not in self._sessions:
-            self._sessions[key] = self._assume(account) if account else self.session_factory()
+            self._sessions[key] = self._assume(account, region) if account else self.session_factory()
         return self._sessions[key]
 
-    def _assume(self, account: AccountConfig) -> boto3.Session:
-        sts = self.session_factory().client("sts")
+    def _assume(self, account: AccountConfig, region: str) -> boto3.Session:
+        # a regional STS endpoint: no region from the environment is needed (the config names them)
+        sts = self.session_factory().client("sts", region_name=region)
         self.instrument(sts)
 
         def refresh() -> dict[str, str]:

@@ -72,8 +72,9 @@ class AwsCollector:
             try:
                 self._last[target] = future.result()
             except Exception as exc:  # one region's fault must not lose the others
-                log.warning("scrape failed, keeping the last good series", exc_info=True,
-                            extra={"collector": self.name, "target": str(target)})
+                # the server logs each error as a warning; the traceback only with -vv
+                log.debug("scrape failed, keeping the last good series", exc_info=True,
+                          extra={"collector": self.name, "target": str(target)})
                 errors.append(f"{self.name} {target}: {type(exc).__name__}: {exc}")
             families.extend(self._last.get(target, []))
         return Collection(dedupe(families), tuple(errors))

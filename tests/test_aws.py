@@ -225,3 +225,10 @@ def test_assume_role_per_account(moto_endpoint: str) -> None:
     assert aws.client("ecs", "eu-west-1", prod).list_clusters()["clusterArns"] == [
         "arn:aws:ecs:eu-west-1:111111111111:cluster/prod-only"]
     assert aws.stats.requests["sts", "AssumeRole"] == 2  # once per account, not per client
+
+
+def test_assume_role_needs_no_region_in_the_environment(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # regions come from the config, e.g. on a host without them
+    prod = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
+    assert _aws().client("sts", "eu-central-1", prod).get_caller_identity()["Account"] == "111111111111"

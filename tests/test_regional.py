@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import boto3
@@ -57,6 +58,23 @@ def test_collect_isolates_failures_per_target_and_merges_families() -> None:
 
     broken.clear()
     assert value(collector.collect().families, "docqet_test", region="b") == 3
+
+
+def test_a_failing_target_is_one_warning_line_in_the_exporter_log(caplog: pytest.LogCaptureFixture) -> None:
+    from exporters.server import Exporter
+    from exporters.stats import Stats
+
+    def scrape(target: regional.Target, client: Any) -> list[Metric]:
+        raise TimeoutError("read timed out")
+
+    caplog.set_level(logging.WARNING)
+    Exporter([regional.AwsCollector("t", 60, Aws(), [regional.Target("b")], scrape)], Stats()).refresh_all()
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("WARNING", "collector error: t b: TimeoutError: read timed out", None)]
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)  # -vv: the traceback too
+    Exporter([regional.AwsCollector("t", 60, Aws(), [regional.Target("b")], scrape)], Stats()).refresh_all()
+    assert any(r.exc_info for r in caplog.records)
 
 
 def test_a_target_that_never_succeeded_has_no_series() -> None:
