@@ -71,6 +71,10 @@ def check_command(state: Any, out: str | None) -> None:
     changes = builder.compare(directory, _models(state.config))
     for change in changes:
         click.echo(f"{change.path}: {change.change}", err=True)
+    if changes and out is None and (state.env or state.config_path):
+        raise click.ClickException(f"{len(changes)} dashboard file(s) differ from the build for this environment; "
+                                   "the committed files are built without --env/--config (catalog defaults): "
+                                   "check them with `docqet-monitor dashboards check`")
     if changes:
         raise click.ClickException(f"{len(changes)} dashboard file(s) are stale; run `docqet-monitor "
                                    f"dashboards build{'' if out is None else ' --out ' + out}` and commit them")

@@ -433,3 +433,10 @@ def test_an_unwritable_out_directory_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.main, ["dashboards", "build", "--out", str(tmp_path / "file" / "out")])
     assert result.exit_code == 1
     assert f"Error: cannot write the dashboards to {tmp_path / 'file' / 'out'}: Not a directory" in result.output
+
+
+def test_checking_the_committed_files_with_an_environment_says_they_are_built_without_one() -> None:
+    result = run("--env", "staging", "dashboards", "check")  # staging overrides thresholds
+    assert result.exit_code == 1
+    assert "the committed files are built without --env/--config" in result.output
+    assert "run `docqet-monitor dashboards build`" not in result.output  # that would not make check pass
