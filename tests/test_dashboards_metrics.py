@@ -15,7 +15,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts import pipeline, slo
+from alerts import catalog, lint, pipeline, slo
 from dashboards.build import build_all
 from dashboards.promql import metric_names, variable_query_expr
 from exporters import __version__, collectors
@@ -99,6 +99,15 @@ def test_dashboards_read_only_exported_metric_names(exporter_run: tuple[Config, 
 
     used = {name for _, _, expr in dashboard_exprs() for name in metric_names(expr)}
     assert sorted(names - used) == [], "exported but on no dashboard"
+
+
+def test_what_the_collectors_declare_is_what_a_real_run_exports(exporter_run: tuple[Config, Exporter]) -> None:
+    """``validate`` and the alert lint check against the declared names: they must be the real ones, and the
+    alert catalog reads only those."""
+    config, exporter = exporter_run
+    names = sample_names(exporter)
+    assert names == collectors.exported_metric_names()
+    assert lint.lint(config, catalog.rules(config), names) == []
 
 
 def query(prometheus_url: str, expr: str) -> list[dict[str, object]]:
