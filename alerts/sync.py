@@ -174,11 +174,12 @@ def monitor_slug(env: str) -> str:
 
 
 def init_self_monitoring(environment: str, environ: Mapping[str, str] = os.environ) -> None:
-    """Send the tool's crashes to Sentry when ``SENTRY_DSN`` is set (nothing otherwise)."""
+    """Send the tool's crashes to Sentry when ``SENTRY_DSN`` is set (nothing otherwise); without the stack
+    frames' local variables, which hold the environment and its tokens."""
     dsn = environ.get(DSN_ENV, "")
     if dsn:
         sentry_sdk.init(dsn=dsn, environment=environment, release=f"docqet-monitor@{__version__}",
-                        traces_sample_rate=0)
+                        traces_sample_rate=0, include_local_variables=False)
 
 
 def _capture(exc: BaseException) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -195,6 +197,26 @@ def test_a_crash_goes_to_sentry_and_the_check_in_says_error(world: None, config_
     assert any(v["type"] == "RuntimeError" for e in events for v in e["exception"]["values"])
     assert [c["status"] for c in _items(sentry_sink, "check_in")] == ["in_progress", "error"]
 
+
+def test_a_crash_report_carries_no_secret_from_the_environment(world: None, config_file: Path, tmp_path: Path,
+                                                               sentry_sink: list[list[dict[str, Any]]],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # random values: the test's own source lines travel in the report (as context) and must not hold them
+    secrets = {var: uuid.uuid4().hex for var in ("SENTRY_AUTH_TOKEN", "GRAFANA_TOKEN", "PAGERDUTY_ROUTING_KEY")}
+    rest = dict(os.environ)
+    for var in rest:  # the secrets first in the environment (as in many containers): a report shows the first keys
+        monkeypatch.delenv(var)
+    for var, value in {**secrets, **rest}.items():
+        monkeypatch.setenv(var, value)
+
+    def crash(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("unexpected bug in the plan")
+
+    monkeypatch.setattr(cw, "make_plan", crash)
+    assert _sync(config_file, tmp_path / "m", "--target", "cloudwatch").exit_code == 1
+    sent = json.dumps(_items(sentry_sink, "event"))
+    assert "unexpected bug in the plan" in sent
+    assert not [value for value in secrets.values() if value in sent]
 
 # --- the demo step and apply's confirmation --------------------------------------------------------------
 
