@@ -65,8 +65,10 @@ def _pagerduty(config: Config, severity: str, routing_key: str | None) -> dict[s
     common = "{{ .CommonLabels.%s }}"
     doc.update({
         "client": f"docqet-monitor ({config.environment})",
+        # the incident title; alerts grouped without a service label (Aurora instances) have no common summary
         "description": "[{{ .CommonLabels.environment }}] {{ .CommonLabels.alertname }}: "
-                       "{{ .CommonAnnotations.summary }}",
+                       "{{ with .CommonAnnotations.summary }}{{ . }}{{ else }}"
+                       "{{ (index .Alerts 0).Annotations.summary }} ({{ .Alerts.Firing | len }} firing){{ end }}",
         "class": common % "alertname",
         "component": common % "service",
         "group": common % "cluster",

@@ -7,6 +7,7 @@ PagerDuty would receive validates against the published Events API v2 schema.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,19 @@ def test_warnings_can_page_a_separate_low_urgency_service(tmp_path: Path) -> Non
     assert critical["routing_key"] == pipeline.DUMMY_ROUTING_KEY and critical["payload"]["severity"] == "critical"
     assert warning["routing_key"] == low_urgency_key and warning["payload"]["severity"] == "warning"
     jsonschema.validate(warning, _enqueue_schema())
+
+
+def test_a_group_without_a_common_summary_still_has_a_title(tmp_path: Path) -> None:
+    """Two Aurora instances in one group (no service label): the incident title names one and the count."""
+    def alert(instance: str) -> dict[str, Any]:
+        return {"labels": {"alertname": "AuroraFreeableMemoryLow", "severity": "warning", "environment": "staging",
+                           "region": "eu-west-1", "cluster": "docqet-aurora", "instance": instance},
+                "annotations": {"summary": f"Aurora instance {instance} is low on memory"}}
+
+    with pipeline.run(CONFIG, "127.0.0.1:9", tmp_path) as p:
+        requests.post(f"{p.alertmanager_url}/api/v2/alerts", timeout=5,
+                      json=[alert("docqet-aurora-1"), alert("docqet-aurora-2")]).raise_for_status()
+        event = p.sink.wait_for(lambda b: b["payload"]["class"] == "AuroraFreeableMemoryLow", timeout=30)
+    assert event is not None
+    assert re.fullmatch(r"\[staging\] AuroraFreeableMemoryLow: Aurora instance docqet-aurora-[12] is low on memory "
+                        r"\(2 firing\)", event["payload"]["summary"]), event["payload"]["summary"]
