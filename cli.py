@@ -162,17 +162,17 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool) 
     """Write Prometheus rule files, prometheus.yml and alertmanager.yml (see README "Alerts").
 
     A PagerDuty routing key from $PAGERDUTY_ROUTING_KEY is used only for one environment rendered with --out
-    outside monitoring/; the committed files use routing_key_file.
+    outside the repository (where it could be committed); the committed files use routing_key_file.
     """
     from alerts import alertmanager
     from alerts import render as render_mod
 
     target = out or render_mod.MONITORING
-    committed = target.resolve() == render_mod.MONITORING.resolve()
+    in_repository = target.resolve().is_relative_to(render_mod.MONITORING.resolve().parent)
     try:
         if env or state.env or state.config_path:
             config = config_mod.resolve(env=env) if env else state.config
-            key = None if committed else alertmanager.routing_key_from_env(config, os.environ)
+            key = None if in_repository else alertmanager.routing_key_from_env(config, os.environ)
             files = {**render_mod.shared_files(), **render_mod.environment_files(config, key)}
         else:
             files = render_mod.committed_files()

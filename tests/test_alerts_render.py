@@ -193,3 +193,14 @@ def test_an_unwritable_out_directory_is_a_clear_error(tmp_path: Path) -> None:
     code, output = _run("alerts", "render", "--out", str(tmp_path / "file" / "out"))
     assert code == 1 and f"Error: cannot write the rendered files to {tmp_path / 'file' / 'out'}: " in output
     assert "Traceback" not in output
+
+
+def test_no_routing_key_is_written_anywhere_in_the_repository(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    """Not under monitoring/ and not in another directory of the checkout either: it could be committed."""
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", SECRET)
+    monkeypatch.setattr(render, "MONITORING", tmp_path / "repo" / "monitoring")
+    for out in (tmp_path / "repo" / "build", tmp_path / "repo" / "monitoring" / "tmp"):
+        code, output = _run("--env", "staging", "alerts", "render", "--out", str(out))
+        assert code == 0, output
+        assert SECRET not in (out / "alertmanager/staging/alertmanager.yml").read_text()
