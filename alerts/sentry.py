@@ -7,7 +7,12 @@ self-hosted Sentry still has. Per configured project, each catalog rule with a `
 alert (plus a metric monitor for metric rules). Actions route critical and warning to the PagerDuty
 integration (the service per severity) and info to email.
 
-Ownership: the name prefix ``[docqet-monitor]`` (and the owner team, when configured). Objects are compared in
+Names are ``[docqet-monitor] <Alert> (<project>, <environment>)``: one Sentry project usually serves several
+environments, and each environment's sync keeps to its own alerts (a rule fixed to one environment, like a new
+issue in production, is synced by that environment only).
+
+Ownership: the name prefix ``[docqet-monitor]``, no other environment in the name, and the owner team when
+configured; alerts connected only to monitors of projects we do not sync are left out. Objects are compared in
 one normalised shape built from both the catalog and what Sentry lists (server fields dropped, ids turned
 into names), so an unchanged alert never shows as changed.
 """
@@ -187,8 +192,8 @@ class Api:
 # --- desired objects (pure) ---------------------------------------------------------------------
 
 
-def _name(rule: AlertRule, project: str) -> str:
-    return f"{PREFIX} {rule.name} ({project})"
+def _name(rule: AlertRule, project: str, st: Settings) -> str:
+    return f"{PREFIX} {rule.name} ({project}, {st.environment})"
 
 
 def validate(rules: Iterable[AlertRule], st: Settings) -> None:
@@ -216,7 +221,7 @@ def validate(rules: Iterable[AlertRule], st: Settings) -> None:
             problems.append(f"{where}: time_window_minutes must be one of {sorted(INTERVALS)}")
         if s.kind == "metric" and (not s.aggregate or s.time_window_minutes not in TIME_WINDOWS):
             problems.append(f"{where}: a metric alert needs an aggregate and time_window_minutes in {TIME_WINDOWS}")
-        longest = max((_name(rule, p) for p in st.projects), key=len, default="")
+        longest = max((_name(rule, p, st) for p in st.projects), key=len, default="")
         if len(longest) > MAX_DETECTOR_NAME:
             problems.append(f"{where}: name {longest[:50]}... is longer than {MAX_DETECTOR_NAME} characters")
     if problems:
@@ -255,7 +260,7 @@ def _cond(kind: str, comparison: Any) -> dict[str, Any]:
 
 def workflow_objects(rule: AlertRule, project: str, st: Settings) -> list[Desired]:
     """The monitor (metric rules) and the alert of one rule in one project (new API, comparable shape)."""
-    s, name = rule.sentry, _name(rule, project)
+    s, name = rule.sentry, _name(rule, project, st)
     assert s is not None
     owner = {"owner": st.owner} if st.owner else {}
     out = []
@@ -314,7 +319,7 @@ LEGACY_CONDITIONS = {"new_issue": "sentry.rules.conditions.first_seen_event.Firs
 
 def legacy_objects(rule: AlertRule, project: str, st: Settings) -> list[Desired]:
     """The issue-alert rule or the metric alert of one rule in one project (legacy API, request shape)."""
-    s, name = rule.sentry, _name(rule, project)
+    s, name = rule.sentry, _name(rule, project, st)
     assert s is not None
     owner = {"owner": st.owner} if st.owner else {}
     if s.kind == "metric":
@@ -338,17 +343,25 @@ def legacy_objects(rule: AlertRule, project: str, st: Settings) -> list[Desired]
 
 
 def desired(rules: Iterable[AlertRule], st: Settings) -> list[Desired]:
+    """Every rule's objects in every project; a rule fixed to another environment is that environment's."""
     build = legacy_objects if st.api == "legacy" else workflow_objects
-    return [d for rule in rules if rule.sentry for project in st.projects for d in build(rule, project, st)]
+    mine = [r for r in rules if r.sentry and r.sentry.environment in ("", st.environment)]
+    return [d for rule in mine for project in st.projects for d in build(rule, project, st)]
 
 
 # --- live objects, normalised into the same shape -------------------------------------------------
 
 
+_ENVIRONMENT = re.compile(r", ([^,()]+)\)$")  # the environment at the end of our names
+
+
 def _owned(name: str, owner: Any, st: Settings) -> bool:
+    """Our prefix, not another environment's name (projects are shared), and our owner team when we have one."""
     if isinstance(owner, Mapping):  # a monitor's owner is an object
         owner = f"{owner.get('type')}:{owner.get('id')}"
-    return name.startswith(PREFIX + " ") and (st.owner is None or owner == st.owner)
+    env = _ENVIRONMENT.search(name)
+    return (name.startswith(PREFIX + " ") and (env is None or env.group(1) == st.environment)
+            and (st.owner is None or owner == st.owner))
 
 
 def _conditions(items: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:

@@ -287,5 +287,8 @@ class FakeSentry:
         self.alert_rules[ident] = self._alert_rule(body, ident)
         return 200, self.alert_rules[ident], {}
 
+    def stores(self) -> tuple[dict[str, dict[str, Any]], ...]:
+        return self.detectors, self.workflows, self.rules, self.alert_rules
+
     def writes(self) -> list[tuple[str, str, Any]]:
         return [c for c in self.calls if c[0] != "GET"]

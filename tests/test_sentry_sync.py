@@ -92,17 +92,19 @@ def test_new_api_creates_monitors_and_alerts_then_a_second_apply_is_a_no_op(fake
     again, _ = _plan(config, prune=True)
     assert again.changes == () and p.render_text([again]) == "No changes."
 
-    spike = next(w for w in fake.workflows.values() if w["name"] == "[docqet-monitor] SentryErrorSpike (api)")
+    spike = next(w for w in fake.workflows.values()
+                 if w["name"] == "[docqet-monitor] SentryErrorSpike (api, production)")
     api_error = next(d["id"] for d in fake.detectors.values() if d["type"] == "error" and d["projectId"] == "11")
     assert spike["detectorIds"] == [api_error]
     [filt] = spike["actionFilters"]
     assert filt["conditions"][0]["type"] == "event_frequency_count"
     assert filt["actions"][0]["type"] == "pagerduty" and filt["actions"][0]["data"] == {"priority": "critical"}
     assert filt["actions"][0]["config"]["targetIdentifier"] == "111"
-    new_issue = next(w for w in fake.workflows.values() if w["name"].endswith("SentryNewIssueInProduction (web)"))
+    new_issue = next(w for w in fake.workflows.values()
+                     if w["name"].endswith("SentryNewIssueInProduction (web, production)"))
     assert new_issue["environment"] == "production"
     assert new_issue["actionFilters"][0]["actions"][0]["type"] == "email"  # info: email, never a page
-    p95 = next(d for d in fake.detectors.values() if d["name"].endswith("SentryTransactionP95High (api)"))
+    p95 = next(d for d in fake.detectors.values() if d["name"].endswith("SentryTransactionP95High (api, production)"))
     assert p95["dataSources"][0]["queryObj"]["snubaQuery"]["aggregate"] == "p95(transaction.duration)"
     assert p95["conditionGroup"]["conditions"][0]["comparison"] == 1000
 
@@ -112,11 +114,12 @@ def test_legacy_api_creates_rules_and_metric_alerts_then_nothing(fake: FakeSentr
     theirs_metric = _seed(fake.alert_rules, "unowned-alert-rule.json")
     config = _config(api="legacy")
     _apply(config, prune=True)
-    assert {r["name"] for r in fake.rules.values()} >= {"[docqet-monitor] SentryIssueRegression (web)",
+    assert {r["name"] for r in fake.rules.values()} >= {"[docqet-monitor] SentryIssueRegression (web, production)",
                                                           "High Number of Issues with Production"}
     assert fake.rules[theirs_rule]["name"] == "High Number of Issues with Production"
     assert fake.alert_rules[theirs_metric]["name"] == "Apdex of the checkout"
-    failure = next(r for r in fake.alert_rules.values() if r["name"].endswith("SentryFailureRateHigh (api)"))
+    failure = next(r for r in fake.alert_rules.values()
+                   if r["name"].endswith("SentryFailureRateHigh (api, production)"))
     action = failure["triggers"][0]["actions"][0]
     assert (action["type"], action["priority"], action["targetIdentifier"]) == ("pagerduty", "critical", "111")
     again, _ = _plan(config, prune=True)
@@ -128,12 +131,13 @@ def test_legacy_api_creates_rules_and_metric_alerts_then_nothing(fake: FakeSentr
 def test_a_hand_edited_alert_shows_as_exactly_one_update(fake: FakeSentry) -> None:
     config = _config()
     _apply(config)
-    spike = next(w for w in fake.workflows.values() if w["name"] == "[docqet-monitor] SentryErrorSpike (web)")
+    spike = next(w for w in fake.workflows.values()
+                 if w["name"] == "[docqet-monitor] SentryErrorSpike (web, production)")
     spike["actionFilters"][0]["conditions"][0]["comparison"]["value"] = 5
     spike["config"]["frequency"] = 60
     plan, _ = _plan(config)
     assert [(c.action, c.kind, c.key) for c in plan.changes] == [
-        ("update", "workflow", "[docqet-monitor] SentryErrorSpike (web)")]
+        ("update", "workflow", "[docqet-monitor] SentryErrorSpike (web, production)")]
     assert {f[0] for f in plan.changes[0].fields} == {"action_filters", "config.frequency"}
     _apply(config)
     assert _plan(config)[0].changes == ()
@@ -142,7 +146,7 @@ def test_a_hand_edited_alert_shows_as_exactly_one_update(fake: FakeSentry) -> No
 def test_a_hand_edited_monitor_is_put_back_with_one_update(fake: FakeSentry) -> None:
     config = _config()
     _apply(config)
-    p95 = next(d for d in fake.detectors.values() if d["name"].endswith("SentryTransactionP95High (web)"))
+    p95 = next(d for d in fake.detectors.values() if d["name"].endswith("SentryTransactionP95High (web, production)"))
     p95["conditionGroup"]["conditions"][0]["comparison"] = 5000
     plan, _ = _plan(config)
     assert [(c.action, c.kind) for c in plan.changes] == [("update", "detector")]
@@ -191,23 +195,41 @@ def test_owner_team_makes_other_teams_prefixed_alerts_unowned(fake: FakeSentry) 
         _plan(clash)
 
 
+def test_two_environments_sharing_projects_keep_their_own_alerts(fake: FakeSentry) -> None:
+    """One Sentry project, several environments (Sentry's usual setup): each sync keeps to its environment's
+    alerts, and a rule fixed to one environment (new issue in production) is that environment's alone."""
+    production, staging = _config(), config_mod.parse({"environment": "staging", "sentry": SENTRY})
+    for api in ("workflows", "legacy"):
+        prod, stag = (dataclasses.replace(c, sentry=dataclasses.replace(c.sentry, api=api))
+                      for c in (production, staging))
+        _apply(prod, prune=True)
+        made = {k: json.dumps(v, sort_keys=True) for store in fake.stores() for k, v in store.items()}
+        _apply(stag, prune=True)
+        kept = {k: json.dumps(v, sort_keys=True) for store in fake.stores() for k, v in store.items()}
+        assert made.items() <= kept.items()  # staging's apply --prune left production's alerts as they were
+        assert _plan(prod, prune=True)[0].changes == () and _plan(stag, prune=True)[0].changes == ()
+        names = [o["name"] for store in fake.stores() for o in store.values()]
+        assert "[docqet-monitor] SentryErrorSpike (api, staging)" in names
+        assert not any("SentryNewIssueInProduction (api, staging)" in n for n in names)
+
+
 def test_prune_leaves_our_alerts_of_projects_it_does_not_sync_alone(fake: FakeSentry) -> None:
     """Workflows are listed organization-wide: those of another project (another environment's config) are not
     this run's to update or delete, even with our prefix."""
     fake.projects["other"] = "13"
     other_error = str(next(fake.ids))
     fake.detectors[other_error] = {**seed("error-detector.json"), "id": other_error, "projectId": "13"}
-    theirs = _seed(fake.workflows, "unowned-workflow.json", name="[docqet-monitor] SentryErrorSpike (other)",
-                   detectorIds=[other_error])
+    theirs = _seed(fake.workflows, "unowned-workflow.json",
+                   name="[docqet-monitor] SentryErrorSpike (other, production)", detectorIds=[other_error])
     _apply(_config(), prune=True)
     assert theirs in fake.workflows
     assert _plan(_config(), prune=True)[0].changes == ()
 
 
 def test_an_unowned_alert_with_our_name_is_an_error(fake: FakeSentry) -> None:
-    _seed(fake.rules, "unowned-rule.json", name="[docqet-monitor] SentryIssueRegression (api)")
+    _seed(fake.rules, "unowned-rule.json", name="[docqet-monitor] SentryIssueRegression (api, production)")
     before = json.dumps(fake.rules, sort_keys=True)
-    with pytest.raises(p.PlanError, match=r"SentryIssueRegression \(api\)"):
+    with pytest.raises(p.PlanError, match=r"SentryIssueRegression \(api, production\)"):
         _plan(_config(api="legacy", owner_team="456"))
     assert json.dumps(fake.rules, sort_keys=True) == before and fake.writes() == []
 
@@ -343,7 +365,7 @@ def test_commands_use_the_environment_and_never_show_the_token(fake: FakeSentry,
     runner = CliRunner()
     planned = runner.invoke(main, [*args, "plan", "--target", "sentry", "--detailed-exitcode"])
     assert planned.exit_code == 2, planned.output
-    assert "+ create sentry workflow [docqet-monitor] SentryErrorSpike (web)" in planned.output
+    assert "+ create sentry workflow [docqet-monitor] SentryErrorSpike (web, production)" in planned.output
     applied = runner.invoke(main, [*args, "apply", "--target", "sentry", "--yes"])
     assert applied.exit_code == 0, applied.output
     assert runner.invoke(main, [*args, "plan", "--target", "sentry", "--detailed-exitcode"]).exit_code == 0
