@@ -73,6 +73,8 @@ pass_state = click.make_pass_decorator(State)
 def main(ctx: click.Context, env: str | None, config_path: str | None, verbose: int, log_format: str) -> None:
     """Observability and alerting for Docqet's AWS platform: exporters, dashboards and alerts as code."""
     logs.setup(verbose, log_format)
+    if env and ctx.get_parameter_source("config_path") is click.core.ParameterSource.ENVIRONMENT:
+        config_path = None  # an explicit --env beats $DOCQET_MONITOR_CONFIG
     init_self_monitoring(env or "development")  # the tool's crashes go to Sentry when $SENTRY_DSN is set
     ctx.obj = State(env, config_path)
 

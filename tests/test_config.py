@@ -97,3 +97,22 @@ def test_config_from_environment_variable(monkeypatch: pytest.MonkeyPatch) -> No
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code == 0, result.output
     assert "full.ok.yaml" in result.output
+
+
+def test_an_explicit_env_beats_the_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(config.CONFIG_ENV_VAR, str(CONFIGS / "full.ok.yaml"))
+    result = CliRunner().invoke(main, ["--env", "staging", "validate"])  # (the alert checks after it may fail)
+    assert f"{config.environment_path('staging')}: configuration is valid (environment staging)." in result.output
+    both = CliRunner().invoke(main, ["--env", "staging", "--config", str(CONFIGS / "full.ok.yaml"), "validate"])
+    assert both.exit_code == 2 and "give either --env or --config, not both" in both.output
+
+
+@pytest.mark.parametrize("args", [
+    ["validate"], ["exporter", "serve"], ["exporter", "once"], ["demo", "--once"], ["alerts", "render"],
+    ["alerts", "plan"], ["alerts", "apply", "--yes"], ["dashboards", "build"], ["dashboards", "check"],
+    ["dashboards", "publish", "--dry-run"], ["sync", "--dry-run"]])
+def test_every_command_reading_the_config_exits_2_on_a_bad_one(args: list[str], tmp_path: Path) -> None:
+    name = "unknown-key.bad.yaml"
+    result = CliRunner().invoke(main, ["--config", str(CONFIGS / name), *args])
+    assert result.exit_code == 2, result.output
+    assert f"invalid configuration: {CONFIGS / name}: collectors.ecs.intervall_seconds: unknown key" in result.output
