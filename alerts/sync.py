@@ -190,7 +190,7 @@ def _capture(exc: BaseException) -> None:
 def _check_in_start(env: str, environ: Mapping[str, str]) -> str | None:
     if not environ.get(DSN_ENV):
         return None
-    if not sentry_sdk.is_initialized():
+    if sentry_sdk.get_client().options.get("environment") != env:  # cron monitors are per environment
         init_self_monitoring(env, environ)
     return capture_checkin(monitor_slug=monitor_slug(env), status=MonitorStatus.IN_PROGRESS)
 

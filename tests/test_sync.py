@@ -181,6 +181,7 @@ def test_sync_reports_a_cron_check_in(world: None, config_file: Path, tmp_path: 
     assert [(c["monitor_slug"], c["status"]) for c in check_ins] == [
         ("docqet-monitor-sync-staging", "in_progress"), ("docqet-monitor-sync-staging", "ok")]
     assert check_ins[0]["check_in_id"] == check_ins[1]["check_in_id"]
+    assert {c.get("environment") for c in check_ins} == {"staging"}  # the config's, not the global --env default
 
 
 def test_a_crash_goes_to_sentry_and_the_check_in_says_error(world: None, config_file: Path, tmp_path: Path,
