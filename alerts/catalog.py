@@ -72,6 +72,14 @@ ECS_RULES: tuple[AlertRule, ...] = (
         expr="docqet_ecs_service_deployments > {deployments}", for_="30m", thresholds={"deployments": 1},
     ),
     AlertRule(
+        name="EcsServiceDeploymentInProgress", severity="info",
+        summary="ECS service {{ $labels.service }} is being deployed",
+        description=f"{_SERVICE} rolls out a new deployment ({{{{ $value }}}} side by side); "
+                    "the resolved notification says it finished.",
+        runbook="ecs/deployment-in-progress", dashboard=ECS, panel="Deployments",
+        expr="docqet_ecs_service_deployments > 1", for_="1m",
+    ),
+    AlertRule(
         name="EcsServiceCpuHigh", severity="warning",
         summary="ECS service {{ $labels.service }} CPU is high",
         description=f"{_SERVICE} uses {{{{ $value | humanizePercentage }}}} of its CPU reservation.",

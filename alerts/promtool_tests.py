@@ -85,6 +85,8 @@ CASES: dict[str, list[Case]] = {
         Case(_tasks(desired=2, running=1), "5m", note="one task still runs"),
     ],
     "EcsServiceDeploymentStuck": _threshold_cases(SVC("docqet_ecs_service_deployments"), "2", "1", 30, SVC.out()),
+    "EcsServiceDeploymentInProgress": _threshold_cases(SVC("docqet_ecs_service_deployments"), "2", "1", 1,
+                                                       SVC.out()),
     "EcsServiceCpuHigh": _threshold_cases(SVC("docqet_ecs_service_cpu_utilization_ratio"), "0.95", "0.5", 15,
                                           SVC.out()),
     "EcsServiceMemoryHigh": _threshold_cases(SVC("docqet_ecs_service_memory_utilization_ratio"), "0.97", "0.6", 15,
