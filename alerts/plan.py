@@ -78,11 +78,6 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def project(live: Mapping[str, Any], desired: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The live object cut down to the keys the desired one has, API defaults filled in for absent keys."""
-    return {k: live[k] if k in live else defaults.get(k) for k in desired}
-
-
 def changed_fields(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
     """Dotted paths whose values differ; nested mappings are walked, anything else compared whole."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):

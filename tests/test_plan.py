@@ -63,12 +63,6 @@ def test_changed_fields_walks_mappings_and_compares_lists_as_sets() -> None:
     assert p.changed_fields(old, new) == [("a.b", 1, 2), ("e", None, True)]
 
 
-def test_project_keeps_desired_keys_and_fills_api_defaults() -> None:
-    live = {"AlarmName": "n", "StateValue": "OK", "AlarmArn": "arn"}
-    desired = {"AlarmName": "n", "TreatMissingData": "missing"}
-    assert p.project(live, desired, {"TreatMissingData": "missing"}) == desired
-
-
 def test_render_text_and_json_forms() -> None:
     plan = p.diff("cloudwatch", [_d("a", t=1), _d("b", t=2)], [_l("a", t=3), _l("z", t=0)], prune=True)
     text = p.render_text([plan])
