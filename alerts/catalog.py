@@ -53,7 +53,8 @@ ECS_RULES: tuple[AlertRule, ...] = (
             metrics=(("running", "ECS/ContainerInsights", "RunningTaskCount", "Average"),
                      ("desired", "ECS/ContainerInsights", "DesiredTaskCount", "Average")),
             # missing, not breaching: without Container Insights there is no data, which is not an outage
-            expression="desired - running", evaluation_periods=15, datapoints_to_alarm=15),
+            expression="desired - running", evaluation_periods=15, datapoints_to_alarm=15,
+            treat_missing_data="missing"),
     ),
     AlertRule(
         name="EcsServiceNoRunningTasks", severity="critical",
@@ -87,7 +88,8 @@ ECS_RULES: tuple[AlertRule, ...] = (
         expr="docqet_ecs_service_cpu_utilization_ratio > {threshold}", for_="15m", thresholds={"threshold": 0.9},
         cloudwatch=CloudWatchAlarm(resource="ecs_service", metrics=(_ecs("CPUUtilization"),),
                                    comparison="GreaterThanThreshold", scale=100.0,
-                                   evaluation_periods=15, datapoints_to_alarm=15),
+                                   evaluation_periods=15, datapoints_to_alarm=15,
+                                   treat_missing_data="missing"),  # no tasks, no data: TasksBelowDesired pages
     ),
     AlertRule(
         name="EcsServiceMemoryHigh", severity="warning",
@@ -99,7 +101,8 @@ ECS_RULES: tuple[AlertRule, ...] = (
         thresholds={"threshold": 0.9},
         cloudwatch=CloudWatchAlarm(resource="ecs_service", metrics=(_ecs("MemoryUtilization"),),
                                    comparison="GreaterThanThreshold", scale=100.0,
-                                   evaluation_periods=15, datapoints_to_alarm=15),
+                                   evaluation_periods=15, datapoints_to_alarm=15,
+                                   treat_missing_data="missing"),  # no tasks, no data: TasksBelowDesired pages
     ),
 )
 
@@ -145,7 +148,8 @@ AURORA_RULES: tuple[AlertRule, ...] = (
         thresholds={"threshold": 0.8},
         cloudwatch=CloudWatchAlarm(resource="rds_writer", metrics=(_rds("CPUUtilization", "Average"),),
                                    comparison="GreaterThanThreshold", scale=100.0,
-                                   evaluation_periods=15, datapoints_to_alarm=15),
+                                   evaluation_periods=15, datapoints_to_alarm=15,
+                                   treat_missing_data="missing"),  # a failover gap keeps the last state
     ),
     AlertRule(
         name="AuroraConnectionsNearLimit", severity="warning",
@@ -157,7 +161,7 @@ AURORA_RULES: tuple[AlertRule, ...] = (
         thresholds={"threshold": 1400},
         cloudwatch=CloudWatchAlarm(resource="rds_instance", metrics=(_rds("DatabaseConnections", "Maximum"),),
                                    comparison="GreaterThanThreshold",
-                                   evaluation_periods=10, datapoints_to_alarm=10),
+                                   evaluation_periods=10, datapoints_to_alarm=10, treat_missing_data="missing"),
     ),
     AlertRule(
         name="AuroraFreeableMemoryLow", severity="warning",
@@ -167,8 +171,8 @@ AURORA_RULES: tuple[AlertRule, ...] = (
         expr="docqet_rds_instance_freeable_memory_bytes < {threshold}", for_="15m",
         thresholds={"threshold": 512 * 1024**2},
         cloudwatch=CloudWatchAlarm(resource="rds_instance", metrics=(_rds("FreeableMemory", "Minimum"),),
-                                   comparison="LessThanThreshold",
-                                   evaluation_periods=15, datapoints_to_alarm=15),
+                                   comparison="LessThanThreshold",  # no data is not low memory: keep the state
+                                   evaluation_periods=15, datapoints_to_alarm=15, treat_missing_data="missing"),
     ),
     AlertRule(
         name="AuroraFreeLocalStorageLow", severity="warning",
@@ -179,8 +183,8 @@ AURORA_RULES: tuple[AlertRule, ...] = (
         expr="docqet_rds_instance_free_local_storage_bytes < {threshold}", for_="15m",
         thresholds={"threshold": 5 * 1024**3},
         cloudwatch=CloudWatchAlarm(resource="rds_instance", metrics=(_rds("FreeLocalStorage", "Minimum"),),
-                                   comparison="LessThanThreshold",
-                                   evaluation_periods=15, datapoints_to_alarm=15),
+                                   comparison="LessThanThreshold",  # no data is not low storage: keep the state
+                                   evaluation_periods=15, datapoints_to_alarm=15, treat_missing_data="missing"),
     ),
     AlertRule(
         name="AuroraReplicaLagHigh", severity="warning",
@@ -191,7 +195,8 @@ AURORA_RULES: tuple[AlertRule, ...] = (
         thresholds={"threshold": 5.0},
         cloudwatch=CloudWatchAlarm(resource="rds_reader", metrics=(_rds("AuroraReplicaLag", "Maximum"),),
                                    comparison="GreaterThanThreshold", scale=1000.0,  # milliseconds
-                                   evaluation_periods=10, datapoints_to_alarm=10),
+                                   evaluation_periods=10, datapoints_to_alarm=10,
+                                   treat_missing_data="missing"),  # a reader being replaced reports nothing
     ),
     AlertRule(
         name="AuroraRpoBreached", severity="critical",

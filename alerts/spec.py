@@ -32,13 +32,13 @@ class CloudWatchAlarm:
     resource: Literal["ecs_service", "alb_target_group", "rds_writer", "rds_instance", "rds_reader"]
     metrics: tuple[tuple[str, str, str, str], ...]
     comparison: Comparison
+    treat_missing_data: TreatMissingData  # no default: what a gap in the data means is decided per alarm
     threshold: str = "threshold"
     scale: float = 1.0
     expression: str = ""
     period_seconds: int = 60
     evaluation_periods: int = 5
     datapoints_to_alarm: int = 5
-    treat_missing_data: TreatMissingData = "missing"
 
 
 @dataclass(frozen=True)

@@ -257,6 +257,7 @@ def test_invalid_catalog_input_fails_before_any_call() -> None:
     bad = AlertRule(name="Broken", severity="warning", summary="s", description="d", runbook="r", dashboard="x",
                     thresholds={"threshold": 1},
                     cloudwatch=CloudWatchAlarm(resource="ecs_service", comparison="GreaterThanThreshold",
+                                               treat_missing_data="missing",
                                                threshold="missing", datapoints_to_alarm=9, evaluation_periods=3,
                                                metrics=(("A", "AWS/ECS", "CPUUtilization", "Average"),
                                                         ("b", "AWS/ECS", "MemoryUtilization", "Average"))))
