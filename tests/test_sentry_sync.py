@@ -366,13 +366,16 @@ def test_commands_use_the_environment_and_never_show_the_token(fake: FakeSentry,
     planned = runner.invoke(main, [*args, "plan", "--target", "sentry", "--detailed-exitcode"])
     assert planned.exit_code == 2, planned.output
     assert "+ create sentry workflow [docqet-monitor] SentryErrorSpike (web, production)" in planned.output
+    as_json = runner.invoke(main, [*args, "plan", "--target", "sentry", "--output", "json"])
+    assert json.loads(as_json.output)["summary"]["create"] > 0
     applied = runner.invoke(main, [*args, "apply", "--target", "sentry", "--yes"])
     assert applied.exit_code == 0, applied.output
     assert runner.invoke(main, [*args, "plan", "--target", "sentry", "--detailed-exitcode"]).exit_code == 0
     fake.fault = lambda method, path: (403, {}, f"echo: Bearer {TOKEN}") if method == "GET" else None
     failed = runner.invoke(main, [*args, "plan", "--target", "sentry", "--detailed-exitcode"])
     assert failed.exit_code == 1 and "HTTP 403" in failed.output
-    everything = planned.output + applied.output + failed.output + caplog.text + repr(failed.exception)
+    everything = (planned.output + as_json.output + applied.output + failed.output + caplog.text
+                  + repr(failed.exception))
     assert TOKEN not in everything
     assert "***" in failed.output  # the echoed token was redacted
 
