@@ -159,10 +159,13 @@ class Api:
 
     def _note_rate_limit(self, resp: requests.Response) -> None:
         """When the rate-limit window is used up, hold the next request until it resets."""
-        remaining, reset = resp.headers.get("X-Sentry-Rate-Limit-Remaining"), resp.headers.get(
-            "X-Sentry-Rate-Limit-Reset")
-        if remaining is not None and reset and int(float(remaining)) <= 0:
-            self._not_before = float(reset)
+        try:
+            remaining = float(resp.headers.get("X-Sentry-Rate-Limit-Remaining", "1"))
+            reset = float(resp.headers.get("X-Sentry-Rate-Limit-Reset", "0"))
+        except ValueError:  # not numbers (a proxy's?): nothing to go by
+            return
+        if remaining <= 0 and reset:
+            self._not_before = reset
 
     def _decode(self, resp: requests.Response, method: str, path: str) -> Any:
         try:

@@ -305,6 +305,15 @@ def test_an_exhausted_rate_limit_window_holds_the_next_request_until_reset(fake:
     assert clock.slept == [30.0]
 
 
+def test_malformed_rate_limit_headers_are_ignored(fake: FakeSentry) -> None:
+    clock = Clock()
+    once = iter([(200, {"X-Sentry-Rate-Limit-Remaining": "n/a", "X-Sentry-Rate-Limit-Reset": "soon"}, "[]")])
+    fake.fault = lambda method, path: next(once, None)
+    api = s.Api(URL, TOKEN, sleep=clock.sleep, clock=lambda: clock.now)
+    assert api.list("/api/0/organizations/docqet/workflows/") == []
+    assert api.list("/api/0/organizations/docqet/workflows/") == [] and clock.slept == []
+
+
 def test_a_failure_midway_reports_what_was_applied_and_a_rerun_converges(fake: FakeSentry) -> None:
     posts = {"n": 0}
 
