@@ -1,5 +1,7 @@
 # The two commands: `make demo` (the main job on an embedded AWS emulator) and `make test` (everything).
 VENV ?= .venv
+# Any Python >= 3.11 for the virtualenv, e.g. `make demo PYTHON=python3.12`.
+PYTHON ?= python3
 BIN := $(VENV)/bin
 # Debian packages the tests run for real: promtool, prometheus, alertmanager, amtool.
 DEBIAN_TOOLS := prometheus prometheus-alertmanager
@@ -9,7 +11,8 @@ DEBIAN_TOOLS := prometheus prometheus-alertmanager
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "docqet-monitor needs Python >= 3.11: make ... PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
