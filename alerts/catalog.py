@@ -394,9 +394,24 @@ def runbook_url(rule: AlertRule, config: Config) -> str:
     return f"{config.alerts.runbook_base_url.rstrip('/')}/{rule.runbook}"
 
 
+# (dashboard variable, alert label) per dashboard: the link selects the alert's resource. Not the Aurora
+# ``instance``: cluster-level series carry the scrape target's instance label instead.
+DASHBOARD_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    ECS: (("region", "region"), ("cluster", "cluster"), ("service", "service")),
+    AURORA: (("region", "region"), ("db_cluster", "cluster")),
+    QDRANT: (("qdrant", "qdrant"), ("collection", "collection")),
+}
+
+
 def dashboard_url(rule: AlertRule, config: Config) -> str:
-    """The Grafana dashboard of the rule (``grafana.url``, else the internal Grafana), opened on its panel."""
+    """The Grafana dashboard of the rule (``grafana.url``, else the internal Grafana), opened on its panel with
+    the dashboard's variables set from the alert's labels (Prometheus template text; a missing label is left out).
+    """
     from dashboards.style import panel_id  # dashboards read thresholds from this module: import late
 
     url = f"{(config.grafana.url or DEFAULT_GRAFANA_URL).rstrip('/')}/d/{rule.dashboard}"
-    return f"{url}?viewPanel={panel_id(rule.panel)}" if rule.panel else url
+    if not rule.panel:
+        return url
+    variables = "".join(f"{{{{ with $labels.{label} }}}}&var-{name}={{{{ . | urlquery }}}}{{{{ end }}}}"
+                        for name, label in DASHBOARD_VARIABLES.get(rule.dashboard, ()))
+    return f"{url}?viewPanel={panel_id(rule.panel)}{variables}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,7 @@ def test_dashboard_links_open_an_existing_panel_of_the_committed_dashboards() ->
         if rule.panel:
             panel = _panels(doc["panels"]).get(rule.panel)
             assert panel is not None, f"{rule.name}: no panel {rule.panel!r} on {rule.dashboard}"
-            assert url.endswith(f"/d/{rule.dashboard}?viewPanel={panel}")
+            assert f"/d/{rule.dashboard}?viewPanel={panel}" in url
+            assert set(re.findall(r"&var-(\w+)=", url)) <= {v["name"] for v in doc["templating"]["list"]}
         else:
             assert url.endswith(f"/d/{rule.dashboard}")

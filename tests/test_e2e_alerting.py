@@ -73,7 +73,9 @@ def test_service_below_desired_pages_pagerduty(exporter_target: str, tmp_path: P
         "environment": "staging", "region": "eu-west-1", "cluster": CLUSTER, "service": "worker"}
     assert payload["summary"].startswith("[staging] EcsServiceTasksBelowDesired: ECS service worker runs fewer")
     assert {link["text"] for link in event["links"]} == {"Runbook", "Dashboard"}
-    assert "docqet-ecs-services" in payload["custom_details"]["dashboard_url"]
+    assert payload["custom_details"]["dashboard_url"].endswith(  # the ECS dashboard on this service
+        f"&var-region=eu-west-1&var-cluster={CLUSTER}&var-service=worker")
+    assert "/d/docqet-ecs-services?viewPanel=" in payload["custom_details"]["dashboard_url"]
     # the healthy services raised nothing
     assert p.sink.wait_for(_is("EcsServiceTasksBelowDesired", "api"), timeout=0) is None
     assert {g["name"] for g in rules} >= {"docqet-ecs", "docqet-slo-recording", "docqet-slo-alerts"}
