@@ -63,6 +63,9 @@ def _pagerduty(config: Config, severity: str, routing_key: str | None) -> dict[s
     if settings.pagerduty_url:
         doc["url"] = settings.pagerduty_url
     common = "{{ .CommonLabels.%s }}"
+    # the dashboard link selects the alert's resource, so alerts of one group may differ: take the first's
+    dashboard = ("{{ with .CommonAnnotations.dashboard_url }}{{ . }}{{ else }}"
+                 "{{ (index .Alerts 0).Annotations.dashboard_url }}{{ end }}")
     doc.update({
         "client": f"docqet-monitor ({config.environment})",
         # the incident title; alerts grouped without a service label (Aurora instances) have no common summary
@@ -77,10 +80,10 @@ def _pagerduty(config: Config, severity: str, routing_key: str | None) -> dict[s
             "num_firing": "{{ .Alerts.Firing | len }}",
             **{label: common % label for label in ("environment", "region", "cluster", "service", "team")},
             "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
-            "dashboard_url": "{{ .CommonAnnotations.dashboard_url }}",
+            "dashboard_url": dashboard,
         },
         "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"},
-                  {"href": "{{ .CommonAnnotations.dashboard_url }}", "text": "Dashboard"}],
+                  {"href": dashboard, "text": "Dashboard"}],
     })
     return doc
 

@@ -127,12 +127,14 @@ def test_warnings_can_page_a_separate_low_urgency_service(tmp_path: Path) -> Non
     jsonschema.validate(warning, _enqueue_schema())
 
 
-def test_a_group_without_a_common_summary_still_has_a_title(tmp_path: Path) -> None:
-    """Two Aurora instances in one group (no service label): the incident title names one and the count."""
+def test_a_group_without_a_common_summary_or_link_still_has_both(tmp_path: Path) -> None:
+    """Two Aurora instances in one group (no service label): the title names one and the count; the
+    dashboard link is the first one's."""
     def alert(instance: str) -> dict[str, Any]:
         return {"labels": {"alertname": "AuroraFreeableMemoryLow", "severity": "warning", "environment": "staging",
                            "region": "eu-west-1", "cluster": "docqet-aurora", "instance": instance},
-                "annotations": {"summary": f"Aurora instance {instance} is low on memory"}}
+                "annotations": {"summary": f"Aurora instance {instance} is low on memory",
+                                "dashboard_url": f"https://grafana.test/d/docqet-aurora-postgresql?var-x={instance}"}}
 
     with pipeline.run(CONFIG, "127.0.0.1:9", tmp_path) as p:
         requests.post(f"{p.alertmanager_url}/api/v2/alerts", timeout=5,
@@ -141,3 +143,6 @@ def test_a_group_without_a_common_summary_still_has_a_title(tmp_path: Path) -> N
     assert event is not None
     assert re.fullmatch(r"\[staging\] AuroraFreeableMemoryLow: Aurora instance docqet-aurora-[12] is low on memory "
                         r"\(2 firing\)", event["payload"]["summary"]), event["payload"]["summary"]
+    dashboard = next(link["href"] for link in event["links"] if link["text"] == "Dashboard")
+    assert re.fullmatch(r"https://grafana.test/d/docqet-aurora-postgresql\?var-x=docqet-aurora-[12]", dashboard)
+    assert event["payload"]["custom_details"]["dashboard_url"] == dashboard
