@@ -88,9 +88,12 @@ def validate(state: State) -> None:
     metrics (or recording rules), every variable used is defined. In a checkout: the generated files under
     monitoring/ are what the code builds. No network.
     """
+    from alerts import catalog
+
     config = state.config
-    click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
     try:
+        catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
+        click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
         findings = _validate_alerts(config) + _validate_dashboards(config) + _validate_committed()
     except config_mod.ConfigError as exc:
         raise ConfigUsageError(exc) from None

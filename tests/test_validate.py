@@ -88,3 +88,12 @@ def test_outside_a_checkout_the_committed_files_are_skipped(monkeypatch: pytest.
     code, output = _run("validate")
     assert code == 0, output
     assert "committed files: skipped" in output
+
+
+def test_a_bad_threshold_override_is_not_called_valid(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("alerts:\n  thresholds:\n    EcsServiceCpuHigh: {treshold: 1}\n")
+    code, output = _run("--config", str(cfg), "validate")
+    assert code == 2
+    assert f"{cfg}: alerts.thresholds.EcsServiceCpuHigh.treshold: unknown threshold" in output
+    assert "configuration is valid" not in output
