@@ -346,6 +346,28 @@ def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[A
     assert report.ok and len(report.applied) == 153
 
 
+def test_described_composites_and_members_compare_equal_to_the_catalog(stubbed: tuple[Any, Stubber]) -> None:
+    """What DescribeAlarms gives back for alarms we made (server fields, no empty keys) is no change."""
+    client, stub = stubbed
+    config = _config(composite_alarms=True, sns_topics={"warning": TOPIC})
+    rules = [r for r in catalog.rules(config) if r.name in ("EcsServiceCpuHigh", "EcsServiceMemoryHigh")]
+    api = cw.Resource("ecs_service", "api", (("ClusterName", "docqet"), ("ServiceName", "api")), "api")
+    wanted = cw.desired(rules, [api], config, "eu-west-1", _runbook)
+    server = {"StateValue": "OK", "StateReason": "ok", "StateUpdatedTimestamp": "2026-11-25T18:00:00Z",
+              "AlarmConfigurationUpdatedTimestamp": "2026-11-25T18:00:00Z"}
+    metric, composite = [], []
+    for d in wanted:
+        body = {k: v for k, v in d.body.items() if k != "Tags" and v not in ([], "")}  # AWS leaves empty lists out
+        (composite if d.kind == "composite" else metric).append({**body, **server, "AlarmArn": _arn(body["AlarmName"])})
+    stub.add_response("describe_alarms", {"MetricAlarms": metric, "CompositeAlarms": composite}, {
+        "AlarmNamePrefix": "docqet-staging-", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 100})
+    for d in [*(d for d in wanted if d.kind == "alarm"), *(d for d in wanted if d.kind == "composite")]:
+        tags = [{"Key": k, "Value": v} for k, v in d.body["Tags"].items()]
+        stub.add_response("list_tags_for_resource", {"Tags": tags}, {"ResourceARN": _arn(d.body["AlarmName"])})
+    plan = p.diff(cw.TARGET, wanted, cw.live(client, "eu-west-1", ENV), prune=True, kinds=cw.KINDS)
+    assert plan.changes == () and len(plan.unchanged) == 3
+
+
 def test_update_enforces_tags_with_tag_resource(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
     rule = next(r for r in catalog.rules(_config()) if r.name == "EcsServiceCpuHigh")
