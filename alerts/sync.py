@@ -147,8 +147,9 @@ def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out
 def sync(config: Config, targets: Sequence[str], *, dry_run: bool, prune: bool, rules_out: Path,
          progress: Callable[[str, Outcome | None], None] = lambda *_: None,
          environ: Mapping[str, str] = os.environ) -> list[Outcome]:
-    """Run the targets in order; ``progress(target, None)`` before each, ``progress(target, outcome)`` after."""
-    check_in = _check_in_start(config.environment, environ)
+    """Run the targets in order; ``progress(target, None)`` before each, ``progress(target, outcome)`` after.
+    A real run (not a dry run) reports the cron check-in."""
+    check_in = None if dry_run else _check_in_start(config.environment, environ)
     outcomes = []
     for name in targets:
         progress(name, None)

@@ -184,6 +184,15 @@ def test_sync_reports_a_cron_check_in(world: None, config_file: Path, tmp_path: 
     assert {c.get("environment") for c in check_ins} == {"staging"}  # the config's, not the global --env default
 
 
+def test_a_dry_run_reports_no_check_in(world: None, config_file: Path, tmp_path: Path,
+                                       sentry_sink: list[list[dict[str, Any]]]) -> None:
+    """A dry run (a CI check, a look from a laptop) must not make a stopped scheduled sync look alive."""
+    result = _sync(config_file, tmp_path / "m", "--target", "rules", "--dry-run")
+    assert result.exit_code == 0, result.output
+    sentry_sdk.flush(timeout=5)
+    assert _items(sentry_sink, "check_in") == []
+
+
 def test_a_crash_goes_to_sentry_and_the_check_in_says_error(world: None, config_file: Path, tmp_path: Path,
                                                             sentry_sink: list[list[dict[str, Any]]],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
