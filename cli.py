@@ -53,6 +53,8 @@ class State:
                 self._config = config_mod.resolve(self.env, self.config_path)
             except config_mod.ConfigError as exc:
                 raise ConfigUsageError(exc) from None
+            if self._config.environment != (self.env or "development"):
+                init_self_monitoring(self._config.environment)  # crash reports name the config's environment
         return self._config
 
 

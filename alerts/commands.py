@@ -10,7 +10,7 @@ from typing import Any
 import botocore.exceptions
 import click
 
-from alerts import iam, render
+from alerts import catalog, iam, render
 from alerts import plan as plan_mod
 from alerts import sync as sync_mod
 from alerts.sentry import SentryError
@@ -122,6 +122,7 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
     for one environment; a summary table at the end, exit 1 when anything failed."""
     try:
         config = config_mod.resolve(env=env) if env else state.config
+        catalog.rules(config)  # bad threshold overrides stop here (exit 2), before any target starts
     except config_mod.ConfigError as exc:
         raise _usage(exc) from None
     names = targets or sync_mod.SYNC_TARGETS

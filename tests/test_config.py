@@ -116,3 +116,15 @@ def test_every_command_reading_the_config_exits_2_on_a_bad_one(args: list[str], 
     result = CliRunner().invoke(main, ["--config", str(CONFIGS / name), *args])
     assert result.exit_code == 2, result.output
     assert f"invalid configuration: {CONFIGS / name}: collectors.ecs.intervall_seconds: unknown key" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["validate"], ["alerts", "render"], ["alerts", "plan"], ["sync", "--dry-run"], ["sync", "--dry-run", "--target",
+                                                                                  "rules"]])
+def test_a_bad_threshold_override_exits_2_before_anything_runs(args: list[str], tmp_path: Path) -> None:
+    bad = tmp_path / "thresholds.yaml"
+    bad.write_text("alerts:\n  thresholds:\n    NoSuchAlert: {threshold: 1}\n")
+    result = CliRunner().invoke(main, ["--config", str(bad), *args])
+    assert result.exit_code == 2, result.output
+    assert "alerts.thresholds.NoSuchAlert: unknown alert" in result.output
+    assert "started" not in result.output

@@ -280,3 +280,22 @@ def test_a_crash_of_any_command_goes_to_sentry(sentry_sink: list[list[dict[str, 
     assert done.returncode == 1 and "RuntimeError: iam-policy exploded" in done.stderr
     events = _items(sentry_sink, "event")
     assert [v["value"] for e in events for v in e["exception"]["values"]] == ["iam-policy exploded"]
+
+
+def test_a_crash_report_names_the_environment_of_the_config_file(sentry_sink: list[list[dict[str, Any]]]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    code = ("from alerts import render\n"
+            "def boom(*a, **k):\n    raise RuntimeError('render exploded')\n"
+            "render.committed_files = render.environment_files = boom\n"
+            "from cli import main\n"
+            "main(['--config', 'monitoring/environments/production.yaml', 'alerts', 'render', '--check'])\n")
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
+                          timeout=60, cwd=root)
+    assert done.returncode == 1 and "RuntimeError: render exploded" in done.stderr
+    events = _items(sentry_sink, "event")
+    assert [(e["environment"], v["value"]) for e in events for v in e["exception"]["values"]] == [
+        ("production", "render exploded")]
