@@ -120,7 +120,8 @@ API_RULES: tuple[AlertRule, ...] = (
             resource="alb_target_group", comparison="GreaterThanThreshold",
             metrics=(("errors", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum"),
                      ("requests", "AWS/ApplicationELB", "RequestCount", "Sum")),
-            expression="FILL(errors, 0) / requests", evaluation_periods=10, datapoints_to_alarm=10,
+            expression="IF(requests > {min_requests_per_second} * {period}, FILL(errors, 0) / requests, 0)",
+            evaluation_periods=10, datapoints_to_alarm=10,
             treat_missing_data="notBreaching"),
     ),
     AlertRule(

@@ -151,7 +151,8 @@ def metric_alarm(rule: AlertRule, cw: CloudWatchAlarm, resource: Resource, env: 
             "Metric": {"Namespace": ns, "MetricName": metric, "Dimensions": dims},
             "Period": cw.period_seconds, "Stat": statistic}}
         for mid, ns, metric, statistic in cw.metrics]
-    metrics.append({"Id": "alarmed", "Expression": cw.expression, "Label": rule.name, "ReturnData": True})
+    expression = cw.expression.format(period=cw.period_seconds, **rule.thresholds)
+    metrics.append({"Id": "alarmed", "Expression": expression, "Label": rule.name, "ReturnData": True})
     return {**body, "Metrics": metrics}
 
 

@@ -25,7 +25,8 @@ class CloudWatchAlarm:
 
     ``resource`` says what one alarm is made for; ``metrics`` are (id, namespace, metric, statistic) tuples,
     their dimensions filled in per resource; ``expression`` (metric math over those ids) is optional and then
-    the alarmed value. ``threshold`` names a key of the rule's thresholds; ``scale`` converts it to the unit
+    the alarmed value; its ``{name}`` placeholders take the rule's thresholds and ``{period}`` the period.
+    ``threshold`` names a key of the rule's thresholds; ``scale`` converts it to the unit
     CloudWatch uses (a 0-1 ratio threshold becomes a percent with scale 100).
     """
 

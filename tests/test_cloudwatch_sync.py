@@ -159,6 +159,8 @@ def test_plan_apply_then_nothing_to_do(world: dict[str, str]) -> None:
     ratio = boto3.client("cloudwatch").describe_alarms(
         AlarmNames=["docqet-staging-api-EcsServiceHttp5xxRatioHigh"])["MetricAlarms"][0]
     assert {m["Id"] for m in ratio["Metrics"]} == {"errors", "requests", "alarmed"}
+    alarmed = next(m["Expression"] for m in ratio["Metrics"] if m["Id"] == "alarmed")
+    assert alarmed == "IF(requests > 0.1 * 60, FILL(errors, 0) / requests, 0)"  # a lone failed request never pages
     assert ratio["TreatMissingData"] == "notBreaching"
 
 
@@ -167,6 +169,10 @@ def test_environment_threshold_override_reaches_the_alarm(world: dict[str, str])
         thresholds={"EcsServiceCpuHigh": {"threshold": 0.75}}))
     change = next(c for c in _plan(config).changes if c.key.endswith("-api-EcsServiceCpuHigh"))
     assert change.desired and change.desired["Threshold"] == 75.0
+    guarded = dataclasses.replace(_config(), alerts=config_mod.AlertsConfig(
+        thresholds={"EcsServiceHttp5xxRatioHigh": {"min_requests_per_second": 2.5}}))
+    ratio = next(c for c in _plan(guarded).changes if c.key.endswith("-api-EcsServiceHttp5xxRatioHigh"))
+    assert ratio.desired and ratio.desired["Metrics"][-1]["Expression"].startswith("IF(requests > 2.5 * 60,")
 
 
 def test_hand_edit_shows_as_exactly_one_update_and_apply_restores_tags(world: dict[str, str]) -> None:
