@@ -32,7 +32,7 @@ from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSResponse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.aws_limits
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.aws_limits, tests.faults
 
 from exporters import collectors
 from exporters.aws import Aws
@@ -40,6 +40,7 @@ from exporters.config import CollectorsConfig, Config, CostCollectorConfig, Qdra
 from exporters.server import Exporter, serve
 from exporters.stats import Stats
 from tests.aws_limits import AwsLimits
+from tests.faults import Body
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -124,14 +125,6 @@ class Topology:
 # --- answering at the HTTP layer ------------------------------------------------------------------
 
 
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self.data
-
-
 def _xml(shape: Any, value: Any, name: str) -> str:
     """Query-protocol XML for ``value`` of botocore ``shape``."""
     kind = shape.type_name
@@ -183,10 +176,10 @@ class FakeAwsHttp(Aws):
             wrapper = op.output_shape.serialization["resultWrapper"]
             body = (f"<{operation}Response>{_xml(op.output_shape, result, wrapper)}"
                     f"<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></{operation}Response>")
-            return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Body(body.encode()))
+            return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, Body(body.encode()))
         params = json.loads(request.body)
         body = json.dumps(self.topology.answer(operation, params), default=_json)
-        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, _Body(body.encode()))
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, Body(body.encode()))
 
 
 # --- the numbers -------------------------------------------------------------------------------------

@@ -33,7 +33,9 @@ class Request:
 Fault = Callable[[Request], AWSResponse | None]
 
 
-class _Body:
+class Body:
+    """A raw HTTP body for :class:`AWSResponse` (what botocore reads from urllib3)."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
 
@@ -43,7 +45,7 @@ class _Body:
 
 def response(request: Request, status: int, body: bytes, content_type: str) -> AWSResponse:
     return AWSResponse(request.url, status, {"Content-Type": content_type, "Content-Length": str(len(body))},
-                       _Body(body))
+                       Body(body))
 
 
 def error(request: Request, status: int, code: str) -> AWSResponse:

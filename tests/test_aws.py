@@ -16,6 +16,7 @@ from exporters.aws import REQUIRED_FIELDS, Aws, MalformedResponseError, estimate
 from exporters.cloudwatch import MetricQuery, plan
 from exporters.config import AccountConfig, AwsConfig
 from tests.fakeaws import THROTTLED, fake_aws
+from tests.faults import Body
 
 OK_CLUSTERS = (200, {"clusterArns": []})
 
@@ -24,20 +25,12 @@ def _aws(**settings: float) -> Aws:
     return Aws(settings=AwsConfig(**settings))  # type: ignore[arg-type]
 
 
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: object):
-        yield self.data
-
-
 def _answer(client: object, operation: str, status: int, body: bytes) -> None:
     """Make ``client`` receive ``body`` for ``operation`` instead of sending the request."""
     service = client.meta.service_model.service_id.hyphenize()  # type: ignore[attr-defined]
     client.meta.events.register_first(  # type: ignore[attr-defined]
         f"before-send.{service}.{operation}",
-        lambda request, **_: AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Body(body)))
+        lambda request, **_: AWSResponse(request.url, status, {"Content-Type": "text/xml"}, Body(body)))
 
 
 def _still_usable(aws: Aws, client: object, call: str) -> bool:

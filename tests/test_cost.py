@@ -27,6 +27,7 @@ from exporters.metrics import Collection, render
 from exporters.stats import Stats
 from tests.conftest import FIXTURES
 from tests.fakeaws import fake_aws
+from tests.faults import Body
 
 COST_FIXTURES = FIXTURES / "cost"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -172,14 +173,6 @@ def test_a_repeated_page_token_stops_paging(stubbed: tuple[Any, Stubber]) -> Non
 # --- the collector against moto's server --------------------------------------------------------
 
 
-class _Body:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
-
-
 def answer_forecast(client: Any, response: dict[str, Any], seen: list[dict[str, Any]]) -> None:
     """Answer GetCostForecast (moto lacks it) at the HTTP layer: the request is validated, sent through the
     client's whole pipeline (counted by Aws) and the answer, checked against the model, is parsed by botocore."""
@@ -188,7 +181,7 @@ def answer_forecast(client: Any, response: dict[str, Any], seen: list[dict[str, 
     def send(request: Any, **_: Any) -> AWSResponse:
         seen.append(json.loads(request.body))
         return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"},
-                           _Body(json.dumps(response).encode()))
+                           Body(json.dumps(response).encode()))
 
     client.meta.events.register_first("before-send.ce.GetCostForecast", send)
 
