@@ -30,20 +30,6 @@ MAX_TARGET_GROUPS_PER_DESCRIBE = 20  # DescribeTargetGroups: kept at the ELB API
 LABELS = ("region", "cluster", "service")
 INFO_LABELS = (*LABELS, "task_definition", "launch_type", "status", "rollout_state")
 
-METRIC_NAMES = (
-    "docqet_ecs_service_desired_tasks",
-    "docqet_ecs_service_running_tasks",
-    "docqet_ecs_service_pending_tasks",
-    "docqet_ecs_service_deployments",
-    "docqet_ecs_service_info",
-    "docqet_ecs_service_cpu_utilization_ratio",
-    "docqet_ecs_service_memory_utilization_ratio",
-    "docqet_ecs_service_http_requests_per_second",
-    "docqet_ecs_service_http_5xx_per_second",
-    "docqet_ecs_service_http_response_time_p95_seconds",
-)
-
-
 @dataclass(frozen=True)
 class EcsService:
     """One ECS service as we use it (None: AWS did not say)."""
@@ -242,6 +228,7 @@ FAMILIES = {  # name -> help
     "docqet_ecs_service_http_5xx_per_second": "HTTP 5xx responses per second from the service's targets.",
     "docqet_ecs_service_http_response_time_p95_seconds": "95th percentile target response time (seconds).",
 }
+METRIC_NAMES = ("docqet_ecs_service_info", *FAMILIES)
 
 
 def families(region: str, services: Iterable[EcsService], load_balancers: Mapping[str, Sequence[str]],
