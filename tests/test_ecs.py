@@ -7,7 +7,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from prometheus_client.core import Metric
 
 from exporters import demo, ecs
@@ -15,6 +14,7 @@ from exporters.aws import Aws
 from exporters.cloudwatch import MetricQuery
 from exporters.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
 from tests.aws_limits import AwsLimits
+from tests.faults import FaultyAws, unavailable, when
 
 REGION = "eu-west-1"
 TG = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/api/abc"
@@ -209,31 +209,14 @@ def test_configured_clusters_restrict_discovery(moto_endpoint: str, aws_limits: 
     assert services == {"api", "worker", "web"}
 
 
-class RegionFault:
-    """Answers every call to the listed regions with a 503 ServiceUnavailable (a botocore before-call hook)."""
-
-    def __init__(self, limits: AwsLimits) -> None:
-        self.limits = limits
-        self.regions: set[str] = set()
-
-    def session(self) -> boto3.Session:
-        session = self.limits.session()
-        session.events.register("before-call.*.*", self._answer)
-        return session
-
-    def _answer(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if context.get("client_region") not in self.regions:
-            return None
-        error = {"Error": {"Code": "ServiceUnavailable", "Message": "injected"}, "ResponseMetadata": {}}
-        return AWSResponse("http://127.0.0.1/", 503, {}, None), error
-
-
 def test_a_failing_region_keeps_its_last_good_series_and_the_others_stay_fresh(
         moto_endpoint: str, aws_limits: AwsLimits) -> None:
     demo.seed_staging(moto_endpoint, REGION, ahead_minutes=5)
     demo.seed_staging(moto_endpoint, "us-east-1", ahead_minutes=5)
-    fault = RegionFault(aws_limits)
-    collector = ecs.collector(_config(regions=(REGION, "us-east-1")), Aws(session_factory=fault.session))
+    config, failing = _config(regions=(REGION, "us-east-1")), set()
+    aws = FaultyAws(settings=config.aws, session_factory=aws_limits.session,
+                    fault=when(lambda request: request.region in failing, unavailable))
+    collector = ecs.collector(config, aws)
 
     first = collector.collect()
     assert first.errors == ()
@@ -243,7 +226,7 @@ def test_a_failing_region_keeps_its_last_good_series_and_the_others_stay_fresh(
     boto3.client("ecs", region_name=REGION).update_service(cluster="docqet-staging", service="api", desiredCount=5)
     boto3.client("ecs", region_name="us-east-1").update_service(cluster="docqet-staging", service="api",
                                                                 desiredCount=7)
-    fault.regions.add("us-east-1")
+    failing.add("us-east-1")
     second = collector.collect()
     assert len(second.errors) == 1 and "us-east-1" in second.errors[0] and "ServiceUnavailable" in second.errors[0]
     assert value(second.families, "docqet_ecs_service_desired_tasks", region=REGION, service="api") == 5  # fresh
@@ -251,7 +234,7 @@ def test_a_failing_region_keeps_its_last_good_series_and_the_others_stay_fresh(
     assert value(second.families, "docqet_ecs_service_cpu_utilization_ratio", region="us-east-1",
                  service="api") == pytest.approx(0.42)  # kept, CloudWatch values too
 
-    fault.regions.clear()
+    failing.clear()
     third = collector.collect()
     assert third.errors == ()
     assert value(third.families, "docqet_ecs_service_desired_tasks", region="us-east-1", service="api") == 7
