@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from alerts import slo
 from alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
+from dashboards.style import panel_id
 from exporters.config import Config, ConfigError
 
 DEFAULT_GRAFANA_URL = "https://grafana.docqet.internal"
@@ -408,8 +409,6 @@ def dashboard_url(rule: AlertRule, config: Config) -> str:
     """The Grafana dashboard of the rule (``grafana.url``, else the internal Grafana), opened on its panel with
     the dashboard's variables set from the alert's labels (Prometheus template text; a missing label is left out).
     """
-    from dashboards.style import panel_id  # dashboards read thresholds from this module: import late
-
     url = f"{(config.grafana.url or DEFAULT_GRAFANA_URL).rstrip('/')}/d/{rule.dashboard}"
     if not rule.panel:
         return url

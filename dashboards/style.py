@@ -16,8 +16,6 @@ from typing import Any
 import attr
 from grafanalib import core as G
 
-from dashboards.thresholds import Limit
-
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 TOOL_TAG = "docqet-monitor"  # ownership: publish --prune only ever deletes dashboards with this tag
 GRID_WIDTH = 24
@@ -113,6 +111,14 @@ def link_to(uid: str, title: str) -> G.DashboardLink:
 
 
 Steps = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Threshold steps for a panel and the sentence that says where they come from."""
+
+    steps: Steps
+    note: str
 
 
 def _common(title: str, description: str, thresholds: Limit | Steps | None, w: int, h: int,

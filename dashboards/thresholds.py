@@ -9,23 +9,15 @@ can trace it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from alerts import catalog
 from alerts.spec import AlertRule, number
+from dashboards import style
+from dashboards.style import Limit
 from exporters.config import Config
 
 SEVERITY_COLORS = {"critical": "red", "warning": "orange", "info": "blue"}
 CITATION = re.compile(r"alert `(?P<alert>\w+)` threshold `(?P<key>\w+)` = (?P<value>[-\d.e+]+)")
-
-
-@dataclass(frozen=True)
-class Limit:
-    """Threshold steps for a panel and the sentence that says where they come from."""
-
-    steps: list[dict[str, Any]]
-    note: str
 
 
 class Thresholds:
@@ -44,8 +36,7 @@ class Thresholds:
 
     def _limit(self, alert: str, key: str, high_is_bad: bool) -> Limit:
         value, color = self.value(alert, key), SEVERITY_COLORS[self._rules[alert].severity]
-        steps = ([{"color": "green", "value": None}, {"color": color, "value": value}] if high_is_bad
-                 else [{"color": color, "value": None}, {"color": "green", "value": value}])
+        steps = style.above(value, color) if high_is_bad else style.below(value, color)
         side = "above" if high_is_bad else "below"
         return Limit(steps, f"Dashed line: alert `{alert}` threshold `{key}` = {number(value)} "
                             f"({self._rules[alert].severity} {side} it).")
@@ -61,5 +52,5 @@ class Thresholds:
     def slo(self, name: str) -> Limit:
         """Steps for an SLI ratio (``availability`` or ``latency``): red below its objective."""
         objective = getattr(self._slo, f"{name}_objective")
-        return Limit([{"color": "red", "value": None}, {"color": "green", "value": objective}],
+        return Limit(style.below(objective),
                      f"Red below the objective alerts.slo.{name}_objective = {number(objective)}.")
