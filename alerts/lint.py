@@ -12,14 +12,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from alerts import alertmanager, slo
-from alerts.spec import SEVERITIES, AlertRule
+from alerts.spec import PLACEHOLDER, SEVERITIES, AlertRule
 from dashboards.promql import metric_names
 from exporters.config import Config
 
 PROMETHEUS_METRICS = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
 NO_FOR = frozenset({"Watchdog"})
 _CAMEL = re.compile(r"[A-Z][A-Za-z0-9]+")
-_UNFILLED = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def known_series(exported: Iterable[str]) -> frozenset[str]:
@@ -53,7 +52,7 @@ def _problems(rule: AlertRule, known: frozenset[str]) -> list[str]:
         expr = rule.promql()
         if not rule.for_ and rule.name not in NO_FOR:
             problems.append("no 'for' duration")
-        if _UNFILLED.search(expr):
+        if PLACEHOLDER.search(expr):
             problems.append(f"unfilled threshold placeholder in {expr!r}")
         unknown = sorted(metric_names(expr) - known)
         if unknown:

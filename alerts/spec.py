@@ -86,11 +86,11 @@ class AlertRule:
 
     def promql(self) -> str:
         """``expr`` with each ``{threshold}`` placeholder replaced by its value (label matchers untouched)."""
-        return _PLACEHOLDER.sub(lambda m: number(self.thresholds[m.group(1)]) if m.group(1) in self.thresholds
-                                else m.group(0), self.expr)
+        return PLACEHOLDER.sub(lambda m: number(self.thresholds[m.group(1)]) if m.group(1) in self.thresholds
+                               else m.group(0), self.expr)
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def number(value: float) -> str:
