@@ -314,12 +314,19 @@ def _described(name: str) -> dict[str, Any]:
             "ComparisonOperator": "GreaterThanThreshold", "StateValue": "OK"}
 
 
-def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[Any, Stubber]) -> None:
-    client, stub = stubbed
+API = cw.Resource("ecs_service", "api", (("ClusterName", "docqet"), ("ServiceName", "api")), "api")
+
+
+def _cpu_and_memory_with_composite() -> list[p.Desired]:
+    """Service api's CPU and memory alarms and the composite that pages for both (warning topic)."""
     config = _config(composite_alarms=True, sns_topics={"warning": TOPIC})
     rules = [r for r in catalog.rules(config) if r.name in ("EcsServiceCpuHigh", "EcsServiceMemoryHigh")]
-    api = cw.Resource("ecs_service", "api", (("ClusterName", "docqet"), ("ServiceName", "api")), "api")
-    wanted = cw.desired(rules, [api], config, "eu-west-1", _runbook)
+    return cw.desired(rules, [API], config, "eu-west-1", _runbook)
+
+
+def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[Any, Stubber]) -> None:
+    client, stub = stubbed
+    wanted = _cpu_and_memory_with_composite()
     composite = next(d for d in wanted if d.kind == "composite")
     assert composite.key == "eu-west-1/docqet-staging-api-warning"
     assert composite.body["AlarmRule"] == ('ALARM("docqet-staging-api-EcsServiceCpuHigh") OR '
@@ -355,10 +362,7 @@ def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[A
 def test_described_composites_and_members_compare_equal_to_the_catalog(stubbed: tuple[Any, Stubber]) -> None:
     """What DescribeAlarms gives back for alarms we made (server fields, no empty keys) is no change."""
     client, stub = stubbed
-    config = _config(composite_alarms=True, sns_topics={"warning": TOPIC})
-    rules = [r for r in catalog.rules(config) if r.name in ("EcsServiceCpuHigh", "EcsServiceMemoryHigh")]
-    api = cw.Resource("ecs_service", "api", (("ClusterName", "docqet"), ("ServiceName", "api")), "api")
-    wanted = cw.desired(rules, [api], config, "eu-west-1", _runbook)
+    wanted = _cpu_and_memory_with_composite()
     server = {"StateValue": "OK", "StateReason": "ok", "StateUpdatedTimestamp": "2026-11-25T18:00:00Z",
               "AlarmConfigurationUpdatedTimestamp": "2026-11-25T18:00:00Z"}
     metric, composite = [], []
@@ -377,8 +381,7 @@ def test_described_composites_and_members_compare_equal_to_the_catalog(stubbed: 
 def test_update_enforces_tags_with_tag_resource(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
     rule = next(r for r in catalog.rules(_config()) if r.name == "EcsServiceCpuHigh")
-    api = cw.Resource("ecs_service", "api", (("ClusterName", "docqet"), ("ServiceName", "api")), "api")
-    [want] = cw.desired([rule], [api], _config(), "eu-west-1", _runbook)
+    [want] = cw.desired([rule], [API], _config(), "eu-west-1", _runbook)
     live = p.Live(want.key, "alarm", {**want.body, "Threshold": 1.0}, True, _arn("docqet-staging-api-x"))
     plan = p.diff(cw.TARGET, [want], [live], prune=False)
     stub.add_response("put_metric_alarm", {}, {**{k: v for k, v in want.body.items() if k != "Tags"}, "Tags": ANY})
