@@ -130,12 +130,17 @@ def _stat(statistic: str) -> dict[str, str]:
     return {"Statistic": statistic} if statistic in SIMPLE_STATISTICS else {"ExtendedStatistic": statistic}
 
 
+def _alarm_name(env: str, subject: str, what: str) -> str:
+    """``docqet-<env>-<resource|service>-<rule|severity>``: composites name their members with it too."""
+    return f"docqet-{env}-{subject}-{what}"
+
+
 def metric_alarm(rule: AlertRule, cw: CloudWatchAlarm, resource: Resource, env: str, actions: list[str],
                  description: str) -> dict[str, Any]:
     """The PutMetricAlarm parameters (without tags) of one rule on one resource (pure)."""
     dims = [{"Name": k, "Value": v} for k, v in resource.dimensions]
     body: dict[str, Any] = {
-        "AlarmName": f"docqet-{env}-{resource.name}-{rule.name}",
+        "AlarmName": _alarm_name(env, resource.name, rule.name),
         "AlarmDescription": description,
         "ActionsEnabled": True, "AlarmActions": actions, "OKActions": actions, "InsufficientDataActions": [],
         "EvaluationPeriods": cw.evaluation_periods, "DatapointsToAlarm": cw.datapoints_to_alarm,
@@ -188,10 +193,10 @@ def desired(rules: Iterable[AlertRule], resources: Iterable[Resource], config: C
         body = metric_alarm(rule, rule.cloudwatch, res, env, actions, text)  # type: ignore[arg-type]
         out.append(_desired(scope, "alarm", body, env, rule.name))
     for (service, severity), group in sorted(grouped.items()):
-        names = sorted(f"docqet-{env}-{res.name}-{rule.name}" for rule, res in group)
+        names = sorted(_alarm_name(env, res.name, rule.name) for rule, res in group)
         actions = _topics(topics, severity, region)
         body = {
-            "AlarmName": f"docqet-{env}-{service}-{severity}",
+            "AlarmName": _alarm_name(env, service, severity),
             "AlarmDescription": f"{severity}: service {service} ({len(names)} alarms; pages once when any fire): "
                                 + ", ".join(sorted(rule.name for rule, _ in group)),
             "ActionsEnabled": True, "AlarmActions": actions, "OKActions": actions,
