@@ -358,10 +358,10 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
     found: list[Live] = []
     ecs_cfg, rds_cfg = config.collectors.ecs, config.collectors.rds
     for t in targets(config):
-        ecs = BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
-        resources = discover(ecs if ecs_cfg.enabled else None,
-                             BotoRdsApi(clients(t, "rds")) if rds_cfg.enabled else None,
-                             ecs_cfg.clusters, rds_cfg.clusters)
+        ecs = (BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
+               if ecs_cfg.enabled else None)
+        rds = BotoRdsApi(clients(t, "rds")) if rds_cfg.enabled else None
+        resources = discover(ecs, rds, ecs_cfg.clusters, rds_cfg.clusters)
         wanted += desired(rules, resources, config, t.region, runbook, scope=str(t))
     check_limits(wanted)
     for t in targets(config):
