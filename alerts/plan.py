@@ -186,6 +186,10 @@ class Backend(Protocol):
     def delete(self, changes: Sequence[Change]) -> None: ...
 
 
+def _applied_line(target: str, c: Change) -> str:
+    return f"{SYMBOLS[c.action]} {PAST[c.action]} {target} {c.kind} {c.key}"
+
+
 @dataclass
 class Report:
     """What an apply did: applied changes, the one that failed (with the error), and those not attempted."""
@@ -201,8 +205,7 @@ class Report:
 
     def render(self, applied: bool = True) -> str:
         """Every change's fate (``applied=False``: the applied ones were already shown as progress)."""
-        lines = [f"{SYMBOLS[c.action]} {PAST[c.action]} {self.target} {c.kind} {c.key}"
-                 for c in (self.applied if applied else ())]
+        lines = [_applied_line(self.target, c) for c in (self.applied if applied else ())]
         lines += [f"! failed to {c.action} {self.target} {c.kind} {c.key}: {err}" for c, err in self.failed]
         lines += [f"  not applied: {c.action} {self.target} {c.kind} {c.key}" for c in self.skipped]
         done = f"{self.target}: {len(self.applied)} change(s) applied"
@@ -234,5 +237,5 @@ def apply(plan: Plan, backend: Backend, progress: Callable[[str], None] = lambda
             return report
         report.applied += step
         for c in step:
-            progress(f"{SYMBOLS[c.action]} {PAST[c.action]} {plan.target} {c.kind} {c.key}")
+            progress(_applied_line(plan.target, c))
     return report
