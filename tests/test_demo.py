@@ -13,22 +13,17 @@ import boto3
 import pytest
 import requests
 from click.testing import CliRunner
-from prometheus_client.parser import text_string_to_metric_families
 
 import cli
 from exporters import cloudwatch, demo, ecs, rds
 from exporters.collectors import exported_metric_names
+from tests.test_exposition import exposition_samples
 
 CLI = [sys.executable, "-c", "import cli; cli.main()"]
 ROOT = Path(__file__).resolve().parents[1]
 LB = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/docqet-staging/1"
 TGS = {"api": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/docqet-staging-api/2",
        "web": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/docqet-staging-web/3"}
-
-
-def _values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def _key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -136,7 +131,7 @@ def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
         [demo.OUT_MARKER, "alerts", "cost.json", "dashboards", "sync-rules"])
     assert len(list((out / "dashboards").glob("docqet-*.json"))) == 6
     assert (out / "alerts" / "prometheus" / "rules" / "staging" / "alerts.yml").is_file()
-    values = _values(done.stdout)
+    values = exposition_samples(done.stdout)
     base = {"cluster": "docqet-staging", "region": "eu-west-1"}
     assert values[_key("docqet_ecs_service_running_tasks", **base, service="api")] == 3
     assert values[_key("docqet_ecs_service_http_requests_per_second", **base, service="api")] == 25
@@ -165,8 +160,8 @@ def test_demo_serves_until_interrupted(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         body = requests.get(url, timeout=5).text
-        assert _values(body)[_key("docqet_ecs_service_desired_tasks", cluster="docqet-staging",
-                                  region="eu-west-1", service="worker")] == 2
+        assert exposition_samples(body)[_key("docqet_ecs_service_desired_tasks", cluster="docqet-staging",
+                                             region="eu-west-1", service="worker")] == 2
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)

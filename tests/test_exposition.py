@@ -20,6 +20,13 @@ from exporters.stats import Stats
 from tests.aws_limits import AwsLimits
 
 REGIONS = ("eu-west-1", "us-east-1")
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def exposition_samples(text: str) -> Samples:
+    """An exposition's samples: (name, sorted label pairs) -> value."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def sample_names(body: bytes) -> set[str]:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import requests
 from botocore.awsrequest import AWSResponse
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporters import collectors
 from exporters.config import AwsConfig, Config
@@ -21,9 +20,8 @@ from exporters.server import Exporter, serve
 from exporters.stats import Stats
 from tests.aws_limits import AwsLimits
 from tests.faults import FaultyAws, Request, every_nth, response, throttled, timeout, unavailable, when
-from tests.test_exposition import promtool_findings, seed
+from tests.test_exposition import Samples, exposition_samples, promtool_findings, seed
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 SELF = "docqet_exporter_"
 
 
@@ -37,8 +35,7 @@ class Setup:
         """/metrics over HTTP, as samples."""
         body = requests.get(f"{self.url}/metrics", timeout=10)
         assert body.status_code == 200
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(body.text) for s in family.samples}
+        return exposition_samples(body.text)
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,13 @@ import pytest
 import requests
 from click.testing import CliRunner
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.parser import text_string_to_metric_families
 
 import cli
 from exporters.metrics import Collection
 from exporters.server import Exporter, Snapshot, serve
 from exporters.stats import Stats
 from tests.conftest import free_port
-from tests.test_exposition import promtool_findings
+from tests.test_exposition import Samples, exposition_samples, promtool_findings
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -79,9 +78,8 @@ class Gate:
         return _values(n)
 
 
-def _samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+def _samples(body: bytes) -> Samples:
+    return exposition_samples(body.decode())
 
 
 def _value(body: bytes, name: str, **labels: str) -> float | None:
