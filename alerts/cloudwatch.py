@@ -20,9 +20,9 @@ from typing import Any, Protocol
 from alerts.plan import Change, Desired, Live, Plan, PlanError, diff
 from alerts.spec import AlertRule, CloudWatchAlarm
 from exporters.config import Config
-from exporters.ecs import BotoEcsApi, EcsApi
+from exporters.ecs import BotoEcsApi, EcsApi, selected_clusters
 from exporters.rds import BotoRdsApi, RdsApi
-from exporters.regional import Target, arn_name, arn_resource, targets
+from exporters.regional import Target, arn_resource, targets
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def discover(ecs: EcsApi | None, rds: RdsApi | None, ecs_clusters: Sequence[str]
     source that is None (its collector disabled) is not asked.
     """
     found: list[Resource] = []
-    arns = [] if ecs is None else [a for a in ecs.cluster_arns() if not ecs_clusters or arn_name(a) in ecs_clusters]
+    arns = [] if ecs is None else selected_clusters(ecs.cluster_arns(), ecs_clusters)
     services = ecs.services(arns) if arns else []  # type: ignore[union-attr]
     names = [s.name for s in services]
     load_balancers = ecs.load_balancers([tg for s in services for tg in s.target_groups]) if services else {}

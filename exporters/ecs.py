@@ -265,14 +265,19 @@ def _ratio(percent: float | None) -> float | None:
 # --- one region, the collector ------------------------------------------------------------------
 
 
+def selected_clusters(arns: Iterable[str], clusters: Sequence[str]) -> list[str]:
+    """The cluster ARNs that ``clusters`` (names or ARNs, from config; empty: all) selects (pure)."""
+    wanted = set(clusters)
+    return [arn for arn in arns if not wanted or arn in wanted or arn_name(arn) in wanted]
+
+
 def scrape(api: EcsApi, read: MetricReader, region: str,
            clusters: Sequence[str], period: int) -> list[Metric]:
     """Discover the region's services, read their CloudWatch values, build the families.
 
     ``read(queries) -> {query: value}``; ``clusters`` (names or ARNs) restricts discovery when non-empty.
     """
-    wanted = set(clusters)
-    arns = [arn for arn in api.cluster_arns() if not wanted or arn in wanted or arn_name(arn) in wanted]
+    arns = selected_clusters(api.cluster_arns(), clusters)
     services = list({(s.cluster, s.name): s for s in api.services(arns)}.values())
     target_groups = sorted({tg for s in services for tg in s.target_groups})
     load_balancers = api.load_balancers(target_groups) if target_groups else {}

@@ -137,6 +137,8 @@ def test_discovery_names_resources_uniquely_and_honours_listed_clusters() -> Non
         ("ecs_service", "worker", "worker"), ("rds_writer", "main", ""), ("rds_instance", "main-1", "")]
     assert dict(found[1].dimensions) == {"LoadBalancer": "app/alb/123", "TargetGroup": "targetgroup/api-a/abc"}
     assert cw.discover(None, None) == []
+    by_arn = cw.discover(ecs, None, ecs_clusters=("arn:aws:ecs:eu-west-1:1:cluster/green",))  # as the exporter
+    assert [r.name for r in by_arn] == ["api", "worker"]
 
 
 def test_plan_apply_then_nothing_to_do(world: dict[str, str]) -> None:
