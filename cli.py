@@ -13,20 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-
-from alerts import commands as alerts_commands
-from alerts import demo as alerts_demo
-from alerts.sync import init_self_monitoring
-from alerts.sync_demo import sync_step
-from dashboards.commands import dashboards as dashboards_group
-from dashboards.demo import dashboards_step
-from exporters import __version__, demo_cost_qdrant, logs
-from exporters import collectors as collector_registry
-from exporters import config as config_mod
-from exporters import demo as demo_mod
-from exporters.aws import Aws
-from exporters.server import Exporter, serve
-from exporters.stats import Stats
+from docqet_monitor import __version__
+from docqet_monitor.alerts import commands as alerts_commands
+from docqet_monitor.core import config as config_mod
+from docqet_monitor.core import logs
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.dashboards.commands import dashboards as dashboards_group
+from docqet_monitor.demo import alerts as alerts_demo
+from docqet_monitor.demo import aws as demo_mod
+from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
+from docqet_monitor.demo.dashboards import dashboards_step
+from docqet_monitor.demo.sync import sync_step
+from docqet_monitor.exporters import collectors as collector_registry
+from docqet_monitor.exporters.server import Exporter, serve
+from docqet_monitor.sync import init_self_monitoring
 
 log = logging.getLogger("docqet_monitor")
 
@@ -90,7 +91,7 @@ def validate(state: State) -> None:
     metrics (or recording rules), every variable used is defined. In a checkout: the generated files under
     monitoring/ are what the code builds. No network.
     """
-    from alerts import catalog
+    from docqet_monitor.alerts import catalog
 
     config = state.config
     try:
@@ -107,7 +108,7 @@ def validate(state: State) -> None:
 
 def _validate_alerts(config: config_mod.Config) -> list[str]:
     """Catalog lint, then promtool/amtool on a fresh render (a finding when a tool is missing)."""
-    from alerts import render as alerts_render
+    from docqet_monitor.alerts import render as alerts_render
 
     findings = alerts_render.lint_findings(config)
     try:
@@ -121,8 +122,8 @@ def _validate_alerts(config: config_mod.Config) -> list[str]:
 
 def _validate_dashboards(config: config_mod.Config) -> list[str]:
     """The dashboards built for ``config``: queries read known series, variables are defined."""
-    from alerts.lint import known_series
-    from dashboards import build, lint
+    from docqet_monitor.alerts.lint import known_series
+    from docqet_monitor.dashboards import build, lint
 
     models = build.build_all(config)
     findings = lint.lint(models, known_series(collector_registry.exported_metric_names()))
@@ -134,8 +135,8 @@ def _validate_dashboards(config: config_mod.Config) -> list[str]:
 
 def _validate_committed() -> list[str]:
     """Generated files under monitoring/ that differ from what the code builds (skipped outside a checkout)."""
-    from alerts import render as alerts_render
-    from dashboards import build
+    from docqet_monitor.alerts import render as alerts_render
+    from docqet_monitor.dashboards import build
 
     root = alerts_render.MONITORING
     if not root.is_dir():
@@ -171,8 +172,8 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool) 
     A PagerDuty routing key from $PAGERDUTY_ROUTING_KEY is used only for one environment rendered with --out
     outside the repository (where it could be committed); the committed files use routing_key_file.
     """
-    from alerts import alertmanager
-    from alerts import render as render_mod
+    from docqet_monitor.alerts import alertmanager
+    from docqet_monitor.alerts import render as render_mod
 
     target = out or render_mod.MONITORING
     in_repository = target.resolve().is_relative_to(render_mod.MONITORING.resolve().parent)
@@ -296,8 +297,8 @@ def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out:
 
     Without --env/--config the staging settings are used; regions and accounts are always the demo's.
     """
-    from alerts import catalog
-    from exporters import qdrant
+    from docqet_monitor.alerts import catalog
+    from docqet_monitor.exporters import qdrant
 
     base = state.config if state.env or state.config_path else config_mod.resolve(env="staging")
     config = dataclasses.replace(base, regions=(demo_mod.REGION,), accounts=())

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alerts import catalog
-from exporters.config import Config
+from docqet_monitor.alerts import catalog
+from docqet_monitor.core.config import Config
 
 DEFAULT_ROUTING_KEY_FILE = "/etc/alertmanager/secrets/pagerduty-routing-key"
 GROUP_BY = ["alertname", "environment", "service"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from alerts import slo
-from alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
-from dashboards.style import panel_id
-from exporters.config import Config, ConfigError
+from docqet_monitor.alerts import slo
+from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
+from docqet_monitor.core.config import Config, ConfigError
+from docqet_monitor.dashboards.style import panel_id
 
 DEFAULT_GRAFANA_URL = "https://grafana.docqet.internal"
 

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from alerts.plan import Change, Desired, Live, Plan, PlanError, diff
-from alerts.spec import AlertRule, CloudWatchAlarm
-from exporters.config import Config
-from exporters.ecs import BotoEcsApi, EcsApi, selected_clusters
-from exporters.rds import BotoRdsApi, RdsApi
-from exporters.regional import Target, arn_resource, targets
+from docqet_monitor.alerts.plan import Change, Desired, Live, Plan, PlanError, diff
+from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
+from docqet_monitor.core.config import Config
+from docqet_monitor.exporters.ecs import BotoEcsApi, EcsApi, selected_clusters
+from docqet_monitor.exporters.rds import BotoRdsApi, RdsApi
+from docqet_monitor.exporters.regional import Target, arn_resource, targets
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,11 @@ from typing import Any
 
 import botocore.exceptions
 import click
-
-from alerts import catalog, iam, render
-from alerts import plan as plan_mod
-from alerts import sync as sync_mod
-from alerts.sentry import SentryError
-from exporters import config as config_mod
+from docqet_monitor import sync as sync_mod
+from docqet_monitor.alerts import catalog, iam, render
+from docqet_monitor.alerts import plan as plan_mod
+from docqet_monitor.alerts.sentry import SentryError
+from docqet_monitor.core import config as config_mod
 
 TARGET_HELP = "cloudwatch or sentry; repeat for both [default: both, Sentry only when configured]."
 FAULTS = (plan_mod.PlanError, SentryError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)

@@ -11,10 +11,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from alerts import alertmanager, slo
-from alerts.spec import PLACEHOLDER, SEVERITIES, AlertRule
-from dashboards.promql import metric_names
-from exporters.config import Config
+from docqet_monitor.alerts import alertmanager, slo
+from docqet_monitor.alerts.spec import PLACEHOLDER, SEVERITIES, AlertRule
+from docqet_monitor.core.config import Config
+from docqet_monitor.dashboards.promql import metric_names
 
 PROMETHEUS_METRICS = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
 NO_FOR = frozenset({"Watchdog"})

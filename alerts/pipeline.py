@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
-from alerts import alertmanager, prometheus
-from alerts.render import ToolMissing
-from exporters.config import Config
+from docqet_monitor.alerts import alertmanager, prometheus
+from docqet_monitor.alerts.render import ToolMissing
+from docqet_monitor.core.config import Config
 
 DUMMY_ROUTING_KEY = "0123456789abcdef0123456789abcdef"  # local stand-in only, never a real key
 LOCAL_TIMINGS = alertmanager.Timings(group_wait="1s", group_interval="1s", repeat_interval="1m",

@@ -15,10 +15,10 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from alerts import alertmanager, catalog, lint, prometheus
-from exporters import collectors
-from exporters import config as config_mod
-from exporters.config import Config
+from docqet_monitor.alerts import alertmanager, catalog, lint, prometheus
+from docqet_monitor.core import config as config_mod
+from docqet_monitor.core.config import Config
+from docqet_monitor.exporters import collectors
 
 MONITORING = Path(__file__).resolve().parent.parent / "monitoring"
 TOOLS = ("promtool", "amtool")

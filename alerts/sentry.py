@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-
-from alerts.plan import Change, Desired, Live, Plan, PlanError, diff
-from alerts.spec import AlertRule
-from exporters.config import Config
+from docqet_monitor.alerts.plan import Change, Desired, Live, Plan, PlanError, diff
+from docqet_monitor.alerts.spec import AlertRule
+from docqet_monitor.core.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ at 10 % in 1 day or 3 days; for 30 days these are the classic 14.4, 6, 3 and 1.
 
 from __future__ import annotations
 
-from alerts.spec import AlertRule, number
-from exporters.config import SloConfig
+from docqet_monitor.alerts.spec import AlertRule, number
+from docqet_monitor.core.config import SloConfig
 
 ERRORS = "docqet:ecs_service_http_errors_per_second"
 SLOW = "docqet:ecs_service_http_p95_over_threshold"

@@ -32,15 +32,15 @@ from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSResponse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.aws_limits, tests.faults
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # aws_limits, faults: test support
 
-from exporters import collectors
-from exporters.aws import Aws
-from exporters.config import CollectorsConfig, Config, CostCollectorConfig, QdrantCollectorConfig
-from exporters.server import Exporter, serve
-from exporters.stats import Stats
-from tests.aws_limits import AwsLimits
-from tests.faults import Body
+from aws_limits import AwsLimits
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig, QdrantCollectorConfig
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.exporters import collectors
+from docqet_monitor.exporters.server import Exporter, serve
+from faults import Body
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

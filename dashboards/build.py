@@ -16,10 +16,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dashboards import aurora, cost, ecs, exporter, overview, qdrant
-from dashboards.normalise import normalise
-from dashboards.thresholds import Thresholds
-from exporters.config import Config
+from docqet_monitor.core.config import Config
+from docqet_monitor.dashboards import aurora, cost, ecs, exporter, overview, qdrant
+from docqet_monitor.dashboards.normalise import normalise
+from docqet_monitor.dashboards.thresholds import Thresholds
 
 MODULES: tuple[ModuleType, ...] = (overview, ecs, aurora, qdrant, cost, exporter)
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "monitoring" / "grafana" / "dashboards"

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from dashboards import build as builder
-from dashboards.publish import (
+from docqet_monitor.core.config import ConfigError
+from docqet_monitor.dashboards import build as builder
+from docqet_monitor.dashboards.publish import (
     MESSAGE,
     GrafanaAuthError,
     GrafanaError,
@@ -18,7 +18,6 @@ from dashboards.publish import (
     publish,
     summary,
 )
-from exporters.config import ConfigError
 
 
 class ConfigProblem(click.ClickException):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from docqet_monitor.dashboards import style as S
+from docqet_monitor.dashboards.thresholds import Thresholds
 from grafanalib import core as G
-
-from dashboards import style as S
-from dashboards.thresholds import Thresholds
 
 UID = "docqet-ecs-services"
 TITLE = "Docqet / ECS services"

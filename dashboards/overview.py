@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from docqet_monitor.alerts import slo
+from docqet_monitor.dashboards import aurora, cost, ecs, exporter, qdrant
+from docqet_monitor.dashboards import style as S
+from docqet_monitor.dashboards.thresholds import Thresholds
 from grafanalib import core as G
-
-from alerts import slo
-from dashboards import aurora, cost, ecs, exporter, qdrant
-from dashboards import style as S
-from dashboards.thresholds import Thresholds
 
 UID = "docqet-overview"
 TITLE = "Docqet / Overview"

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
-
-from dashboards.build import fingerprint, recorded_fingerprint
-from dashboards.style import TOOL_TAG
-from exporters import __version__
-from exporters.config import GrafanaConfig
+from docqet_monitor import __version__
+from docqet_monitor.core.config import GrafanaConfig
+from docqet_monitor.dashboards.build import fingerprint, recorded_fingerprint
+from docqet_monitor.dashboards.style import TOOL_TAG
 
 log = logging.getLogger(__name__)
 SEARCH_PAGE_SIZE = 1000

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from alerts import catalog
-from alerts.spec import AlertRule, number
-from dashboards import style
-from dashboards.style import Limit
-from exporters.config import Config
+from docqet_monitor.alerts import catalog
+from docqet_monitor.alerts.spec import AlertRule, number
+from docqet_monitor.core.config import Config
+from docqet_monitor.dashboards import style
+from docqet_monitor.dashboards.style import Limit
 
 SEVERITY_COLORS = {"critical": "red", "warning": "orange", "info": "blue"}
 CITATION = re.compile(r"alert `(?P<alert>\w+)` threshold `(?P<key>\w+)` = (?P<value>[-\d.e+]+)")

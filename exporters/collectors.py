@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from exporters import cost, ecs, qdrant, rds, stats
-from exporters.aws import Aws
-from exporters.config import Config
-from exporters.metrics import Collector
+from docqet_monitor.core import stats
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import Config
+from docqet_monitor.exporters import cost, ecs, qdrant, rds
+from docqet_monitor.exporters.metrics import Collector
 
 log = logging.getLogger(__name__)
 

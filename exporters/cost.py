@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import CostCollectorConfig
+from docqet_monitor.exporters.metrics import Collection
 from prometheus_client.core import GaugeMetricFamily, Metric
-
-from exporters.aws import Aws
-from exporters.config import CostCollectorConfig
-from exporters.metrics import Collection
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import Config
+from docqet_monitor.exporters import regional
+from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 from prometheus_client.core import Metric
-
-from exporters import regional
-from exporters.aws import Aws
-from exporters.cloudwatch import MetricQuery
-from exporters.config import Config
-from exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import AccountConfig, AwsCollectorConfig, Config, regions
+from docqet_monitor.exporters import cloudwatch
+from docqet_monitor.exporters.metrics import Collection, dedupe
 from prometheus_client.core import GaugeMetricFamily, Metric
-
-from exporters import cloudwatch
-from exporters.aws import Aws
-from exporters.config import AccountConfig, AwsCollectorConfig, Config, regions
-from exporters.metrics import Collection, dedupe
 
 log = logging.getLogger(__name__)
 

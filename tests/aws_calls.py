@@ -17,8 +17,7 @@ from types import FrameType
 from typing import Any
 
 from botocore.client import ClientCreator
-
-from alerts.iam import iam_action
+from docqet_monitor.alerts.iam import iam_action
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -28,7 +27,7 @@ class Recorder:
     def __init__(self) -> None:
         self.code: defaultdict[str, set[str]] = defaultdict(set)  # IAM action -> product files that called it
         self.tests: defaultdict[str, set[str]] = defaultdict(set)  # IAM action -> test files (seeding)
-        self.sync: set[str] = set()  # IAM actions called with sync code (alerts/) on the stack
+        self.sync: set[str] = set()  # IAM actions called with sync code (alerts/, sync.py) on the stack
 
     def on_call(self, model: Any, **_: Any) -> None:
         action = iam_action(model.service_model.service_name, model.name)
@@ -37,7 +36,7 @@ class Recorder:
             return
         where = self.tests if ours[0].is_relative_to(TESTS) else self.code
         where[action].add(str(ours[0].relative_to(ROOT)))
-        if where is self.code and any(p.relative_to(ROOT).parts[0] == "alerts" for p in ours):
+        if where is self.code and any(p.relative_to(ROOT).parts[0] in ("alerts", "sync.py") for p in ours):
             self.sync.add(action)
 
 

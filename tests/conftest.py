@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-from tests.aws_limits import AwsLimits
-
-CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "contracts"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from aws_limits import AwsLimits
+from helpers import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +26,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """One moto server (server mode, real HTTP on 127.0.0.1) for the session; yields its URL."""
+    from docqet_monitor.demo.aws import patch_moto_percentiles
     from moto.server import ThreadedMotoServer
-
-    from exporters.demo import patch_moto_percentiles
 
     patch_moto_percentiles()  # GetMetricData p95 (ALB response time) works as on AWS
     port = free_port()
@@ -72,7 +60,7 @@ def aws_limits() -> Iterator[AwsLimits]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _record_aws_calls() -> Iterator[None]:
-    from tests.aws_calls import installed
+    from aws_calls import installed
 
     with installed():
         yield

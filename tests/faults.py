@@ -15,8 +15,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
-
-from exporters.aws import Aws
+from docqet_monitor.core.aws import Aws
 
 
 @dataclass(frozen=True)

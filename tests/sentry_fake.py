@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import responses
+from helpers import CONTRACTS, FIXTURES
 from openapi_schema_validator import OAS30Validator
-
-from tests.conftest import CONTRACTS, FIXTURES
 
 WORKFLOWS_SPEC = json.loads((CONTRACTS / "sentry-monitors-workflows-openapi.json").read_text())["paths"]
 LEGACY_SPEC = json.loads((CONTRACTS / "sentry-alert-rules-openapi.json").read_text())["paths"]

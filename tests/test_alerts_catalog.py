@@ -8,11 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-
-from alerts import catalog, slo
-from alerts.spec import AlertRule
-from exporters import config as config_mod
-from exporters.config import Config, ConfigError
+from docqet_monitor.alerts import catalog, slo
+from docqet_monitor.alerts.spec import AlertRule
+from docqet_monitor.core import config as config_mod
+from docqet_monitor.core.config import Config, ConfigError
 
 ISSUE_ALERTS = {
     "EcsServiceTasksBelowDesired", "EcsServiceNoRunningTasks", "EcsServiceDeploymentStuck", "EcsServiceCpuHigh",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from alerts import catalog, lint, slo
-from alerts.spec import AlertRule, SentryAlert
-from exporters import collectors
-from exporters.config import Config
+from docqet_monitor.alerts import catalog, lint, slo
+from docqet_monitor.alerts.spec import AlertRule, SentryAlert
+from docqet_monitor.core.config import Config
+from docqet_monitor.exporters import collectors
 
 KNOWN = frozenset({"docqet_ecs_service_running_tasks", "docqet_ecs_service_desired_tasks"})
 GOOD = AlertRule(name="EcsServiceDown", severity="critical", summary="down", description="d", runbook="ecs/down",

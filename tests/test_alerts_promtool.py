@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import promtool_cases as promtool_tests
 import pytest
-
-from alerts import catalog, prometheus, promtool_tests
-from exporters import config as config_mod
-from exporters.config import Config
+from docqet_monitor.alerts import catalog, prometheus
+from docqet_monitor.core import config as config_mod
+from docqet_monitor.core.config import Config
 
 
 def _promtool_test(config: Config, tmp_path: Path) -> subprocess.CompletedProcess[str]:

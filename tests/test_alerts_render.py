@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
-from alerts import alertmanager, render
-from cli import main
-from exporters import config as config_mod
+from docqet_monitor.alerts import alertmanager, render
+from docqet_monitor.cli import main
+from docqet_monitor.core import config as config_mod
 
 SECRET = "pd-routing-key-0123456789abcdef"
 ENVIRONMENTS = ("development", "staging", "production")
@@ -67,7 +66,7 @@ def test_validate_runs_lint_promtool_and_amtool(env: str) -> None:
 
 
 def test_validate_reports_lint_findings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from exporters import collectors
+    from docqet_monitor.exporters import collectors
 
     names = collectors.exported_metric_names() - {"docqet_qdrant_up"}
     monkeypatch.setattr(collectors, "exported_metric_names", lambda: names)
@@ -84,7 +83,7 @@ def test_validate_says_when_promtool_and_amtool_are_missing(monkeypatch: pytest.
 
 
 def test_validate_fails_on_a_rule_promtool_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
-    from alerts import prometheus
+    from docqet_monitor.alerts import prometheus
 
     real = prometheus.rule_files
 

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from tests.aws_limits import AwsLimitExceeded, AwsLimits
+from aws_limits import AwsLimitExceeded, AwsLimits
 
 
 def _all_pages(call: Callable[..., Any], key: str, token_in: str, token_out: str, **params: Any) -> list[list[Any]]:

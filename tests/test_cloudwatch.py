@@ -9,9 +9,17 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
-
-from exporters.aws import Aws
-from exporters.cloudwatch import MAX_QUERIES_PER_CALL, Call, MetricQuery, fetch, fetch_all, latest_values, plan, window
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.exporters.cloudwatch import (
+    MAX_QUERIES_PER_CALL,
+    Call,
+    MetricQuery,
+    fetch,
+    fetch_all,
+    latest_values,
+    plan,
+    window,
+)
 
 NOW = datetime(2026, 11, 25, 12, 7, 31, tzinfo=UTC).timestamp()
 

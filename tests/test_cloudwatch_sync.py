@@ -10,19 +10,18 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_limits import AwsLimits
 from botocore.stub import ANY, Stubber
 from click.testing import CliRunner
-
-from alerts import catalog
-from alerts import cloudwatch as cw
-from alerts import plan as p
-from alerts.spec import AlertRule, CloudWatchAlarm
-from cli import main
-from exporters import config as config_mod
-from exporters.ecs import EcsService
-from exporters.rds import DbCluster
-from exporters.regional import Target
-from tests.aws_limits import AwsLimits
+from docqet_monitor.alerts import catalog
+from docqet_monitor.alerts import cloudwatch as cw
+from docqet_monitor.alerts import plan as p
+from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
+from docqet_monitor.cli import main
+from docqet_monitor.core import config as config_mod
+from docqet_monitor.exporters.ecs import EcsService
+from docqet_monitor.exporters.rds import DbCluster
+from docqet_monitor.exporters.regional import Target
 
 ENV = "staging"
 TOPIC = "arn:aws:sns:{region}:123456789012:docqet-pages-critical"

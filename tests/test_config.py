@@ -4,10 +4,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from cli import main
-from exporters import config
-from tests.conftest import FIXTURES
+from docqet_monitor.cli import main
+from docqet_monitor.core import config
+from helpers import FIXTURES
 
 CONFIGS = FIXTURES / "config"
 BAD = {

@@ -17,17 +17,17 @@ import requests
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
-
-from exporters import cost, demo_cost_qdrant
-from exporters.aws import Aws
-from exporters.config import AwsConfig, CollectorsConfig, Config, CostCollectorConfig
-from exporters.cost import CostCollector, CostExplorer, periods
-from exporters.demo import DemoContext
-from exporters.metrics import Collection, render
-from exporters.stats import Stats
-from tests.conftest import FIXTURES
-from tests.fakeaws import fake_aws
-from tests.faults import Body
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import AwsConfig, CollectorsConfig, Config, CostCollectorConfig
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
+from docqet_monitor.demo.aws import DemoContext
+from docqet_monitor.exporters import cost
+from docqet_monitor.exporters.cost import CostCollector, CostExplorer, periods
+from docqet_monitor.exporters.metrics import Collection, render
+from fakeaws import fake_aws
+from faults import Body
+from helpers import FIXTURES
 
 COST_FIXTURES = FIXTURES / "cost"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()

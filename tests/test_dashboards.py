@@ -14,16 +14,15 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
+from docqet_monitor import cli
+from docqet_monitor.alerts import catalog
+from docqet_monitor.core.config import Config, GrafanaConfig, parse
+from docqet_monitor.dashboards import build, style
+from docqet_monitor.dashboards.normalise import SCHEMA_VERSION, normalise, to_data
+from docqet_monitor.dashboards.promql import variable_query_expr, variables
+from docqet_monitor.dashboards.thresholds import CITATION
 from grafanalib import core as G
-
-import cli
-from alerts import catalog
-from dashboards import build, style
-from dashboards.normalise import SCHEMA_VERSION, normalise, to_data
-from dashboards.promql import variable_query_expr, variables
-from dashboards.thresholds import CITATION
-from exporters.config import Config, GrafanaConfig, parse
-from tests.conftest import CONTRACTS
+from helpers import CONTRACTS, interpolate
 
 UIDS = {"docqet-overview", "docqet-ecs-services", "docqet-aurora-postgresql", "docqet-qdrant", "docqet-aws-cost",
         "docqet-exporter-health"}
@@ -185,7 +184,7 @@ UNIT_BY_SUFFIX = {"_bytes": style.BYTES, "_seconds": style.SECONDS, "_ratio": st
 
 def test_units_follow_the_metric_names() -> None:
     """A panel showing a plain ``*_bytes``/``*_seconds``/``*_ratio``/``*_usd`` metric uses that unit."""
-    from dashboards.promql import metric_names
+    from docqet_monitor.dashboards.promql import metric_names
 
     checked = 0
     for model in built().values():
@@ -381,10 +380,6 @@ def test_provisioning_points_at_the_configured_folder_and_a_prometheus_source() 
 # --- PromQL that real Prometheus accepts --------------------------------------------------------
 
 
-def interpolate(expr: str) -> str:
-    """What Grafana sends for the expression with every variable at "All" (``.*``) and a 1m rate interval."""
-    expr = re.sub(r"\$(__rate_interval|\{__rate_interval\})", "1m", expr)
-    return re.sub(r"\$\{?\w+(?::\w+)?\}?", ".*", expr)
 
 
 def test_every_query_parses_in_promtool(tmp_path: Path) -> None:

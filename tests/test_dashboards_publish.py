@@ -15,13 +15,11 @@ import pytest
 import requests
 import responses
 from click.testing import CliRunner, Result
+from docqet_monitor import __version__, cli
+from docqet_monitor.dashboards import build
+from docqet_monitor.dashboards.publish import Grafana, live_model, plan
+from helpers import CONTRACTS
 from responses import matchers
-
-import cli
-from dashboards import build
-from dashboards.publish import Grafana, live_model, plan
-from exporters import __version__
-from tests.conftest import CONTRACTS
 
 URL = "https://grafana.test"
 TOKEN = "glsa_SECRET-token-4f2a9c"  # a fake
@@ -237,7 +235,7 @@ def test_only_dashboards_with_the_ownership_tag_are_candidates_for_prune() -> No
 
 
 def test_search_pages_are_followed(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dashboards.publish.SEARCH_PAGE_SIZE", 2)
+    monkeypatch.setattr("docqet_monitor.dashboards.publish.SEARCH_PAGE_SIZE", 2)
     pages = [[{"uid": "a"}, {"uid": "b"}], [{"uid": "c"}]]
     for page, hits in enumerate(pages, start=1):
         api.add(responses.GET, f"{URL}/api/search", json=hits, match=[matchers.query_param_matcher(
@@ -332,14 +330,14 @@ def test_live_model_drops_what_grafana_adds() -> None:
 
 
 def demo_context(lines: list[str], out_dir: Path) -> Any:
-    from exporters.config import Config
-    from exporters.demo import DemoContext
+    from docqet_monitor.core.config import Config
+    from docqet_monitor.demo.aws import DemoContext
 
     return DemoContext("http://127.0.0.1:1", Config(environment="staging"), echo=lines.append, out_dir=out_dir)
 
 
 def test_the_demo_builds_the_dashboards_and_says_where(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from dashboards.demo import dashboards_step
+    from docqet_monitor.demo.dashboards import dashboards_step
 
     monkeypatch.delenv("GRAFANA_URL")
     lines: list[str] = []
@@ -353,7 +351,7 @@ def test_the_demo_builds_the_dashboards_and_says_where(monkeypatch: pytest.Monke
 
 def test_the_demo_publishes_when_grafana_url_is_set(api: Any, caplog: pytest.LogCaptureFixture,
                                                     tmp_path: Path) -> None:
-    from dashboards.demo import dashboards_step
+    from docqet_monitor.demo.dashboards import dashboards_step
 
     register(api, {})
     lines: list[str] = []
@@ -365,7 +363,7 @@ def test_the_demo_publishes_when_grafana_url_is_set(api: Any, caplog: pytest.Log
 
 
 def test_a_demo_publish_failure_is_reported_not_raised(api: Any, tmp_path: Path) -> None:
-    from dashboards.demo import dashboards_step
+    from docqet_monitor.demo.dashboards import dashboards_step
 
     api.add(responses.POST, f"{URL}/api/folders", json={"message": "nope"}, status=401)
     lines: list[str] = []
@@ -374,9 +372,9 @@ def test_a_demo_publish_failure_is_reported_not_raised(api: Any, tmp_path: Path)
 
 
 def test_a_bad_threshold_override_stops_the_demo_step_clearly(tmp_path: Path) -> None:
-    from dashboards.demo import dashboards_step
-    from exporters.config import parse
-    from exporters.demo import DemoContext, DemoError
+    from docqet_monitor.core.config import parse
+    from docqet_monitor.demo.aws import DemoContext, DemoError
+    from docqet_monitor.demo.dashboards import dashboards_step
 
     config = parse({"alerts": {"thresholds": {"NoSuchAlert": {"threshold": 1}}}}, "demo.yaml")
     with pytest.raises(DemoError, match=r"demo\.yaml: alerts\.thresholds\.NoSuchAlert: unknown alert"):

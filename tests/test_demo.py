@@ -13,11 +13,11 @@ import boto3
 import pytest
 import requests
 from click.testing import CliRunner
-
-import cli
-from exporters import cloudwatch, demo, ecs, rds
-from exporters.collectors import exported_metric_names
-from tests.test_exposition import exposition_samples
+from docqet_monitor import cli
+from docqet_monitor.demo import aws as demo
+from docqet_monitor.exporters import cloudwatch, ecs, rds
+from docqet_monitor.exporters.collectors import exported_metric_names
+from helpers import exposition_samples
 
 CLI = [sys.executable, "-c", "import cli; cli.main()"]
 ROOT = Path(__file__).resolve().parents[1]

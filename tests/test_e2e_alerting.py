@@ -15,15 +15,15 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
-
-from alerts import pipeline
-from exporters import __version__, collectors
-from exporters import config as config_mod
-from exporters.aws import Aws
-from exporters.demo import CLUSTER, seed_staging
-from exporters.server import Exporter, serve
-from exporters.stats import Stats
-from tests.conftest import CONTRACTS
+from docqet_monitor import __version__
+from docqet_monitor.alerts import pipeline
+from docqet_monitor.core import config as config_mod
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.demo.aws import CLUSTER, seed_staging
+from docqet_monitor.exporters import collectors
+from docqet_monitor.exporters.server import Exporter, serve
+from helpers import CONTRACTS
 
 CONFIG = config_mod.parse({
     "environment": "staging", "regions": ["eu-west-1"],

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import boto3
 import pytest
-from prometheus_client.core import Metric
-
-from exporters import demo, ecs
-from exporters.aws import Aws
-from exporters.cloudwatch import MetricQuery
-from exporters.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
-from tests.aws_limits import AwsLimits
-from tests.faults import FaultyAws, unavailable, when
+from aws_limits import AwsLimits
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
+from docqet_monitor.demo import aws as demo
+from docqet_monitor.exporters import ecs
+from docqet_monitor.exporters.cloudwatch import MetricQuery
+from faults import FaultyAws, unavailable, when
+from helpers import samples, value
 
 REGION = "eu-west-1"
 TG = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/api/abc"
@@ -22,16 +21,8 @@ TG2 = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/api-canary/def"
 LB = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/front/123"
 
 
-def samples(families: Iterable[Metric], name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    """Sample name -> {sorted labels: value}."""
-    return {tuple(sorted(s.labels.items())): s.value for f in families for s in f.samples if s.name == name}
 
 
-def value(families: Iterable[Metric], name: str, **labels: str) -> float | None:
-    for key, v in samples(families, name).items():
-        if all(dict(key).get(k) == want for k, want in labels.items()):
-            return v
-    return None
 
 
 RAW_SERVICE = {

@@ -4,50 +4,19 @@ exactly the metric names it declares (the names dashboards and alert lint check 
 from __future__ import annotations
 
 import importlib
-import subprocess
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
-from exporters import __version__, collectors, cost, qdrant, stats
-from exporters.aws import Aws
-from exporters.config import CollectorsConfig, Config, CostCollectorConfig
-from exporters.demo import patch_moto_percentiles, seed_staging
-from exporters.metrics import Collection, render
-from exporters.server import Exporter
-from exporters.stats import Stats
-from tests.aws_limits import AwsLimits
-
-REGIONS = ("eu-west-1", "us-east-1")
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def exposition_samples(text: str) -> Samples:
-    """An exposition's samples: (name, sorted label pairs) -> value."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def sample_names(body: bytes) -> set[str]:
-    return {s.name for family in text_string_to_metric_families(body.decode()) for s in family.samples}
-
-
-def promtool_findings(body: bytes) -> str:
-    """What ``promtool check metrics`` says about an exposition (empty: nothing)."""
-    result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60,
-                            check=False)
-    return (result.stdout + result.stderr).decode() + ("" if result.returncode == 0 else f"exit {result.returncode}")
-
-
-def seed(endpoint: str, regions: tuple[str, ...] = REGIONS) -> Config:
-    """Seed the staging environment into moto in ``regions``; the config that watches them."""
-    patch_moto_percentiles()  # moto's GetMetricData lacks p95; the demo teaches it
-    for region in regions:
-        seed_staging(endpoint, region)
-    # cost (moto lacks GetCostForecast) and qdrant run against their own fixtures: tests/test_cost.py, test_qdrant.py
-    return Config(environment="staging", regions=regions,
-                  collectors=CollectorsConfig(cost=CostCollectorConfig(enabled=False)))
+from aws_limits import AwsLimits
+from docqet_monitor import __version__
+from docqet_monitor.core import stats
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import Config
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.exporters import collectors, cost, qdrant
+from docqet_monitor.exporters.metrics import Collection, render
+from docqet_monitor.exporters.server import Exporter
+from helpers import REGIONS, promtool_findings, sample_names, seed
 
 
 @pytest.fixture
@@ -74,7 +43,7 @@ def test_each_collector_exports_exactly_its_declared_names(staging: Config, aws_
     assert {c.name for c in built} >= {"ecs", "rds"}
     declared_all = set(stats.METRIC_NAMES)
     for collector in built:
-        declared = set(importlib.import_module(f"exporters.{collector.name}").METRIC_NAMES)
+        declared = set(importlib.import_module(f"docqet_monitor.exporters.{collector.name}").METRIC_NAMES)
         declared_all |= declared
         result: Collection = collector.collect()
         assert result.errors == (), collector.name

@@ -12,15 +12,14 @@ from typing import Any
 
 import pytest
 import requests
+from aws_limits import AwsLimits
 from botocore.awsrequest import AWSResponse
-
-from exporters import collectors
-from exporters.config import AwsConfig, Config
-from exporters.server import Exporter, serve
-from exporters.stats import Stats
-from tests.aws_limits import AwsLimits
-from tests.faults import FaultyAws, Request, every_nth, response, throttled, timeout, unavailable, when
-from tests.test_exposition import Samples, exposition_samples, promtool_findings, seed
+from docqet_monitor.core.config import AwsConfig, Config
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.exporters import collectors
+from docqet_monitor.exporters.server import Exporter, serve
+from faults import FaultyAws, Request, every_nth, response, throttled, timeout, unavailable, when
+from helpers import Samples, exposition_samples, promtool_findings, seed
 
 SELF = "docqet_exporter_"
 

@@ -7,14 +7,13 @@ import json
 
 import botocore.session
 import pytest
+from aws_calls import RECORDER
 from click.testing import CliRunner
-
-from alerts import iam
-from cli import main
-from tests.aws_calls import RECORDER
+from docqet_monitor.alerts import iam
+from docqet_monitor.cli import main
 
 # product modules that only ever talk to the emulator (seeding moto for the demo): not in the policy
-EMULATOR_ONLY = ("exporters/demo",)
+EMULATOR_ONLY = ("demo/",)
 # test modules -> operations their tests must make through product code (so the check below is not vacuous)
 EXPECTED = {
     "tests/test_iam_policy.py": {"cloudwatch:DescribeAlarms", "ecs:ListClusters", "rds:DescribeDBClusters"},

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-
-from alerts import plan as p
+from docqet_monitor.alerts import plan as p
 
 
 def _d(key: str, kind: str = "alarm", **body: object) -> p.Desired:

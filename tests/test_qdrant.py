@@ -9,36 +9,31 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from docqet_monitor.core.config import Config, ConfigError, QdrantCollectorConfig, QdrantNodeConfig, parse
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
+from docqet_monitor.demo.aws import DemoContext
+from docqet_monitor.exporters import qdrant
+from docqet_monitor.exporters.metrics import Collection, render
+from docqet_monitor.exporters.qdrant import Node, QdrantClient, QdrantCollector
+from docqet_monitor.exporters.server import Exporter
+from helpers import CONTRACTS, free_port
 from openapi_core import OpenAPI
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
+from qdrant_fake import API_KEY, QDRANT_FIXTURES, ROUTES_HEALTHY, FakeQdrant, Route, body_of, fixture
 
-from exporters import demo_cost_qdrant, qdrant
-from exporters.config import Config, ConfigError, QdrantCollectorConfig, QdrantNodeConfig, parse
-from exporters.demo import DemoContext
-from exporters.metrics import Collection, render
-from exporters.qdrant import Node, QdrantClient, QdrantCollector
-from exporters.server import Exporter
-from exporters.stats import Stats
-from tests.conftest import CONTRACTS, FIXTURES, free_port
-
-QDRANT_FIXTURES = FIXTURES / "qdrant"
 SPECS = ("qdrant-openapi.json", "qdrant-openapi-v1.18.x.json")
-API_KEY = "qk-7f3a9c1e-do-not-print"
 
 
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((QDRANT_FIXTURES / f"{name}.json").read_text())
 
 
-def body_of(fx: dict[str, Any]) -> bytes:
-    return fx["raw"].encode() if "raw" in fx else json.dumps(fx["body"]).encode()
 
 
 # --- contract: every fixture is a response Qdrant can really send ------------------------------
@@ -88,54 +83,8 @@ def test_the_fault_tests_use_every_fixture() -> None:
 
 # --- a fake Qdrant on 127.0.0.1 ---------------------------------------------------------------
 
-Route = str | dict[str, Any] | Callable[[BaseHTTPRequestHandler], str]  # fixture name, fixture, or a callable
-ROUTES_HEALTHY: dict[str, str] = {
-    "/": "root", "/readyz": "readyz", "/collections": "collections", "/cluster": "cluster-enabled",
-    "/collections/docs-chunks": "collection-green", "/collections/docs-titles": "collection-yellow-optimizer-error",
-    "/collections/support-faq": "collection-grey-null-counts",
-}
 
 
-class FakeQdrant:
-    """Serves fixtures by path (a callable route decides per request); records request headers."""
-
-    def __init__(self, routes: dict[str, Route], api_key: str = "") -> None:
-        self.routes, self.api_key = dict(routes), api_key
-        self.headers: list[dict[str, str]] = []
-        self.in_flight = self.max_in_flight = 0
-        self.lock = threading.Condition()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with fake.lock:
-                    fake.headers.append(dict(self.headers))
-                route = fake.routes.get(self.path, "error-404")
-                if fake.api_key and self.path != "/readyz" and self.headers.get("api-key") != fake.api_key:
-                    route = "error-401"  # health endpoints are exempt from auth in Qdrant
-                if callable(route):
-                    route = route(self)
-                self._send(fixture(route) if isinstance(route, str) else route)
-
-            def _send(self, fx: dict[str, Any]) -> None:
-                body = body_of(fx)
-                self.send_response(fx["status"])
-                self.send_header("Content-Type", fx["content_type"])
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-
-from exporters import demo, rds
-from exporters.aws import Aws
-from exporters.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
-from tests.aws_limits import AwsLimits
-from tests.test_ecs import samples, value
+from aws_limits import AwsLimits
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
+from docqet_monitor.demo import aws as demo
+from docqet_monitor.exporters import rds
+from helpers import samples, value
 
 REGION = "eu-west-1"
 RESTORABLE = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -7,12 +7,11 @@ from typing import Any
 
 import boto3
 import pytest
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import AccountConfig, AwsConfig, Config
+from docqet_monitor.exporters import ecs, regional
+from helpers import samples, value
 from prometheus_client.core import GaugeMetricFamily, Metric
-
-from exporters import ecs, regional
-from exporters.aws import Aws
-from exporters.config import AccountConfig, AwsConfig, Config
-from tests.test_ecs import samples, value
 
 PROD = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
 DR = AccountConfig(role_arn="arn:aws:iam::222222222222:role/docqet-monitor", regions=("us-west-2",))
@@ -61,8 +60,8 @@ def test_collect_isolates_failures_per_target_and_merges_families() -> None:
 
 
 def test_a_failing_target_is_one_warning_line_in_the_exporter_log(caplog: pytest.LogCaptureFixture) -> None:
-    from exporters.server import Exporter
-    from exporters.stats import Stats
+    from docqet_monitor.core.stats import Stats
+    from docqet_monitor.exporters.server import Exporter
 
     def scrape(target: regional.Target, client: Any) -> list[Metric]:
         raise TimeoutError("read timed out")

@@ -17,14 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
+from docqet_monitor import cli
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.exporters.metrics import Collection
+from docqet_monitor.exporters.server import Exporter, Snapshot, serve
+from helpers import Samples, exposition_samples, free_port, promtool_findings
 from prometheus_client.core import GaugeMetricFamily
-
-import cli
-from exporters.metrics import Collection
-from exporters.server import Exporter, Snapshot, serve
-from exporters.stats import Stats
-from tests.conftest import free_port
-from tests.test_exposition import Samples, exposition_samples, promtool_findings
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -19,12 +19,11 @@ import pytest
 import responses
 import sentry_sdk
 from click.testing import CliRunner
-
-from alerts import cloudwatch as cw
-from alerts import commands
-from cli import main
-from tests.conftest import free_port
-from tests.sentry_fake import TOKEN, FakeSentry
+from docqet_monitor.alerts import cloudwatch as cw
+from docqet_monitor.alerts import commands
+from docqet_monitor.cli import main
+from helpers import free_port
+from sentry_fake import TOKEN, FakeSentry
 
 SENTRY_URL = "https://sentry.example"
 GRAFANA = "https://grafana.example"
@@ -234,9 +233,9 @@ def test_a_crash_report_carries_no_secret_from_the_environment(world: None, conf
 def test_demo_step_shows_a_plan_the_apply_and_an_empty_plan(moto_endpoint: str, tmp_path: Path) -> None:
     import dataclasses
 
-    from alerts.sync_demo import sync_step
-    from exporters import config as config_mod
-    from exporters import demo as demo_mod
+    from docqet_monitor.core import config as config_mod
+    from docqet_monitor.demo import aws as demo_mod
+    from docqet_monitor.demo.sync import sync_step
 
     config = dataclasses.replace(config_mod.resolve(env="staging"), regions=(demo_mod.REGION,), accounts=())
     lines: list[str] = []
@@ -271,10 +270,10 @@ def test_a_crash_of_any_command_goes_to_sentry(sentry_sink: list[list[dict[str, 
     import subprocess
     import sys
 
-    code = ("from alerts import iam\n"
+    code = ("from docqet_monitor.alerts import iam\n"
             "def boom():\n    raise RuntimeError('iam-policy exploded')\n"
             "iam.policy = boom\n"
-            "from cli import main\nmain(['iam-policy'])\n")
+            "from docqet_monitor.cli import main\nmain(['iam-policy'])\n")
     done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
                           timeout=60, cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 1 and "RuntimeError: iam-policy exploded" in done.stderr
@@ -288,10 +287,10 @@ def test_a_crash_report_names_the_environment_of_the_config_file(sentry_sink: li
     import sys
 
     root = Path(__file__).resolve().parent.parent
-    code = ("from alerts import render\n"
+    code = ("from docqet_monitor.alerts import render\n"
             "def boom(*a, **k):\n    raise RuntimeError('render exploded')\n"
             "render.committed_files = render.environment_files = boom\n"
-            "from cli import main\n"
+            "from docqet_monitor.cli import main\n"
             "main(['--config', 'monitoring/environments/production.yaml', 'alerts', 'render', '--check'])\n")
     done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
                           timeout=60, cwd=root)

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from alerts import render
-from alerts.lint import known_series
-from cli import main
-from dashboards import build, lint
-from exporters import collectors
+from docqet_monitor.alerts import render
+from docqet_monitor.alerts.lint import known_series
+from docqet_monitor.cli import main
+from docqet_monitor.dashboards import build, lint
+from docqet_monitor.exporters import collectors
 
 
 def _run(*args: str) -> tuple[int, str]:

@@ -18,9 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-
-from exporters import cost, qdrant
-from exporters.demo import DemoContext
+from docqet_monitor.demo.aws import DemoContext
+from docqet_monitor.exporters import cost, qdrant
 
 # A Docqet staging account's unblended cost of one day, by Cost Explorer service name (USD).
 DAILY_USD = {

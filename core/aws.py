@@ -17,9 +17,8 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
-
-from exporters.config import AccountConfig, AwsConfig
-from exporters.stats import (
+from docqet_monitor.core.config import AccountConfig, AwsConfig
+from docqet_monitor.core.stats import (
     CLOUDWATCH_USD_PER_REQUEST,
     COST_EXPLORER_USD_PER_REQUEST,
     GET_METRIC_DATA_USD_PER_METRIC,

@@ -13,13 +13,13 @@ import tempfile
 from pathlib import Path
 
 import boto3
-
-from alerts import catalog, pipeline, render
-from exporters import __version__, collectors
-from exporters.aws import Aws
-from exporters.demo import CLUSTER, DemoContext, DemoError
-from exporters.server import Exporter, serve
-from exporters.stats import Stats
+from docqet_monitor import __version__
+from docqet_monitor.alerts import catalog, pipeline, render
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.demo.aws import CLUSTER, DemoContext, DemoError
+from docqet_monitor.exporters import collectors
+from docqet_monitor.exporters.server import Exporter, serve
 
 BROKEN_SERVICE = "reports"
 PIPELINE_FLAG = "alerts_pipeline"  # ctx.extras key set by `demo --alerts-pipeline`

@@ -14,18 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import sentry_sdk
+from docqet_monitor import __version__
+from docqet_monitor.alerts import catalog, render
+from docqet_monitor.alerts import cloudwatch as cw
+from docqet_monitor.alerts import sentry as sentry_mod
+from docqet_monitor.alerts.plan import Backend, Plan, PlanError, Report, apply, render_text, summary
+from docqet_monitor.alerts.spec import AlertRule
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import Config
+from docqet_monitor.exporters.regional import Target
 from sentry_sdk.crons import capture_checkin
 from sentry_sdk.crons.consts import MonitorStatus
-
-from alerts import catalog, render
-from alerts import cloudwatch as cw
-from alerts import sentry as sentry_mod
-from alerts.plan import Backend, Plan, PlanError, Report, apply, render_text, summary
-from alerts.spec import AlertRule
-from exporters import __version__
-from exporters.aws import Aws
-from exporters.config import Config
-from exporters.regional import Target
 
 ALERT_TARGETS = ("cloudwatch", "sentry")
 SYNC_TARGETS = ("dashboards", "rules", *ALERT_TARGETS)
@@ -109,8 +108,8 @@ def _rules_step(config: Config, dry_run: bool, out: Path) -> Outcome:
 
 
 def _dashboards_step(config: Config, dry_run: bool, prune: bool, environ: Mapping[str, str]) -> Outcome:
-    from dashboards import build as builder
-    from dashboards.publish import MESSAGE, GrafanaSettingsError, connect, line, publish, summary
+    from docqet_monitor.dashboards import build as builder
+    from docqet_monitor.dashboards.publish import MESSAGE, GrafanaSettingsError, connect, line, publish, summary
 
     try:
         grafana = connect(config.grafana, environ)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from alerts import sync
-from exporters.demo import DemoContext
+from docqet_monitor import sync
+from docqet_monitor.demo.aws import DemoContext
 
 
 def sync_step(ctx: DemoContext) -> None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alerts import prometheus
-from exporters.config import Config
+from docqet_monitor.alerts import prometheus
+from docqet_monitor.core.config import Config
 
 EVALUATION_INTERVAL = "1m"
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import os
 
-from dashboards import build
-from dashboards.publish import MESSAGE, URL_ENV, GrafanaError, GrafanaSettingsError, connect, line, publish, summary
-from exporters.config import ConfigError
-from exporters.demo import DemoContext, DemoError
+from docqet_monitor.core.config import ConfigError
+from docqet_monitor.dashboards import build
+from docqet_monitor.dashboards.publish import (
+    MESSAGE,
+    URL_ENV,
+    GrafanaError,
+    GrafanaSettingsError,
+    connect,
+    line,
+    publish,
+    summary,
+)
+from docqet_monitor.demo.aws import DemoContext, DemoError
 
 
 def dashboards_step(ctx: DemoContext) -> None:

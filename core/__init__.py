@@ -1,0 +1,1 @@
+"""What every part of docqet-monitor shares: configuration, AWS access, discovery, fixed ids and errors."""

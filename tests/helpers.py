@@ -1,0 +1,74 @@
+"""Helpers the test modules share: paths, a free port, exposition parsing, seeding, sample look-ups."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig
+from docqet_monitor.demo.aws import patch_moto_percentiles, seed_staging
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "contracts"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+REGIONS = ("eu-west-1", "us-east-1")
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def exposition_samples(text: str) -> Samples:
+    """An exposition's samples: (name, sorted label pairs) -> value."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def sample_names(body: bytes) -> set[str]:
+    return {s.name for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+
+
+def promtool_findings(body: bytes) -> str:
+    """What ``promtool check metrics`` says about an exposition (empty: nothing)."""
+    result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60,
+                            check=False)
+    return (result.stdout + result.stderr).decode() + ("" if result.returncode == 0 else f"exit {result.returncode}")
+
+
+def seed(endpoint: str, regions: tuple[str, ...] = REGIONS) -> Config:
+    """Seed the staging environment into moto in ``regions``; the config that watches them."""
+    patch_moto_percentiles()  # moto's GetMetricData lacks p95; the demo teaches it
+    for region in regions:
+        seed_staging(endpoint, region)
+    # cost (moto lacks GetCostForecast) and qdrant run against their own fixtures: tests/test_cost.py, test_qdrant.py
+    return Config(environment="staging", regions=regions,
+                  collectors=CollectorsConfig(cost=CostCollectorConfig(enabled=False)))
+
+
+def samples(families: Iterable[Metric], name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Sample name -> {sorted labels: value}."""
+    return {tuple(sorted(s.labels.items())): s.value for f in families for s in f.samples if s.name == name}
+
+
+def value(families: Iterable[Metric], name: str, **labels: str) -> float | None:
+    for key, v in samples(families, name).items():
+        if all(dict(key).get(k) == want for k, want in labels.items()):
+            return v
+    return None
+
+
+def interpolate(expr: str) -> str:
+    """What Grafana sends for the expression with every variable at "All" (``.*``) and a 1m rate interval."""
+    expr = re.sub(r"\$(__rate_interval|\{__rate_interval\})", "1m", expr)
+    return re.sub(r"\$\{?\w+(?::\w+)?\}?", ".*", expr)
