@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+
 from docqet_monitor import __version__
 from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
@@ -110,7 +111,7 @@ def _validate_alerts(config: config_mod.Config) -> list[str]:
     """Catalog lint, then promtool/amtool on a fresh render (a finding when a tool is missing)."""
     from docqet_monitor.alerts import render as alerts_render
 
-    findings = alerts_render.lint_findings(config)
+    findings = alerts_render.lint_findings(config, collector_registry.exported_metric_names())
     try:
         findings += alerts_render.check_with_tools(config)
     except alerts_render.ToolMissing as exc:

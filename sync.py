@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import sentry_sdk
+from sentry_sdk.crons import capture_checkin
+from sentry_sdk.crons.consts import MonitorStatus
+
 from docqet_monitor import __version__
 from docqet_monitor.alerts import catalog, render
 from docqet_monitor.alerts import cloudwatch as cw
@@ -22,9 +25,7 @@ from docqet_monitor.alerts.plan import Backend, Plan, PlanError, Report, apply, 
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
-from docqet_monitor.exporters.regional import Target
-from sentry_sdk.crons import capture_checkin
-from sentry_sdk.crons.consts import MonitorStatus
+from docqet_monitor.core.discovery import Target
 
 ALERT_TARGETS = ("cloudwatch", "sentry")
 SYNC_TARGETS = ("dashboards", "rules", *ALERT_TARGETS)

@@ -14,17 +14,11 @@ from collections.abc import Mapping
 from docqet_monitor.alerts import slo
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
 from docqet_monitor.core.config import Config, ConfigError
-from docqet_monitor.dashboards.style import panel_id
+from docqet_monitor.core.ids import AURORA, COST, ECS, EXPORTER, OVERVIEW, QDRANT, panel_id
 
 DEFAULT_GRAFANA_URL = "https://grafana.docqet.internal"
 
 # dashboard uids (fixed; the dashboards build them with these uids)
-OVERVIEW = "docqet-overview"
-ECS = "docqet-ecs-services"
-AURORA = "docqet-aurora-postgresql"
-QDRANT = "docqet-qdrant"
-COST = "docqet-aws-cost"
-EXPORTER = "docqet-exporter-health"
 
 _SERVICE = "{{ $labels.cluster }}/{{ $labels.service }} ({{ $labels.region }})"
 _INSTANCE = "{{ $labels.instance }} of cluster {{ $labels.cluster }} ({{ $labels.region }})"
@@ -390,6 +384,14 @@ def _check_overrides(config: Config, catalog: Mapping[str, AlertRule]) -> None:
                 expected = ", ".join(sorted(allowed)) or "nothing (this alert has no thresholds)"
                 raise ConfigError(config.source, f"alerts.thresholds.{name}.{key}",
                                   f"unknown threshold; expected one of: {expected}")
+
+
+def thresholds(config: Config) -> dict[str, tuple[str, Mapping[str, float]]]:
+    """Every alert's severity and thresholds in ``config``'s environment (overrides applied; a disabled alert
+    keeps its defaults): what dashboards draw as threshold lines."""
+    resolved = {rule.name: rule for rule in defaults(config)}
+    resolved.update({rule.name: rule for rule in rules(config)})
+    return {name: (rule.severity, rule.thresholds) for name, rule in resolved.items()}
 
 
 def runbook_url(rule: AlertRule, config: Config) -> str:

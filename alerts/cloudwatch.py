@@ -20,14 +20,14 @@ from typing import Any, Protocol
 from docqet_monitor.alerts.plan import Change, Desired, Live, Plan, PlanError, diff
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
 from docqet_monitor.core.config import Config
-from docqet_monitor.exporters.ecs import BotoEcsApi, EcsApi, selected_clusters
-from docqet_monitor.exporters.rds import BotoRdsApi, RdsApi
-from docqet_monitor.exporters.regional import Target, arn_resource, targets
+from docqet_monitor.core.discovery import Target, arn_resource, targets
+from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, selected_clusters
+from docqet_monitor.core.discovery.rds import BotoRdsApi, RdsApi
+from docqet_monitor.core.ids import MANAGED_BY, alarm_prefix
 
 log = logging.getLogger(__name__)
 
 TARGET = "cloudwatch"
-MANAGED_BY = ("managed-by", "docqet-monitor")
 MAX_NAME = 255
 MAX_ACTIONS = 5
 MAX_DESCRIPTION = 1024
@@ -132,7 +132,7 @@ def _stat(statistic: str) -> dict[str, str]:
 
 def _alarm_name(env: str, subject: str, what: str) -> str:
     """``docqet-<env>-<resource|service>-<rule|severity>``: composites name their members with it too."""
-    return f"docqet-{env}-{subject}-{what}"
+    return f"{alarm_prefix(env)}{subject}-{what}"
 
 
 def metric_alarm(rule: AlertRule, cw: CloudWatchAlarm, resource: Resource, env: str, actions: list[str],
@@ -287,7 +287,7 @@ def live(client: Client, scope: str, env: str) -> list[Live]:
     """Our environment's alarms in one region (paged), normalised, with ownership from their tags (``managed-by``,
     and ``environment`` when present)."""
     found: list[Live] = []
-    params: dict[str, Any] = {"AlarmNamePrefix": f"docqet-{env}-", "MaxRecords": PAGE_SIZE,
+    params: dict[str, Any] = {"AlarmNamePrefix": alarm_prefix(env), "MaxRecords": PAGE_SIZE,
                               "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
     while True:
         page = client.describe_alarms(**params)

@@ -9,6 +9,7 @@ from typing import Any
 
 import botocore.exceptions
 import click
+
 from docqet_monitor import sync as sync_mod
 from docqet_monitor.alerts import catalog, iam, render
 from docqet_monitor.alerts import plan as plan_mod

@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from docqet_monitor.alerts import alertmanager, slo
-from docqet_monitor.alerts.spec import PLACEHOLDER, SEVERITIES, AlertRule
+from docqet_monitor.alerts.spec import PLACEHOLDER, AlertRule
 from docqet_monitor.core.config import Config
-from docqet_monitor.dashboards.promql import metric_names
+from docqet_monitor.core.ids import SEVERITIES
+from docqet_monitor.core.promql import metric_names
 
 PROMETHEUS_METRICS = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
 NO_FOR = frozenset({"Watchdog"})

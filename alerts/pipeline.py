@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
 from docqet_monitor.alerts import alertmanager, prometheus
 from docqet_monitor.alerts.render import ToolMissing
 from docqet_monitor.core.config import Config

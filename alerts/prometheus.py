@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import yaml
+
 from docqet_monitor.alerts import catalog, slo
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core.config import DEFAULT_PORT, Config

@@ -18,7 +18,6 @@ from pathlib import Path
 from docqet_monitor.alerts import alertmanager, catalog, lint, prometheus
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core.config import Config
-from docqet_monitor.exporters import collectors
 
 MONITORING = Path(__file__).resolve().parent.parent / "monitoring"
 TOOLS = ("promtool", "amtool")
@@ -113,6 +112,6 @@ def check_with_tools(config: Config) -> list[str]:
         return findings
 
 
-def lint_findings(config: Config) -> list[str]:
-    """The catalog lint for ``config`` against the names the exporter's collectors declare."""
-    return lint.lint(config, catalog.rules(config), collectors.exported_metric_names())
+def lint_findings(config: Config, exported: frozenset[str]) -> list[str]:
+    """The catalog lint for ``config`` against ``exported``, the names the exporter's collectors declare."""
+    return lint.lint(config, catalog.rules(config), exported)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+
 from docqet_monitor.alerts.plan import Change, Desired, Live, Plan, PlanError, diff
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core.config import Config

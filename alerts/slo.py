@@ -17,13 +17,15 @@ at 10 % in 1 day or 3 days; for 30 days these are the classic 14.4, 6, 3 and 1.
 
 from __future__ import annotations
 
-from docqet_monitor.alerts.spec import AlertRule, number
+from docqet_monitor.alerts.spec import AlertRule
+from docqet_monitor.core import ids
 from docqet_monitor.core.config import SloConfig
+from docqet_monitor.core.promql import number
 
 ERRORS = "docqet:ecs_service_http_errors_per_second"
 SLOW = "docqet:ecs_service_http_p95_over_threshold"
-ERROR_RATIO = "docqet:slo_error_ratio"  # :rate<window>, label slo
-OBJECTIVE = "docqet:slo_objective_ratio"
+ERROR_RATIO = ids.SLO_ERROR_RATIO  # :rate<window>, label slo
+OBJECTIVE = ids.SLO_OBJECTIVE
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 _HOURS = {"1h": 1, "6h": 6, "1d": 24, "3d": 72}
 # (severity, for, ((long window, short window, share of the budget burnt in the long window), ...))

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Severity = Literal["critical", "warning", "info"]
-SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+from docqet_monitor.core.ids import Severity
+from docqet_monitor.core.promql import number
+
 Comparison = Literal[
     "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"
 ]
@@ -91,9 +92,3 @@ class AlertRule:
 
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def number(value: float) -> str:
-    """A threshold as PromQL / YAML writes it: ``5`` not ``5.0``, ``0.001`` not ``0.0010000000000000009``."""
-    value = round(float(value), 12)
-    return str(int(value)) if value.is_integer() else repr(value)

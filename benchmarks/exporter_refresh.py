@@ -35,12 +35,13 @@ from botocore.awsrequest import AWSResponse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # aws_limits, faults: test support
 
 from aws_limits import AwsLimits
+from faults import Body
+
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig, QdrantCollectorConfig
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters import collectors
 from docqet_monitor.exporters.server import Exporter, serve
-from faults import Body
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
+
 from docqet_monitor.core.config import AccountConfig, AwsConfig
 from docqet_monitor.core.stats import (
     CLOUDWATCH_USD_PER_REQUEST,

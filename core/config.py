@@ -18,13 +18,15 @@ from typing import Any, Literal
 
 import yaml
 
+from docqet_monitor.core.errors import UsageError
+
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "monitoring" / "environments"
 CONFIG_ENV_VAR = "DOCQET_MONITOR_CONFIG"
 DEFAULT_PORT = 19842
 
 
-class ConfigError(Exception):
-    """A configuration problem, naming the file, the key path and what was expected."""
+class ConfigError(UsageError):
+    """A configuration problem, naming the file, the key path and what was expected (exit 2)."""
 
     def __init__(self, source: str, path: str, message: str, line: int | None = None) -> None:
         self.source, self.path, self.message, self.line = source, path, message, line

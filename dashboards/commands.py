@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from docqet_monitor.core.config import ConfigError
 from docqet_monitor.dashboards import build as builder
 from docqet_monitor.dashboards.publish import (

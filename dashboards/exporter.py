@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from docqet_monitor.dashboards import style as S
-from docqet_monitor.dashboards.thresholds import Thresholds
 from grafanalib import core as G
 
-UID = "docqet-exporter-health"
+from docqet_monitor.core import ids
+from docqet_monitor.dashboards import style as S
+from docqet_monitor.dashboards.thresholds import Thresholds
+
+UID = ids.EXPORTER
 TITLE = "Docqet / Exporter health"
 
 _AGE = "time() - docqet_exporter_collector_last_success_timestamp_seconds"

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from docqet_monitor.dashboards.promql import metric_names, variable_query_expr, variables
+from docqet_monitor.core.promql import metric_names, variable_query_expr, variables
 
 
 def _panels(panels: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from docqet_monitor.dashboards.style import DATASOURCE
 from grafanalib._gen import DashboardEncoder
+
+from docqet_monitor.dashboards.style import DATASOURCE
 
 # The schemaVersion of Grafana 12.3's dashboard kind (the schema's default). Grafana migrates nothing
 # for a dashboard that already has it.

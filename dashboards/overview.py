@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from docqet_monitor.alerts import slo
+from grafanalib import core as G
+
+from docqet_monitor.core import ids
 from docqet_monitor.dashboards import aurora, cost, ecs, exporter, qdrant
 from docqet_monitor.dashboards import style as S
 from docqet_monitor.dashboards.thresholds import Thresholds
-from grafanalib import core as G
 
-UID = "docqet-overview"
+UID = ids.OVERVIEW
 TITLE = "Docqet / Overview"
 
 
 def _sli(name: str) -> list[S.Query]:
     """The SLI (share of good requests / periods) over the last hour and day, from the SLO recording rules."""
-    return [S.Query(f'1 - max({slo.ERROR_RATIO}:rate{window}{{slo="{name}"}})', f"last {span}")
+    return [S.Query(f'1 - max({ids.SLO_ERROR_RATIO}:rate{window}{{slo="{name}"}})', f"last {span}")
             for window, span in (("1h", "hour"), ("1d", "day"))]
 
 

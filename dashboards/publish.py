@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
+
 from docqet_monitor import __version__
 from docqet_monitor.core.config import GrafanaConfig
 from docqet_monitor.dashboards.build import fingerprint, recorded_fingerprint

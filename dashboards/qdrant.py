@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from docqet_monitor.dashboards import style as S
-from docqet_monitor.dashboards.thresholds import Thresholds
 from grafanalib import core as G
 
-UID = "docqet-qdrant"
+from docqet_monitor.core import ids
+from docqet_monitor.dashboards import style as S
+from docqet_monitor.dashboards.thresholds import Thresholds
+
+UID = ids.QDRANT
 TITLE = "Docqet / Qdrant"
 
 _NODE = S.matchers("qdrant")

@@ -8,7 +8,6 @@ links to a panel (``viewPanel``) keep working. Layout is rows of panels packed l
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +15,11 @@ from typing import Any
 import attr
 from grafanalib import core as G
 
+from docqet_monitor.core import ids
+from docqet_monitor.core.ids import panel_id
+
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-TOOL_TAG = "docqet-monitor"  # ownership: publish --prune only ever deletes dashboards with this tag
+TOOL_TAG = ids.TOOL  # ownership: publish --prune only ever deletes dashboards with this tag
 GRID_WIDTH = 24
 
 # Grafana unit ids
@@ -178,11 +180,6 @@ def table(title: str, queries: Sequence[Query | str], *, unit: str = "", descrip
 class Row:
     title: str
     panels: list[Any] = field(default_factory=list)
-
-
-def panel_id(title: str) -> int:
-    """A stable panel id derived from the title (titles are unique within a dashboard)."""
-    return zlib.crc32(title.encode()) % 1_000_000 + 1
 
 
 def layout(rows: Sequence[Row]) -> list[Any]:

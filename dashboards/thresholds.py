@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from docqet_monitor.alerts import catalog
-from docqet_monitor.alerts.spec import AlertRule, number
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.promql import number
 from docqet_monitor.dashboards import style
 from docqet_monitor.dashboards.style import Limit
 
@@ -26,20 +26,19 @@ class Thresholds:
     def __init__(self, config: Config | None = None) -> None:
         config = config or Config()
         self._slo = config.alerts.slo
-        resolved = {rule.name: rule for rule in catalog.defaults(config)}
-        resolved.update({rule.name: rule for rule in catalog.rules(config)})  # disabled rules keep defaults
-        self._rules: dict[str, AlertRule] = resolved
+        self._rules = catalog.thresholds(config)
 
     def value(self, alert: str, key: str = "threshold") -> float:
         """The threshold ``key`` of catalog alert ``alert`` in this environment."""
-        return float(self._rules[alert].thresholds[key])
+        return float(self._rules[alert][1][key])
 
     def _limit(self, alert: str, key: str, high_is_bad: bool) -> Limit:
-        value, color = self.value(alert, key), SEVERITY_COLORS[self._rules[alert].severity]
+        severity = self._rules[alert][0]
+        value, color = self.value(alert, key), SEVERITY_COLORS[severity]
         steps = style.above(value, color) if high_is_bad else style.below(value, color)
         side = "above" if high_is_bad else "below"
         return Limit(steps, f"Dashed line: alert `{alert}` threshold `{key}` = {number(value)} "
-                            f"({self._rules[alert].severity} {side} it).")
+                            f"({severity} {side} it).")
 
     def above(self, alert: str, key: str = "threshold") -> Limit:
         """Steps where values at or above the alert threshold are bad."""
@@ -54,3 +53,4 @@ class Thresholds:
         objective = getattr(self._slo, f"{name}_objective")
         return Limit(style.below(objective),
                      f"Red below the objective alerts.slo.{name}_objective = {number(objective)}.")
+

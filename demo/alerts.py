@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import boto3
+
 from docqet_monitor import __version__
 from docqet_monitor.alerts import catalog, pipeline, render
 from docqet_monitor.core.aws import Aws

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from docqet_monitor.core.config import Config
 
 REGION = "eu-west-1"

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
 from docqet_monitor.demo.aws import DemoContext
 from docqet_monitor.exporters import cost, qdrant
 

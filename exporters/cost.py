@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from prometheus_client.core import GaugeMetricFamily, Metric
+
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import CostCollectorConfig
 from docqet_monitor.exporters.metrics import Collection
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from docqet_monitor.core.config import ConfigError, QdrantCollectorConfig
-from docqet_monitor.exporters.metrics import Collection
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from requests.adapters import HTTPAdapter
+
+from docqet_monitor.core.config import ConfigError, QdrantCollectorConfig
+from docqet_monitor.exporters.metrics import Collection
 
 log = logging.getLogger(__name__)
 

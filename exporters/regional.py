@@ -11,36 +11,19 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.config import AccountConfig, AwsCollectorConfig, Config, regions
+from docqet_monitor.core.config import AwsCollectorConfig, Config
+from docqet_monitor.core.discovery import Target, targets
 from docqet_monitor.exporters import cloudwatch
 from docqet_monitor.exporters.metrics import Collection, dedupe
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 log = logging.getLogger(__name__)
 
 MAX_PARALLEL_TARGETS = 16
-
-
-@dataclass(frozen=True)
-class Target:
-    """One region of one account (``account`` None: the default credential chain)."""
-
-    region: str
-    account: AccountConfig | None = None
-
-    def __str__(self) -> str:
-        return f"{self.account.name or self.account.role_arn}/{self.region}" if self.account else self.region
-
-
-def targets(config: Config) -> tuple[Target, ...]:
-    """The default account in the configured regions, then each role account in its own (or those) regions."""
-    top = regions(config)
-    own = tuple(Target(region) for region in top)
-    return own + tuple(Target(region, account) for account in config.accounts for region in account.regions or top)
 
 
 Clients = Callable[[str], Any]  # service name -> boto3 client for the target being scraped
@@ -107,13 +90,3 @@ def gauge(name: str, documentation: str, labels: Sequence[str],
     for label_values, value in samples:
         family.add_metric(list(label_values), value)
     return family
-
-
-def arn_resource(arn: str) -> str:
-    """The resource part of an ARN: ``arn:aws:ecs:r:a:cluster/x`` -> ``cluster/x`` (pure)."""
-    return arn.split(":", 5)[5] if arn.count(":") >= 5 else arn
-
-
-def arn_name(arn: str) -> str:
-    """The last path element of an ARN or a plain name (pure)."""
-    return arn_resource(arn).rsplit("/", 1)[-1]

@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prometheus_client.core import Metric
+
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters.metrics import Collection, Collector, render
-from prometheus_client.core import Metric
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from botocore.client import ClientCreator
+
 from docqet_monitor.alerts.iam import iam_action
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,8 +26,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """One moto server (server mode, real HTTP on 127.0.0.1) for the session; yields its URL."""
-    from docqet_monitor.demo.aws import patch_moto_percentiles
     from moto.server import ThreadedMotoServer
+
+    from docqet_monitor.demo.aws import patch_moto_percentiles
 
     patch_moto_percentiles()  # GetMetricData p95 (ALB response time) works as on AWS
     port = free_port()

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
+
 from docqet_monitor.core.aws import Aws
 
 

@@ -8,10 +8,11 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig
-from docqet_monitor.demo.aws import patch_moto_percentiles, seed_staging
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+
+from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig
+from docqet_monitor.demo.aws import patch_moto_percentiles, seed_staging
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "contracts"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

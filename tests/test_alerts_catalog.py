@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from docqet_monitor.alerts import catalog, slo
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core import config as config_mod

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import promtool_cases as promtool_tests
 import pytest
+
 from docqet_monitor.alerts import catalog, prometheus
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core.config import Config

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+
 from docqet_monitor.alerts import alertmanager, render
 from docqet_monitor.cli import main
 from docqet_monitor.core import config as config_mod

@@ -11,11 +11,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.parsers import ResponseParserError
+from fakeaws import THROTTLED, fake_aws
+from faults import Body
+
 from docqet_monitor.core.aws import REQUIRED_FIELDS, Aws, MalformedResponseError, estimated_cost, missing_fields
 from docqet_monitor.core.config import AccountConfig, AwsConfig
 from docqet_monitor.exporters.cloudwatch import MetricQuery, plan
-from fakeaws import THROTTLED, fake_aws
-from faults import Body
 
 OK_CLUSTERS = (200, {"clusterArns": []})
 

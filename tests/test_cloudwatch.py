@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
+
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.exporters.cloudwatch import (
     MAX_QUERIES_PER_CALL,

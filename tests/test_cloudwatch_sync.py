@@ -13,6 +13,7 @@ import pytest
 from aws_limits import AwsLimits
 from botocore.stub import ANY, Stubber
 from click.testing import CliRunner
+
 from docqet_monitor.alerts import catalog
 from docqet_monitor.alerts import cloudwatch as cw
 from docqet_monitor.alerts import plan as p

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import FIXTURES
+
 from docqet_monitor.cli import main
 from docqet_monitor.core import config
-from helpers import FIXTURES
 
 CONFIGS = FIXTURES / "config"
 BAD = {

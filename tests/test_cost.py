@@ -17,6 +17,10 @@ import requests
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
+from fakeaws import fake_aws
+from faults import Body
+from helpers import FIXTURES
+
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsConfig, CollectorsConfig, Config, CostCollectorConfig
 from docqet_monitor.core.stats import Stats
@@ -25,9 +29,6 @@ from docqet_monitor.demo.aws import DemoContext
 from docqet_monitor.exporters import cost
 from docqet_monitor.exporters.cost import CostCollector, CostExplorer, periods
 from docqet_monitor.exporters.metrics import Collection, render
-from fakeaws import fake_aws
-from faults import Body
-from helpers import FIXTURES
 
 COST_FIXTURES = FIXTURES / "cost"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()

@@ -14,15 +14,16 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
+from grafanalib import core as G
+from helpers import CONTRACTS, interpolate
+
 from docqet_monitor import cli
 from docqet_monitor.alerts import catalog
 from docqet_monitor.core.config import Config, GrafanaConfig, parse
+from docqet_monitor.core.promql import variable_query_expr, variables
 from docqet_monitor.dashboards import build, style
 from docqet_monitor.dashboards.normalise import SCHEMA_VERSION, normalise, to_data
-from docqet_monitor.dashboards.promql import variable_query_expr, variables
 from docqet_monitor.dashboards.thresholds import CITATION
-from grafanalib import core as G
-from helpers import CONTRACTS, interpolate
 
 UIDS = {"docqet-overview", "docqet-ecs-services", "docqet-aurora-postgresql", "docqet-qdrant", "docqet-aws-cost",
         "docqet-exporter-health"}
@@ -184,7 +185,7 @@ UNIT_BY_SUFFIX = {"_bytes": style.BYTES, "_seconds": style.SECONDS, "_ratio": st
 
 def test_units_follow_the_metric_names() -> None:
     """A panel showing a plain ``*_bytes``/``*_seconds``/``*_ratio``/``*_usd`` metric uses that unit."""
-    from docqet_monitor.dashboards.promql import metric_names
+    from docqet_monitor.core.promql import metric_names
 
     checked = 0
     for model in built().values():

@@ -13,20 +13,21 @@ from pathlib import Path
 
 import pytest
 import requests
-from docqet_monitor import __version__
-from docqet_monitor.alerts import catalog, lint, pipeline, slo
-from docqet_monitor.core.config import Config, parse
-from docqet_monitor.core.stats import Stats
-from docqet_monitor.dashboards.build import build_all
-from docqet_monitor.dashboards.promql import metric_names, variable_query_expr
-from docqet_monitor.demo.aws import seed_staging
-from docqet_monitor.demo.cost_qdrant import seed_costs
-from docqet_monitor.exporters import collectors
-from docqet_monitor.exporters.server import Exporter, serve
 from faults import FaultyAws, every_nth, throttled
 from helpers import interpolate
 from prometheus_client.parser import text_string_to_metric_families
 from qdrant_fake import ROUTES_HEALTHY, FakeQdrant
+
+from docqet_monitor import __version__
+from docqet_monitor.alerts import catalog, lint, pipeline, slo
+from docqet_monitor.core.config import Config, parse
+from docqet_monitor.core.promql import metric_names, variable_query_expr
+from docqet_monitor.core.stats import Stats
+from docqet_monitor.dashboards.build import build_all
+from docqet_monitor.demo.aws import seed_staging
+from docqet_monitor.demo.cost_qdrant import seed_costs
+from docqet_monitor.exporters import collectors
+from docqet_monitor.exporters.server import Exporter, serve
 
 PROMETHEUS_SERIES = frozenset({"up"})  # what Prometheus records for every scrape target
 

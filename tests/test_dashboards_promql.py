@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from docqet_monitor.dashboards.promql import metric_names, variable_query_expr, variables
+
+from docqet_monitor.core.promql import metric_names, variable_query_expr, variables
 
 
 @pytest.mark.parametrize(("expr", "names"), [

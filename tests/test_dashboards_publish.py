@@ -15,11 +15,12 @@ import pytest
 import requests
 import responses
 from click.testing import CliRunner, Result
+from helpers import CONTRACTS
+from responses import matchers
+
 from docqet_monitor import __version__, cli
 from docqet_monitor.dashboards import build
 from docqet_monitor.dashboards.publish import Grafana, live_model, plan
-from helpers import CONTRACTS
-from responses import matchers
 
 URL = "https://grafana.test"
 TOKEN = "glsa_SECRET-token-4f2a9c"  # a fake

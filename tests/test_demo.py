@@ -13,11 +13,14 @@ import boto3
 import pytest
 import requests
 from click.testing import CliRunner
+from helpers import exposition_samples
+
 from docqet_monitor import cli
+from docqet_monitor.core.discovery.ecs import EcsService
+from docqet_monitor.core.discovery.rds import DbCluster, DbInstance
 from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import cloudwatch, ecs, rds
 from docqet_monitor.exporters.collectors import exported_metric_names
-from helpers import exposition_samples
 
 CLI = [sys.executable, "-c", "import cli; cli.main()"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,11 +47,11 @@ def test_datapoints_cover_the_exporters_window_for_the_time_ahead() -> None:
 
 def test_every_metric_the_collectors_read_is_seeded() -> None:
     seeded = {(ns, m, tuple(sorted((d["Name"], d["Value"]) for d in dims))) for ns, m, dims, _ in demo.series(LB, TGS)}
-    services = [ecs.EcsService(demo.CLUSTER, s.name, target_groups=(TGS[s.name],) if s.name in TGS else ())
+    services = [EcsService(demo.CLUSTER, s.name, target_groups=(TGS[s.name],) if s.name in TGS else ())
                 for s in demo.ECS_SERVICES]
     lbs = {tg: (LB,) for tg in TGS.values()}
-    clusters = [rds.DbCluster(demo.CLUSTER)]
-    instances = [rds.DbInstance(i.name, demo.CLUSTER) for i in demo.AURORA_INSTANCES]
+    clusters = [DbCluster(demo.CLUSTER)]
+    instances = [DbInstance(i.name, demo.CLUSTER) for i in demo.AURORA_INSTANCES]
     wanted = {(q.namespace, q.metric, tuple(sorted(q.dimensions)))
               for q in [*ecs.queries(services, lbs, 60), *rds.queries(clusters, instances, 60)]}
     unseeded = wanted - seeded

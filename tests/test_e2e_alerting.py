@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
+from helpers import CONTRACTS
+
 from docqet_monitor import __version__
 from docqet_monitor.alerts import pipeline
 from docqet_monitor.core import config as config_mod
@@ -23,7 +25,6 @@ from docqet_monitor.core.stats import Stats
 from docqet_monitor.demo.aws import CLUSTER, seed_staging
 from docqet_monitor.exporters import collectors
 from docqet_monitor.exporters.server import Exporter, serve
-from helpers import CONTRACTS
 
 CONFIG = config_mod.parse({
     "environment": "staging", "regions": ["eu-west-1"],

@@ -7,13 +7,15 @@ from typing import Any
 import boto3
 import pytest
 from aws_limits import AwsLimits
+from faults import FaultyAws, unavailable, when
+from helpers import samples, value
+
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
+from docqet_monitor.core.discovery.ecs import EcsService, parse_service
 from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import ecs
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from faults import FaultyAws, unavailable, when
-from helpers import samples, value
 
 REGION = "eu-west-1"
 TG = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/api/abc"
@@ -38,23 +40,23 @@ RAW_SERVICE = {
 
 
 def test_parse_service_reads_every_field() -> None:
-    service = ecs.parse_service(RAW_SERVICE, "fallback")
-    assert service == ecs.EcsService(
+    service = parse_service(RAW_SERVICE, "fallback")
+    assert service == EcsService(
         cluster="docqet-staging", name="api", task_definition="docqet-staging-api:7", launch_type="FARGATE",
         status="ACTIVE", rollout_state="IN_PROGRESS", desired=3, running=2, pending=1, deployments=2,
         target_groups=(TG,))
 
 
 def test_parse_service_tolerates_missing_and_malformed_fields() -> None:
-    assert ecs.parse_service({"clusterArn": "x"}, "c") is None
-    bare = ecs.parse_service({"serviceName": "worker", "desiredCount": "3", "runningCount": True,
+    assert parse_service({"clusterArn": "x"}, "c") is None
+    bare = parse_service({"serviceName": "worker", "desiredCount": "3", "runningCount": True,
                               "loadBalancers": [{"containerName": "w"}], "deployments": "?",
                               "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT"}]}, "c")
-    assert bare == ecs.EcsService(cluster="c", name="worker", launch_type="FARGATE_SPOT")
+    assert bare == EcsService(cluster="c", name="worker", launch_type="FARGATE_SPOT")
 
 
 def test_families_convert_units_and_sum_target_groups() -> None:
-    service = ecs.EcsService("c", "api", desired=3, running=2, pending=1, deployments=1, target_groups=(TG, TG2))
+    service = EcsService("c", "api", desired=3, running=2, pending=1, deployments=1, target_groups=(TG, TG2))
     lbs = {TG: (LB,), TG2: (LB,)}
     q = {m: ecs._http(tg, LB, 60)[m] for tg in (TG,) for m in ("RequestCount", "HTTPCode_Target_5XX_Count",
                                                                  "TargetResponseTime")}
@@ -72,8 +74,8 @@ def test_families_convert_units_and_sum_target_groups() -> None:
 
 
 def test_families_without_traffic_or_load_balancer_have_no_http_series() -> None:
-    with_lb = ecs.EcsService("c", "web", target_groups=(TG,))
-    no_lb = ecs.EcsService("c", "worker")
+    with_lb = EcsService("c", "web", target_groups=(TG,))
+    no_lb = EcsService("c", "worker")
     fams = ecs.families(REGION, [with_lb, no_lb], {TG: (LB,)}, {}, 60)
     assert samples(fams, "docqet_ecs_service_http_requests_per_second") == {}
     assert samples(fams, "docqet_ecs_service_http_5xx_per_second") == {}
@@ -82,13 +84,13 @@ def test_families_without_traffic_or_load_balancer_have_no_http_series() -> None
 
 
 def test_5xx_rate_is_zero_when_requests_were_seen_without_a_5xx_datapoint() -> None:
-    service = ecs.EcsService("c", "web", target_groups=(TG,))
+    service = EcsService("c", "web", target_groups=(TG,))
     fams = ecs.families(REGION, [service], {TG: (LB,)}, {ecs._http(TG, LB, 60)["RequestCount"]: 120.0}, 60)
     assert value(fams, "docqet_ecs_service_http_5xx_per_second", service="web") == 0.0
 
 
 def test_queries_use_cloudwatch_dimension_values() -> None:
-    service = ecs.EcsService("docqet-staging", "api", target_groups=(TG,))
+    service = EcsService("docqet-staging", "api", target_groups=(TG,))
     got = set(ecs.queries([service], {TG: (LB,)}, 60))
     assert MetricQuery("AWS/ECS", "CPUUtilization", (("ClusterName", "docqet-staging"), ("ServiceName", "api")),
                        "Average", 60) in got
@@ -104,9 +106,9 @@ def test_scrape_restricts_discovery_to_configured_clusters() -> None:
         def cluster_arns(self) -> list[str]:
             return ["arn:aws:ecs:r:1:cluster/a", "arn:aws:ecs:r:1:cluster/b"]
 
-        def services(self, cluster_arns: Any) -> list[ecs.EcsService]:
+        def services(self, cluster_arns: Any) -> list[EcsService]:
             self.described += cluster_arns
-            return [ecs.EcsService(arn.rsplit("/", 1)[1], "svc", desired=1) for arn in cluster_arns]
+            return [EcsService(arn.rsplit("/", 1)[1], "svc", desired=1) for arn in cluster_arns]
 
         def load_balancers(self, arns: Any) -> dict[str, tuple[str, ...]]:
             raise AssertionError("no target groups, no call")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from aws_limits import AwsLimits
+from helpers import REGIONS, promtool_findings, sample_names, seed
+
 from docqet_monitor import __version__
 from docqet_monitor.core import stats
 from docqet_monitor.core.aws import Aws
@@ -16,7 +18,6 @@ from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters import collectors, cost, qdrant
 from docqet_monitor.exporters.metrics import Collection, render
 from docqet_monitor.exporters.server import Exporter
-from helpers import REGIONS, promtool_findings, sample_names, seed
 
 
 @pytest.fixture

@@ -14,12 +14,13 @@ import pytest
 import requests
 from aws_limits import AwsLimits
 from botocore.awsrequest import AWSResponse
+from faults import FaultyAws, Request, every_nth, response, throttled, timeout, unavailable, when
+from helpers import Samples, exposition_samples, promtool_findings, seed
+
 from docqet_monitor.core.config import AwsConfig, Config
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters import collectors
 from docqet_monitor.exporters.server import Exporter, serve
-from faults import FaultyAws, Request, every_nth, response, throttled, timeout, unavailable, when
-from helpers import Samples, exposition_samples, promtool_findings, seed
 
 SELF = "docqet_exporter_"
 

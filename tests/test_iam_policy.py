@@ -9,6 +9,7 @@ import botocore.session
 import pytest
 from aws_calls import RECORDER
 from click.testing import CliRunner
+
 from docqet_monitor.alerts import iam
 from docqet_monitor.cli import main
 

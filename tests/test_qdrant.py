@@ -15,6 +15,12 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import CONTRACTS, free_port
+from openapi_core import OpenAPI
+from openapi_core.templating.responses.exceptions import ResponseNotFound
+from openapi_core.testing import MockRequest, MockResponse
+from qdrant_fake import API_KEY, QDRANT_FIXTURES, ROUTES_HEALTHY, FakeQdrant, Route, body_of, fixture
+
 from docqet_monitor.core.config import Config, ConfigError, QdrantCollectorConfig, QdrantNodeConfig, parse
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
@@ -23,11 +29,6 @@ from docqet_monitor.exporters import qdrant
 from docqet_monitor.exporters.metrics import Collection, render
 from docqet_monitor.exporters.qdrant import Node, QdrantClient, QdrantCollector
 from docqet_monitor.exporters.server import Exporter
-from helpers import CONTRACTS, free_port
-from openapi_core import OpenAPI
-from openapi_core.templating.responses.exceptions import ResponseNotFound
-from openapi_core.testing import MockRequest, MockResponse
-from qdrant_fake import API_KEY, QDRANT_FIXTURES, ROUTES_HEALTHY, FakeQdrant, Route, body_of, fixture
 
 SPECS = ("qdrant-openapi.json", "qdrant-openapi-v1.18.x.json")
 

@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from aws_limits import AwsLimits
+from helpers import samples, value
+
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
+from docqet_monitor.core.discovery.rds import DbCluster, DbInstance, parse_cluster, parse_instance
 from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import rds
-from helpers import samples, value
 
 REGION = "eu-west-1"
 RESTORABLE = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -28,23 +30,23 @@ RAW_CLUSTER = {
 
 
 def test_parse_cluster_reads_members_and_backups() -> None:
-    cluster = rds.parse_cluster(RAW_CLUSTER)
-    assert cluster == rds.DbCluster("main", "aurora-postgresql", "15.4", "available", 7, RESTORABLE.timestamp(),
+    cluster = parse_cluster(RAW_CLUSTER)
+    assert cluster == DbCluster("main", "aurora-postgresql", "15.4", "available", 7, RESTORABLE.timestamp(),
                                     writers=frozenset({"main-1"}), readers=frozenset({"main-2"}))
 
 
 def test_parse_tolerates_missing_fields() -> None:
-    assert rds.parse_cluster({"Engine": "aurora-postgresql"}) is None
-    assert rds.parse_cluster({"DBClusterIdentifier": "x", "LatestRestorableTime": "yesterday"}) == rds.DbCluster("x")
-    assert rds.parse_instance({"DBInstanceIdentifier": "standalone"}) is None  # not in a cluster
-    assert rds.parse_instance({"DBInstanceIdentifier": "i", "DBClusterIdentifier": "c"}) == rds.DbInstance("i", "c")
+    assert parse_cluster({"Engine": "aurora-postgresql"}) is None
+    assert parse_cluster({"DBClusterIdentifier": "x", "LatestRestorableTime": "yesterday"}) == DbCluster("x")
+    assert parse_instance({"DBInstanceIdentifier": "standalone"}) is None  # not in a cluster
+    assert parse_instance({"DBInstanceIdentifier": "i", "DBClusterIdentifier": "c"}) == DbInstance("i", "c")
 
 
 def test_families_convert_units_and_label_roles() -> None:
-    cluster = rds.parse_cluster(RAW_CLUSTER)
+    cluster = parse_cluster(RAW_CLUSTER)
     assert cluster is not None
-    writer, reader = rds.DbInstance("main-1", "main", "db.r6g.large", "available"), rds.DbInstance("main-2", "main")
-    stray = rds.DbInstance("main-9", "main")  # not (yet) a cluster member: its role is unknown
+    writer, reader = DbInstance("main-1", "main", "db.r6g.large", "available"), DbInstance("main-2", "main")
+    stray = DbInstance("main-9", "main")  # not (yet) a cluster member: its role is unknown
     values = {rds._instance_query("main-1", "CPUUtilization", 60): 35.0,
               rds._instance_query("main-2", "AuroraReplicaLag", 60): 18.0,
               rds._instance_query("main-1", "FreeableMemory", 60): 1024.0,
@@ -64,7 +66,7 @@ def test_families_convert_units_and_label_roles() -> None:
 
 
 def test_missing_cluster_fields_give_no_series() -> None:
-    fams = rds.families(REGION, [rds.DbCluster("bare")], [], {}, 60)
+    fams = rds.families(REGION, [DbCluster("bare")], [], {}, 60)
     assert samples(fams, "docqet_rds_cluster_latest_restorable_timestamp_seconds") == {}
     assert samples(fams, "docqet_rds_cluster_backup_retention_seconds") == {}
     assert value(fams, "docqet_rds_cluster_info", cluster="bare", engine="", status="") == 1

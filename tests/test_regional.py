@@ -7,11 +7,13 @@ from typing import Any
 
 import boto3
 import pytest
+from helpers import samples, value
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from docqet_monitor.core import discovery
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AccountConfig, AwsConfig, Config
 from docqet_monitor.exporters import ecs, regional
-from helpers import samples, value
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 PROD = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
 DR = AccountConfig(role_arn="arn:aws:iam::222222222222:role/docqet-monitor", regions=("us-west-2",))
@@ -19,14 +21,14 @@ DR = AccountConfig(role_arn="arn:aws:iam::222222222222:role/docqet-monitor", reg
 
 def test_targets_cover_the_default_account_and_each_role_account() -> None:
     config = Config(regions=("eu-west-1", "eu-central-1"), accounts=(PROD, DR))
-    assert [str(t) for t in regional.targets(config)] == [
+    assert [str(t) for t in discovery.targets(config)] == [
         "eu-west-1", "eu-central-1", "prod/eu-west-1", "prod/eu-central-1",
         "arn:aws:iam::222222222222:role/docqet-monitor/us-west-2"]
 
 
 def test_targets_default_to_the_environment_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
-    assert regional.targets(Config()) == (regional.Target("ap-southeast-2"),)
+    assert discovery.targets(Config()) == (discovery.Target("ap-southeast-2"),)
 
 
 def _gauge(region: str, v: float) -> list[Metric]:
@@ -37,13 +39,13 @@ def test_collect_isolates_failures_per_target_and_merges_families() -> None:
     calls: dict[str, int] = {}
     broken: set[str] = set()
 
-    def scrape(target: regional.Target, client: Any) -> list[Metric]:
+    def scrape(target: discovery.Target, client: Any) -> list[Metric]:
         calls[target.region] = calls.get(target.region, 0) + 1
         if target.region in broken:
             raise TimeoutError("read timed out")
         return _gauge(target.region, calls[target.region])
 
-    collector = regional.AwsCollector("t", 60, Aws(), [regional.Target("a"), regional.Target("b")], scrape)
+    collector = regional.AwsCollector("t", 60, Aws(), [discovery.Target("a"), discovery.Target("b")], scrape)
     first = collector.collect()
     assert first.errors == ()
     assert [f.name for f in first.families] == ["docqet_test"]  # one family, merged
@@ -63,33 +65,33 @@ def test_a_failing_target_is_one_warning_line_in_the_exporter_log(caplog: pytest
     from docqet_monitor.core.stats import Stats
     from docqet_monitor.exporters.server import Exporter
 
-    def scrape(target: regional.Target, client: Any) -> list[Metric]:
+    def scrape(target: discovery.Target, client: Any) -> list[Metric]:
         raise TimeoutError("read timed out")
 
     caplog.set_level(logging.WARNING)
-    Exporter([regional.AwsCollector("t", 60, Aws(), [regional.Target("b")], scrape)], Stats()).refresh_all()
+    Exporter([regional.AwsCollector("t", 60, Aws(), [discovery.Target("b")], scrape)], Stats()).refresh_all()
     assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
         ("WARNING", "collector error: t b: TimeoutError: read timed out", None)]
     caplog.clear()
     caplog.set_level(logging.DEBUG)  # -vv: the traceback too
-    Exporter([regional.AwsCollector("t", 60, Aws(), [regional.Target("b")], scrape)], Stats()).refresh_all()
+    Exporter([regional.AwsCollector("t", 60, Aws(), [discovery.Target("b")], scrape)], Stats()).refresh_all()
     assert any(r.exc_info for r in caplog.records)
 
 
 def test_a_target_that_never_succeeded_has_no_series() -> None:
-    def scrape(target: regional.Target, client: Any) -> list[Metric]:
+    def scrape(target: discovery.Target, client: Any) -> list[Metric]:
         raise ConnectionError("no route")
 
-    result = regional.AwsCollector("t", 60, Aws(), [regional.Target("a")], scrape).collect()
+    result = regional.AwsCollector("t", 60, Aws(), [discovery.Target("a")], scrape).collect()
     assert result.families == [] and len(result.errors) == 1
 
 
 def test_gauge_and_arn_helpers() -> None:
     family = regional.gauge("docqet_x", "help", ("a",), [(("1",), 2.0)])
     assert isinstance(family, GaugeMetricFamily) and family.samples[0].labels == {"a": "1"}
-    assert regional.arn_resource("arn:aws:ecs:eu-west-1:1:service/c/s") == "service/c/s"
-    assert regional.arn_name("arn:aws:ecs:eu-west-1:1:service/c/s") == "s"
-    assert regional.arn_name("plain") == "plain"
+    assert discovery.arn_resource("arn:aws:ecs:eu-west-1:1:service/c/s") == "service/c/s"
+    assert discovery.arn_name("arn:aws:ecs:eu-west-1:1:service/c/s") == "s"
+    assert discovery.arn_name("plain") == "plain"
 
 
 def test_role_accounts_are_collected_with_assumed_credentials(moto_endpoint: str) -> None:

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
+from helpers import Samples, exposition_samples, free_port, promtool_findings
+from prometheus_client.core import GaugeMetricFamily
+
 from docqet_monitor import cli
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters.metrics import Collection
 from docqet_monitor.exporters.server import Exporter, Snapshot, serve
-from helpers import Samples, exposition_samples, free_port, promtool_findings
-from prometheus_client.core import GaugeMetricFamily
 
 VENV_BIN = Path(sys.executable).parent
 

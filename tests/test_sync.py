@@ -19,11 +19,12 @@ import pytest
 import responses
 import sentry_sdk
 from click.testing import CliRunner
+from helpers import free_port
+from sentry_fake import TOKEN, FakeSentry
+
 from docqet_monitor.alerts import cloudwatch as cw
 from docqet_monitor.alerts import commands
 from docqet_monitor.cli import main
-from helpers import free_port
-from sentry_fake import TOKEN, FakeSentry
 
 SENTRY_URL = "https://sentry.example"
 GRAFANA = "https://grafana.example"

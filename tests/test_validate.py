@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from docqet_monitor.alerts import render
 from docqet_monitor.alerts.lint import known_series
 from docqet_monitor.cli import main

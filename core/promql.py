@@ -98,3 +98,9 @@ def variables(text: str) -> frozenset[str]:
     """Grafana template variables referenced in ``text``; Grafana's global ``$__...`` variables excluded."""
     found = {next(g for g in m.groups() if g) for m in _VARIABLE.finditer(text)}
     return frozenset(v for v in found if not v.startswith("__"))
+
+
+def number(value: float) -> str:
+    """A threshold as PromQL / YAML writes it: ``5`` not ``5.0``, ``0.001`` not ``0.0010000000000000009``."""
+    value = round(float(value), 12)
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -1,0 +1,36 @@
+"""Resource discovery shared by the exporters and sync: the (account, region) targets, AWS APIs behind small
+Protocols that speak our dataclasses (pagination and batching inside), and ARN helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docqet_monitor.core.config import AccountConfig, Config, regions
+
+
+@dataclass(frozen=True)
+class Target:
+    """One region of one account (``account`` None: the default credential chain)."""
+
+    region: str
+    account: AccountConfig | None = None
+
+    def __str__(self) -> str:
+        return f"{self.account.name or self.account.role_arn}/{self.region}" if self.account else self.region
+
+
+def targets(config: Config) -> tuple[Target, ...]:
+    """The default account in the configured regions, then each role account in its own (or those) regions."""
+    top = regions(config)
+    own = tuple(Target(region) for region in top)
+    return own + tuple(Target(region, account) for account in config.accounts for region in account.regions or top)
+
+
+def arn_resource(arn: str) -> str:
+    """The resource part of an ARN: ``arn:aws:ecs:r:a:cluster/x`` -> ``cluster/x`` (pure)."""
+    return arn.split(":", 5)[5] if arn.count(":") >= 5 else arn
+
+
+def arn_name(arn: str) -> str:
+    """The last path element of an ARN or a plain name (pure)."""
+    return arn_resource(arn).rsplit("/", 1)[-1]
