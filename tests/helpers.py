@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig
 from docqet_monitor.demo.aws import patch_moto_percentiles, seed_staging
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "contracts"
+CONTRACTS = Path(__file__).resolve().parent / "contracts"  # vendored API specs: see contracts/README.md
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

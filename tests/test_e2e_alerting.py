@@ -1,21 +1,20 @@
 """End to end on 127.0.0.1: exporter (moto) -> real Prometheus -> real Alertmanager -> PagerDuty stand-in.
 
 The rules and configs are the rendered ones with short intervals and ``for`` (test-only settings); the event
-PagerDuty would receive validates against the published Events API v2 schema.
+PagerDuty would receive validates against the Events API v2 request schema (tests/contracts/, from PagerDuty's docs).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import pagerduty_events
 import pytest
 import requests
-from helpers import CONTRACTS
 
 from docqet_monitor import __version__
 from docqet_monitor.alerts import pipeline
@@ -32,10 +31,14 @@ CONFIG = config_mod.parse({
 }, "e2e.yaml")
 
 
-def _enqueue_schema() -> dict[str, Any]:
-    spec = json.loads((CONTRACTS / "pagerduty-events-v2-openapi.json").read_text())
-    schema = spec["paths"]["/enqueue"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    return {**schema, "components": spec["components"]}  # local $refs resolve against this root
+@contextmanager
+def _paging(config: config_mod.Config, exporter_target: str, workdir: Path) -> Iterator[pipeline.Pipeline]:
+    """``pipeline.run``; afterwards every body the PagerDuty stand-in received must be a valid Events v2 request."""
+    with pipeline.run(config, exporter_target, workdir) as p:
+        yield p
+    assert {event["path"] for event in p.sink.events} <= {"/v2/enqueue"}
+    for event in p.sink.events:
+        pagerduty_events.validate(event["body"])
 
 
 def _is(alertname: str, service: str) -> Any:
@@ -62,11 +65,11 @@ def exporter_target(moto_endpoint: str) -> Iterator[str]:
 
 
 def test_service_below_desired_pages_pagerduty(exporter_target: str, tmp_path: Path) -> None:
-    with pipeline.run(CONFIG, exporter_target, tmp_path) as p:
+    with _paging(CONFIG, exporter_target, tmp_path) as p:
         event = p.sink.wait_for(_is("EcsServiceTasksBelowDesired", "worker"), timeout=45)
         assert event is not None, (tmp_path / "prometheus.log").read_text()[-2000:]
         rules = requests.get(f"{p.prometheus_url}/api/v1/rules", timeout=5).json()["data"]["groups"]
-    jsonschema.validate(event, _enqueue_schema())
+    pagerduty_events.validate(event)
     assert event["event_action"] == "trigger" and event["routing_key"] == pipeline.DUMMY_ROUTING_KEY
     payload = event["payload"]
     assert payload["severity"] == "critical"
@@ -89,7 +92,7 @@ def test_alertmanager_inhibits_and_routes_by_severity(tmp_path: Path) -> None:
                            "region": "eu-west-1", "cluster": CLUSTER, "service": service},
                 "annotations": {"summary": f"{name} on {service}"}}
 
-    with pipeline.run(CONFIG, "127.0.0.1:9", tmp_path) as p:
+    with _paging(CONFIG, "127.0.0.1:9", tmp_path) as p:
         requests.post(f"{p.alertmanager_url}/api/v2/alerts", timeout=5, json=[
             alert("EcsServiceNoRunningTasks", "critical", "api"),
             alert("EcsServiceHttpLatencyP95High", "warning", "api"),  # silenced: api runs no task
@@ -115,7 +118,7 @@ def test_warnings_can_page_a_separate_low_urgency_service(tmp_path: Path) -> Non
     config = config_mod.parse({"environment": "staging", "alerts": {"alertmanager": {
         "pagerduty_warning_routing_key_file": str(tmp_path / "low-urgency-key")}}}, "e2e.yaml")
     labels = {"environment": "staging", "region": "eu-west-1", "cluster": CLUSTER}
-    with pipeline.run(config, "127.0.0.1:9", tmp_path) as p:
+    with _paging(config, "127.0.0.1:9", tmp_path) as p:
         requests.post(f"{p.alertmanager_url}/api/v2/alerts", timeout=5, json=[
             {"labels": {**labels, "alertname": "EcsServiceNoRunningTasks", "severity": "critical", "service": "api"}},
             {"labels": {**labels, "alertname": "EcsServiceCpuHigh", "severity": "warning", "service": "web"}},
@@ -125,7 +128,7 @@ def test_warnings_can_page_a_separate_low_urgency_service(tmp_path: Path) -> Non
     assert critical is not None and warning is not None
     assert critical["routing_key"] == pipeline.DUMMY_ROUTING_KEY and critical["payload"]["severity"] == "critical"
     assert warning["routing_key"] == low_urgency_key and warning["payload"]["severity"] == "warning"
-    jsonschema.validate(warning, _enqueue_schema())
+    pagerduty_events.validate(warning)
 
 
 def test_a_group_without_a_common_summary_or_link_still_has_both(tmp_path: Path) -> None:
@@ -137,7 +140,7 @@ def test_a_group_without_a_common_summary_or_link_still_has_both(tmp_path: Path)
                 "annotations": {"summary": f"Aurora instance {instance} is low on memory",
                                 "dashboard_url": f"https://grafana.test/d/docqet-aurora-postgresql?var-x={instance}"}}
 
-    with pipeline.run(CONFIG, "127.0.0.1:9", tmp_path) as p:
+    with _paging(CONFIG, "127.0.0.1:9", tmp_path) as p:
         requests.post(f"{p.alertmanager_url}/api/v2/alerts", timeout=5,
                       json=[alert("docqet-aurora-1"), alert("docqet-aurora-2")]).raise_for_status()
         event = p.sink.wait_for(lambda b: b["payload"]["class"] == "AuroraFreeableMemoryLow", timeout=30)
