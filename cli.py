@@ -88,9 +88,10 @@ def main(ctx: click.Context, env: str | None, config_path: str | None, verbose: 
 def validate(state: State) -> None:
     """Check the configuration and everything built from it as code; exit 1 naming every problem.
 
-    Alerts: the catalog lint, promtool/amtool on a fresh render. Dashboards: every query reads exported
-    metrics (or recording rules), every variable used is defined. In a checkout: the generated files under
-    monitoring/ are what the code builds. No network.
+    Alerts: the catalog lint, promtool/amtool on a fresh render. Runbooks (when monitoring/runbooks/ exists):
+    a page per alert, an alert per page, the five sections. Dashboards: every query reads exported metrics (or
+    recording rules), every variable used is defined. In a checkout: the generated files under monitoring/
+    are what the code builds. No network.
     """
     from docqet_monitor.alerts import catalog
 
@@ -98,7 +99,8 @@ def validate(state: State) -> None:
     try:
         catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
         click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
-        findings = _validate_alerts(config) + _validate_dashboards(config) + _validate_committed()
+        findings = (_validate_alerts(config) + _validate_runbooks(config) + _validate_dashboards(config)
+                    + _validate_committed())
     except config_mod.ConfigError as exc:
         raise ConfigUsageError(exc) from None
     for finding in findings:
@@ -119,6 +121,23 @@ def _validate_alerts(config: config_mod.Config) -> list[str]:
     if not findings:
         click.echo("alerts: catalog lint clean; promtool check rules/config and amtool check-config passed.")
     return [f"alerts: {finding}" for finding in findings]
+
+
+def _validate_runbooks(config: config_mod.Config) -> list[str]:
+    """Every alert has its page under monitoring/runbooks/ and every page an alert (skipped without the folder)."""
+    from docqet_monitor.alerts import catalog, runbooks
+    from docqet_monitor.alerts import render as alerts_render
+
+    directory = alerts_render.MONITORING / "runbooks"
+    if not directory.is_dir():
+        click.echo(f"runbooks: skipped ({directory} does not exist; runbook_url links to "
+                   f"{config.alerts.runbook_base_url}).")
+        return []
+    where = f"{alerts_render.MONITORING.name}/{directory.name}"
+    findings = runbooks.lint(catalog.defaults(config), directory, where)
+    if not findings:
+        click.echo(f"runbooks: every alert has its page under {where}/, each with the five sections.")
+    return [f"runbooks: {finding}" for finding in findings]
 
 
 def _validate_dashboards(config: config_mod.Config) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from docqet_monitor.alerts import slo
+from docqet_monitor.alerts import runbooks, slo
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
 from docqet_monitor.core.config import Config, ConfigError
 from docqet_monitor.core.ids import AURORA, COST, ECS, EXPORTER, OVERVIEW, QDRANT, panel_id
@@ -395,7 +395,8 @@ def thresholds(config: Config) -> dict[str, tuple[str, Mapping[str, float]]]:
 
 
 def runbook_url(rule: AlertRule, config: Config) -> str:
-    return f"{config.alerts.runbook_base_url.rstrip('/')}/{rule.runbook}"
+    """The rule's page: ``alerts.runbook_base_url`` + ``/<runbook>.md`` (``monitoring/runbooks/<runbook>.md``)."""
+    return f"{config.alerts.runbook_base_url.rstrip('/')}/{rule.runbook}{runbooks.SUFFIX}"
 
 
 # (dashboard variable, alert label) per dashboard: the link selects the alert's resource. Not the Aurora

@@ -75,7 +75,7 @@ class AlertRule:
     severity: Severity
     summary: str
     description: str
-    runbook: str  # path under alerts.runbook_base_url
+    runbook: str  # the page monitoring/runbooks/<runbook>.md, linked as <alerts.runbook_base_url>/<runbook>.md
     dashboard: str
     panel: str = ""
     expr: str = ""

@@ -163,7 +163,8 @@ class AlertmanagerConfig:
 @dataclass(frozen=True)
 class AlertsConfig:
     team: str = "platform"
-    runbook_base_url: str = "https://runbooks.docqet.internal"
+    # runbook_url = <base>/<rule.runbook>.md; default: the runbooks this repository ships
+    runbook_base_url: str = "https://github.com/docqet/docqet-monitor/blob/main/monitoring/runbooks"
     # {AlertName: {threshold_name: value}} overrides of the catalog defaults
     thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     disabled: tuple[str, ...] = ()

@@ -114,7 +114,9 @@ def test_urls_come_from_config() -> None:
     cfg = dataclasses.replace(_config(runbook_base_url="https://rb.example/"),
                               grafana=config_mod.GrafanaConfig(url="https://g.example"))
     rule = next(r for r in catalog.rules(cfg) if r.name == "AuroraRpoBreached")
-    assert catalog.runbook_url(rule, cfg) == "https://rb.example/aurora/rpo-breached"
+    assert catalog.runbook_url(rule, cfg) == "https://rb.example/aurora/rpo-breached.md"
+    assert catalog.runbook_url(rule, config_mod.Config()) == (
+        "https://github.com/docqet/docqet-monitor/blob/main/monitoring/runbooks/aurora/rpo-breached.md")
     assert catalog.dashboard_url(rule, cfg).startswith("https://g.example/d/docqet-aurora-postgresql?viewPanel=")
 
 

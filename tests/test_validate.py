@@ -28,6 +28,7 @@ def test_validate_checks_alerts_dashboards_and_the_committed_files() -> None:
     assert "alerts: catalog lint clean" in output
     assert "dashboards: 6 built; every query reads exported metrics or recording rules" in output
     assert "committed files: the dashboards, rules and configs under" in output
+    assert "runbooks: every alert has its page under monitoring/runbooks/, each with the five sections." in output
 
 
 def test_a_dashboard_query_reading_an_unexported_metric_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,6 +89,23 @@ def test_outside_a_checkout_the_committed_files_are_skipped(monkeypatch: pytest.
     code, output = _run("validate")
     assert code == 0, output
     assert "committed files: skipped" in output
+    assert "runbooks: skipped" in output  # a monitoring repository without runbooks (`init`) is not blocked
+
+
+def test_missing_orphaned_and_malformed_runbooks_fail(checkout: Path) -> None:
+    runbooks = checkout / "runbooks"
+    (runbooks / "qdrant/down.md").unlink()
+    (runbooks / "aurora/writer-cpu-high.md").rename(runbooks / "aurora/writer-cpu.md")
+    impact = runbooks / "ecs/cpu-high.md"
+    impact.write_text(impact.read_text().replace("## Impact\n", ""))
+    code, output = _run("validate")
+    assert code == 1
+    assert "runbooks: QdrantDown: no runbook (monitoring/runbooks/qdrant/down.md does not exist)" in output
+    assert "runbooks: AuroraWriterCpuHigh: no runbook (monitoring/runbooks/aurora/writer-cpu-high.md" in output
+    assert ("runbooks: monitoring/runbooks/aurora/writer-cpu.md: no alert uses this runbook (catalog runbook "
+            "'aurora/writer-cpu')") in output
+    assert "runbooks: monitoring/runbooks/ecs/cpu-high.md: missing section(s) '## Impact'" in output
+    assert "Error: 4 problem(s)" in output
 
 
 def test_a_bad_threshold_override_is_not_called_valid(tmp_path: Path) -> None:
