@@ -19,6 +19,7 @@ from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import logs
 from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.errors import FAILURE, DocqetError
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.dashboards.commands import dashboards as dashboards_group
 from docqet_monitor.demo import alerts as alerts_demo
@@ -61,9 +62,33 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+DETAILED_EXITCODE = "--detailed-exitcode"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Cli(click.Group):
+    """The one place errors become output: a :class:`DocqetError` is ``Error: <message>`` on stderr and its exit
+    code (2 usage/config/missing settings, 1 run time); with --detailed-exitcode every error exits 1 (2 means
+    "changes" there)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[DETAILED_EXITCODE] = DETAILED_EXITCODE in args
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DocqetError as exc:
+            config = isinstance(exc, config_mod.ConfigError)
+            error = click.ClickException(f"invalid configuration: {exc}" if config else str(exc))
+            error.exit_code = exc.exit_code
+        except click.ClickException as exc:  # click's own usage errors (exit 2)
+            error = exc
+        if ctx.meta.get(DETAILED_EXITCODE):
+            error.exit_code = FAILURE
+        raise error from None
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--env", "env", metavar="NAME",
               help="Environment: reads monitoring/environments/NAME.yaml (development, staging, production).")
 @click.option("--config", "config_path", metavar="PATH", envvar=config_mod.CONFIG_ENV_VAR,

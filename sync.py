@@ -1,4 +1,5 @@
-"""``alerts plan|apply`` targets and ``sync``: everything built from code, pushed for one environment.
+"""The plan targets (Grafana dashboards, CloudWatch and Sentry alerts) and ``sync``: everything built from code,
+pushed for one environment.
 
 Each sync target is a step returning a :class:`Outcome`; a step whose settings are missing is *skipped* with
 the reason, a step that fails does not stop the others. When ``SENTRY_DSN`` is set, the run reports a Sentry
@@ -21,31 +22,48 @@ from docqet_monitor import __version__
 from docqet_monitor.alerts import catalog, render
 from docqet_monitor.alerts import cloudwatch as cw
 from docqet_monitor.alerts import sentry as sentry_mod
-from docqet_monitor.alerts.plan import Backend, Plan, PlanError, Report, apply, render_text, summary
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import Target
+from docqet_monitor.core.errors import DocqetError, UsageError
+from docqet_monitor.core.plan import Backend, Plan, Report, apply, render_text, summary
 
 ALERT_TARGETS = ("cloudwatch", "sentry")
 SYNC_TARGETS = ("dashboards", "rules", *ALERT_TARGETS)
 DSN_ENV = "SENTRY_DSN"
 
 
-class Skipped(Exception):
-    """A target cannot run here (its settings are missing); the message says why."""
+class Skipped(UsageError):
+    """A target cannot run here (its settings are missing); the message says why (exit 2 when it was asked for)."""
 
 
 @dataclass
-class AlertTarget:
-    """One alerts backend: ``plan(prune)`` reads live objects and diffs; ``backend`` writes a plan."""
+class PlanTarget:
+    """One backend of the plan engine: ``plan(prune)`` reads live objects and diffs; ``backend`` writes a plan."""
 
     name: str
     plan: Callable[[bool], Plan]
     backend: Backend
 
 
-def alert_target(name: str, config: Config, environ: Mapping[str, str] = os.environ) -> AlertTarget:
+def dashboards_target(config: Config, environ: Mapping[str, str] = os.environ, force: bool = False) -> PlanTarget:
+    """The Grafana target: the dashboards built for ``config``; :class:`Skipped` without a Grafana URL or token."""
+    from docqet_monitor.dashboards import build as builder
+    from docqet_monitor.dashboards import publish
+
+    try:
+        grafana = publish.connect(config.grafana, environ)
+    except publish.GrafanaSettingsError as exc:
+        raise Skipped(str(exc)) from None
+    models = builder.build_all(config)
+    settings = config.grafana
+    return PlanTarget("dashboards", lambda prune: publish.make_plan(grafana, models, settings.folder_uid,
+                                                                   settings.folder, prune=prune, force=force),
+                      publish.Publisher(grafana, force=force))
+
+
+def alert_target(name: str, config: Config, environ: Mapping[str, str] = os.environ) -> PlanTarget:
     """The CloudWatch or Sentry target for ``config``; :class:`Skipped` when Sentry is not configured."""
     rules = catalog.rules(config)
 
@@ -58,14 +76,14 @@ def alert_target(name: str, config: Config, environ: Mapping[str, str] = os.envi
         def clients(t: Target, service: str) -> Any:
             return aws.client(service, t.region, t.account)
 
-        return AlertTarget(name, lambda prune: cw.make_plan(config, rules, clients, prune, runbook),
-                           cw.writer(config, clients))
+        return PlanTarget(name, lambda prune: cw.make_plan(config, rules, clients, prune, runbook),
+                          cw.writer(config, clients))
     st = sentry_mod.settings(config, environ)
     reason = sentry_mod.missing(st, environ)
     if reason:
         raise Skipped(reason)
     sentry = sentry_mod.Sentry(sentry_mod.Api(st.url, environ[sentry_mod.TOKEN_ENV]), st)
-    return AlertTarget(name, lambda prune: sentry_mod.make_plan(sentry, rules, prune), sentry)
+    return PlanTarget(name, lambda prune: sentry_mod.make_plan(sentry, rules, prune), sentry)
 
 
 # --- sync -----------------------------------------------------------------------------------------
@@ -83,18 +101,19 @@ class Outcome:
         return self.status == "failed"
 
 
-def _alerts_step(name: str, config: Config, dry_run: bool, prune: bool, environ: Mapping[str, str]) -> Outcome:
-    target = alert_target(name, config, environ)
-    plan = target.plan(prune)
+def _plan_step(target: PlanTarget, dry_run: bool, prune: bool) -> Outcome:
+    """Plan, then (not in a dry run) apply; conflicts the plan leaves alone make the target fail."""
+    name, plan = target.name, target.plan(prune)
     lines = render_text([plan]).splitlines()
+    conflicts = f"; {len(plan.conflicts)} conflict(s) left unchanged" if plan.conflicts else ""
     if not plan.has_changes:
-        return Outcome(name, "ok", "no changes", lines)
+        return Outcome(name, "failed" if conflicts else "ok", "no changes" + conflicts, lines)
     if dry_run:
-        return Outcome(name, "would change", summary([plan]), lines)
+        return Outcome(name, "failed" if conflicts else "would change", summary([plan]) + conflicts, lines)
     report: Report = apply(plan, target.backend)
     lines += report.render().splitlines()
-    status = "changed" if report.ok else "failed"
-    return Outcome(name, status, f"{len(report.applied)}/{len(plan.changes)} change(s) applied", lines)
+    status = "changed" if report.ok and not conflicts else "failed"
+    return Outcome(name, status, f"{len(report.applied)}/{len(plan.changes)} change(s) applied{conflicts}", lines)
 
 
 def _rules_step(config: Config, dry_run: bool, out: Path) -> Outcome:
@@ -108,36 +127,17 @@ def _rules_step(config: Config, dry_run: bool, out: Path) -> Outcome:
     return Outcome("rules", "changed", f"{len(stale)} of {len(files)} file(s) written in {out}", stale)
 
 
-def _dashboards_step(config: Config, dry_run: bool, prune: bool, environ: Mapping[str, str]) -> Outcome:
-    from docqet_monitor.dashboards import build as builder
-    from docqet_monitor.dashboards.publish import MESSAGE, GrafanaSettingsError, connect, line, publish, summary
-
-    try:
-        grafana = connect(config.grafana, environ)
-    except GrafanaSettingsError as exc:
-        raise Skipped(str(exc)) from None
-    folder, results = publish(grafana, builder.build_all(config), config.grafana.folder_uid, config.grafana.folder,
-                              message=MESSAGE, dry_run=dry_run, prune=prune)
-    lines = [line(r) for r in results]
-    if any(not r.ok for r in results):
-        return Outcome("dashboards", "failed", summary(folder, results), lines)
-    changed = any(r.outcome not in ("unchanged", "stale") for r in results)
-    status = ("would change" if dry_run else "changed") if changed else "ok"
-    return Outcome("dashboards", status, summary(folder, results), lines)
-
-
 def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out: Path,
              environ: Mapping[str, str]) -> Outcome:
     """One target; a skip or a failure becomes its outcome (crashes are also sent to Sentry, when enabled)."""
     try:
-        if name == "dashboards":
-            return _dashboards_step(config, dry_run, prune, environ)
         if name == "rules":
             return _rules_step(config, dry_run, rules_out)
-        return _alerts_step(name, config, dry_run, prune, environ)
+        target = dashboards_target(config, environ) if name == "dashboards" else alert_target(name, config, environ)
+        return _plan_step(target, dry_run, prune)
     except Skipped as exc:
         return Outcome(name, "skipped", str(exc))
-    except PlanError as exc:
+    except DocqetError as exc:  # our own sentence: no type name, no crash report
         return Outcome(name, "failed", str(exc).splitlines()[0], str(exc).splitlines()[1:])
     except Exception as exc:  # any fault of one target: report it, go on with the others
         _capture(exc)

@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from docqet_monitor.alerts.plan import Change, Desired, Live, Plan, PlanError, diff
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import Target, arn_resource, targets
 from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, selected_clusters
 from docqet_monitor.core.discovery.rds import BotoRdsApi, RdsApi
 from docqet_monitor.core.ids import MANAGED_BY, alarm_prefix
+from docqet_monitor.core.plan import Change, Desired, Live, Plan, PlanInputError, diff
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def validate(rules: Iterable[AlertRule], topics: Mapping[str, str]) -> None:
         if cw.period_seconds not in (10, 30) and cw.period_seconds % 60:
             problems.append(f"{where}: period_seconds must be 10, 30 or a multiple of 60")
     if problems:
-        raise PlanError("invalid CloudWatch alarm input:\n  " + "\n  ".join(problems))
+        raise PlanInputError("invalid CloudWatch alarm input:\n  " + "\n  ".join(problems))
 
 
 def _stat(statistic: str) -> dict[str, str]:
@@ -226,7 +226,7 @@ def check_limits(alarms: Iterable[Desired]) -> None:
         if len(b.get("AlarmRule", "")) > MAX_ALARM_RULE:
             problems.append(f"{name}: composite rule longer than {MAX_ALARM_RULE} characters")
     if problems:
-        raise PlanError("CloudWatch limits exceeded (nothing was changed):\n  " + "\n  ".join(problems))
+        raise PlanInputError("CloudWatch limits exceeded (nothing was changed):\n  " + "\n  ".join(problems))
 
 
 # --- normalisation (pure) -----------------------------------------------------------------------

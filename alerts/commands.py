@@ -1,4 +1,4 @@
-"""``alerts plan|apply``, ``sync`` and ``iam-policy``: thin commands over alerts.plan, alerts.sync, alerts.iam."""
+"""``alerts plan|apply``, ``sync`` and ``iam-policy``: thin commands over the plan targets of sync and alerts.iam."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import click
 
 from docqet_monitor import sync as sync_mod
 from docqet_monitor.alerts import catalog, iam, render
-from docqet_monitor.alerts import plan as plan_mod
 from docqet_monitor.alerts.sentry import SentryError
 from docqet_monitor.core import config as config_mod
+from docqet_monitor.core import plan as plan_mod
 
 TARGET_HELP = "cloudwatch or sentry; repeat for both [default: both, Sentry only when configured]."
 FAULTS = (plan_mod.PlanError, SentryError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -34,7 +34,7 @@ def _usage(exc: config_mod.ConfigError) -> click.ClickException:
     return err
 
 
-def _targets(config: config_mod.Config, names: tuple[str, ...]) -> list[sync_mod.AlertTarget]:
+def _targets(config: config_mod.Config, names: tuple[str, ...]) -> list[sync_mod.PlanTarget]:
     """The requested targets; an explicitly requested one that cannot run is an error, a default one a note."""
     found = []
     for name in names or sync_mod.ALERT_TARGETS:
@@ -50,7 +50,7 @@ def _targets(config: config_mod.Config, names: tuple[str, ...]) -> list[sync_mod
 
 
 def _plans(config: config_mod.Config, names: tuple[str, ...], prune: bool
-           ) -> list[tuple[sync_mod.AlertTarget, plan_mod.Plan]]:
+           ) -> list[tuple[sync_mod.PlanTarget, plan_mod.Plan]]:
     try:
         return [(t, t.plan(prune)) for t in _targets(config, names)]
     except FAULTS as exc:

@@ -29,9 +29,9 @@ from typing import Any
 
 import requests
 
-from docqet_monitor.alerts.plan import Change, Desired, Live, Plan, PlanError, diff
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.plan import Change, Desired, Live, Plan, PlanError, PlanInputError, diff
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ def validate(rules: Iterable[AlertRule], st: Settings) -> None:
         if len(longest) > MAX_DETECTOR_NAME:
             problems.append(f"{where}: name {longest[:50]}... is longer than {MAX_DETECTOR_NAME} characters")
     if problems:
-        raise PlanError("invalid Sentry alert input:\n  " + "\n  ".join(problems))
+        raise PlanInputError("invalid Sentry alert input:\n  " + "\n  ".join(problems))
 
 
 def _threshold(rule: AlertRule) -> float:

@@ -1,38 +1,18 @@
-"""``docqet-monitor dashboards build|check|publish``: thin commands over dashboards.build and dashboards.publish."""
+"""``docqet-monitor dashboards build|check|plan|publish``: thin commands over dashboards.build and
+dashboards.publish, whose Grafana target runs on the plan engine (core.plan)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from docqet_monitor.core.config import ConfigError
+from docqet_monitor.core.errors import RunError
+from docqet_monitor.core.plan import Plan, apply, check_conflicts, render_text, to_json
 from docqet_monitor.dashboards import build as builder
-from docqet_monitor.dashboards.publish import (
-    MESSAGE,
-    GrafanaAuthError,
-    GrafanaError,
-    GrafanaSettingsError,
-    connect,
-    line,
-    publish,
-    summary,
-)
-
-
-class ConfigProblem(click.ClickException):
-    """A bad ``alerts.thresholds`` override (found when the catalog is read): exit 2 like any config error."""
-
-    exit_code = 2
-
-
-def _models(config: Any) -> dict[str, dict[str, Any]]:
-    try:
-        return builder.build_all(config)
-    except ConfigError as exc:
-        raise ConfigProblem(f"invalid configuration: {exc}") from None
-
+from docqet_monitor.dashboards.publish import Grafana, Publisher, connect, make_plan
 
 OUT_HELP = "Directory of the dashboard JSON files [default: monitoring/grafana/dashboards]."
 
@@ -43,7 +23,7 @@ def _out(path: str | None) -> Path:
 
 @click.group()
 def dashboards() -> None:
-    """Grafana dashboards as code: build the JSON, check it is current, publish it to Grafana."""
+    """Grafana dashboards as code: build the JSON, check it is current, plan and publish it to Grafana."""
 
 
 @dashboards.command("build")
@@ -52,11 +32,11 @@ def dashboards() -> None:
 def build_command(state: Any, out: str | None) -> None:
     """Write one JSON file per dashboard (thresholds from the alert catalog of --env, defaults without)."""
     directory = _out(out)
-    models = _models(state.config)
+    models = builder.build_all(state.config)
     try:
         changes = builder.write(directory, models)
     except OSError as exc:
-        raise click.ClickException(f"cannot write the dashboards to {directory}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot write the dashboards to {directory}: {exc.strerror or exc}") from None
     for change in changes:
         click.echo(f"{'removed' if change.change == 'not built' else 'wrote'} {change.path}")
     click.echo(f"{len(models)} dashboards in {directory} ({len(changes)} file(s) changed).")
@@ -68,43 +48,70 @@ def build_command(state: Any, out: str | None) -> None:
 def check_command(state: Any, out: str | None) -> None:
     """Exit 1 when the files in DIR differ from what the code builds (run `dashboards build`)."""
     directory = _out(out)
-    changes = builder.compare(directory, _models(state.config))
+    changes = builder.compare(directory, builder.build_all(state.config))
     for change in changes:
         click.echo(f"{change.path}: {change.change}", err=True)
     if changes and out is None and (state.env or state.config_path):
-        raise click.ClickException(f"{len(changes)} dashboard file(s) differ from the build for this environment; "
-                                   "the committed files are built without --env/--config (catalog defaults): "
-                                   "check them with `docqet-monitor dashboards check`")
+        raise RunError(f"{len(changes)} dashboard file(s) differ from the build for this environment; "
+                       "the committed files are built without --env/--config (catalog defaults): "
+                       "check them with `docqet-monitor dashboards check`")
     if changes:
-        raise click.ClickException(f"{len(changes)} dashboard file(s) are stale; run `docqet-monitor "
-                                   f"dashboards build{'' if out is None else ' --out ' + out}` and commit them")
+        raise RunError(f"{len(changes)} dashboard file(s) are stale; run `docqet-monitor "
+                       f"dashboards build{'' if out is None else ' --out ' + out}` and commit them")
     click.echo(f"{directory}: all dashboards are up to date.")
 
 
-@dashboards.command("publish")
-@click.option("--dry-run", is_flag=True, help="Read Grafana and show what would change; write nothing.")
-@click.option("--force", is_flag=True, help="Overwrite dashboards edited in Grafana (and 412 version mismatches).")
-@click.option("--prune", is_flag=True, help="Delete dashboards tagged docqet-monitor that the code no longer has.")
-@click.pass_obj
-def publish_command(state: Any, dry_run: bool, force: bool, prune: bool) -> None:
-    """Sync the dashboards to Grafana (grafana.url or $GRAFANA_URL, token $GRAFANA_TOKEN)."""
+def _plan_options(command: Any) -> Any:
+    """--prune and --force, shared by plan and publish."""
+    command = click.option("--force", is_flag=True,
+                           help="Overwrite dashboards edited in Grafana (and 412 version mismatches).")(command)
+    return click.option("--prune", is_flag=True,
+                        help="Also delete dashboards tagged docqet-monitor that the code no longer has.")(command)
+
+
+def _grafana_plan(state: Any, prune: bool, force: bool) -> tuple[Grafana, Plan]:
+    """Connect (grafana.url or $GRAFANA_URL, $GRAFANA_TOKEN), build the dashboards, read Grafana and diff."""
     config = state.config
-    try:
-        grafana = connect(config.grafana)
-    except GrafanaSettingsError as exc:
-        raise click.UsageError(str(exc)) from None
-    click.echo(f"Grafana {grafana.url}, folder {config.grafana.folder!r} ({config.grafana.folder_uid})"
-               + (" - dry run, nothing is written" if dry_run else ""))
-    try:
-        folder, results = publish(grafana, _models(config), config.grafana.folder_uid,
-                                  config.grafana.folder, message=MESSAGE, force=force, prune=prune,
-                                  dry_run=dry_run, on_result=lambda r: click.echo(line(r)))
-    except GrafanaAuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    except GrafanaError as exc:
-        raise click.ClickException(f"publishing stopped: {exc}") from None
-    click.echo(summary(folder, results))
-    problems = [r for r in results if not r.ok]
-    if problems:
-        raise click.ClickException(f"{len(problems)} dashboard(s) not published: "
-                                   + ", ".join(f"{r.step.uid} ({r.outcome})" for r in problems))
+    grafana = connect(config.grafana)
+    models = builder.build_all(config)
+    click.echo(f"Grafana {grafana.url}, folder {config.grafana.folder!r} ({config.grafana.folder_uid})", err=True)
+    return grafana, make_plan(grafana, models, config.grafana.folder_uid, config.grafana.folder, prune=prune,
+                              force=force)
+
+
+def _show(plan: Plan, output: str, detailed_exitcode: bool) -> None:
+    """The plan as text or JSON; exit 1 on conflicts, 2 on changes with --detailed-exitcode."""
+    click.echo(json.dumps(to_json([plan]), indent=2, sort_keys=True, default=str) if output == "json"
+               else render_text([plan]))
+    check_conflicts([plan])
+    if detailed_exitcode and plan.has_changes:
+        click.get_current_context().exit(2)
+
+
+@dashboards.command("plan")
+@_plan_options
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.pass_obj
+def plan_command(state: Any, prune: bool, force: bool, output: str, detailed_exitcode: bool) -> None:
+    """Show what publish would create (+), update (~) and, with --prune, delete (-) in Grafana; write nothing."""
+    _show(_grafana_plan(state, prune, force)[1], output, detailed_exitcode)
+
+
+@dashboards.command("publish")
+@click.option("--dry-run", is_flag=True, help="Read Grafana and show the plan; write nothing (as `dashboards plan`).")
+@_plan_options
+@click.pass_obj
+def publish_command(state: Any, dry_run: bool, prune: bool, force: bool) -> None:
+    """Sync the dashboards to Grafana: the plan, then its changes (grafana.url or $GRAFANA_URL, $GRAFANA_TOKEN)."""
+    grafana, plan = _grafana_plan(state, prune, force)
+    if dry_run:
+        _show(plan, "text", detailed_exitcode=False)
+        return
+    click.echo(render_text([plan]))
+    if plan.has_changes:
+        report = apply(plan, Publisher(grafana, force=force), progress=click.echo)
+        click.echo(report.render(applied=False))
+        if not report.ok:
+            raise RunError("publishing stopped at the failure above; a rerun picks up where it stopped")
+    check_conflicts([plan])

@@ -1,11 +1,12 @@
-"""Publish the built dashboards to Grafana over its HTTP API: plan (pure) then apply (writes).
+"""Grafana as a backend of the plan engine (core.plan): the folder and the built dashboards, desired and live.
 
-The plan compares each built dashboard with the live one (``GET /api/dashboards/uid/{uid}``) after
-dropping what Grafana adds (``id``, ``version``, ``meta``): equal and in the right folder is *unchanged*;
-a live dashboard whose content still matches the fingerprint docqet-monitor wrote into it is *update*;
-anything else was edited in Grafana (or was never ours) and is a *conflict*, overwritten only with
-``force``. Dashboards tagged ``docqet-monitor`` that the code no longer builds are *stale*, deleted only
-with ``prune``. A dry run reads exactly as a real run does and skips every write.
+Each built dashboard is compared with the live one (``GET /api/dashboards/uid/{uid}``) after dropping what
+Grafana adds (``id``, ``version``, ``meta``), its folder included: equal is unchanged; a live dashboard whose
+content still matches the fingerprint docqet-monitor wrote into it is ours to update; anything else was edited
+in Grafana (or was never ours) and is a *conflict*, left alone and reported unless ``force`` makes it ours
+(saved with ``overwrite``). Dashboards tagged ``docqet-monitor`` that the code no longer builds are deleted only
+with ``--prune``. Every save carries the live version, so a dashboard saved in Grafana since the plan read it
+is refused (412) and never overwritten without ``force``.
 
 The service-account token is only ever put in the ``Authorization`` header: never in messages, logs or
 exceptions.
@@ -15,14 +16,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import requests
 
 from docqet_monitor import __version__
 from docqet_monitor.core.config import GrafanaConfig
+from docqet_monitor.core.errors import RunError, UsageError
+from docqet_monitor.core.plan import Change, Desired, Live, Plan, diff
 from docqet_monitor.dashboards.build import fingerprint, recorded_fingerprint
 from docqet_monitor.dashboards.style import TOOL_TAG
 
@@ -30,10 +32,11 @@ log = logging.getLogger(__name__)
 SEARCH_PAGE_SIZE = 1000
 URL_ENV, TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
 MESSAGE = f"docqet-monitor {__version__}: dashboards as code"  # the version history entry of each save
-Action = Literal["create", "update", "unchanged", "conflict", "stale"]
+TARGET = "grafana"
+KINDS = ("folder", "dashboard")  # the folder is created before the dashboards in it
 
 
-class GrafanaError(Exception):
+class GrafanaError(RunError):
     """A failed Grafana API call; the message names the call and what went wrong, never the token."""
 
     def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
@@ -45,8 +48,8 @@ class GrafanaAuthError(GrafanaError):
     """401/403: nothing else can succeed with this token, so publishing stops."""
 
 
-class GrafanaSettingsError(ValueError):
-    """No usable Grafana URL or token."""
+class GrafanaSettingsError(UsageError):
+    """No usable Grafana URL or token (exit 2)."""
 
 
 class Grafana:
@@ -141,16 +144,7 @@ def connect(settings: GrafanaConfig, environ: Mapping[str, str] = os.environ) ->
     return Grafana(url, token, timeout=settings.timeout_seconds)
 
 
-# --- the plan (pure) ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    uid: str
-    title: str
-    action: Action
-    detail: str = ""
-    live_version: int | None = None
+# --- desired and live (pure) ---------------------------------------------------------------------
 
 
 def live_model(live: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,123 +152,92 @@ def live_model(live: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in live["dashboard"].items() if k not in ("id", "version")}
 
 
-def _compare(uid: str, model: dict[str, Any], live: Mapping[str, Any] | None, folder_uid: str) -> Step:
-    title = model["title"]
-    if live is None:
-        return Step(uid, title, "create")
-    current, meta = live_model(live), live.get("meta", {})
-    version = live["dashboard"].get("version")
-    moved = meta.get("folderUid", "") != folder_uid
-    if current == model and not moved:
-        return Step(uid, title, "unchanged", live_version=version)
-    if recorded_fingerprint(current) is None:
-        return Step(uid, title, "conflict", "exists in Grafana but was not published by docqet-monitor", version)
-    if recorded_fingerprint(current) != fingerprint(current):
+def desired(models: Mapping[str, dict[str, Any]], folder_uid: str, folder_title: str) -> list[Desired]:
+    """The folder and one dashboard (model and folder) per built model."""
+    return [Desired(folder_uid, "folder", {"title": folder_title}),
+            *(Desired(uid, "dashboard", {"folderUid": folder_uid, "dashboard": model})
+              for uid, model in models.items())]
+
+
+def edited(current: Mapping[str, Any], meta: Mapping[str, Any], version: int | None) -> str:
+    """Why a live dashboard is not ours to overwrite ("" when docqet-monitor published it and nobody edited it)."""
+    recorded = recorded_fingerprint(current)
+    if recorded is None:
+        return "exists in Grafana but was not published by docqet-monitor"
+    if recorded != fingerprint(current):
         who = f" by {meta['updatedBy']}" if meta.get("updatedBy") else ""
-        return Step(uid, title, "conflict", f"edited in Grafana{who} since docqet-monitor published it "
-                                            f"(version {version})", version)
-    return Step(uid, title, "update", "moved to the folder" if current == model else "changed in the code", version)
+        return f"edited in Grafana{who} since docqet-monitor published it (version {version})"
+    return ""
 
 
-def plan(models: Mapping[str, dict[str, Any]], live: Mapping[str, Mapping[str, Any] | None],
-         owned: Iterable[Mapping[str, Any]], folder_uid: str) -> list[Step]:
-    """What publishing would do: one step per built dashboard, then one per stale owned dashboard."""
-    steps = [_compare(uid, model, live.get(uid), folder_uid) for uid, model in models.items()]
-    steps += [Step(hit["uid"], hit.get("title", ""), "stale", "no longer built by the code")
-              for hit in sorted(owned, key=lambda h: h["uid"]) if hit["uid"] not in models]
-    return steps
+def live_dashboard(uid: str, answer: Mapping[str, Any], force: bool) -> Live:
+    """A dashboard read from Grafana; not ours to change when edited there, unless ``force``."""
+    current, meta = live_model(answer), answer.get("meta", {})
+    version = answer["dashboard"].get("version")
+    why = edited(current, meta, version)
+    note = why and why + ("; --force overwrites it" if force else "; rerun with --force to overwrite")
+    return Live(uid, "dashboard", {"folderUid": meta.get("folderUid", ""), "dashboard": current},
+                owned=force or not why, ref=version, note=note)
 
 
-# --- applying it ----------------------------------------------------------------------------------
+def stale_dashboard(hit: Mapping[str, Any]) -> Live:
+    """A dashboard with the ownership tag (a search hit) that the code no longer builds: ours to delete."""
+    return Live(hit["uid"], "dashboard", {}, owned=True)
 
 
-@dataclass(frozen=True)
-class Result:
-    step: Step
-    outcome: str  # created, updated, overwritten, unchanged, conflict, stale, deleted, failed (+ "would ...")
-    url: str
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome not in ("conflict", "failed")
+# --- the target: plan (reads) and backend (writes) ------------------------------------------------
 
 
-def _write(grafana: Grafana, step: Step, model: dict[str, Any], folder_uid: str, force: bool,
-           message: str) -> tuple[str, str]:
-    """POST one dashboard; the live version makes Grafana refuse (412) if it changed since we read it."""
-    body = dict(model)
-    if step.live_version is not None:
-        body["version"] = step.live_version
+def make_plan(grafana: Grafana, models: Mapping[str, dict[str, Any]], folder_uid: str, folder_title: str, *,
+              prune: bool, force: bool) -> Plan:
+    """Read the folder, each built dashboard and the tagged ones, then diff (lists compare in order)."""
+    found: list[Live] = []
     try:
-        grafana.save(body, folder_uid, overwrite=force, message=message)
+        if grafana.folder_exists(folder_uid):  # its title is not ours to change
+            found.append(Live(folder_uid, "folder", {"title": folder_title}, owned=True))
+        for uid in models:
+            answer = grafana.dashboard(uid)
+            if answer is not None:
+                found.append(live_dashboard(uid, answer, force))
+        found += [stale_dashboard(hit) for hit in grafana.owned() if hit["uid"] not in models]
     except GrafanaError as exc:
-        if exc.status != 412:
-            raise
-        why = f"; status {exc.reason}" if exc.reason else ""  # version-mismatch: saved in Grafana meanwhile
-        return "conflict", f"Grafana refused the save: {exc}{why}; rerun with --force to overwrite"
-    done = {"create": "created", "update": "updated", "conflict": "overwritten"}[step.action]
-    return done, step.detail
+        raise type(exc)(f"cannot read the dashboards in Grafana: {exc}", exc.status, exc.reason) from None
+    return diff(TARGET, desired(models, folder_uid, folder_title), found, prune, KINDS, ordered=True,
+                clash="report")
 
 
-def publish(grafana: Grafana, models: Mapping[str, dict[str, Any]], folder_uid: str, folder_title: str, *,
-            message: str, force: bool = False, prune: bool = False, dry_run: bool = False,
-            on_result: Callable[[Result], None] = lambda _: None) -> tuple[str, list[Result]]:
-    """Sync ``models`` into the folder; returns the folder outcome and one result per step.
+class Publisher:
+    """Writes a Grafana plan: the folder (409 = it exists), dashboards with the live version, deletes."""
 
-    401/403 stop everything (:class:`GrafanaAuthError`); other failures are reported per dashboard.
-    """
-    if dry_run:
-        folder = "exists" if grafana.folder_exists(folder_uid) else "would create"
-    else:
-        folder = "created" if grafana.create_folder(folder_uid, folder_title) else "exists"
-    live = {uid: grafana.dashboard(uid) for uid in models}
-    results = []
-    for step in plan(models, live, grafana.owned(), folder_uid):
-        result = _apply(grafana, step, models, folder_uid, message=message, force=force, prune=prune,
-                        dry_run=dry_run)
-        on_result(result)
-        results.append(result)
-    return folder, results
+    delete_batch = 1
 
+    def __init__(self, grafana: Grafana, force: bool = False, message: str = MESSAGE) -> None:
+        self.grafana, self.force, self.message = grafana, force, message
 
-def _apply(grafana: Grafana, step: Step, models: Mapping[str, dict[str, Any]], folder_uid: str, *, message: str,
-           force: bool, prune: bool, dry_run: bool) -> Result:
-    url = f"{grafana.url}/d/{step.uid}"
-    if step.action == "unchanged":
-        return Result(step, "unchanged", url)
-    if step.action == "conflict" and not force:
-        return Result(step, "conflict", url, f"{step.detail}; rerun with --force to overwrite")
-    if step.action == "stale" and not prune:
-        return Result(step, "stale", url, f"{step.detail}; rerun with --prune to delete")
-    if dry_run:
-        verb = {"create": "create", "update": "update", "conflict": "overwrite", "stale": "delete"}[step.action]
-        return Result(step, f"would {verb}", url, step.detail)
-    try:
-        if step.action == "stale":
-            grafana.delete(step.uid)
-            return Result(step, "deleted", url, step.detail)
-        outcome, detail = _write(grafana, step, models[step.uid], folder_uid, force, message)
-    except GrafanaAuthError:
-        raise
-    except GrafanaError as exc:
-        return Result(step, "failed", url, str(exc))
-    return Result(step, outcome, url, detail)
+    def create(self, change: Change) -> None:
+        if change.kind == "folder":
+            self.grafana.create_folder(change.key, (change.desired or {})["title"])
+        else:
+            self._save(change)
 
+    def update(self, change: Change) -> None:
+        self._save(change)
 
-SYMBOLS = {"created": "+", "updated": "~", "overwritten": "!", "deleted": "-", "unchanged": "=", "stale": "-",
-           "conflict": "!", "failed": "x"}
+    def delete(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            self.grafana.delete(change.key)
 
-
-def line(result: Result) -> str:
-    """One output line: symbol, outcome, uid, URL and why."""
-    symbol = SYMBOLS.get(result.outcome, "*")  # "*": a dry run's "would ..."
-    detail = f"  ({result.detail})" if result.detail else ""
-    return f"  {symbol} {result.outcome:<16} {result.step.uid:<26} {result.url}{detail}"
-
-
-def summary(folder: str, results: Iterable[Result]) -> str:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    return f"Folder {folder}. Dashboards: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) + "."
+    def _save(self, change: Change) -> None:
+        """POST one dashboard; the live version makes Grafana refuse (412) if it was saved since we read it."""
+        wanted = change.desired or {}
+        body = dict(wanted["dashboard"])
+        if change.live is not None and change.live.ref is not None:
+            body["version"] = change.live.ref
+        try:
+            self.grafana.save(body, wanted["folderUid"], overwrite=self.force, message=self.message)
+        except GrafanaError as exc:
+            if exc.status != 412:
+                raise
+            why = f"; status {exc.reason}" if exc.reason else ""  # version-mismatch: saved in Grafana meanwhile
+            raise GrafanaError(f"Grafana refused the save: {exc}{why}; rerun to see the change, or with --force "
+                               "to overwrite", 412, exc.reason) from None

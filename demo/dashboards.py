@@ -6,17 +6,9 @@ from __future__ import annotations
 import os
 
 from docqet_monitor.core.config import ConfigError
+from docqet_monitor.core.plan import apply
 from docqet_monitor.dashboards import build
-from docqet_monitor.dashboards.publish import (
-    MESSAGE,
-    URL_ENV,
-    GrafanaError,
-    GrafanaSettingsError,
-    connect,
-    line,
-    publish,
-    summary,
-)
+from docqet_monitor.dashboards.publish import URL_ENV, GrafanaError, GrafanaSettingsError, Publisher, connect, make_plan
 from docqet_monitor.demo.aws import DemoContext, DemoError
 
 
@@ -34,11 +26,17 @@ def dashboards_step(ctx: DemoContext) -> None:
     if not (ctx.config.grafana.url or os.environ.get(URL_ENV)):
         ctx.echo(f"dashboards: set {URL_ENV} and GRAFANA_TOKEN to publish them to a Grafana")
         return
+    settings = ctx.config.grafana
     try:
-        grafana = connect(ctx.config.grafana)
-        folder, results = publish(grafana, models, ctx.config.grafana.folder_uid, ctx.config.grafana.folder,
-                                  message=MESSAGE, on_result=lambda r: ctx.echo(line(r)))
+        grafana = connect(settings)
+        plan = make_plan(grafana, models, settings.folder_uid, settings.folder, prune=False, force=False)
     except (GrafanaSettingsError, GrafanaError) as exc:
         ctx.echo(f"dashboards: not published: {exc}")
         return
-    ctx.echo(f"dashboards: published to {grafana.url}. {summary(folder, results)}")
+    report = apply(plan, Publisher(grafana), progress=ctx.echo)
+    if not report.ok:
+        change, error = report.failed[0]
+        ctx.echo(f"dashboards: not published: {change.kind} {change.key}: {error}")
+        return
+    conflicts = f"; {len(plan.conflicts)} conflict(s) left unchanged" if plan.conflicts else ""
+    ctx.echo(f"dashboards: published to {grafana.url}: {len(report.applied)} change(s) applied{conflicts}.")

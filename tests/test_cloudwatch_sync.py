@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from docqet_monitor.alerts import catalog
 from docqet_monitor.alerts import cloudwatch as cw
-from docqet_monitor.alerts import plan as p
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
 from docqet_monitor.cli import main
 from docqet_monitor.core import config as config_mod
+from docqet_monitor.core import plan as p
 from docqet_monitor.exporters.ecs import EcsService
 from docqet_monitor.exporters.rds import DbCluster
 from docqet_monitor.exporters.regional import Target

@@ -1,6 +1,6 @@
-"""`dashboards publish` against Grafana's HTTP API (``responses``): create / update / unchanged / conflict,
-412, prune, dry run, 401/403/5xx/timeouts; what is POSTed validates against Grafana 12's dashboard schema;
-the token never shows."""
+"""`dashboards plan|publish` against Grafana's HTTP API (``responses``) on the plan engine: create / update /
+unchanged / conflict, 412, prune, plan and dry run, 401/403/5xx/timeouts; what is POSTed validates against
+Grafana 12's dashboard schema; the token never shows."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from responses import matchers
 
 from docqet_monitor import __version__, cli
 from docqet_monitor.dashboards import build
-from docqet_monitor.dashboards.publish import Grafana, live_model, plan
+from docqet_monitor.dashboards.publish import Grafana, live_model, make_plan
 
 URL = "https://grafana.test"
 TOKEN = "glsa_SECRET-token-4f2a9c"  # a fake
@@ -61,9 +61,11 @@ def older_release(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def register(api: Any, lives: dict[str, dict[str, Any] | None], owned: list[dict[str, Any]] | None = None,
-             post_status: dict[str, int] | None = None) -> None:
+             post_status: dict[str, int] | None = None, folder: bool = True) -> None:
+    """Grafana with the folder (or not), the live dashboards ``lives``, the tagged ones and the writes."""
     api.add(responses.POST, f"{URL}/api/folders", json={"uid": FOLDER, "title": "Docqet"}, status=200)
-    api.add(responses.GET, f"{URL}/api/folders/{FOLDER}", json={"uid": FOLDER}, status=200)
+    api.add(responses.GET, f"{URL}/api/folders/{FOLDER}", json={"uid": FOLDER} if folder else {"message": "not found"},
+            status=200 if folder else 404)
     for uid in MODELS:
         answer = lives.get(uid)
         api.add(responses.GET, f"{URL}/api/dashboards/uid/{uid}", json=answer or {"message": "Dashboard not found"},
@@ -96,12 +98,18 @@ def posts(api: Any) -> list[dict[str, Any]]:
 
 
 def writes(api: Any) -> list[str]:
-    return [f"{c.request.method} {c.request.url}" for c in api.calls if c.request.method in ("POST", "DELETE")
-            and not c.request.url.endswith("/api/folders")]
+    return [f"{c.request.method} {c.request.url}" for c in api.calls if c.request.method in ("POST", "DELETE")]
+
+
+def run(*args: str) -> Result:
+    """``docqet-monitor dashboards ARGS``; never a traceback (exceptions are not caught for the test)."""
+    result = CliRunner().invoke(cli.main, ["dashboards", *args], catch_exceptions=False)
+    assert "Traceback" not in result.output
+    return result
 
 
 def publish(*args: str) -> Result:
-    return CliRunner().invoke(cli.main, ["dashboards", "publish", *args], catch_exceptions=False)
+    return run("publish", *args)
 
 
 def assert_no_token(result: Result, caplog: pytest.LogCaptureFixture) -> None:
@@ -118,7 +126,7 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_first_publish_creates_the_folder_and_every_dashboard(api: Any, caplog: pytest.LogCaptureFixture) -> None:
-    register(api, {})
+    register(api, {}, folder=False)
     result = publish()
     assert result.exit_code == 0, result.output
     bodies = posts(api)
@@ -129,22 +137,25 @@ def test_first_publish_creates_the_folder_and_every_dashboard(api: Any, caplog: 
         assert body["folderUid"] == FOLDER and body["overwrite"] is False
         assert body["message"] == f"docqet-monitor {__version__}: dashboards as code"
         assert "version" not in body["dashboard"] and "id" not in body["dashboard"]
+    assert writes(api)[0] == f"POST {URL}/api/folders"  # the folder before the dashboards in it
     folder = next(c for c in api.calls if c.request.url == f"{URL}/api/folders")
     assert json.loads(folder.request.body) == {"uid": FOLDER, "title": "Docqet"}
     assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in api.calls)
+    assert f"+ create grafana folder {FOLDER}\n" in result.output
     for uid in MODELS:
-        assert f"+ created          {uid}" in result.output and f"{URL}/d/{uid}" in result.output
-    assert "6 created" in result.output
+        assert f"+ create grafana dashboard {uid}\n" in result.output
+        assert f"+ created grafana dashboard {uid}\n" in result.output
+    assert "Plan: 7 to add, 0 to change, 0 to destroy." in result.output
+    assert result.output.endswith("grafana: 7 change(s) applied.\n")
     assert_no_token(result, caplog)
 
 
 def test_unchanged_dashboards_are_not_posted_again(api: Any) -> None:
     register(api, {uid: live(m) for uid, m in MODELS.items()})
-    api.replace(responses.POST, f"{URL}/api/folders", json={"message": "folder exists"}, status=409)
     result = publish()
     assert result.exit_code == 0, result.output
     assert writes(api) == []
-    assert "Folder exists. Dashboards: 6 unchanged." in result.output
+    assert result.output.endswith("No changes.\n")
 
 
 def test_a_dashboard_changed_in_the_code_is_updated_with_the_live_version(api: Any) -> None:
@@ -154,7 +165,10 @@ def test_a_dashboard_changed_in_the_code_is_updated_with_the_live_version(api: A
     assert result.exit_code == 0, result.output
     [body] = posts(api)
     assert body["dashboard"] == {**MODELS["docqet-qdrant"], "version": 7} and body["overwrite"] is False
-    assert "~ updated          docqet-qdrant" in result.output and "changed in the code" in result.output
+    assert "~ update grafana dashboard docqet-qdrant\n    dashboard.description: " in result.output
+    assert "    dashboard.panels: " in result.output
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in result.output
+    assert "~ updated grafana dashboard docqet-qdrant" in result.output
 
 
 def test_a_dashboard_in_another_folder_is_moved(api: Any) -> None:
@@ -163,48 +177,64 @@ def test_a_dashboard_in_another_folder_is_moved(api: Any) -> None:
     result = publish()
     assert result.exit_code == 0
     assert [b["dashboard"]["uid"] for b in posts(api)] == ["docqet-aws-cost"]
-    assert "moved to the folder" in result.output
+    assert f'~ update grafana dashboard docqet-aws-cost\n    folderUid: "general" -> "{FOLDER}"\n' in result.output
+
+
+def test_a_reordered_list_is_a_change(api: Any) -> None:
+    swapped = copy.deepcopy(MODELS["docqet-overview"])
+    swapped["panels"][0], swapped["panels"][1] = swapped["panels"][1], swapped["panels"][0]
+    register(api, {uid: live(build.stamp({k: v for k, v in swapped.items() if k != "description"}, "x.py")
+                             if uid == "docqet-overview" else m) for uid, m in MODELS.items()})
+    result = run("plan")
+    assert "~ update grafana dashboard docqet-overview" in result.output and result.exit_code == 0
 
 
 # --- edits made in Grafana and 412 --------------------------------------------------------------
 
 
 def test_a_dashboard_edited_in_grafana_is_a_conflict_until_forced(api: Any, caplog: pytest.LogCaptureFixture) -> None:
-    lives = {uid: live(edited_in_ui(m) if uid == "docqet-ecs-services" else m, updatedBy="alice")
+    lives = {uid: live(older_release(m) if uid == "docqet-qdrant" else m, updatedBy="alice")
              for uid, m in MODELS.items()}
+    lives["docqet-ecs-services"] = live(edited_in_ui(MODELS["docqet-ecs-services"]), updatedBy="alice")
     register(api, lives)
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    result = publish()
     assert result.exit_code == 1
-    assert writes(api) == []
-    assert "! conflict         docqet-ecs-services" in result.output
-    assert "edited in Grafana by alice since docqet-monitor published it (version 3)" in result.output
-    assert "rerun with --force" in result.output and "not published: docqet-ecs-services (conflict)" in result.output
+    assert [b["dashboard"]["uid"] for b in posts(api)] == ["docqet-qdrant"]  # the others still go ahead
+    assert ("! conflict grafana dashboard docqet-ecs-services: edited in Grafana by alice since docqet-monitor "
+            "published it (version 3); rerun with --force to overwrite") in result.output
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in result.output
+    assert result.output.endswith("Error: 1 conflict(s) left unchanged (see above): grafana dashboard "
+                                  "docqet-ecs-services\n")
     assert_no_token(result, caplog)
 
     api.calls.reset()
     forced = publish("--force")
     assert forced.exit_code == 0, forced.output
-    [body] = posts(api)
+    [body] = [b for b in posts(api) if b["dashboard"]["uid"] == "docqet-ecs-services"]
     assert body["overwrite"] is True and body["dashboard"]["panels"] == MODELS["docqet-ecs-services"]["panels"]
-    assert "! overwritten      docqet-ecs-services" in forced.output
+    assert "    (edited in Grafana by alice since docqet-monitor published it (version 3); --force overwrites it)" \
+        in forced.output
+    assert "~ updated grafana dashboard docqet-ecs-services" in forced.output
 
 
 def test_a_dashboard_not_made_by_the_tool_is_not_overwritten(api: Any) -> None:
     theirs = {**copy.deepcopy(MODELS["docqet-overview"]), "description": "made by hand"}
     register(api, {uid: live(theirs if uid == "docqet-overview" else m) for uid, m in MODELS.items()})
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    result = publish()
     assert result.exit_code == 1 and writes(api) == []
-    assert "exists in Grafana but was not published by docqet-monitor" in result.output
+    assert ("! conflict grafana dashboard docqet-overview: exists in Grafana but was not published by "
+            "docqet-monitor") in result.output
 
 
 def test_a_412_version_mismatch_is_reported_and_not_overwritten(api: Any) -> None:
     register(api, {uid: live(older_release(m)) for uid, m in MODELS.items()}, post_status={"docqet-overview": 412})
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    result = publish()
     assert result.exit_code == 1
-    assert "! conflict         docqet-overview" in result.output
-    assert ("Grafana refused the save: POST /api/dashboards/db: 412 Precondition Failed: The dashboard has been "
-            "changed by someone else; status version-mismatch; rerun with --force" in result.output)
-    assert "5 updated" in result.output and "1 conflict" in result.output
+    assert ("! failed to update grafana dashboard docqet-overview: Grafana refused the save: POST /api/dashboards/db: "
+            "412 Precondition Failed: The dashboard has been changed by someone else; status version-mismatch; "
+            "rerun to see the change, or with --force to overwrite") in result.output
+    assert "not applied: update grafana dashboard" in result.output
+    assert "Error: publishing stopped at the failure above; a rerun picks up where it stopped" in result.output
     assert all(b["overwrite"] is False for b in posts(api))
 
 
@@ -219,20 +249,21 @@ def test_stale_owned_dashboards_are_listed_and_deleted_only_with_prune(api: Any)
     listed = publish()
     assert listed.exit_code == 0
     assert writes(api) == []
-    assert "- stale            docqet-old" in listed.output and "rerun with --prune to delete" in listed.output
+    assert ("grafana: 1 object(s) we own are no longer in the code (deleted only with --prune): docqet-old"
+            in listed.output)
 
     api.calls.reset()
     pruned = publish("--prune")
     assert pruned.exit_code == 0
     assert writes(api) == [f"DELETE {URL}/api/dashboards/uid/docqet-old"]
-    assert "- deleted          docqet-old" in pruned.output
+    assert "- delete grafana dashboard docqet-old" in pruned.output
+    assert "- deleted grafana dashboard docqet-old" in pruned.output
 
 
-def test_only_dashboards_with_the_ownership_tag_are_candidates_for_prune() -> None:
-    owned = [OLD, {"uid": "docqet-overview", "title": "x"}]
-    steps = plan({"docqet-overview": MODELS["docqet-overview"]}, {"docqet-overview": live(MODELS["docqet-overview"])},
-                 owned, FOLDER)
-    assert [(s.uid, s.action) for s in steps] == [("docqet-overview", "unchanged"), ("docqet-old", "stale")]
+def test_only_dashboards_with_the_ownership_tag_are_candidates_for_prune(api: Any) -> None:
+    register(api, {uid: live(m) for uid, m in MODELS.items()}, owned=[OLD])
+    plan = make_plan(Grafana(URL, TOKEN), MODELS, FOLDER, "Docqet", prune=True, force=False)
+    assert [(c.action, c.key) for c in plan.changes] == [("delete", "docqet-old")]  # not the built ones it found
 
 
 def test_search_pages_are_followed(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,20 +275,52 @@ def test_search_pages_are_followed(api: Any, monkeypatch: pytest.MonkeyPatch) ->
     assert [h["uid"] for h in Grafana(URL, TOKEN).owned()] == ["a", "b", "c"]
 
 
-# --- dry run --------------------------------------------------------------------------------------
+# --- plan and dry run -----------------------------------------------------------------------------
 
 
-def test_dry_run_reads_like_a_real_run_and_writes_nothing(api: Any) -> None:
+def plan_world(api: Any) -> None:
     lives = {uid: live(older_release(m)) for uid, m in MODELS.items() if uid != "docqet-qdrant"}
     lives["docqet-aws-cost"] = live(edited_in_ui(MODELS["docqet-aws-cost"]))
     register(api, lives, owned=[OLD])
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish", "--dry-run", "--prune"])
+
+
+PLAN_LINES = ["+ create grafana dashboard docqet-qdrant", "~ update grafana dashboard docqet-overview",
+              "- delete grafana dashboard docqet-old", "! conflict grafana dashboard docqet-aws-cost: ",
+              "Plan: 1 to add, 4 to change, 1 to destroy."]
+
+
+@pytest.mark.parametrize("command", [["plan", "--prune"], ["publish", "--dry-run", "--prune"]])
+def test_plan_and_dry_run_read_like_a_real_run_and_write_nothing(api: Any, command: list[str]) -> None:
+    plan_world(api)
+    result = run(*command)
     assert [c.request.method for c in api.calls if c.request.method != "GET"] == []
-    assert "dry run, nothing is written" in result.output
-    assert "* would create     docqet-qdrant" in result.output
-    assert "* would update     docqet-overview" in result.output
-    assert "* would delete     docqet-old" in result.output
-    assert "! conflict         docqet-aws-cost" in result.output and result.exit_code == 1
+    for line in PLAN_LINES:
+        assert line in result.output
+    assert "created" not in result.output and "applied" not in result.output
+    assert result.exit_code == 1  # the conflict would not be published
+
+
+def test_plan_detailed_exitcode_and_json(api: Any) -> None:
+    register(api, {uid: live(m) for uid, m in MODELS.items()})
+    assert run("plan", "--detailed-exitcode").exit_code == 0
+    api.calls.reset()
+    api.replace(responses.GET, f"{URL}/api/dashboards/uid/docqet-qdrant", json={"message": "not found"}, status=404)
+    result = run("plan", "--detailed-exitcode", "--output", "json")
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["summary"] == {"create": 1, "update": 0, "delete": 0}
+    [change] = data["changes"]
+    assert (change["target"], change["action"], change["kind"], change["key"]) == (
+        "grafana", "create", "dashboard", "docqet-qdrant")
+    assert change["desired"] == {"folderUid": FOLDER, "dashboard": MODELS["docqet-qdrant"]}
+
+
+def test_plan_errors_exit_1_with_detailed_exitcode(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan_world(api)
+    assert run("plan", "--detailed-exitcode").exit_code == 1  # a conflict
+    monkeypatch.delenv("GRAFANA_TOKEN")
+    assert run("plan").exit_code == 2
+    assert run("plan", "--detailed-exitcode").exit_code == 1  # 2 means "changes" there
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -270,56 +333,61 @@ def test_dry_run_reads_like_a_real_run_and_writes_nothing(api: Any) -> None:
 ])
 def test_auth_failures_stop_with_a_clear_message(api: Any, caplog: pytest.LogCaptureFixture, status: int,
                                                  expected: str) -> None:
-    api.add(responses.POST, f"{URL}/api/folders", json={"message": f"invalid API key {TOKEN}"}, status=status)
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    api.add(responses.GET, f"{URL}/api/folders/{FOLDER}", json={"message": f"invalid API key {TOKEN}"},
+            status=status)
+    result = publish()
     assert result.exit_code == 1
-    assert f"POST /api/folders: {expected.replace('invalid API key', 'invalid API key ***')}" in result.output
+    assert (f"Error: cannot read the dashboards in Grafana: GET /api/folders/{FOLDER}: "
+            f"{expected.replace('invalid API key', 'invalid API key ***')}") in result.output
     assert len(api.calls) == 1
     assert_no_token(result, caplog)
 
 
-def test_a_server_error_on_one_dashboard_spares_the_others(api: Any, caplog: pytest.LogCaptureFixture) -> None:
-    register(api, {}, post_status={"docqet-qdrant": 502})
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+def test_a_server_error_stops_publishing_and_says_what_was_done(api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    register(api, {}, post_status={"docqet-ecs-services": 502})
+    result = publish()
     assert result.exit_code == 1
-    assert "x failed           docqet-qdrant" in result.output
-    assert "POST /api/dashboards/db: 502 Bad Gateway: internal error" in result.output
-    assert "5 created" in result.output and "1 failed" in result.output
+    assert ("! failed to create grafana dashboard docqet-ecs-services: POST /api/dashboards/db: 502 Bad Gateway: "
+            "internal error") in result.output
+    assert "+ created grafana dashboard docqet-aws-cost" in result.output
+    assert "  not applied: create grafana dashboard docqet-overview" in result.output
+    assert "grafana: 2 change(s) applied, 1 failed, 3 not attempted" in result.output
     assert_no_token(result, caplog)
 
 
 def test_a_timeout_stops_publishing_with_a_clear_message(api: Any, caplog: pytest.LogCaptureFixture) -> None:
-    api.add(responses.POST, f"{URL}/api/folders", json={}, status=200)
-    api.add(responses.GET, f"{URL}/api/dashboards/uid/docqet-overview", body=requests.ReadTimeout("read timed out"))
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    register(api, {})
+    api.replace(responses.GET, f"{URL}/api/dashboards/uid/docqet-overview", body=requests.ReadTimeout("timed out"))
+    result = publish()
     assert result.exit_code == 1
-    assert "GET /api/dashboards/uid/docqet-overview: Grafana did not answer within 10 s" in result.output
+    assert ("Error: cannot read the dashboards in Grafana: GET /api/dashboards/uid/docqet-overview: Grafana did not "
+            "answer within 10 s") in result.output
     assert writes(api) == []
     assert_no_token(result, caplog)
 
 
 def test_an_unreachable_grafana_is_named(api: Any) -> None:
-    api.add(responses.POST, f"{URL}/api/folders", body=requests.ConnectionError("refused"))
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    api.add(responses.GET, f"{URL}/api/folders/{FOLDER}", body=requests.ConnectionError("refused"))
+    result = publish()
     assert result.exit_code == 1 and f"cannot reach Grafana at {URL} (ConnectionError)" in result.output
 
 
 def test_missing_url_or_token_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRAFANA_TOKEN")
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
-    assert result.exit_code == 2 and "$GRAFANA_TOKEN is not set" in result.output
+    result = publish()
+    assert result.exit_code == 2 and "Error: $GRAFANA_TOKEN is not set" in result.output
     monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
     monkeypatch.delenv("GRAFANA_URL")
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
-    assert result.exit_code == 2 and "no Grafana URL" in result.output and TOKEN not in result.output
+    result = publish()
+    assert result.exit_code == 2 and "Error: no Grafana URL" in result.output and TOKEN not in result.output
 
 
 def test_the_config_url_wins_over_the_environment(api: Any, tmp_path: Any) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("grafana:\n  url: https://grafana.configured\n  folder: Ops\n  folder_uid: ops\n")
-    api.add(responses.POST, "https://grafana.configured/api/folders", json={}, status=403)
-    result = CliRunner().invoke(cli.main, ["--config", str(config), "dashboards", "publish"])
-    assert result.exit_code == 1 and json.loads(api.calls[0].request.body) == {"uid": "ops", "title": "Ops"}
+    api.add(responses.GET, "https://grafana.configured/api/folders/ops", json={}, status=403)
+    result = CliRunner().invoke(cli.main, ["--config", str(config), "dashboards", "publish"], catch_exceptions=False)
+    assert result.exit_code == 1 and api.calls[0].request.url == "https://grafana.configured/api/folders/ops"
 
 
 def test_live_model_drops_what_grafana_adds() -> None:
@@ -354,22 +422,24 @@ def test_the_demo_publishes_when_grafana_url_is_set(api: Any, caplog: pytest.Log
                                                     tmp_path: Path) -> None:
     from docqet_monitor.demo.dashboards import dashboards_step
 
-    register(api, {})
+    register(api, {}, folder=False)
     lines: list[str] = []
     dashboards_step(demo_context(lines, tmp_path))
     assert len(posts(api)) == len(MODELS)
-    assert any("+ created" in line and "docqet-overview" in line for line in lines)
-    assert lines[-1] == f"dashboards: published to {URL}. Folder created. Dashboards: 6 created."
+    assert "+ created grafana dashboard docqet-overview" in lines
+    assert lines[-1] == f"dashboards: published to {URL}: 7 change(s) applied."
     assert all(TOKEN not in line for line in lines) and TOKEN not in caplog.text
 
 
 def test_a_demo_publish_failure_is_reported_not_raised(api: Any, tmp_path: Path) -> None:
     from docqet_monitor.demo.dashboards import dashboards_step
 
-    api.add(responses.POST, f"{URL}/api/folders", json={"message": "nope"}, status=401)
+    register(api, {}, folder=False)
+    api.replace(responses.POST, f"{URL}/api/folders", json={"message": "nope"}, status=401)
     lines: list[str] = []
     dashboards_step(demo_context(lines, tmp_path))
-    assert lines[-1].startswith("dashboards: not published: POST /api/folders: Grafana rejected the token")
+    assert lines[-1].startswith(f"dashboards: not published: folder {FOLDER}: POST /api/folders: Grafana rejected "
+                                "the token")
 
 
 def test_a_bad_threshold_override_stops_the_demo_step_clearly(tmp_path: Path) -> None:
@@ -383,10 +453,19 @@ def test_a_bad_threshold_override_stops_the_demo_step_clearly(tmp_path: Path) ->
 
 
 def test_a_folder_title_taken_by_another_uid_is_explained(api: Any) -> None:
-    api.add(responses.POST, f"{URL}/api/folders", json={"message": "a folder with the same name already exists"},
-            status=409)
-    api.add(responses.GET, f"{URL}/api/folders/{FOLDER}", json={"message": "folder not found"}, status=404)
-    result = CliRunner().invoke(cli.main, ["dashboards", "publish"])
+    register(api, {}, folder=False)
+    api.replace(responses.POST, f"{URL}/api/folders", json={"message": "a folder with the same name already exists"},
+                status=409)
+    result = publish()
     assert result.exit_code == 1
     assert "a folder titled 'Docqet' exists with another uid than 'docqet-monitor'" in result.output
-    assert writes(api) == []
+    assert writes(api) == [f"POST {URL}/api/folders"]  # and no dashboard
+
+
+def test_a_folder_created_meanwhile_is_fine(api: Any) -> None:
+    register(api, {}, folder=False)
+    api.replace(responses.POST, f"{URL}/api/folders", json={"message": "exists"}, status=409)
+    api.add(responses.GET, f"{URL}/api/folders/{FOLDER}", json={"uid": FOLDER}, status=200)  # the second GET
+    result = publish()
+    assert result.exit_code == 0, result.output
+    assert len(posts(api)) == len(MODELS)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from docqet_monitor.alerts import plan as p
+from docqet_monitor.core import plan as p
 
 
 def _d(key: str, kind: str = "alarm", **body: object) -> p.Desired:
@@ -61,6 +61,33 @@ def test_changed_fields_walks_mappings_and_compares_lists_as_sets() -> None:
     old = {"a": {"b": 1, "c": [1, 2]}, "d": "x"}
     new = {"a": {"b": 2, "c": [2, 1]}, "d": "x", "e": True}
     assert p.changed_fields(old, new) == [("a.b", 1, 2), ("e", None, True)]
+
+
+def test_ordered_lists_compare_in_order() -> None:
+    assert p.changed_fields({"panels": [1, 2]}, {"panels": [2, 1]}) == []
+    assert p.changed_fields({"panels": [1, 2]}, {"panels": [2, 1]}, ordered=True) == [("panels", [1, 2], [2, 1])]
+    plan = p.diff("grafana", [_d("a", panels=[1, 2])], [_l("a", panels=[2, 1])], prune=False, ordered=True)
+    assert [(c.action, c.key) for c in plan.changes] == [("update", "a")]
+
+
+def test_a_clash_can_be_reported_as_a_conflict_while_the_rest_goes_ahead() -> None:
+    theirs = p.Live("x", "alarm", {"t": 0}, owned=False, note="edited by hand; rerun with --force to overwrite")
+    plan = p.diff("grafana", [_d("x", t=1), _d("y", t=1)], [theirs], prune=True, clash="report")
+    assert [(c.action, c.key) for c in plan.changes] == [("create", "y")]
+    assert plan.conflicts == (theirs,)
+    text = p.render_text([plan])
+    assert "! conflict grafana alarm x: edited by hand; rerun with --force to overwrite" in text
+    assert text.endswith("Plan: 1 to add, 0 to change, 0 to destroy.")
+    assert p.to_json([plan])["conflicts"] == [{"target": "grafana", "kind": "alarm", "key": "x",
+                                               "reason": "edited by hand; rerun with --force to overwrite"}]
+    with pytest.raises(p.PlanError, match=r"1 conflict\(s\) left unchanged \(see above\): grafana alarm x") as err:
+        p.check_conflicts([plan])
+    assert err.value.exit_code == 1
+    p.check_conflicts([p.diff("grafana", [_d("y")], [], prune=False)])
+
+
+def test_bad_input_exits_2_and_a_clash_1() -> None:
+    assert p.PlanInputError("bad").exit_code == 2 and p.PlanError("clash").exit_code == 1
 
 
 def test_render_text_and_json_forms() -> None:

@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from sentry_fake import TOKEN, FakeSentry, seed
 
 from docqet_monitor.alerts import catalog
-from docqet_monitor.alerts import plan as p
 from docqet_monitor.alerts import sentry as s
 from docqet_monitor.alerts.spec import AlertRule, SentryAlert
 from docqet_monitor.cli import main
 from docqet_monitor.core import config as config_mod
+from docqet_monitor.core import plan as p
 
 URL = "https://sentry.example"
 SENTRY = {"url": URL, "organization": "docqet", "projects": ["api", "web"], "pagerduty_integration_id": "2345",

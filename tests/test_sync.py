@@ -114,13 +114,15 @@ def test_sync_publishes_dashboards_through_grafana(config_file: Path, tmp_path: 
     monkeypatch.setenv("GRAFANA_URL", GRAFANA)
     monkeypatch.setenv("GRAFANA_TOKEN", "glsa_secret")
     with responses.RequestsMock() as rsps:
+        rsps.get(f"{GRAFANA}/api/folders/docqet-monitor", status=404, json={"message": "not found"})
         rsps.post(f"{GRAFANA}/api/folders", json={"uid": "docqet-monitor"})
         rsps.get(re.compile(f"{GRAFANA}/api/dashboards/uid/.*"), status=404, json={"message": "not found"})
         rsps.get(re.compile(f"{GRAFANA}/api/search.*"), json=[])
         saved = rsps.post(f"{GRAFANA}/api/dashboards/db", json={"status": "success"})
         result = _sync(config_file, tmp_path / "m", "--target", "dashboards")
     assert result.exit_code == 0, result.output
-    assert re.search(r"^dashboards +changed +Folder created\. Dashboards: 6 created\.$", result.output, re.M)
+    assert re.search(r"^dashboards +changed +7/7 change\(s\) applied$", result.output, re.M)
+    assert "    + create grafana dashboard docqet-overview" in result.output
     assert saved.call_count == 6
     assert "glsa_secret" not in result.output
 

@@ -1,8 +1,9 @@
-"""The generic plan: a pure diff of desired objects against live ones, and a runner that applies it.
+"""The one plan engine: a pure diff of desired objects against live ones, its output, and a runner that applies it.
 
-Backends (CloudWatch, Sentry) turn the catalog into desired objects and normalise what they list into the
-same shape (server-managed fields dropped, API defaults applied, lists ordered), so that an unchanged object
-compares equal. Everything here is pure except :func:`apply`, which calls the backend it is given.
+Backends (CloudWatch and Sentry alerts, Grafana dashboards) turn the code into desired objects and normalise
+what they list into the same shape (server-managed fields dropped, API defaults applied, lists ordered), so
+that an unchanged object compares equal. Everything here is pure except :func:`apply`, which calls the backend
+it is given.
 """
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from docqet_monitor.core.errors import USAGE, RunError
+
 Action = Literal["create", "update", "delete"]
 SYMBOLS = {"create": "+", "update": "~", "delete": "-"}
 PAST = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
-class PlanError(Exception):
-    """The plan cannot be made or applied safely (bad input, an ownership clash); nothing was written."""
+class PlanError(RunError):
+    """The plan cannot be made or applied safely (an ownership clash, a missing object); nothing was written."""
+
+
+class PlanInputError(PlanError):
+    """The catalog or the configuration asks for what the target cannot have (checked before any call): exit 2."""
+
+    exit_code = USAGE
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,8 @@ class Live:
     kind: str
     body: Mapping[str, Any]
     owned: bool
-    ref: Any = None  # the backend's handle (an ARN, an id)
+    ref: Any = None  # the backend's handle (an ARN, an id, a version)
+    note: str = ""  # why it is not ours to change (a conflict), or what a change of it overwrites
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Plan:
     changes: tuple[Change, ...]
     unchanged: tuple[str, ...] = ()
     orphans: tuple[str, ...] = ()  # owned, no longer desired, kept because --prune was not given
+    conflicts: tuple[Live, ...] = ()  # desired, but the live object is not ours to change (clash="report")
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -66,35 +77,39 @@ class Plan:
         return bool(self.changes)
 
 
-def canonical(value: Any) -> Any:
-    """A value with dict keys and list items in a stable order, ints and floats unified, for comparing."""
+def canonical(value: Any, ordered: bool = False) -> Any:
+    """A value with dict keys (and, unless ``ordered``, list items) in a stable order, ints and floats unified,
+    for comparing."""
     if isinstance(value, Mapping):
-        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): canonical(v, ordered) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple):
-        items = [canonical(v) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+        items = [canonical(v, ordered) for v in value]
+        return items if ordered else sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
-def changed_fields(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """Dotted paths whose values differ; nested mappings are walked, anything else compared whole."""
+def changed_fields(old: Any, new: Any, path: str = "", ordered: bool = False) -> list[tuple[str, Any, Any]]:
+    """Dotted paths whose values differ; nested mappings are walked, anything else compared whole (lists as
+    sets unless ``ordered``)."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         out: list[tuple[str, Any, Any]] = []
         for k in sorted(set(old) | set(new), key=str):
-            out += changed_fields(old.get(k), new.get(k), f"{path}.{k}" if path else str(k))
+            out += changed_fields(old.get(k), new.get(k), f"{path}.{k}" if path else str(k), ordered)
         return out
-    return [] if canonical(old) == canonical(new) else [(path, old, new)]
+    return [] if canonical(old, ordered) == canonical(new, ordered) else [(path, old, new)]
 
 
 def diff(target: str, desired: Iterable[Desired], live: Iterable[Live], prune: bool,
-         kinds: Sequence[str] = ()) -> Plan:
+         kinds: Sequence[str] = (), *, ordered: bool = False,
+         clash: Literal["error", "report"] = "error") -> Plan:
     """Desired vs live: create / update / delete (owned objects only, with ``prune``) / no-op.
 
     Objects are matched by (kind, key); a duplicate of ours is deleted like a leftover. A desired object whose
-    key is taken by an object we do not own is an error, never an overwrite. Creates and updates come in
-    ``kinds`` order, deletes after them in reverse.
+    key is taken by an object we do not own is never overwritten: an error (``clash="error"``), or a conflict
+    listed in the plan while the other changes go ahead (``clash="report"``). Lists compare as sets unless
+    ``ordered``. Creates and updates come in ``kinds`` order, deletes after them in reverse.
     """
     wanted = {(d.kind, d.key): d for d in desired}
     found: dict[tuple[str, str], Live] = {}
@@ -105,17 +120,21 @@ def diff(target: str, desired: Iterable[Desired], live: Iterable[Live], prune: b
         else:
             found[(item.kind, item.key)] = item
     clashes = sorted(k for _, k in (w for w in wanted if w in found and not found[w].owned))
-    if clashes:
+    if clashes and clash == "error":
         raise PlanError(f"{target}: {len(clashes)} object(s) exist with our name but without our ownership mark "
                         f"(not overwriting them; rename or remove them by hand): {', '.join(clashes)}")
     order = {k: i for i, k in enumerate(kinds)}
     changes: list[Change] = []
     unchanged: list[str] = []
+    conflicts: list[Live] = []
     for ident, d in sorted(wanted.items(), key=lambda kv: (order.get(kv[1].kind, len(order)), kv[0])):
         if ident not in found:
             changes.append(Change("create", d.key, d.kind, desired=d.body))
             continue
-        fields = changed_fields(found[ident].body, d.body)
+        if not found[ident].owned:
+            conflicts.append(found[ident])
+            continue
+        fields = changed_fields(found[ident].body, d.body, ordered=ordered)
         if fields:
             changes.append(Change("update", d.key, d.kind, desired=d.body, live=found[ident], fields=tuple(fields)))
         else:
@@ -125,7 +144,8 @@ def diff(target: str, desired: Iterable[Desired], live: Iterable[Live], prune: b
                   key=lambda item: (-order.get(item.kind, len(order)), item.key))
     if prune:
         changes += [Change("delete", item.key, item.kind, live=item) for item in gone]
-    return Plan(target, tuple(changes), tuple(unchanged), () if prune else tuple(item.key for item in gone))
+    return Plan(target, tuple(changes), tuple(unchanged), () if prune else tuple(item.key for item in gone),
+                tuple(conflicts))
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -150,8 +170,11 @@ def render_text(plans: Sequence[Plan]) -> str:
         for c in plan.changes:
             lines.append(f"{SYMBOLS[c.action]} {c.action} {plan.target} {c.kind} {c.key}")
             lines += [f"    {path}: {_short(old)} -> {_short(new)}" for path, old, new in c.fields]
+            if c.live is not None and c.live.note:
+                lines.append(f"    ({c.live.note})")
+        lines += [f"! conflict {plan.target} {item.kind} {item.key}: {item.note}" for item in plan.conflicts]
         if plan.orphans:
-            lines.append(f"  {plan.target}: {len(plan.orphans)} object(s) we own are no longer in the catalog "
+            lines.append(f"  {plan.target}: {len(plan.orphans)} object(s) we own are no longer in the code "
                          f"(deleted only with --prune): {', '.join(plan.orphans)}")
     lines.append(summary(plans))
     return "\n".join(lines)
@@ -167,6 +190,8 @@ def to_json(plans: Sequence[Plan]) -> dict[str, Any]:
             for p in plans for c in p.changes
         ],
         "orphans": [{"target": p.target, "key": k} for p in plans for k in p.orphans],
+        "conflicts": [{"target": p.target, "kind": c.kind, "key": c.key, "reason": c.note}
+                      for p in plans for c in p.conflicts],
         "summary": {a: sum(p.count(a) for p in plans) for a in ("create", "update", "delete")},
     }
 
@@ -239,3 +264,10 @@ def apply(plan: Plan, backend: Backend, progress: Callable[[str], None] = lambda
         for c in step:
             progress(_applied_line(plan.target, c))
     return report
+
+
+def check_conflicts(plans: Sequence[Plan]) -> None:
+    """:class:`PlanError` naming the objects a plan leaves alone because they are not ours to change."""
+    conflicts = [f"{p.target} {c.kind} {c.key}" for p in plans for c in p.conflicts]
+    if conflicts:
+        raise PlanError(f"{len(conflicts)} conflict(s) left unchanged (see above): {', '.join(conflicts)}")
