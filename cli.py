@@ -123,6 +123,7 @@ def validate(state: State) -> None:
     config = state.config
     try:
         catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
+        config_mod.resolve_listen_address(config)  # exporter.address: known now, not when serving
         click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
         findings = (_validate_alerts(config) + _validate_runbooks(config) + _validate_dashboards(config)
                     + _validate_committed())

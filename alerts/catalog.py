@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from docqet_monitor.alerts import runbooks, slo
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
-from docqet_monitor.core.config import Config, ConfigError
+from docqet_monitor.core.config import Config, config_error, short
 from docqet_monitor.core.ids import AURORA, COST, ECS, EXPORTER, OVERVIEW, QDRANT, panel_id
 
 DEFAULT_GRAFANA_URL = "https://grafana.docqet.internal"
@@ -372,18 +372,17 @@ def _check_overrides(config: Config, catalog: Mapping[str, AlertRule]) -> None:
     known = ", ".join(sorted(catalog))
     for i, name in enumerate(config.alerts.disabled):
         if name not in catalog:
-            raise ConfigError(config.source, f"alerts.disabled[{i}]", f"unknown alert {name!r}; expected one of: "
-                                                                       f"{known}")
+            raise config_error(config, f"alerts.disabled[{i}]", f"unknown alert {short(name)}; expected one of: "
+                                                                 f"{known}")
     for name, values in config.alerts.thresholds.items():
         if name not in catalog:
-            raise ConfigError(config.source, f"alerts.thresholds.{name}",
-                              f"unknown alert; expected one of: {known}")
+            raise config_error(config, f"alerts.thresholds.{name}", f"unknown alert; expected one of: {known}")
         allowed = catalog[name].thresholds
         for key in values:
             if key not in allowed:
                 expected = ", ".join(sorted(allowed)) or "nothing (this alert has no thresholds)"
-                raise ConfigError(config.source, f"alerts.thresholds.{name}.{key}",
-                                  f"unknown threshold; expected one of: {expected}")
+                raise config_error(config, f"alerts.thresholds.{name}.{key}",
+                                   f"unknown threshold; expected one of: {expected}")
 
 
 def thresholds(config: Config) -> dict[str, tuple[str, Mapping[str, float]]]:

@@ -2,33 +2,56 @@
 
 No other module sees raw YAML. Every section has defaults, so the tool runs with no file at all.
 Validation is driven by the dataclass field types; a field's ``metadata["check"]`` is a
-``(predicate, "what is expected")`` pair for value checks beyond the type.
+``(predicate, "what is expected")`` pair for value checks beyond the type, ``metadata["each"]`` the same for
+every value of a mapping (of mappings), ``metadata["unique"]`` names an attribute that items of a list must not
+share and ``metadata["normalize"]`` rewrites the value once it is valid. Beyond the field checks every number is
+finite, every string is one line of at most :data:`MAX_STRING` characters, and the file itself is read by
+:mod:`~docqet_monitor.core.yamlfile` (size cap, strict UTF-8, no aliases, no duplicate keys, nesting capped).
+Messages quote at most a short prefix of a value.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
 import os
+import re
+import socket
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-import yaml
-
+from docqet_monitor.core import yamlfile
 from docqet_monitor.core.errors import UsageError
+from docqet_monitor.core.yamlfile import short
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "monitoring" / "environments"
 CONFIG_ENV_VAR = "DOCQET_MONITOR_CONFIG"
 DEFAULT_PORT = 19842
+MAX_STRING = 2048  # characters of any string value (URLs included)
+MAX_INTEGER = 2**53  # beyond the field ranges: no integer a float cannot hold exactly
+ENVIRONMENT_NAME = r"[a-z][a-z0-9-]{0,62}"  # used in output paths, alarm and rule names, labels
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # Qdrant node and account names (labels, plan keys)
+REGION = r"[a-z]{2}(-gov)?-[a-z]+-\d"
+ROLE_ARN = r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
+SNS_TOPIC_ARN = r"arn:aws(-[a-z]+)*:sns:(\{region\}|" + REGION + r"):\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
+ENV_VAR_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?"
+RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
 class ConfigError(UsageError):
     """A configuration problem, naming the file, the key path and what was expected (exit 2)."""
 
     def __init__(self, source: str, path: str, message: str, line: int | None = None) -> None:
+        path = yamlfile.clip(path, 200)  # a path holds keys from the file: never echo one whole
         self.source, self.path, self.message, self.line = source, path, message, line
         where = source + (f", line {line}" if line else "") + (f": {path}" if path else "")
         super().__init__(f"{where}: {message}")
@@ -39,8 +62,56 @@ def check(predicate: Callable[[Any], bool], expected: str) -> dict[str, Any]:
     return {"check": (predicate, expected)}
 
 
-def _positive(expected: str = "a number > 0") -> dict[str, Any]:
-    return check(lambda v: v > 0, expected)
+def between(low: float, high: float, unit: str = "", low_open: bool = False) -> dict[str, Any]:
+    """A number in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+    above = (lambda v: v > low) if low_open else (lambda v: v >= low)
+    expected = f"> {low:g} and <= {high:g}{unit}" if low_open else f"{low:g} to {high:g}{unit}"
+    return check(lambda v: above(v) and v <= high, expected)
+
+
+def seconds(low: float, high: float) -> dict[str, Any]:
+    """A duration in seconds in ``(0, high]`` (``low`` 0) or ``[low, high]``."""
+    return between(low, high, " seconds", low_open=low == 0)
+
+
+def matches(pattern: str, expected: str, optional: bool = False) -> dict[str, Any]:
+    """A string matching ``pattern`` whole (or empty when ``optional``)."""
+    regex = re.compile(pattern)
+    return check(lambda v: (optional and v == "") or regex.fullmatch(v) is not None,
+                 expected + (" (or empty)" if optional else ""))
+
+
+def is_url(value: str) -> bool:
+    """An http(s) URL with a host name or IP address, a valid port and no whitespace."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in value):
+        return False
+    return re.fullmatch(HOSTNAME, host) is not None or _is_ip(host)
+
+
+def url(optional: bool = False) -> dict[str, Any]:
+    return check(lambda v: (optional and v == "") or is_url(v),
+                 "an http(s) URL (http://host[:port][/path])" + (" or empty" if optional else ""))
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+REGIONS = {**matches(REGION, "AWS region names like eu-west-1"), "normalize": _unique}  # duplicates: once
 
 
 # --- exporter ---------------------------------------------------------------------------------
@@ -50,28 +121,28 @@ def _positive(expected: str = "a number > 0") -> dict[str, Any]:
 class AccountConfig:
     """An AWS account reached by assuming an IAM role."""
 
-    role_arn: str = field(metadata=check(lambda v: v.startswith("arn:"), "an IAM role ARN (arn:...)"))
-    name: str = ""
-    regions: tuple[str, ...] = ()  # empty: the top-level regions
+    role_arn: str = field(metadata=matches(ROLE_ARN, "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"))
+    name: str = field(default="", metadata=matches(NAME, "a name of letters, digits, '.', '_' and '-'", True))
+    regions: tuple[str, ...] = field(default=(), metadata=REGIONS)  # empty: the top-level regions
     external_id: str = ""
 
 
 @dataclass(frozen=True)
 class AwsConfig:
-    max_concurrency: int = field(default=5, metadata=_positive("an integer >= 1"))
-    max_attempts: int = field(default=5, metadata=_positive("an integer >= 1"))
-    connect_timeout_seconds: float = field(default=5.0, metadata=_positive())
-    read_timeout_seconds: float = field(default=30.0, metadata=_positive())
+    max_concurrency: int = field(default=5, metadata=between(1, 100))
+    max_attempts: int = field(default=5, metadata=between(1, 20))
+    connect_timeout_seconds: float = field(default=5.0, metadata=seconds(0, 300))
+    read_timeout_seconds: float = field(default=30.0, metadata=seconds(0, 300))
 
 
 @dataclass(frozen=True)
 class CloudWatchConfig:
     """How metrics are read from CloudWatch with GetMetricData."""
 
-    period_seconds: int = field(default=60, metadata=check(lambda v: v >= 60 and v % 60 == 0,
-                                                             "a multiple of 60 seconds"))
-    delay_seconds: int = field(default=120, metadata=check(lambda v: v >= 0, "seconds >= 0"))
-    lookback_periods: int = field(default=5, metadata=_positive("an integer >= 1"))
+    period_seconds: int = field(default=60, metadata=check(lambda v: 60 <= v <= 86400 and v % 60 == 0,
+                                                             "a multiple of 60 seconds, 60 to 86400"))
+    delay_seconds: int = field(default=120, metadata=between(0, 86400, " seconds"))
+    lookback_periods: int = field(default=5, metadata=between(1, 100))
 
 
 @dataclass(frozen=True)
@@ -79,35 +150,36 @@ class AwsCollectorConfig:
     """An AWS collector (ECS, RDS). Empty ``clusters`` means: discover everything."""
 
     enabled: bool = True
-    interval_seconds: float = field(default=60.0, metadata=check(lambda v: v >= 10, "seconds >= 10"))
+    interval_seconds: float = field(default=60.0, metadata=seconds(10, 86400))
     clusters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class QdrantNodeConfig:
-    name: str
-    url: str = field(metadata=check(lambda v: v.startswith(("http://", "https://")), "an http(s) URL"))
-    api_key_env: str = ""  # name of the environment variable holding the API key
+    name: str = field(metadata=matches(NAME, "a name of letters, digits, '.', '_' and '-'"))
+    url: str = field(metadata=url())
+    # name of the environment variable holding the API key
+    api_key_env: str = field(default="", metadata=matches(ENV_VAR_NAME, "an environment variable name", True))
     verify_tls: bool = True
-    timeout_seconds: float = field(default=5.0, metadata=_positive())
+    timeout_seconds: float = field(default=5.0, metadata=seconds(0, 300))
 
 
 @dataclass(frozen=True)
 class QdrantCollectorConfig:
     enabled: bool = True
-    interval_seconds: float = field(default=60.0, metadata=check(lambda v: v >= 10, "seconds >= 10"))
-    max_concurrency: int = field(default=8, metadata=_positive("an integer >= 1"))
-    nodes: tuple[QdrantNodeConfig, ...] = ()
+    interval_seconds: float = field(default=60.0, metadata=seconds(10, 86400))
+    max_concurrency: int = field(default=8, metadata=between(1, 64))
+    nodes: tuple[QdrantNodeConfig, ...] = field(default=(), metadata={"unique": "name"})
 
 
 @dataclass(frozen=True)
 class CostCollectorConfig:
     enabled: bool = True
     interval_seconds: float = field(default=21600.0, metadata=check(
-        lambda v: v >= 3600, "seconds >= 3600 (Cost Explorer costs $0.01 a request)"))
+        lambda v: 3600 <= v <= 604800, "3600 to 604800 seconds (Cost Explorer costs $0.01 a request)"))
     cache_path: str = ".cache/docqet-monitor/cost.json"
     tag_key: str = "Environment"
-    monthly_budget_usd: float | None = None
+    monthly_budget_usd: float | None = field(default=None, metadata=between(0, 1e12))
 
 
 @dataclass(frozen=True)
@@ -120,7 +192,8 @@ class CollectorsConfig:
 
 @dataclass(frozen=True)
 class ExporterConfig:
-    address: str = "0.0.0.0"
+    address: str = field(default="0.0.0.0", metadata=check(
+        lambda v: _is_ip(v) or re.fullmatch(HOSTNAME, v) is not None, "an IP address or a host name"))
     port: int = field(default=DEFAULT_PORT, metadata=check(lambda v: 0 < v < 65536, "a TCP port 1-65535"))
 
 
@@ -129,10 +202,11 @@ class ExporterConfig:
 
 @dataclass(frozen=True)
 class GrafanaConfig:
-    url: str = ""  # falls back to GRAFANA_URL; the token always comes from GRAFANA_TOKEN
+    url: str = field(default="", metadata=url(optional=True))  # falls back to GRAFANA_URL; token: GRAFANA_TOKEN
     folder: str = "Docqet"
-    folder_uid: str = "docqet-monitor"
-    timeout_seconds: float = field(default=10.0, metadata=_positive())
+    folder_uid: str = field(default="docqet-monitor", metadata=matches(
+        r"[A-Za-z0-9_-]{1,40}", "a Grafana uid: 1 to 40 letters, digits, '_' and '-'"))
+    timeout_seconds: float = field(default=10.0, metadata=seconds(0, 300))
 
 
 # --- alerts -----------------------------------------------------------------------------------
@@ -144,19 +218,20 @@ class SloConfig:
         lambda v: 0 < v < 1, "a ratio between 0 and 1 (e.g. 0.999)"))
     latency_objective: float = field(default=0.99, metadata=check(
         lambda v: 0 < v < 1, "a ratio between 0 and 1 (e.g. 0.99)"))
-    latency_threshold_seconds: float = field(default=0.5, metadata=_positive())
-    window_days: int = field(default=30, metadata=_positive("an integer >= 1"))
+    latency_threshold_seconds: float = field(default=0.5, metadata=seconds(0, 3600))
+    window_days: int = field(default=30, metadata=between(1, 365, " days"))
 
 
 @dataclass(frozen=True)
 class AlertmanagerConfig:
     pagerduty_routing_key_file: str = ""  # path on the Alertmanager host; never the key itself
-    pagerduty_routing_key_env: str = "PAGERDUTY_ROUTING_KEY"  # read at render time when no file
+    pagerduty_routing_key_env: str = field(  # read at render time when no file
+        default="PAGERDUTY_ROUTING_KEY", metadata=matches(ENV_VAR_NAME, "an environment variable name"))
     # warnings to a second, low-urgency PagerDuty service; empty: the same key (service on dynamic notifications)
     pagerduty_warning_routing_key_file: str = ""
-    pagerduty_url: str = ""  # empty: Alertmanager's default Events API v2 URL
-    notification_webhook_url: str = ""  # info alerts; never a page
-    watchdog_webhook_url: str = ""  # dead man's switch
+    pagerduty_url: str = field(default="", metadata=url(optional=True))  # empty: Alertmanager's default
+    notification_webhook_url: str = field(default="", metadata=url(optional=True))  # info alerts; never a page
+    watchdog_webhook_url: str = field(default="", metadata=url(optional=True))  # dead man's switch
     pages_enabled: bool = True  # development pages nobody
 
 
@@ -164,9 +239,11 @@ class AlertmanagerConfig:
 class AlertsConfig:
     team: str = "platform"
     # runbook_url = <base>/<rule.runbook>.md; default: the runbooks this repository ships
-    runbook_base_url: str = "https://github.com/docqet/docqet-monitor/blob/main/monitoring/runbooks"
+    runbook_base_url: str = field(default="https://github.com/docqet/docqet-monitor/blob/main/monitoring/runbooks",
+                                  metadata=url())
     # {AlertName: {threshold_name: value}} overrides of the catalog defaults
-    thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict, metadata={
+        "each": (lambda v: 0 <= v <= 1e15, "a number from 0 to 1e15")})
     disabled: tuple[str, ...] = ()
     slo: SloConfig = SloConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
@@ -175,13 +252,15 @@ class AlertsConfig:
 @dataclass(frozen=True)
 class CloudWatchAlarmsConfig:
     # severity -> SNS topic ARN(s), comma-separated (subscribed to PagerDuty); "{region}" becomes the alarm's region
-    sns_topics: Mapping[str, str] = field(default_factory=dict)
+    sns_topics: Mapping[Literal["critical", "warning", "info"], str] = field(default_factory=dict, metadata={
+        "each": (lambda v: all(re.fullmatch(SNS_TOPIC_ARN, a.strip()) for a in v.split(",")),
+                 "SNS topic ARNs, comma-separated (arn:aws:sns:{region}:123456789012:NAME)")})
     composite_alarms: bool = True  # one composite per service and severity; off where the API lacks them (moto)
 
 
 @dataclass(frozen=True)
 class SentryConfig:
-    url: str = ""  # falls back to SENTRY_URL, then https://sentry.io
+    url: str = field(default="", metadata=url(optional=True))  # falls back to SENTRY_URL, then https://sentry.io
     organization: str = ""  # falls back to SENTRY_ORG
     projects: tuple[str, ...] = ()  # falls back to SENTRY_PROJECTS (comma-separated)
     api: Literal["workflows", "legacy"] = "workflows"
@@ -196,9 +275,10 @@ class SentryConfig:
 
 @dataclass(frozen=True)
 class Config:
-    environment: str = "development"
-    regions: tuple[str, ...] = ()  # empty: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1
-    accounts: tuple[AccountConfig, ...] = ()
+    environment: str = field(default="development", metadata=matches(
+        ENVIRONMENT_NAME, "a name of lower-case letters, digits and '-', starting with a letter, at most 63"))
+    regions: tuple[str, ...] = field(default=(), metadata=REGIONS)  # empty: AWS_REGION / AWS_DEFAULT_REGION
+    accounts: tuple[AccountConfig, ...] = field(default=(), metadata={"unique": "name"})
     aws: AwsConfig = AwsConfig()
     cloudwatch: CloudWatchConfig = CloudWatchConfig()
     exporter: ExporterConfig = ExporterConfig()
@@ -208,6 +288,8 @@ class Config:
     cloudwatch_alarms: CloudWatchAlarmsConfig = CloudWatchAlarmsConfig()
     sentry: SentryConfig = SentryConfig()
     source: str = field(default="<defaults>", metadata={"internal": True})
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False,
+                                     metadata={"internal": True})  # key path -> line in the file
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -237,7 +319,7 @@ def _convert(tp: Any, value: Any, source: str, path: str) -> Any:
         return None if value is None else _convert(args[0], value, source, path)
     if origin is Literal:
         if value not in typing.get_args(tp):
-            raise ConfigError(source, path, f"expected {_type_name(tp)}, got {value!r}")
+            raise ConfigError(source, path, f"expected {_type_name(tp)}, got {short(value)}")
         return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, source, path)
@@ -250,15 +332,64 @@ def _convert(tp: Any, value: Any, source: str, path: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(source, path, f"expected {_type_name(tp)}, got {type(value).__name__}")
         key_t, val_t = typing.get_args(tp)
-        return {_convert(key_t, str(k), source, path): _convert(val_t, v, source, f"{path}.{k}")
+        return {_convert(key_t, str(k), source, f"{path}.{k}"): _convert(val_t, v, source, f"{path}.{k}")
                 for k, v in value.items()}
+    if isinstance(value, int | float) and not isinstance(value, bool) and tp in (int, float):
+        _check_number(value, source, path)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is str and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # account ids and the like
     if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-        raise ConfigError(source, path, f"expected {_type_name(tp)}, got {value!r}")
+        raise ConfigError(source, path, f"expected {_type_name(tp)}, got {short(value)}")
+    if tp is str:
+        _check_string(value, source, path)
     return value
+
+
+def _check_number(value: float, source: str, path: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(source, path, f"expected a finite number, got {short(value)}")
+    if abs(value) > MAX_INTEGER:
+        raise ConfigError(source, path, f"expected a number of at most {MAX_INTEGER:.0e}, got {short(value)}")
+
+
+def _check_string(value: str, source: str, path: str) -> None:
+    if len(value) > MAX_STRING:
+        raise ConfigError(source, path, f"expected at most {MAX_STRING} characters, got {len(value)}: "
+                                        f"{short(value)}")
+    bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ConfigError(source, path, f"expected one line without control characters, got {short(bad)} in "
+                                        f"{short(value)}")
+
+
+def _check_field(f: dataclasses.Field, key: str, value: Any, raw: Any, source: str) -> Any:
+    """The field's value checks (``check``: of each item of a list, ``each``, ``unique``), then ``normalize``."""
+    predicate, expected = f.metadata.get("check", (None, ""))
+    items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+    for i, item in items if predicate is not None and value is not None else ():
+        if not predicate(item):
+            got = short(raw if i is None else item)
+            raise ConfigError(source, key if i is None else f"{key}[{i}]", f"expected {expected}, got {got}")
+    if "each" in f.metadata:
+        predicate, expected = f.metadata["each"]
+        stack = [(key, value)]
+        while stack:
+            where, item = stack.pop()
+            if isinstance(item, Mapping):
+                stack += [(f"{where}.{k}", v) for k, v in item.items()]
+            elif not predicate(item):
+                raise ConfigError(source, where, f"expected {expected}, got {short(item)}")
+    if "unique" in f.metadata:
+        attribute, first = f.metadata["unique"], {}
+        for i, item in enumerate(value):
+            name = getattr(item, attribute)
+            if name and name in first:
+                raise ConfigError(source, f"{key}[{i}].{attribute}",
+                                  f"duplicate {attribute} {short(name)} (also {key}[{first[name]}])")
+            first.setdefault(name, i)
+    return f.metadata["normalize"](value) if "normalize" in f.metadata else value
 
 
 def _build(cls: Any, data: Any, source: str, path: str) -> Any:
@@ -279,36 +410,66 @@ def _build(cls: Any, data: Any, source: str, path: str) -> Any:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(source, key, f"required key is missing ({_type_name(hints[name])})")
             continue
-        value = _convert(hints[name], data[name], source, key)
-        predicate, expected = f.metadata.get("check", (None, ""))
-        if predicate is not None and value is not None and not predicate(value):
-            raise ConfigError(source, key, f"expected {expected}, got {data[name]!r}")
-        kwargs[name] = value
+        kwargs[name] = _check_field(f, key, _convert(hints[name], data[name], source, key), data[name], source)
     return cls(**kwargs)
 
 
-def parse(data: Any, source: str = "<config>") -> Config:
-    """Validate already-parsed YAML data into a :class:`Config`."""
-    config = _build(Config, data, source, "")
-    return dataclasses.replace(config, source=source)
+def parse(data: Any, source: str = "<config>", lines: Mapping[str, int] | None = None) -> Config:
+    """Validate already-parsed YAML data into a :class:`Config`; ``lines`` (key path -> line) for messages."""
+    try:
+        config = _build(Config, data, source, "")
+    except ConfigError as exc:
+        line = exc.line or _line_of(exc.path, lines or {})
+        raise ConfigError(exc.source, exc.path, exc.message, line) from None
+    return dataclasses.replace(config, source=source, lines=dict(lines or {}))
+
+
+def config_error(config: Config, path: str, message: str) -> ConfigError:
+    """A :class:`ConfigError` about ``path`` in ``config``'s file, with its line when the file was read."""
+    return ConfigError(config.source, path, message, _line_of(path, config.lines))
+
+
+def _line_of(path: str, lines: Mapping[str, int]) -> int | None:
+    """The line of ``path``, else of the nearest enclosing key that has one."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path) if re.search(r"[.\[]", path) else ""
+    return None
 
 
 def load(path: str | os.PathLike[str]) -> Config:
-    """Read and validate one config file."""
+    """Read and validate one config file (see :mod:`~docqet_monitor.core.yamlfile` for what is refused)."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read the file: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(source, "", f"invalid YAML: {exc.problem or exc}", line=line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "", f"invalid YAML: {exc}") from None
-    return parse(data, source)
+        data, lines = yamlfile.parse(yamlfile.read_text(path))
+    except yamlfile.BadFile as exc:
+        raise ConfigError(source, exc.path, exc.message, exc.line) from None
+    return parse(data, source, lines)
+
+
+def resolve_listen_address(config: Config, timeout: float = RESOLVE_TIMEOUT_SECONDS) -> None:
+    """:class:`ConfigError` unless ``exporter.address`` resolves to an address to listen on (within ``timeout``)."""
+    address = config.exporter.address
+    result: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            result.append(socket.getaddrinfo(address, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE))
+        except (OSError, UnicodeError) as exc:
+            result.append(exc)
+
+    worker = threading.Thread(target=lookup, name="resolve-listen-address", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not result:
+        problem = f"no answer within {timeout:g} s"
+    elif isinstance(result[0], Exception):
+        problem = getattr(result[0], "strerror", None) or type(result[0]).__name__
+    else:
+        return
+    raise ConfigError(config.source, "exporter.address", f"cannot resolve {short(address)}: {problem}",
+                      config.lines.get("exporter.address"))
 
 
 def environment_path(env: str) -> Path:

@@ -19,7 +19,7 @@ import requests
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from requests.adapters import HTTPAdapter
 
-from docqet_monitor.core.config import ConfigError, QdrantCollectorConfig
+from docqet_monitor.core.config import ConfigError, QdrantCollectorConfig, is_url, short
 from docqet_monitor.exporters.metrics import Collection
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,8 @@ def nodes_from(config: QdrantCollectorConfig, environ: Mapping[str, str] = os.en
     url = environ.get(URL_ENV, "")
     if not url:
         return ()
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"${URL_ENV}", "", f"expected an http(s) URL, got {url!r}")
+    if not is_url(url):
+        raise ConfigError(f"${URL_ENV}", "", f"expected an http(s) URL, got {short(url)}")
     return (Node(DEFAULT_NODE, url.rstrip("/"), environ.get(API_KEY_ENV, "")),)
 
 

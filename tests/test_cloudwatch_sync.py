@@ -269,7 +269,9 @@ def test_invalid_catalog_input_fails_before_any_call() -> None:
                                                threshold="missing", datapoints_to_alarm=9, evaluation_periods=3,
                                                metrics=(("A", "AWS/ECS", "CPUUtilization", "Average"),
                                                         ("b", "AWS/ECS", "MemoryUtilization", "Average"))))
-    config = _config(sns_topics={"critical": "not-an-arn"})
+    config = _config()  # the config file refuses a malformed ARN; a Config built in code reaches the plan
+    config = dataclasses.replace(config, cloudwatch_alarms=dataclasses.replace(
+        config.cloudwatch_alarms, sns_topics={"critical": "not-an-arn"}))
     with pytest.raises(p.PlanError) as err:
         cw.make_plan(config, [bad], _no_calls, False, _runbook)
     text = str(err.value)

@@ -14,7 +14,7 @@ BAD = {
     "regions-not-list.bad.yaml": ("regions", "expected a list of strings"),
     "concurrency-type.bad.yaml": ("aws.max_concurrency", "expected an integer, got 'lots'"),
     "unknown-key.bad.yaml": ("collectors.ecs.intervall_seconds", "unknown key"),
-    "cost-too-often.bad.yaml": ("collectors.cost.interval_seconds", "seconds >= 3600"),
+    "cost-too-often.bad.yaml": ("collectors.cost.interval_seconds", "3600 to 604800 seconds"),
     "account-missing-role.bad.yaml": ("accounts[0].role_arn", "required key is missing"),
     "sentry-api.bad.yaml": ("sentry.api", "one of 'workflows', 'legacy'"),
     "port-bool.bad.yaml": ("exporter.port", "expected an integer, got True"),
@@ -115,7 +115,8 @@ def test_every_command_reading_the_config_exits_2_on_a_bad_one(args: list[str], 
     name = "unknown-key.bad.yaml"
     result = CliRunner().invoke(main, ["--config", str(CONFIGS / name), *args])
     assert result.exit_code == 2, result.output
-    assert f"invalid configuration: {CONFIGS / name}: collectors.ecs.intervall_seconds: unknown key" in result.output
+    assert f"invalid configuration: {CONFIGS / name}, line 3: collectors.ecs.intervall_seconds: unknown key" \
+        in result.output
 
 
 @pytest.mark.parametrize("args", [
