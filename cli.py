@@ -17,7 +17,7 @@ import click
 from docqet_monitor import __version__
 from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
-from docqet_monitor.core import logs
+from docqet_monitor.core import logs, outputs
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.errors import FAILURE, DocqetError
 from docqet_monitor.core.stats import Stats
@@ -41,6 +41,12 @@ class ConfigUsageError(click.ClickException):
 
     def __init__(self, error: config_mod.ConfigError) -> None:
         super().__init__(f"invalid configuration: {error}")
+
+
+class Usage(click.ClickException):
+    """A usage problem (an output path that would leave --out, a secret headed for a git work tree): exit 2."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -211,12 +217,16 @@ def alerts() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output directory [default: monitoring/, the committed files].")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files under the output are stale.")
+@click.option("--allow-secret-in-worktree", is_flag=True,
+              help="Write a routing key from $PAGERDUTY_ROUTING_KEY inline even when --out is inside a git work tree.")
 @pass_state
-def alerts_render(state: State, env: str | None, out: Path | None, check: bool) -> None:
+def alerts_render(state: State, env: str | None, out: Path | None, check: bool,
+                  allow_secret_in_worktree: bool) -> None:
     """Write Prometheus rule files, prometheus.yml and alertmanager.yml (see README "Alerts").
 
     A PagerDuty routing key from $PAGERDUTY_ROUTING_KEY is used only for one environment rendered with --out
-    outside the repository (where it could be committed); the committed files use routing_key_file.
+    outside the repository (where it could be committed); the committed files use routing_key_file. The file
+    holding the key is created mode 0600; inside any other git work tree only with --allow-secret-in-worktree.
     """
     from docqet_monitor.alerts import alertmanager
     from docqet_monitor.alerts import render as render_mod
@@ -227,6 +237,13 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool) 
         if env or state.env or state.config_path:
             config = config_mod.resolve(env=env) if env else state.config
             key = None if in_repository else alertmanager.routing_key_from_env(config, os.environ)
+            work_tree = outputs.git_work_tree(target) if key and not check else None
+            if work_tree and not allow_secret_in_worktree:
+                raise Usage(
+                    f"--out {target} is inside the git work tree {work_tree}: the PagerDuty routing key from "
+                    f"${config.alerts.alertmanager.pagerduty_routing_key_env} would be written there in plain text "
+                    "and could be committed. Write outside it, configure alerts.alertmanager."
+                    "pagerduty_routing_key_file, or pass --allow-secret-in-worktree; nothing was written")
             files = {**render_mod.shared_files(), **render_mod.environment_files(config, key)}
         else:
             files = render_mod.committed_files()
@@ -241,6 +258,8 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool) 
         return
     try:
         written = render_mod.write(files, target)
+    except outputs.OutsideOutput as exc:
+        raise Usage(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot write the rendered files to {target}: {exc.strerror or exc}") from None
     for path in written:

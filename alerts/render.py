@@ -17,6 +17,7 @@ from pathlib import Path
 
 from docqet_monitor.alerts import alertmanager, catalog, lint, prometheus
 from docqet_monitor.core import config as config_mod
+from docqet_monitor.core import outputs
 from docqet_monitor.core.config import Config
 
 MONITORING = Path(__file__).resolve().parent.parent / "monitoring"
@@ -51,16 +52,13 @@ def committed_files() -> dict[str, str]:
 
 
 def write(files: Mapping[str, str], out: Path) -> list[Path]:
-    """Write ``files`` under ``out``; files holding a routing key are readable by the owner only."""
-    written = []
+    """Write ``files`` under ``out`` (:class:`outputs.OutsideOutput`, before anything is written, for a path
+    that would leave it); files holding a routing key are created readable by the owner only."""
+    paths = {rel: outputs.under(out, rel) for rel in files}
     for rel, text in files.items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        if "routing_key:" in text:
-            path.chmod(0o600)
-        written.append(path)
-    return written
+        paths[rel].parent.mkdir(parents=True, exist_ok=True)
+        outputs.write_text(paths[rel], text, secret="routing_key:" in text)
+    return list(paths.values())
 
 
 def stale(files: Mapping[str, str], out: Path) -> list[str]:
