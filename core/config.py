@@ -76,7 +76,7 @@ def seconds(low: float, high: float) -> dict[str, Any]:
 
 def matches(pattern: str, expected: str, optional: bool = False) -> dict[str, Any]:
     """A string matching ``pattern`` whole (or empty when ``optional``)."""
-    regex = re.compile(pattern)
+    regex = re.compile(pattern, re.ASCII)  # \d and \w: ASCII digits and letters only
     return check(lambda v: (optional and v == "") or regex.fullmatch(v) is not None,
                  expected + (" (or empty)" if optional else ""))
 
@@ -253,7 +253,7 @@ class AlertsConfig:
 class CloudWatchAlarmsConfig:
     # severity -> SNS topic ARN(s), comma-separated (subscribed to PagerDuty); "{region}" becomes the alarm's region
     sns_topics: Mapping[Literal["critical", "warning", "info"], str] = field(default_factory=dict, metadata={
-        "each": (lambda v: all(re.fullmatch(SNS_TOPIC_ARN, a.strip()) for a in v.split(",")),
+        "each": (lambda v: all(re.fullmatch(SNS_TOPIC_ARN, a.strip(), re.ASCII) for a in v.split(",")),
                  "SNS topic ARNs, comma-separated (arn:aws:sns:{region}:123456789012:NAME)")})
     composite_alarms: bool = True  # one composite per service and severity; off where the API lacks them (moto)
 

@@ -141,6 +141,7 @@ CASES: dict[str, Case] = {
                               ("cloudwatch_alarms.sns_topics.warning",), 3),
     "sns-severity": Case("cloudwatch_alarms:\n  sns_topics:\n    page: arn:aws:sns:eu-west-1:123456789012:t\n",
                          ("cloudwatch_alarms.sns_topics.page", "one of 'critical'"), 3),
+    "region-unicode-digit": Case("regions: [eu-west-\u0661]\n", ("regions[0]", "AWS region"), 1),
     "region-short": Case("regions: [eu-west]\n", ("regions[0]", "AWS region"), 1),
     "region-upper": Case("regions:\n  - eu-west-1\n  - EU-WEST-1\n", ("regions[1]",), 3),
     "account-region": Case(ACCOUNT + "    regions: [eu_west_1]\n", ("accounts[0].regions[0]",), 3),

@@ -361,7 +361,7 @@ def test_a_bad_threshold_override_is_a_config_error(tmp_path: Path) -> None:
     config.write_text("alerts:\n  thresholds:\n    EcsServiceCpuHigh: {treshold: 0.5}\n")
     result = run("--config", str(config), "dashboards", "build", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2
-    assert (f"Error: invalid configuration: {config}: alerts.thresholds.EcsServiceCpuHigh.treshold: unknown "
+    assert (f"Error: invalid configuration: {config}, line 3: alerts.thresholds.EcsServiceCpuHigh.treshold: unknown "
             "threshold; expected one of: threshold") in result.output
     assert not (tmp_path / "o").exists()
 

@@ -103,7 +103,7 @@ def test_demo_config_errors_exit_2_before_anything_starts(tmp_path: Path, monkey
     bad.write_text("alerts:\n  thresholds:\n    NoSuchAlert: {threshold: 1}\n")
     result = CliRunner().invoke(cli.main, ["--config", str(bad), "demo", "--once", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
-    assert f"invalid configuration: {bad}: alerts.thresholds.NoSuchAlert: unknown alert" in result.output
+    assert f"invalid configuration: {bad}, line 3: alerts.thresholds.NoSuchAlert: unknown alert" in result.output
     assert "AWS emulator" not in result.output and not (tmp_path / "out").exists()
     monkeypatch.setenv("QDRANT_URL", "qdrant:6333")
     result = CliRunner().invoke(cli.main, ["demo", "--once", "--out", str(tmp_path / "out")])

@@ -113,5 +113,5 @@ def test_a_bad_threshold_override_is_not_called_valid(tmp_path: Path) -> None:
     cfg.write_text("alerts:\n  thresholds:\n    EcsServiceCpuHigh: {treshold: 1}\n")
     code, output = _run("--config", str(cfg), "validate")
     assert code == 2
-    assert f"{cfg}: alerts.thresholds.EcsServiceCpuHigh.treshold: unknown threshold" in output
+    assert f"{cfg}, line 3: alerts.thresholds.EcsServiceCpuHigh.treshold: unknown threshold" in output
     assert "configuration is valid" not in output
