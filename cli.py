@@ -19,7 +19,7 @@ from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import logs, outputs
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.errors import FAILURE, DocqetError
+from docqet_monitor.core.errors import FAILURE, DocqetError, UsageError
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.dashboards.commands import dashboards as dashboards_group
 from docqet_monitor.demo import alerts as alerts_demo
@@ -41,12 +41,6 @@ class ConfigUsageError(click.ClickException):
 
     def __init__(self, error: config_mod.ConfigError) -> None:
         super().__init__(f"invalid configuration: {error}")
-
-
-class Usage(click.ClickException):
-    """A usage problem (an output path that would leave --out, a secret headed for a git work tree): exit 2."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -239,7 +233,7 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool,
             key = None if in_repository else alertmanager.routing_key_from_env(config, os.environ)
             work_tree = outputs.git_work_tree(target) if key and not check else None
             if work_tree and not allow_secret_in_worktree:
-                raise Usage(
+                raise UsageError(
                     f"--out {target} is inside the git work tree {work_tree}: the PagerDuty routing key from "
                     f"${config.alerts.alertmanager.pagerduty_routing_key_env} would be written there in plain text "
                     "and could be committed. Write outside it, configure alerts.alertmanager."
@@ -258,8 +252,6 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool,
         return
     try:
         written = render_mod.write(files, target)
-    except outputs.OutsideOutput as exc:
-        raise Usage(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot write the rendered files to {target}: {exc.strerror or exc}") from None
     for path in written:

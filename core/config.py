@@ -481,6 +481,9 @@ def resolve(env: str | None = None, path: str | None = None) -> Config:
     if path and env:
         raise ConfigError("<command line>", "", "give either --env or --config, not both")
     if env:
+        if not re.fullmatch(ENVIRONMENT_NAME, env, re.ASCII):  # it becomes a path: no "/", no ".."
+            raise ConfigError("<command line>", "--env", f"expected an environment name ({ENVIRONMENT_NAME}), "
+                                                         f"got {short(env)}")
         file = environment_path(env)
         if not file.exists():
             known = ", ".join(sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml")))

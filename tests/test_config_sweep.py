@@ -20,7 +20,9 @@ from docqet_monitor.core import config, yamlfile
 
 NODE = "collectors:\n  qdrant:\n    nodes:\n      - name: main\n        url: http://qdrant:6333\n"
 ACCOUNT = "accounts:\n  - role_arn: arn:aws:iam::123456789012:role/docqet-monitor\n"
-CATALOG_READERS = ("validate", "alerts-plan", "alerts-render", "sync", "dashboards-build", "demo")
+# dashboards plan asks for the Grafana settings first (exit 2 too, but about Grafana)
+CATALOG_READERS = ("validate", "alerts-plan", "alerts-apply", "alerts-render", "sync", "dashboards-build",
+                   "dashboards-check", "demo")
 MAX_OUTPUT = 1500  # characters: one message, whatever the file holds
 
 
@@ -160,9 +162,12 @@ COMMANDS = {
     "validate": ["validate"],
     "exporter-once": ["exporter", "once"],
     "alerts-plan": ["alerts", "plan"],
+    "alerts-apply": ["alerts", "apply", "--yes"],
     "alerts-render": ["alerts", "render", "--out", "{out}"],
     "sync": ["sync", "--dry-run", "--rules-out", "{out}"],
     "dashboards-build": ["dashboards", "build", "--out", "{out}"],
+    "dashboards-check": ["dashboards", "check", "--out", "{out}"],
+    "dashboards-plan": ["dashboards", "plan"],
     "demo": ["demo", "--once", "--out", "{out}"],
 }
 

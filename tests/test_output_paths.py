@@ -180,3 +180,11 @@ def test_a_git_work_tree_is_fine_without_a_key_to_inline(monkeypatch: pytest.Mon
 def test_the_work_tree_is_found_from_a_path_that_does_not_exist_yet(work_tree: Path, tmp_path: Path) -> None:
     assert outputs.git_work_tree(work_tree / "a" / "b" / "c") == work_tree
     assert outputs.git_work_tree(tmp_path / "elsewhere") is None
+
+
+@pytest.mark.parametrize("args", [["--env", "../../etc/passwd", "validate"],
+                                  ["alerts", "render", "--env", "../staging", "--out", "{out}"]])
+def test_a_path_like_env_option_is_refused_before_any_file_is_read(args: list[str], tmp_path: Path) -> None:
+    code, output = _run(*[a.replace("{out}", str(tmp_path / "out")) for a in args])
+    assert code == 2 and "<command line>: --env: expected an environment name" in output, output
+    assert not (tmp_path / "out").exists()
