@@ -25,8 +25,8 @@ from docqet_monitor.core.config import Config
 DEFAULT_ROUTING_KEY_FILE = "/etc/alertmanager/secrets/pagerduty-routing-key"
 GROUP_BY = ["alertname", "environment", "service"]
 # labels that identify the resource an alert is about: a critical silences warnings on the same resource
-RESOURCE_LABELS = ["environment", "region", "cluster", "service", "instance", "qdrant", "collection", "collector",
-                   "slo"]
+RESOURCE_LABELS = ["environment", "account", "region", "cluster", "service", "db_cluster", "db_instance", "instance",
+                   "qdrant", "collection", "collector", "slo"]
 # alerts that make no sense while their service runs no task
 SERVICE_DOWN_SILENCES = ("EcsServiceHttp5xxRatioHigh", "EcsServiceHttpLatencyP95High",
                          "ApiAvailabilityErrorBudgetBurnFast", "ApiAvailabilityErrorBudgetBurnSlow",
@@ -74,11 +74,12 @@ def _pagerduty(config: Config, severity: str, routing_key: str | None) -> dict[s
                        "{{ (index .Alerts 0).Annotations.summary }} ({{ .Alerts.Firing | len }} firing){{ end }}",
         "class": common % "alertname",
         "component": common % "service",
-        "group": common % "cluster",
+        "group": "{{ with .CommonLabels.cluster }}{{ . }}{{ else }}{{ .CommonLabels.db_cluster }}{{ end }}",
         "details": {
             "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
             "num_firing": "{{ .Alerts.Firing | len }}",
-            **{label: common % label for label in ("environment", "region", "cluster", "service", "team")},
+            **{label: common % label for label in ("environment", "account", "region", "cluster", "service",
+                                                   "db_cluster", "team")},
             "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
             "dashboard_url": dashboard,
         },
@@ -128,7 +129,7 @@ def alertmanager_config(config: Config, routing_key: str | None = None, timings:
              "equal": RESOURCE_LABELS},
             {"source_matchers": ['alertname="EcsServiceNoRunningTasks"'],
              "target_matchers": [f'alertname=~"{"|".join(SERVICE_DOWN_SILENCES)}"'],
-             "equal": ["environment", "region", "cluster", "service"]},
+             "equal": ["environment", "account", "region", "cluster", "service"]},
         ],
         "receivers": receivers,
     }

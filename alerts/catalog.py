@@ -20,9 +20,10 @@ DEFAULT_GRAFANA_URL = "https://grafana.docqet.internal"
 
 # dashboard uids (fixed; the dashboards build them with these uids)
 
-_SERVICE = "{{ $labels.cluster }}/{{ $labels.service }} ({{ $labels.region }})"
-_INSTANCE = "{{ $labels.instance }} of cluster {{ $labels.cluster }} ({{ $labels.region }})"
-_CLUSTER = "Aurora cluster {{ $labels.cluster }} ({{ $labels.region }})"
+_WHERE = "({{ $labels.region }}, account {{ $labels.account }})"
+_SERVICE = "{{ $labels.cluster }}/{{ $labels.service }} " + _WHERE
+_INSTANCE = "{{ $labels.db_instance }} of cluster {{ $labels.db_cluster }} " + _WHERE
+_CLUSTER = "Aurora cluster {{ $labels.db_cluster }} " + _WHERE
 _COLLECTION = "collection {{ $labels.collection }} on Qdrant {{ $labels.qdrant }}"
 
 
@@ -137,7 +138,7 @@ API_RULES: tuple[AlertRule, ...] = (
 AURORA_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="AuroraWriterCpuHigh", severity="warning",
-        summary="Aurora writer {{ $labels.instance }} CPU is high",
+        summary="Aurora writer {{ $labels.db_instance }} CPU is high",
         description=f"Writer {_INSTANCE} runs at {{{{ $value | humanizePercentage }}}} CPU.",
         runbook="aurora/writer-cpu-high", dashboard=AURORA, panel="CPU utilization",
         expr='docqet_rds_instance_cpu_utilization_ratio{role="writer"} > {threshold}', for_="15m",
@@ -149,7 +150,7 @@ AURORA_RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="AuroraConnectionsNearLimit", severity="warning",
-        summary="Aurora instance {{ $labels.instance }} is near its connection limit",
+        summary="Aurora instance {{ $labels.db_instance }} is near its connection limit",
         description=f"{_INSTANCE} holds {{{{ $value }}}} connections. The default threshold is 80 % of "
                     "max_connections of a db.r6g.large (about 1,800); set it per environment for other classes.",
         runbook="aurora/connections-near-limit", dashboard=AURORA, panel="Database connections",
@@ -161,7 +162,7 @@ AURORA_RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="AuroraFreeableMemoryLow", severity="warning",
-        summary="Aurora instance {{ $labels.instance }} is low on memory",
+        summary="Aurora instance {{ $labels.db_instance }} is low on memory",
         description=f"{_INSTANCE} has {{{{ $value | humanize1024 }}}}B of freeable memory left.",
         runbook="aurora/freeable-memory-low", dashboard=AURORA, panel="Freeable memory",
         expr="docqet_rds_instance_freeable_memory_bytes < {threshold}", for_="15m",
@@ -172,7 +173,7 @@ AURORA_RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="AuroraFreeLocalStorageLow", severity="warning",
-        summary="Aurora instance {{ $labels.instance }} is low on local storage",
+        summary="Aurora instance {{ $labels.db_instance }} is low on local storage",
         description=f"{_INSTANCE} has {{{{ $value | humanize1024 }}}}B of local (temporary) storage left; "
                     "large sorts and temp tables fail when it runs out.",
         runbook="aurora/free-local-storage-low", dashboard=AURORA, panel="Free local storage",
@@ -184,7 +185,7 @@ AURORA_RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="AuroraReplicaLagHigh", severity="warning",
-        summary="Aurora replica {{ $labels.instance }} lags behind the writer",
+        summary="Aurora replica {{ $labels.db_instance }} lags behind the writer",
         description=f"Reader {_INSTANCE} is {{{{ $value | humanizeDuration }}}} behind the writer.",
         runbook="aurora/replica-lag-high", dashboard=AURORA, panel="Replica lag",
         expr='docqet_rds_instance_replica_lag_seconds{role="reader"} > {threshold}', for_="10m",
@@ -196,7 +197,7 @@ AURORA_RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="AuroraRpoBreached", severity="critical",
-        summary="Aurora cluster {{ $labels.cluster }} cannot be restored within the RPO",
+        summary="Aurora cluster {{ $labels.db_cluster }} cannot be restored within the RPO",
         description=f"The latest restorable time of {_CLUSTER} is {{{{ $value | humanizeDuration }}}} old; "
                     "the disaster-recovery RPO is 1 hour. Data written since is at risk.",
         runbook="aurora/rpo-breached", dashboard=AURORA, panel="Latest restorable time age",
@@ -205,7 +206,7 @@ AURORA_RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="AuroraBackupRetentionBelowPolicy", severity="warning",
-        summary="Aurora cluster {{ $labels.cluster }} keeps backups too briefly",
+        summary="Aurora cluster {{ $labels.db_cluster }} keeps backups too briefly",
         description=f"{_CLUSTER} keeps automated backups for {{{{ $value | humanizeDuration }}}}; "
                     "the policy asks for at least 7 days.",
         runbook="aurora/backup-retention", dashboard=AURORA, panel="Backup retention",
@@ -398,11 +399,11 @@ def runbook_url(rule: AlertRule, config: Config) -> str:
     return f"{config.alerts.runbook_base_url.rstrip('/')}/{rule.runbook}{runbooks.SUFFIX}"
 
 
-# (dashboard variable, alert label) per dashboard: the link selects the alert's resource. Not the Aurora
-# ``instance``: cluster-level series carry the scrape target's instance label instead.
+# (dashboard variable, alert label) per dashboard: the link selects the alert's resource.
 DASHBOARD_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    ECS: (("region", "region"), ("cluster", "cluster"), ("service", "service")),
-    AURORA: (("region", "region"), ("db_cluster", "cluster")),
+    ECS: (("account", "account"), ("region", "region"), ("cluster", "cluster"), ("service", "service")),
+    AURORA: (("account", "account"), ("region", "region"), ("db_cluster", "db_cluster"),
+             ("db_instance", "db_instance")),
     QDRANT: (("qdrant", "qdrant"), ("collection", "collection")),
 }
 

@@ -22,6 +22,7 @@ EXPORTER = (
     "cloudwatch:GetMetricData",
     "ce:GetCostAndUsage", "ce:GetCostForecast",
     "sts:AssumeRole",  # only with `accounts:` in the config (role per account)
+    "sts:GetCallerIdentity",  # the default credentials' account id (the `account` label), once per process
 )
 SYNC = (
     *DISCOVERY,

@@ -90,8 +90,6 @@ def prometheus_config(
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
         "rule_files": [rule_files_glob],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": list(alertmanager_targets)}]}]},
-        # honor_labels: the RDS series carry their own ``instance`` label (the DB instance), which must not
-        # become ``exported_instance``
-        "scrape_configs": [job("docqet-monitor", exporter_targets, honor_labels=True),
+        "scrape_configs": [job("docqet-monitor", exporter_targets),
                            *([job("qdrant", qdrant_targets)] if qdrant_targets else [])],
     }

@@ -86,7 +86,8 @@ def alert_rules(config: SloConfig) -> tuple[AlertRule, ...]:
             alerts.append(AlertRule(
                 name=f"Api{title}ErrorBudgetBurn{speed}", severity=severity,
                 summary=f"{title} SLO of {{{{ $labels.service }}}}: error budget burning {speed.lower()}",
-                description=f"{{{{ $labels.cluster }}}}/{{{{ $labels.service }}}} ({{{{ $labels.region }}}}): "
+                description=f"{{{{ $labels.cluster }}}}/{{{{ $labels.service }}}} ({{{{ $labels.region }}}}, "
+                            f"account {{{{ $labels.account }}}}): "
                             f"{errors} at {{{{ $value | humanizePercentage }}}} burn the {config.window_days}-day "
                             f"budget of the {number(objective * 100)} % objective ({factors}).",
                 runbook=f"slo/{name}-burn", dashboard="docqet-overview", panel=f"{title} SLO",

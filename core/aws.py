@@ -1,5 +1,8 @@
 """boto3 clients with adaptive retries, timeouts, a global in-flight limit and request accounting.
 
+The account id of the default credentials comes from one STS GetCallerIdentity per process (cached); a role
+account's id is read from its role ARN.
+
 Every HTTP attempt is counted in :class:`~exporters.stats.Stats` (``docqet_exporter_aws_requests_total``),
 failures by error code, and successful billable calls add to the estimated cost. A response that cannot be
 parsed, or lacks a field the collectors rely on, is an error too (code ``ResponseParserError`` /
@@ -26,12 +29,15 @@ from docqet_monitor.core.stats import (
     Stats,
 )
 
+DEFAULT_ACCOUNT_NAME = "default"  # the name of the default credentials' account in account_info
+
 # Top-level response fields the collectors rely on, by (service, operation); AWS always sends them.
 REQUIRED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("cloudwatch", "GetMetricData"): ("MetricDataResults",),
     ("ecs", "ListClusters"): ("clusterArns",),
     ("ecs", "ListServices"): ("serviceArns",),
     ("ecs", "DescribeServices"): ("services",),
+    ("sts", "GetCallerIdentity"): ("Account",),
     ("rds", "DescribeDBClusters"): ("DBClusters",),
     ("rds", "DescribeDBInstances"): ("DBInstances",),
 }
@@ -75,9 +81,40 @@ class Aws:
     _sessions: dict[str, boto3.Session] = field(init=False, repr=False, default_factory=dict)
     _clients: dict[tuple[str, str, str], Any] = field(init=False, repr=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    _identity: threading.Condition = field(init=False, repr=False, default_factory=threading.Condition)
+    _own_account: str | None = field(init=False, repr=False, default=None)
+    _asking: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
         self._limit = threading.BoundedSemaphore(self.settings.max_concurrency)
+
+    def account_id(self, account: AccountConfig | None, region: str) -> str:
+        """The 12-digit id of ``account``; for the default credentials one GetCallerIdentity per process.
+
+        The call goes to ``region``'s STS endpoint. A caller that finds another region's call in flight waits
+        for it at most ``connect_timeout_seconds``, then asks its own region: a hung region does not hold the
+        others. The answer is named ``default`` in ``docqet_exporter_account_info``.
+        """
+        if account is not None:
+            return account.account_id
+        with self._identity:
+            if self._own_account is None and self._asking:
+                self._identity.wait_for(lambda: self._own_account is not None or not self._asking,
+                                        timeout=self.settings.connect_timeout_seconds)
+            if self._own_account is not None:
+                return self._own_account
+            self._asking += 1
+        found = None
+        try:
+            found = str(self.client("sts", region).get_caller_identity()["Account"])
+        finally:
+            with self._identity:
+                self._asking -= 1
+                if found is not None and self._own_account is None:
+                    self._own_account = found
+                    self.stats.name_account(found, DEFAULT_ACCOUNT_NAME)
+                self._identity.notify_all()
+        return self._own_account or found
 
     def client(self, service: str, region: str, account: AccountConfig | None = None) -> Any:
         """A boto3 client for ``service`` in ``region``, in ``account`` (by role) or the default chain.

@@ -126,6 +126,11 @@ class AccountConfig:
     regions: tuple[str, ...] = field(default=(), metadata=REGIONS)  # empty: the top-level regions
     external_id: str = ""
 
+    @property
+    def account_id(self) -> str:
+        """The 12-digit account id, from the role ARN (validated against ROLE_ARN when the config is loaded)."""
+        return self.role_arn.split(":")[4]
+
 
 @dataclass(frozen=True)
 class AwsConfig:

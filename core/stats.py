@@ -15,6 +15,7 @@ COST_EXPLORER_USD_PER_REQUEST = 0.01
 
 METRIC_NAMES = (
     "docqet_exporter_build_info",
+    "docqet_exporter_account_info",
     "docqet_exporter_collector_up",
     "docqet_exporter_collector_last_success_timestamp_seconds",
     "docqet_exporter_collector_duration_seconds",
@@ -42,6 +43,12 @@ class Stats:
     errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     cost_usd: float = 0.0
     collectors: dict[str, CollectorState] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)  # account id -> name
+
+    def name_account(self, account: str, name: str) -> None:
+        """Name an AWS account in ``docqet_exporter_account_info`` (the first name given wins)."""
+        with self._lock:
+            self.accounts.setdefault(account, name)
 
     def count_request(self, service: str, operation: str, error_code: str | None = None) -> None:
         with self._lock:
@@ -79,6 +86,11 @@ class Stats:
             build = GaugeMetricFamily("docqet_exporter_build_info", "Build information of docqet-monitor.",
                                       labels=["version"])
             build.add_metric([self.version], 1)
+            accounts = GaugeMetricFamily("docqet_exporter_account_info",
+                                         "The AWS accounts the exporter reads, by id and name; always 1.",
+                                         labels=["account", "name"])
+            for account, name in sorted(self.accounts.items()):
+                accounts.add_metric([account, name], 1)
             up = GaugeMetricFamily("docqet_exporter_collector_up",
                                    "1 when the collector's last refresh succeeded, 0 when it failed.",
                                    labels=["collector"])
@@ -106,4 +118,4 @@ class Stats:
             cost = CounterMetricFamily("docqet_exporter_aws_estimated_cost_usd",
                                        "Estimated AWS charges of the exporter's own API calls, in USD.")
             cost.add_metric([], self.cost_usd)
-            return [build, up, last, duration, requests, errors, cost]
+            return [build, accounts, up, last, duration, requests, errors, cost]

@@ -11,16 +11,15 @@ from docqet_monitor.dashboards.thresholds import Thresholds
 UID = ids.AURORA
 TITLE = "Docqet / Aurora PostgreSQL"
 
-# `db_cluster`, not `cluster`: the variables travel between dashboards and ECS has its own `cluster`.
-_DB_CLUSTER = 'cluster=~"$db_cluster"'
-_CLUSTER = S.matchers("region", extra=_DB_CLUSTER)
-_INSTANCE = S.matchers("region", "instance", extra=_DB_CLUSTER)
-_LEGEND = "{{cluster}}/{{instance}} {{role}}"
+# `db_cluster` / `db_instance`, as the labels: ECS has its own `cluster`, Prometheus its own `instance`.
+_CLUSTER = S.matchers("account", "region", "db_cluster")
+_INSTANCE = S.matchers("account", "region", "db_cluster", "db_instance")
+_LEGEND = "{{db_cluster}}/{{db_instance}} {{role}}"
+_CLUSTER_LEGEND = "{{db_cluster}} ({{region}} {{account}})"
 
 
 def _i(metric: str, extra: str = "") -> str:
-    sel = S.matchers("region", "instance", extra=f"{_DB_CLUSTER}, {extra}" if extra else _DB_CLUSTER)
-    return f"docqet_rds_instance_{metric}{sel}"
+    return f"docqet_rds_instance_{metric}{S.matchers('account', 'region', 'db_cluster', 'db_instance', extra=extra)}"
 
 
 def _c(metric: str) -> str:
@@ -31,13 +30,13 @@ def build(t: Thresholds) -> G.Dashboard:
     rows = [
         S.Row("Recoverability (per cluster)", [
             S.timeseries("Latest restorable time age", [
-                S.Query(f"time() - {_c('latest_restorable_timestamp_seconds')}", "{{cluster}} ({{region}})")],
+                S.Query(f"time() - {_c('latest_restorable_timestamp_seconds')}", _CLUSTER_LEGEND)],
                 S.SECONDS, w=8, thresholds=t.above("AuroraRpoBreached"),
                 description="How much data a point-in-time restore would lose now (RPO; the policy is 1 hour)."),
-            S.timeseries("Backup retention", [S.Query(_c("backup_retention_seconds"), "{{cluster}} ({{region}})")],
+            S.timeseries("Backup retention", [S.Query(_c("backup_retention_seconds"), _CLUSTER_LEGEND)],
                          S.SECONDS, w=8, thresholds=t.below("AuroraBackupRetentionBelowPolicy"),
                          description="How long automated backups are kept."),
-            S.timeseries("Volume used", [S.Query(_c("volume_bytes_used"), "{{cluster}} ({{region}})")], S.BYTES,
+            S.timeseries("Volume used", [S.Query(_c("volume_bytes_used"), _CLUSTER_LEGEND)], S.BYTES,
                          w=8, description="Cluster storage volume in use (billed)."),
         ]),
         S.Row("Load (per instance)", [
@@ -68,13 +67,17 @@ def build(t: Thresholds) -> G.Dashboard:
                     hide=("Time", "Value", "__name__", "job", "instance"),
                     description="Engine, engine version and status of each cluster."),
             S.table("Instances", [S.Query(f"docqet_rds_instance_info{_INSTANCE}")], w=12,
-                    hide=("Time", "Value", "__name__", "job"),
+                    hide=("Time", "Value", "__name__", "job", "instance"),
                     description="Class, role and status of each instance."),
         ]),
     ]
     variables = [
-        S.query_variable("region", "docqet_rds_cluster_info"),
-        S.query_variable("db_cluster", "docqet_rds_cluster_info", label_filter='region=~"$region"', label="cluster"),
-        S.query_variable("instance", "docqet_rds_instance_info", label_filter=f'region=~"$region", {_DB_CLUSTER}'),
+        S.query_variable("account", "docqet_rds_cluster_info"),
+        S.query_variable("region", "docqet_rds_cluster_info", label_filter='account=~"$account"'),
+        S.query_variable("db_cluster", "docqet_rds_cluster_info", label_filter='account=~"$account", region=~"$region"',
+                         title="DB cluster"),
+        S.query_variable("db_instance", "docqet_rds_instance_info",
+                         label_filter='account=~"$account", region=~"$region", db_cluster=~"$db_cluster"',
+                         title="DB instance"),
     ]
     return S.dashboard(UID, TITLE, rows, variables, tags=["aurora", "rds"])

@@ -11,8 +11,8 @@ from docqet_monitor.dashboards.thresholds import Thresholds
 UID = ids.ECS
 TITLE = "Docqet / ECS services"
 
-_SEL = S.matchers("region", "cluster", "service")
-_LEGEND = "{{cluster}}/{{service}} ({{region}})"
+_SEL = S.matchers("account", "region", "cluster", "service")
+_LEGEND = "{{cluster}}/{{service}} ({{region}} {{account}})"
 
 
 def _m(metric: str) -> str:
@@ -68,9 +68,11 @@ def build(t: Thresholds) -> G.Dashboard:
         ]),
     ]
     variables = [
-        S.query_variable("region", "docqet_ecs_service_desired_tasks"),
-        S.query_variable("cluster", "docqet_ecs_service_desired_tasks", label_filter='region=~"$region"'),
+        S.query_variable("account", "docqet_ecs_service_desired_tasks"),
+        S.query_variable("region", "docqet_ecs_service_desired_tasks", label_filter='account=~"$account"'),
+        S.query_variable("cluster", "docqet_ecs_service_desired_tasks",
+                         label_filter='account=~"$account", region=~"$region"'),
         S.query_variable("service", "docqet_ecs_service_desired_tasks",
-                         label_filter='region=~"$region", cluster=~"$cluster"'),
+                         label_filter='account=~"$account", region=~"$region", cluster=~"$cluster"'),
     ]
     return S.dashboard(UID, TITLE, rows, variables, tags=["ecs"])

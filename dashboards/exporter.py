@@ -51,7 +51,10 @@ def build(t: Thresholds) -> G.Dashboard:
         ]),
         S.Row("Build", [
             S.table("Exporter versions", [S.Query("docqet_exporter_build_info")], hide=("Time", "Value", "__name__"),
-                    h=5),
+                    w=12, h=5),
+            S.table("AWS accounts", [S.Query("docqet_exporter_account_info")],
+                    hide=("Time", "Value", "__name__", "job", "instance"), w=12, h=5,
+                    description="The accounts the exporter reads: the series' account label and its name."),
         ]),
     ]
     return S.dashboard(UID, TITLE, rows, tags=["exporter"])

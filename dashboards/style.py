@@ -44,12 +44,12 @@ def datasource_variable() -> G.Template:
                       refresh=G.REFRESH_ON_DASHBOARD_LOAD)
 
 
-def query_variable(name: str, metric: str, label_filter: str = "", label: str = "") -> G.Template:
+def query_variable(name: str, metric: str, label_filter: str = "", label: str = "", title: str = "") -> G.Template:
     """A multi-select variable (with All = ``.*``) of the values of ``label`` (default: ``name``) on
-    ``metric{label_filter}``."""
+    ``metric{label_filter}``, shown as ``title`` (default: the label, capitalised)."""
     label = label or name
     selector = f"{metric}{{{label_filter}}}" if label_filter else metric
-    return G.Template(name=name, label=label.capitalize(), query=f"label_values({selector}, {label})",
+    return G.Template(name=name, label=title or label.capitalize(), query=f"label_values({selector}, {label})",
                       dataSource=DATASOURCE, multi=True, includeAll=True, allValue=".*",
                       refresh=G.REFRESH_ON_TIME_RANGE_CHANGE, sort=G.SORT_ALPHA_IGNORE_CASE_ASC)
 

@@ -30,7 +30,7 @@ from docqet_monitor.exporters.regional import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LABELS = ("region", "cluster", "service")
+LABELS = ("account", "region", "cluster", "service")
 INFO_LABELS = (*LABELS, "task_definition", "launch_type", "status", "rollout_state")
 
 # --- CloudWatch queries and metric families (pure) ----------------------------------------------
@@ -106,13 +106,13 @@ FAMILIES = {  # name -> help
 METRIC_NAMES = ("docqet_ecs_service_info", *FAMILIES)
 
 
-def families(region: str, services: Iterable[EcsService], load_balancers: Mapping[str, Sequence[str]],
+def families(account: str, region: str, services: Iterable[EcsService], load_balancers: Mapping[str, Sequence[str]],
              values: MetricValues, period: int) -> list[Metric]:
-    """The ECS metric families of one region (pure). Unknown values produce no series."""
+    """The ECS metric families of one region of one account (pure). Unknown values produce no series."""
     samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in FAMILIES}
     info = []
     for s in services:
-        labels = (region, s.cluster, s.name)
+        labels = (account, region, s.cluster, s.name)
         info.append(((*labels, s.task_definition, s.launch_type, s.status, s.rollout_state), 1.0))
         http = _http_values(s, load_balancers, values, period)
         candidates = {
@@ -140,7 +140,7 @@ def _ratio(percent: float | None) -> float | None:
 # --- one region, the collector ------------------------------------------------------------------
 
 
-def scrape(api: EcsApi, read: MetricReader, region: str,
+def scrape(api: EcsApi, read: MetricReader, account: str, region: str,
            clusters: Sequence[str], period: int) -> list[Metric]:
     """Discover the region's services, read their CloudWatch values, build the families.
 
@@ -151,15 +151,15 @@ def scrape(api: EcsApi, read: MetricReader, region: str,
     target_groups = sorted({tg for s in services for tg in s.target_groups})
     load_balancers = api.load_balancers(target_groups) if target_groups else {}
     values = read(queries(services, load_balancers, period))
-    return families(region, services, load_balancers, values, period)
+    return families(account, region, services, load_balancers, values, period)
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The ECS collector over every configured account and region."""
     settings, period = config.collectors.ecs, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
         api = BotoEcsApi(client("ecs"), client("elbv2"), config.aws.max_concurrency)
-        return scrape(api, read, region, settings.clusters, period)
+        return scrape(api, read, account, region, settings.clusters, period)
 
     return regional.collector("ecs", settings, config, aws, scrape_region)

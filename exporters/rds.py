@@ -22,8 +22,9 @@ from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReade
 log = logging.getLogger(__name__)
 
 DAY = 86400
-CLUSTER_LABELS = ("region", "cluster")
-INSTANCE_LABELS = ("region", "cluster", "instance", "role")
+# db_cluster / db_instance: `instance` is Prometheus's own target label, `cluster` the ECS cluster's
+CLUSTER_LABELS = ("account", "region", "db_cluster")
+INSTANCE_LABELS = ("account", "region", "db_cluster", "db_instance", "role")
 
 
 # --- CloudWatch queries and metric families (pure) ----------------------------------------------
@@ -75,12 +76,12 @@ def queries(clusters: Iterable[DbCluster], instances: Iterable[DbInstance], peri
     return result
 
 
-def families(region: str, clusters: Sequence[DbCluster], instances: Iterable[DbInstance], values: MetricValues,
-             period: int) -> list[Metric]:
-    """The RDS metric families of one region (pure). Instances with no known role are left out."""
+def families(account: str, region: str, clusters: Sequence[DbCluster], instances: Iterable[DbInstance],
+             values: MetricValues, period: int) -> list[Metric]:
+    """The RDS metric families of one region of one account (pure). Instances with no known role are left out."""
     cluster_info, cluster_samples = [], {name: [] for name in CLUSTER_FAMILIES}
     for c in clusters:
-        labels = (region, c.name)
+        labels = (account, region, c.name)
         cluster_info.append(((*labels, c.engine, c.engine_version, c.status), 1.0))
         candidates = {
             "docqet_rds_cluster_backup_retention_seconds":
@@ -97,7 +98,7 @@ def families(region: str, clusters: Sequence[DbCluster], instances: Iterable[DbI
         role = role_of.get((i.cluster, i.name))
         if role is None:
             continue
-        labels = (region, i.cluster, i.name, role)
+        labels = (account, region, i.cluster, i.name, role)
         instance_info.append(((*labels, i.instance_class, i.status), 1.0))
         for name, (metric, divisor, _) in INSTANCE_METRICS.items():
             value = values.get(_instance_query(i.name, metric, period))
@@ -117,7 +118,7 @@ def families(region: str, clusters: Sequence[DbCluster], instances: Iterable[DbI
 # --- one region, the collector ------------------------------------------------------------------
 
 
-def scrape(api: RdsApi, read: MetricReader, region: str,
+def scrape(api: RdsApi, read: MetricReader, account: str, region: str,
            clusters: Sequence[str], period: int) -> list[Metric]:
     """Discover the region's clusters and instances, read their CloudWatch values, build the families.
 
@@ -128,14 +129,14 @@ def scrape(api: RdsApi, read: MetricReader, region: str,
     names = {c.name for c in found}
     instances = [i for i in api.instances() if i.cluster in names]
     values = read(queries(found, instances, period))
-    return families(region, found, instances, values, period)
+    return families(account, region, found, instances, values, period)
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The RDS/Aurora collector over every configured account and region."""
     settings, period = config.collectors.rds, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
-        return scrape(BotoRdsApi(client("rds")), read, region, settings.clusters, period)
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+        return scrape(BotoRdsApi(client("rds")), read, account, region, settings.clusters, period)
 
     return regional.collector("rds", settings, config, aws, scrape_region)

@@ -66,7 +66,8 @@ class AwsCollector:
 
 
 MetricReader = Callable[[Sequence[cloudwatch.MetricQuery]], MetricValues]
-RegionScrape = Callable[[Clients, MetricReader, str], list[Metric]]  # (clients, read, region) -> families
+# (clients, read, account id, region) -> families
+RegionScrape = Callable[[Clients, MetricReader, str, str], list[Metric]]
 
 
 def collector(name: str, settings: AwsCollectorConfig, config: Config, aws: Aws, scrape: RegionScrape,
@@ -78,8 +79,10 @@ def collector(name: str, settings: AwsCollectorConfig, config: Config, aws: Aws,
         def read(queries: Sequence[cloudwatch.MetricQuery]) -> dict[cloudwatch.MetricQuery, float]:
             return cloudwatch.fetch_all(client("cloudwatch"), queries, clock(), cw.delay_seconds,
                                         cw.lookback_periods, config.aws.max_concurrency)
-        return scrape(client, read, target.region)
+        return scrape(client, read, aws.account_id(target.account, target.region), target.region)
 
+    for account in config.accounts:
+        aws.stats.name_account(account.account_id, account.name or account.account_id)
     return AwsCollector(name, settings.interval_seconds, aws, targets(config), scrape_target)
 
 

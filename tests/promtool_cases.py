@@ -42,10 +42,14 @@ class _Labels:
         return {**self.values, **extra}
 
 
-SVC = _Labels({"region": "eu-west-1", "cluster": "docqet-staging", "service": "api"})
-WRITER = _Labels({"region": "eu-west-1", "cluster": "docqet-aurora", "instance": "docqet-aurora-1", "role": "writer"})
-READER = _Labels({"region": "eu-west-1", "cluster": "docqet-aurora", "instance": "docqet-aurora-2", "role": "reader"})
-AURORA = _Labels({"region": "eu-west-1", "cluster": "docqet-aurora"})
+ACCOUNT = "123456789012"
+SVC = _Labels({"account": ACCOUNT, "region": "eu-west-1", "cluster": "docqet-staging", "service": "api"})
+# the same cluster and service name in another account: a series (and an alert) of its own
+SVC_OTHER = _Labels({**SVC.values, "account": "210987654321"})
+WRITER = _Labels({"account": ACCOUNT, "region": "eu-west-1", "db_cluster": "docqet-aurora",
+                  "db_instance": "docqet-aurora-1", "role": "writer"})
+READER = _Labels({**WRITER.values, "db_instance": "docqet-aurora-2", "role": "reader"})
+AURORA = _Labels({"account": ACCOUNT, "region": "eu-west-1", "db_cluster": "docqet-aurora"})
 COLLECTION = _Labels({"qdrant": "default", "collection": "documents"})
 NONE = _Labels()
 
@@ -77,6 +81,9 @@ CASES: dict[str, list[Case]] = {
         Case(_tasks(desired=3, running=1), "15m", [SVC.out()]),
         Case(_tasks(desired=3, running=1), "14m", note="pending"),
         Case(_tasks(desired=3, running=3), "20m", note="all tasks running"),
+        Case({**_tasks(desired=3, running=3), SVC_OTHER("docqet_ecs_service_desired_tasks"): "3x30",
+              SVC_OTHER("docqet_ecs_service_running_tasks"): "1x30"}, "15m", [SVC_OTHER.out()],
+             note="same names in another account: only that account's service"),
     ],
     "EcsServiceNoRunningTasks": [
         Case(_tasks(desired=2, running=0), "3m", [SVC.out()]),

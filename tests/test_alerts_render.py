@@ -167,7 +167,8 @@ def test_prometheus_config_scrapes_exporter_and_qdrant_and_loads_rules() -> None
     doc = yaml.safe_load((render.MONITORING / "prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in doc["scrape_configs"]}
     assert jobs["docqet-monitor"]["static_configs"][0]["targets"] == ["docqet-monitor:19842"]
-    assert jobs["docqet-monitor"]["honor_labels"] is True
+    # no honor_labels: the exporter's series carry no `instance` or `job` of their own (test_exposition)
+    assert "honor_labels" not in jobs["docqet-monitor"]
     assert "qdrant" in jobs and doc["rule_files"] == ["rules/*.yml"]
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
 

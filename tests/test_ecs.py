@@ -18,6 +18,7 @@ from docqet_monitor.exporters import ecs
 from docqet_monitor.exporters.cloudwatch import MetricQuery
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's account of the default credentials
 TG = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/api/abc"
 TG2 = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/api-canary/def"
 LB = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/front/123"
@@ -63,8 +64,8 @@ def test_families_convert_units_and_sum_target_groups() -> None:
     q2 = ecs._http(TG2, LB, 60)
     values = {ecs._cpu(service, 60): 50.0, q["RequestCount"]: 600.0, q2["RequestCount"]: 60.0,
               q["HTTPCode_Target_5XX_Count"]: 6.0, q["TargetResponseTime"]: 0.2, q2["TargetResponseTime"]: 0.9}
-    fams = ecs.families(REGION, [service], lbs, values, 60)
-    labels = {"region": REGION, "cluster": "c", "service": "api"}
+    fams = ecs.families(ACCOUNT, REGION, [service], lbs, values, 60)
+    labels = {"account": ACCOUNT, "region": REGION, "cluster": "c", "service": "api"}
     assert value(fams, "docqet_ecs_service_cpu_utilization_ratio", **labels) == 0.5
     assert value(fams, "docqet_ecs_service_memory_utilization_ratio", **labels) is None  # no datapoint
     assert value(fams, "docqet_ecs_service_http_requests_per_second", **labels) == 11.0  # (600 + 60) / 60
@@ -76,7 +77,7 @@ def test_families_convert_units_and_sum_target_groups() -> None:
 def test_families_without_traffic_or_load_balancer_have_no_http_series() -> None:
     with_lb = EcsService("c", "web", target_groups=(TG,))
     no_lb = EcsService("c", "worker")
-    fams = ecs.families(REGION, [with_lb, no_lb], {TG: (LB,)}, {}, 60)
+    fams = ecs.families(ACCOUNT, REGION, [with_lb, no_lb], {TG: (LB,)}, {}, 60)
     assert samples(fams, "docqet_ecs_service_http_requests_per_second") == {}
     assert samples(fams, "docqet_ecs_service_http_5xx_per_second") == {}
     assert samples(fams, "docqet_ecs_service_desired_tasks") == {}  # unknown counts: no series
@@ -85,7 +86,7 @@ def test_families_without_traffic_or_load_balancer_have_no_http_series() -> None
 
 def test_5xx_rate_is_zero_when_requests_were_seen_without_a_5xx_datapoint() -> None:
     service = EcsService("c", "web", target_groups=(TG,))
-    fams = ecs.families(REGION, [service], {TG: (LB,)}, {ecs._http(TG, LB, 60)["RequestCount"]: 120.0}, 60)
+    fams = ecs.families(ACCOUNT, REGION, [service], {TG: (LB,)}, {ecs._http(TG, LB, 60)["RequestCount"]: 120.0}, 60)
     assert value(fams, "docqet_ecs_service_http_5xx_per_second", service="web") == 0.0
 
 
@@ -114,7 +115,7 @@ def test_scrape_restricts_discovery_to_configured_clusters() -> None:
             raise AssertionError("no target groups, no call")
 
     api = Api()
-    fams = ecs.scrape(api, lambda qs: {}, REGION, ["b"], 60)
+    fams = ecs.scrape(api, lambda qs: {}, ACCOUNT, REGION, ["b"], 60)
     assert api.described == ["arn:aws:ecs:r:1:cluster/b"]
     assert list(samples(fams, "docqet_ecs_service_desired_tasks").values()) == [1.0]
 
@@ -132,7 +133,7 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     result = ecs.collector(_config(), Aws(session_factory=aws_limits.session)).collect()
     assert result.errors == ()
     fams = result.families
-    api = {"region": REGION, "cluster": "docqet-staging", "service": "api"}
+    api = {"account": ACCOUNT, "region": REGION, "cluster": "docqet-staging", "service": "api"}
     assert value(fams, "docqet_ecs_service_desired_tasks", **api) == 3
     assert value(fams, "docqet_ecs_service_running_tasks", **api) == 3
     assert value(fams, "docqet_ecs_service_running_tasks", service="worker") == 0
@@ -145,7 +146,7 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     assert value(fams, "docqet_ecs_service_http_5xx_per_second", service="web") == 0.0
     assert value(fams, "docqet_ecs_service_http_requests_per_second", service="worker") is None
     info = dict(samples(fams, "docqet_ecs_service_info"))
-    assert (("cluster", "docqet-staging"), ("launch_type", "FARGATE"), ("region", REGION),
+    assert (("account", ACCOUNT), ("cluster", "docqet-staging"), ("launch_type", "FARGATE"), ("region", REGION),
             ("rollout_state", "IN_PROGRESS"), ("service", "api"), ("status", "ACTIVE"),
             ("task_definition", "docqet-staging-api:1")) in info
     assert {name for f in fams for s in f.samples for name in [s.name]} == set(ecs.METRIC_NAMES)

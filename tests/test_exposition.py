@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from aws_limits import AwsLimits
 from helpers import REGIONS, promtool_findings, sample_names, seed
+from prometheus_client.parser import text_string_to_metric_families
 
 from docqet_monitor import __version__
 from docqet_monitor.core import stats
@@ -36,6 +37,15 @@ def test_full_run_passes_promtool_with_no_findings(staging: Config, aws_limits: 
     names = sample_names(body)
     assert "docqet_ecs_service_running_tasks" in names and "docqet_rds_instance_info" in names
     assert names <= collectors.exported_metric_names()
+    found = [s for f in text_string_to_metric_families(body.decode()) for s in f.samples]
+    # Prometheus's target labels stay Prometheus's: no honor_labels needed in the scrape config
+    assert not [s for s in found if {"instance", "job"} & set(s.labels)]
+    # every series built from AWS data names its account (moto's default account here)
+    aws_series = [s for s in found if s.name.startswith(("docqet_ecs_", "docqet_rds_"))]
+    assert aws_series and {s.labels.get("account") for s in aws_series} == {"123456789012"}
+    assert [s.labels for s in found if s.name == "docqet_exporter_account_info"] == [
+        {"account": "123456789012", "name": "default"}]
+    assert aws_limits.calls["sts.GetCallerIdentity"] == 1  # once per process, whatever the targets
 
 
 def test_each_collector_exports_exactly_its_declared_names(staging: Config, aws_limits: AwsLimits) -> None:
@@ -57,6 +67,7 @@ def test_each_collector_exports_exactly_its_declared_names(staging: Config, aws_
 def test_self_metrics_are_the_declared_names() -> None:
     s = Stats(version="1.0")
     s.register("ecs")
+    s.name_account("123456789012", "default")
     s.record_run("ecs", True, 1.0, 0.5)
     s.count_request("ecs", "ListClusters", "ThrottlingException")
     s.add_cost(0.01)

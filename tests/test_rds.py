@@ -16,6 +16,7 @@ from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import rds
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's account of the default credentials
 RESTORABLE = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 RAW_CLUSTER = {
     "DBClusterIdentifier": "main", "Engine": "aurora-postgresql", "EngineVersion": "15.4", "Status": "available",
@@ -52,24 +53,24 @@ def test_families_convert_units_and_label_roles() -> None:
               rds._instance_query("main-1", "FreeableMemory", 60): 1024.0,
               rds._instance_query("main-9", "CPUUtilization", 60): 99.0,
               rds._volume("main", 60): 5e9}
-    fams = rds.families(REGION, [cluster], [writer, reader, stray], values, 60)
-    assert value(fams, "docqet_rds_instance_cpu_utilization_ratio", instance="main-1", role="writer") == 0.35
-    assert value(fams, "docqet_rds_instance_replica_lag_seconds", instance="main-2", role="reader") == 0.018
-    assert value(fams, "docqet_rds_instance_freeable_memory_bytes", instance="main-1") == 1024
-    assert value(fams, "docqet_rds_instance_replica_lag_seconds", instance="main-1") is None  # writers have none
-    assert value(fams, "docqet_rds_cluster_volume_bytes_used", cluster="main") == 5e9
-    assert value(fams, "docqet_rds_cluster_backup_retention_seconds", cluster="main") == 7 * 86400
+    fams = rds.families(ACCOUNT, REGION, [cluster], [writer, reader, stray], values, 60)
+    assert value(fams, "docqet_rds_instance_cpu_utilization_ratio", db_instance="main-1", role="writer") == 0.35
+    assert value(fams, "docqet_rds_instance_replica_lag_seconds", db_instance="main-2", role="reader") == 0.018
+    assert value(fams, "docqet_rds_instance_freeable_memory_bytes", db_instance="main-1") == 1024
+    assert value(fams, "docqet_rds_instance_replica_lag_seconds", db_instance="main-1") is None  # writers have none
+    assert value(fams, "docqet_rds_cluster_volume_bytes_used", db_cluster="main") == 5e9
+    assert value(fams, "docqet_rds_cluster_backup_retention_seconds", db_cluster="main") == 7 * 86400
     assert value(fams, "docqet_rds_cluster_latest_restorable_timestamp_seconds") == RESTORABLE.timestamp()
-    assert {dict(k)["instance"] for k in samples(fams, "docqet_rds_instance_info")} == {"main-1", "main-2"}
-    assert value(fams, "docqet_rds_instance_info", instance="main-1", instance_class="db.r6g.large",
-                 status="available", region=REGION, cluster="main") == 1
+    assert {dict(k)["db_instance"] for k in samples(fams, "docqet_rds_instance_info")} == {"main-1", "main-2"}
+    assert value(fams, "docqet_rds_instance_info", db_instance="main-1", instance_class="db.r6g.large",
+                 status="available", region=REGION, db_cluster="main") == 1
 
 
 def test_missing_cluster_fields_give_no_series() -> None:
-    fams = rds.families(REGION, [DbCluster("bare")], [], {}, 60)
+    fams = rds.families(ACCOUNT, REGION, [DbCluster("bare")], [], {}, 60)
     assert samples(fams, "docqet_rds_cluster_latest_restorable_timestamp_seconds") == {}
     assert samples(fams, "docqet_rds_cluster_backup_retention_seconds") == {}
-    assert value(fams, "docqet_rds_cluster_info", cluster="bare", engine="", status="") == 1
+    assert value(fams, "docqet_rds_cluster_info", db_cluster="bare", engine="", status="") == 1
 
 
 # --- against moto -------------------------------------------------------------------------------
@@ -85,8 +86,9 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     result = rds.collector(_config(), Aws(session_factory=aws_limits.session)).collect()
     assert result.errors == ()
     fams = result.families
-    writer = {"region": REGION, "cluster": "docqet-staging", "instance": "docqet-staging-1", "role": "writer"}
-    reader = {**writer, "instance": "docqet-staging-2", "role": "reader"}
+    writer = {"account": ACCOUNT, "region": REGION, "db_cluster": "docqet-staging", "db_instance": "docqet-staging-1",
+              "role": "writer"}
+    reader = {**writer, "db_instance": "docqet-staging-2", "role": "reader"}
     assert value(fams, "docqet_rds_cluster_info", engine="aurora-postgresql", engine_version="15.4") == 1
     assert value(fams, "docqet_rds_cluster_backup_retention_seconds") == demo.BACKUP_RETENTION_DAYS * 86400
     assert value(fams, "docqet_rds_cluster_volume_bytes_used") == demo.AURORA_VOLUME_BYTES
@@ -128,7 +130,7 @@ def test_configured_clusters_and_two_regions(moto_endpoint: str, aws_limits: Aws
                            Aws(session_factory=aws_limits.session)).collect()
     assert result.errors == ()
     info = [dict(k) for k in samples(result.families, "docqet_rds_cluster_info")]
-    assert sorted((i["region"], i["cluster"]) for i in info) == [("eu-west-1", "docqet-staging"),
+    assert sorted((i["region"], i["db_cluster"]) for i in info) == [("eu-west-1", "docqet-staging"),
                                                                  ("us-east-1", "docqet-staging")]
     lag = samples(result.families, "docqet_rds_instance_replica_lag_seconds")
     assert {dict(k)["region"] for k in lag} == {REGION, "us-east-1"}
