@@ -222,21 +222,22 @@ def test_every_variable_used_is_defined_and_every_defined_one_used(uid: str) -> 
 
 def test_ecs_variables_are_multi_select_and_chained() -> None:
     found = {v["name"]: v for v in built()["docqet-ecs-services"]["templating"]["list"]}
-    assert list(found) == ["datasource", "region", "cluster", "service"]
-    for name in ("region", "cluster", "service"):
+    assert list(found) == ["datasource", "account", "region", "cluster", "service"]
+    for name in ("account", "region", "cluster", "service"):
         assert found[name]["multi"] and found[name]["includeAll"] and found[name]["type"] == "query"
-    assert variables(found["service"]["query"]) == {"region", "cluster"}
-    assert variable_query_expr(found["cluster"]["query"]) == 'docqet_ecs_service_desired_tasks{region=~"$region"}'
+    assert variables(found["service"]["query"]) == {"account", "region", "cluster"}
+    assert variable_query_expr(found["cluster"]["query"]) == (
+        'docqet_ecs_service_desired_tasks{account=~"$account", region=~"$region"}')
 
 
-def test_only_datasource_and_region_are_shared_between_dashboards() -> None:
+def test_only_datasource_account_and_region_are_shared_between_dashboards() -> None:
     """Links carry the variables along: a shared name must mean the same thing everywhere (ECS ``cluster`` is not
     an Aurora cluster, hence ``db_cluster``)."""
     seen: dict[str, set[str]] = {}
     for uid, model in built().items():
         for variable in model["templating"]["list"]:
             seen.setdefault(variable["name"], set()).add(uid)
-    assert {name for name, uids in seen.items() if len(uids) > 1} == {"datasource", "region"}
+    assert {name for name, uids in seen.items() if len(uids) > 1} == {"datasource", "account", "region"}
 
 
 def test_overview_panels_link_to_their_detailed_dashboard() -> None:

@@ -135,11 +135,12 @@ def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
     assert len(list((out / "dashboards").glob("docqet-*.json"))) == 6
     assert (out / "alerts" / "prometheus" / "rules" / "staging" / "alerts.yml").is_file()
     values = exposition_samples(done.stdout)
-    base = {"cluster": "docqet-staging", "region": "eu-west-1"}
-    assert values[_key("docqet_ecs_service_running_tasks", **base, service="api")] == 3
-    assert values[_key("docqet_ecs_service_http_requests_per_second", **base, service="api")] == 25
-    assert values[_key("docqet_rds_instance_replica_lag_seconds", **base, instance="docqet-staging-2",
-                       role="reader")] == pytest.approx(0.018)
+    base = {"account": "123456789012", "region": "eu-west-1"}
+    assert values[_key("docqet_ecs_service_running_tasks", **base, cluster="docqet-staging", service="api")] == 3
+    assert values[_key("docqet_ecs_service_http_requests_per_second", **base, cluster="docqet-staging",
+                       service="api")] == 25
+    assert values[_key("docqet_rds_instance_replica_lag_seconds", **base, db_cluster="docqet-staging",
+                       db_instance="docqet-staging-2", role="reader")] == pytest.approx(0.018)
     assert values[_key("docqet_exporter_collector_up", collector="ecs")] == 1
     assert values[_key("docqet_exporter_collector_up", collector="rds")] == 1
     names = {name for name, _ in values}
@@ -163,8 +164,8 @@ def test_demo_serves_until_interrupted(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         body = requests.get(url, timeout=5).text
-        assert exposition_samples(body)[_key("docqet_ecs_service_desired_tasks", cluster="docqet-staging",
-                                             region="eu-west-1", service="worker")] == 2
+        assert exposition_samples(body)[_key("docqet_ecs_service_desired_tasks", account="123456789012",
+                                             cluster="docqet-staging", region="eu-west-1", service="worker")] == 2
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)

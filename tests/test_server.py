@@ -311,8 +311,9 @@ def test_once_process_exit_codes(moto_endpoint: str, tmp_path: Path, monkeypatch
     assert "collector(s) failed: ecs, rds" in dead.stderr
     body = dead.stdout.encode()
     assert _value(body, "docqet_exporter_collector_up", collector="ecs") == 0
-    assert _value(body, "docqet_exporter_aws_request_errors_total", service="ecs", operation="ListClusters",
-                  code="EndpointConnectionError") == 1
+    # the first call of each collector: the default account's id (then nothing else is tried)
+    assert _value(body, "docqet_exporter_aws_request_errors_total", service="sts", operation="GetCallerIdentity",
+                  code="EndpointConnectionError") == 2
 
 
 SECRET = "wJalrXUtnFEMI-do-not-print-7f3a9c"

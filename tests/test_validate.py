@@ -47,7 +47,7 @@ def test_lint_finds_unknown_metrics_and_undefined_variables_in_panels_and_variab
     assert lint.lint(models, known) == []
     ecs = models["docqet-ecs-services"]
     ecs["panels"][1]["targets"][0]["expr"] = 'sum(docqet_ecs_service_runing_tasks{service=~"$svc"})'
-    ecs["templating"]["list"][2]["query"] = 'label_values(docqet_nope{region=~"$regions"}, cluster)'
+    ecs["templating"]["list"][3]["query"] = 'label_values(docqet_nope{region=~"$regions"}, cluster)'
     assert lint.lint(models, known) == [
         "docqet-ecs-services: panel 'Services below desired': reads metrics the exporter does not export: "
         "docqet_ecs_service_runing_tasks",
