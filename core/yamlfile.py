@@ -2,9 +2,10 @@
 
 Regular files only, at most :data:`MAX_BYTES`, strict UTF-8 (a UTF-8 byte order mark is allowed); one YAML
 document composed from the parser's events by our own composer: no aliases (a "billion laughs" file fails at
-its first ``*alias``), nesting at most :data:`MAX_DEPTH` deep, no duplicate keys, keys at most
-:data:`MAX_KEY_CHARS` long. The safe constructor builds the data; every value it cannot build is an error with
-its line. Alongside the data, :func:`parse` returns the line of every key path (``a.b[0].c``), for messages.
+its first ``*alias``), nesting at most :data:`MAX_DEPTH` deep, at most :data:`MAX_ITEMS` entries in a list or
+mapping, no duplicate keys, keys at most :data:`MAX_KEY_CHARS` long. The safe constructor builds the data;
+every value it cannot build is an error with its line. Alongside the data, :func:`parse` returns the line of
+every key path (``a.b[0].c``), for messages.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 16
 MAX_KEY_CHARS = 100
+MAX_ITEMS = 1000  # entries of one list or mapping
 QUOTE_CHARS = 40
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -131,6 +133,8 @@ class _Composer:
             tag = event.tag if event.tag not in (None, "!") else loader.resolve(SequenceNode, None, event.implicit)
             items = []
             while not loader.check_event(events.SequenceEndEvent):
+                if len(items) == MAX_ITEMS:
+                    raise BadFile(f"a list of more than {MAX_ITEMS} items", _line(loader.peek_event()), path)
                 item_path = f"{path}[{len(items)}]"
                 self.lines.setdefault(item_path, _line(loader.peek_event()))
                 items.append(self.node(item_path, depth + 1))
@@ -142,6 +146,8 @@ class _Composer:
             seen: dict[str, int] = {}
             while not loader.check_event(events.MappingEndEvent):
                 line = _line(loader.peek_event())
+                if len(pairs) == MAX_ITEMS:
+                    raise BadFile(f"a mapping of more than {MAX_ITEMS} keys", line, path)
                 key = self.node(f"{path}.?" if path else "?", depth + 1)
                 name = key.value if isinstance(key, ScalarNode) else None
                 key_path = (f"{path}.{name}" if path else str(name)) if name is not None else path

@@ -64,6 +64,8 @@ CASES: dict[str, Case] = {
                        ("could not determine a constructor",), 1),
     "huge-integer": Case("aws:\n  max_attempts: " + "9" * 10_000 + "\n", ("cannot read the value",), 2),
     "impossible-date": Case("environment: 2026-13-45\n", ("cannot read the value",), 1),
+    "long-list": Case("regions: [" + "eu-west-1, " * 90_000 + "eu-west-1]\n", ("regions", "more than 1000 items"), 1),
+    "wide-mapping": Case("".join(f"k{i}: 1\n" for i in range(1001)), ("more than 1000 keys",), 1001),
     "long-key": Case("k" * 500 + ": 1\n", ("key longer than 100",), 1),
     "syntax": Case("regions: [eu-west-1\nenvironment: x\n", ("invalid YAML",)),
     "not-a-mapping": Case("- eu-west-1\n", ("expected a mapping",)),
