@@ -401,3 +401,4 @@ main.add_command(alerts_commands.iam_policy_command)
 
 if __name__ == "__main__":
     main()
+main.add_command(alerts_commands.prometheus_config_command)

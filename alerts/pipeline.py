@@ -140,8 +140,12 @@ def local_config(config: Config, sink_url: str, key_file: Path) -> Config:
 
 @contextmanager
 def run(config: Config, exporter_target: str, workdir: Path, for_: str = "5s",
-        interval: str = "1s") -> Iterator[Pipeline]:
-    """Prometheus scraping ``exporter_target`` (host:port) with the rendered rules, Alertmanager, the sink."""
+        interval: str = "1s", two_tier: bool = False) -> Iterator[Pipeline]:
+    """Prometheus scraping ``exporter_target`` (host:port) with the rendered rules, Alertmanager, the sink.
+
+    ``two_tier``: as ``prometheus-config`` deploys at scale instead: a Prometheus agent scrapes the exporter and
+    remote-writes to a central Prometheus, which evaluates the rules (``prometheus_url`` is the central one).
+    """
     prometheus_bin = binary("prometheus")
     alertmanager_bin = binary("alertmanager", "prometheus-alertmanager")
     with ExitStack() as stack:
@@ -156,16 +160,31 @@ def run(config: Config, exporter_target: str, workdir: Path, for_: str = "5s",
         am_port, prom_port = _free_port(), _free_port()
         (workdir / "alertmanager.yml").write_text(prometheus.dump(
             alertmanager.alertmanager_config(local, timings=LOCAL_TIMINGS), "local pipeline"), encoding="utf-8")
-        (workdir / "prometheus.yml").write_text(prometheus.dump(prometheus.prometheus_config(
-            exporter_targets=[exporter_target], qdrant_targets=(), alertmanager_targets=[f"127.0.0.1:{am_port}"],
-            scrape_interval=interval, evaluation_interval=interval), "local pipeline"), encoding="utf-8")
         am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
         stack.enter_context(_process(
             [alertmanager_bin, f"--config.file={workdir / 'alertmanager.yml'}",
              f"--storage.path={workdir / 'alertmanager-data'}", f"--web.listen-address=127.0.0.1:{am_port}",
              "--cluster.listen-address="], workdir / "alertmanager.log", f"{am_url}/-/ready"))
+        if two_tier:
+            doc = prometheus.central_config(config.environment, str(rules_dir), [am_url], evaluation_interval=interval)
+            extra = ["--web.enable-remote-write-receiver"]
+        else:
+            doc = prometheus.prometheus_config(
+                exporter_targets=[exporter_target], qdrant_targets=(), alertmanager_targets=[f"127.0.0.1:{am_port}"],
+                scrape_interval=interval, evaluation_interval=interval)
+            extra = []
+        (workdir / "prometheus.yml").write_text(prometheus.dump(doc, "local pipeline"), encoding="utf-8")
         stack.enter_context(_process(
-            [prometheus_bin, f"--config.file={workdir / 'prometheus.yml'}",
+            [prometheus_bin, f"--config.file={workdir / 'prometheus.yml'}", *extra,
              f"--storage.tsdb.path={workdir / 'prometheus-data'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
             workdir / "prometheus.log", f"{prom_url}/-/ready"))
+        if two_tier:
+            agent_port = _free_port()
+            (workdir / "agent.yml").write_text(prometheus.dump(prometheus.agent_config(
+                config.environment, [exporter_target], f"{prom_url}/api/v1/write", "local-agent",
+                scrape_interval=interval), "local pipeline"), encoding="utf-8")
+            stack.enter_context(_process(
+                [prometheus_bin, "--enable-feature=agent", f"--config.file={workdir / 'agent.yml'}",
+                 f"--storage.agent.path={workdir / 'agent-data'}", f"--web.listen-address=127.0.0.1:{agent_port}"],
+                workdir / "agent.log", f"http://127.0.0.1:{agent_port}/-/ready"))
         yield Pipeline(prom_url, am_url, sink)

@@ -15,6 +15,7 @@ from typing import Any
 import pagerduty_events
 import pytest
 import requests
+import yaml
 
 from docqet_monitor import __version__
 from docqet_monitor.alerts import pipeline
@@ -83,6 +84,23 @@ def test_service_below_desired_pages_pagerduty(exporter_target: str, tmp_path: P
     # the healthy services raised nothing
     assert p.sink.wait_for(_is("EcsServiceTasksBelowDesired", "api"), timeout=0) is None
     assert {g["name"] for g in rules} >= {"docqet-ecs", "docqet-slo-recording", "docqet-slo-alerts"}
+
+
+def test_two_tiers_an_agent_remote_writes_a_shard_and_the_central_prometheus_pages(
+        exporter_target: str, tmp_path: Path) -> None:
+    """The `prometheus-config` deployment: a Prometheus agent scrapes the exporter and remote-writes to a central
+    Prometheus (remote-write receiver) that evaluates the rules and sends the page to Alertmanager."""
+    with pipeline.run(CONFIG, exporter_target, tmp_path, two_tier=True) as p:
+        event = p.sink.wait_for(_is("EcsServiceTasksBelowDesired", "worker"), timeout=60)
+        assert event is not None, (tmp_path / "agent.log").read_text()[-2000:]
+        series = requests.get(f"{p.prometheus_url}/api/v1/query", timeout=5, params={
+            "query": 'docqet_ecs_service_running_tasks{service="worker"}'}).json()["data"]["result"]
+    pagerduty_events.validate(event)
+    assert event["payload"]["severity"] == "critical"
+    # the central store holds the shard's series with the agent's external labels; it scraped nothing itself
+    assert [(s["metric"]["environment"], s["metric"]["prometheus_agent"], s["value"][1]) for s in series] == [
+        ("staging", "local-agent", "0")]
+    assert "scrape_configs" not in yaml.safe_load((tmp_path / "prometheus.yml").read_text())
 
 
 def test_alertmanager_inhibits_and_routes_by_severity(tmp_path: Path) -> None:
