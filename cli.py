@@ -19,7 +19,7 @@ from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import logs, outputs
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.errors import FAILURE, DocqetError, UsageError
+from docqet_monitor.core.errors import FAILURE, DocqetError, RunError, UsageError
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.dashboards.commands import dashboards as dashboards_group
 from docqet_monitor.demo import alerts as alerts_demo
@@ -34,15 +34,6 @@ from docqet_monitor.sync import init_self_monitoring
 log = logging.getLogger("docqet_monitor")
 
 
-class ConfigUsageError(click.ClickException):
-    """A bad configuration: exit 2 with the file, key path and what was expected."""
-
-    exit_code = 2
-
-    def __init__(self, error: config_mod.ConfigError) -> None:
-        super().__init__(f"invalid configuration: {error}")
-
-
 @dataclass
 class State:
     env: str | None
@@ -52,10 +43,7 @@ class State:
     @property
     def config(self) -> config_mod.Config:
         if self._config is None:
-            try:
-                self._config = config_mod.resolve(self.env, self.config_path)
-            except config_mod.ConfigError as exc:
-                raise ConfigUsageError(exc) from None
+            self._config = config_mod.resolve(self.env, self.config_path)
             if self._config.environment != (self.env or "development"):
                 init_self_monitoring(self._config.environment)  # crash reports name the config's environment
         return self._config
@@ -121,18 +109,15 @@ def validate(state: State) -> None:
     from docqet_monitor.alerts import catalog
 
     config = state.config
-    try:
-        catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
-        config_mod.resolve_listen_address(config)  # exporter.address: known now, not when serving
-        click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
-        findings = (_validate_alerts(config) + _validate_runbooks(config) + _validate_dashboards(config)
-                    + _validate_committed())
-    except config_mod.ConfigError as exc:
-        raise ConfigUsageError(exc) from None
+    catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
+    config_mod.resolve_listen_address(config)  # exporter.address: known now, not when serving
+    click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
+    findings = (_validate_alerts(config) + _validate_runbooks(config) + _validate_dashboards(config)
+                + _validate_committed())
     for finding in findings:
         click.echo(finding, err=True)
     if findings:
-        raise click.ClickException(f"{len(findings)} problem(s)")
+        raise RunError(f"{len(findings)} problem(s)")
 
 
 def _validate_alerts(config: config_mod.Config) -> list[str]:
@@ -227,33 +212,30 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool,
 
     target = out or render_mod.MONITORING
     in_repository = target.resolve().is_relative_to(render_mod.MONITORING.resolve().parent)
-    try:
-        if env or state.env or state.config_path:
-            config = config_mod.resolve(env=env) if env else state.config
-            key = None if in_repository else alertmanager.routing_key_from_env(config, os.environ)
-            work_tree = outputs.git_work_tree(target) if key and not check else None
-            if work_tree and not allow_secret_in_worktree:
-                raise UsageError(
-                    f"--out {target} is inside the git work tree {work_tree}: the PagerDuty routing key from "
-                    f"${config.alerts.alertmanager.pagerduty_routing_key_env} would be written there in plain text "
-                    "and could be committed. Write outside it, configure alerts.alertmanager."
-                    "pagerduty_routing_key_file, or pass --allow-secret-in-worktree; nothing was written")
-            files = {**render_mod.shared_files(), **render_mod.environment_files(config, key)}
-        else:
-            files = render_mod.committed_files()
-    except config_mod.ConfigError as exc:
-        raise ConfigUsageError(exc) from None
+    if env or state.env or state.config_path:
+        config = config_mod.resolve(env=env) if env else state.config
+        key = None if in_repository else alertmanager.routing_key_from_env(config, os.environ)
+        work_tree = outputs.git_work_tree(target) if key and not check else None
+        if work_tree and not allow_secret_in_worktree:
+            raise UsageError(
+                f"--out {target} is inside the git work tree {work_tree}: the PagerDuty routing key from "
+                f"${config.alerts.alertmanager.pagerduty_routing_key_env} would be written there in plain text "
+                "and could be committed. Write outside it, configure alerts.alertmanager."
+                "pagerduty_routing_key_file, or pass --allow-secret-in-worktree; nothing was written")
+        files = {**render_mod.shared_files(), **render_mod.environment_files(config, key)}
+    else:
+        files = render_mod.committed_files()
     if check:
         stale = render_mod.stale(files, target)
         if stale:
-            raise click.ClickException(f"{len(stale)} generated file(s) under {target} are stale: {', '.join(stale)}; "
-                                       "run `docqet-monitor alerts render`")
+            raise RunError(f"{len(stale)} generated file(s) under {target} are stale: {', '.join(stale)}; "
+                           "run `docqet-monitor alerts render`")
         click.echo(f"{len(files)} generated file(s) under {target} are up to date.")
         return
     try:
         written = render_mod.write(files, target)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write the rendered files to {target}: {exc.strerror or exc}") from None
+    except OSError as exc:  # outputs.OutsideOutput (a path leaving --out) is a UsageError of its own
+        raise RunError(f"cannot write the rendered files to {target}: {exc.strerror or exc}") from None
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -269,10 +251,7 @@ def exporter() -> None:
 def _build_exporter(config: config_mod.Config) -> Exporter:
     stats = Stats(version=__version__)
     aws = Aws(settings=config.aws, stats=stats)
-    try:
-        return Exporter(collector_registry.build(config, aws), stats)
-    except config_mod.ConfigError as exc:  # e.g. a bad $QDRANT_URL
-        raise ConfigUsageError(exc) from None
+    return Exporter(collector_registry.build(config, aws), stats)  # a bad $QDRANT_URL: ConfigError
 
 
 @exporter.command("serve")
@@ -294,7 +273,7 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
     try:
         httpd = serve(exp, address, port)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
     host, bound = httpd.server_address[:2]
     announce(f"http://{host}:{bound}")
     exp.start()
@@ -321,13 +300,13 @@ def exporter_once(state: State) -> None:
 
 
 def _print_once(exp: Exporter) -> None:
-    """One refresh of every collector, the exposition on stdout; ClickException when one failed."""
+    """One refresh of every collector, the exposition on stdout; RunError when one failed."""
     results = exp.refresh_all()
     sys.stdout.buffer.write(exp.snapshot().body)
     sys.stdout.flush()
     failed = sorted(name for name, ok in results.items() if not ok)
     if failed:
-        raise click.ClickException(f"collector(s) failed: {', '.join(failed)} (run with -v for details)")
+        raise RunError(f"collector(s) failed: {', '.join(failed)} (run with -v for details)")
 
 
 # --- demo -------------------------------------------------------------------------------------
@@ -359,28 +338,22 @@ def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out:
 
     base = state.config if state.env or state.config_path else config_mod.resolve(env="staging")
     config = dataclasses.replace(base, regions=(demo_mod.REGION,), accounts=())
-    try:
-        catalog.rules(config)  # config errors beyond the file's own checks, before anything starts
-        if config.collectors.qdrant.enabled:
-            qdrant.nodes_from(config.collectors.qdrant)
-        out_dir = demo_mod.prepare_out(out)
-        with demo_mod.moto_server() as endpoint, demo_mod.aws_environment(endpoint):
-            click.echo(f"AWS emulator (moto) on {endpoint}", err=True)
-            ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True),
-                                       out_dir=out_dir)
-            ctx.extras[alerts_demo.PIPELINE_FLAG] = alerts_pipeline
-            demo_mod.run_steps(ctx, DEMO_STEPS)
-            exp = _build_exporter(ctx.config)
-            if once:
-                click.echo(f"demo output (kept until the next run): {out_dir}", err=True)
-                _print_once(exp)
-            else:
-                _serve_until_signal(exp, "127.0.0.1", config.exporter.port if port is None else port,
-                                    lambda url: _announce_demo(url, out_dir))
-    except config_mod.ConfigError as exc:
-        raise ConfigUsageError(exc) from None
-    except demo_mod.DemoError as exc:
-        raise click.ClickException(str(exc)) from None
+    catalog.rules(config)  # config errors beyond the file's own checks, before anything starts
+    if config.collectors.qdrant.enabled:
+        qdrant.nodes_from(config.collectors.qdrant)
+    out_dir = demo_mod.prepare_out(out)
+    with demo_mod.moto_server() as endpoint, demo_mod.aws_environment(endpoint):
+        click.echo(f"AWS emulator (moto) on {endpoint}", err=True)
+        ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True), out_dir=out_dir)
+        ctx.extras[alerts_demo.PIPELINE_FLAG] = alerts_pipeline
+        demo_mod.run_steps(ctx, DEMO_STEPS)
+        exp = _build_exporter(ctx.config)
+        if once:
+            click.echo(f"demo output (kept until the next run): {out_dir}", err=True)
+            _print_once(exp)
+        else:
+            _serve_until_signal(exp, "127.0.0.1", config.exporter.port if port is None else port,
+                                lambda url: _announce_demo(url, out_dir))
 
 
 def _announce_demo(url: str, out_dir: Path) -> None:

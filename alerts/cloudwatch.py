@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
+from docqet_monitor.core.aws import failing_as
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import Target, arn_resource, targets
 from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, selected_clusters
@@ -319,10 +320,11 @@ class Writer:
         client = self._clients[change.key.rsplit("/", 1)[0]]
         body = dict(change.desired or {})
         tags = _tag_list(body.pop("Tags"))
-        if change.kind == "composite":
-            client.put_composite_alarm(**body, Tags=tags)
-        else:
-            client.put_metric_alarm(**body, Tags=tags)
+        with failing_as():  # the report says which alarm failed
+            if change.kind == "composite":
+                client.put_composite_alarm(**body, Tags=tags)
+            else:
+                client.put_metric_alarm(**body, Tags=tags)
         return client
 
     def create(self, change: Change) -> None:
@@ -332,7 +334,8 @@ class Writer:
         client = self._put(change)
         # PutMetricAlarm / PutCompositeAlarm ignore Tags when the alarm exists: enforce them
         tags = _tag_list((change.desired or {})["Tags"])
-        client.tag_resource(ResourceARN=change.live.ref, Tags=tags)  # type: ignore[union-attr]
+        with failing_as("the alarm was written, its tags were not"):
+            client.tag_resource(ResourceARN=change.live.ref, Tags=tags)  # type: ignore[union-attr]
 
     def delete(self, changes: Sequence[Change]) -> None:
         by_scope: dict[str, list[str]] = defaultdict(list)
@@ -341,7 +344,8 @@ class Writer:
             by_scope[scope].append(name)
         for scope, names in by_scope.items():
             for i in range(0, len(names), DELETE_BATCH):
-                self._clients[scope].delete_alarms(AlarmNames=names[i:i + DELETE_BATCH])
+                with failing_as():
+                    self._clients[scope].delete_alarms(AlarmNames=names[i:i + DELETE_BATCH])
 
 
 # --- the whole target ---------------------------------------------------------------------------
@@ -358,17 +362,28 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
     found: list[Live] = []
     ecs_cfg, rds_cfg = config.collectors.ecs, config.collectors.rds
     for t in targets(config):
-        ecs = (BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
-               if ecs_cfg.enabled else None)
-        rds = BotoRdsApi(clients(t, "rds")) if rds_cfg.enabled else None
-        resources = discover(ecs, rds, ecs_cfg.clusters, rds_cfg.clusters)
+        with failing_as(f"cannot discover the ECS services and Aurora clusters to alarm on in {where(t)}"):
+            ecs = (BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
+                   if ecs_cfg.enabled else None)
+            rds = BotoRdsApi(clients(t, "rds")) if rds_cfg.enabled else None
+            resources = discover(ecs, rds, ecs_cfg.clusters, rds_cfg.clusters)
         wanted += desired(rules, resources, config, t.region, runbook, scope=str(t))
     check_limits(wanted)
     for t in targets(config):
-        found += live(clients(t, "cloudwatch"), str(t), config.environment)
+        with failing_as(f"cannot read CloudWatch alarms in {where(t)}"):
+            found += live(clients(t, "cloudwatch"), str(t), config.environment)
     return diff(TARGET, wanted, found, prune, KINDS)
 
 
+def where(t: Target) -> str:
+    """``eu-west-1``, or ``eu-west-1 of account prod`` for a role account, in messages."""
+    return t.region if t.account is None else f"{t.region} of account {t.account.name or t.account.role_arn}"
+
+
 def writer(config: Config, clients: Clients) -> Writer:
-    return Writer({str(t): clients(t, "cloudwatch") for t in targets(config)})
+    found = {}
+    for t in targets(config):
+        with failing_as(f"cannot reach CloudWatch in {where(t)}"):  # a role account assumes its role here
+            found[str(t)] = clients(t, "cloudwatch")
+    return Writer(found)
 

@@ -7,17 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import botocore.exceptions
 import click
 
 from docqet_monitor import sync as sync_mod
 from docqet_monitor.alerts import catalog, iam, prometheus, render, scaleout
-from docqet_monitor.alerts.sentry import SentryError
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import plan as plan_mod
+from docqet_monitor.core.errors import RunError
 
 TARGET_HELP = "cloudwatch or sentry; repeat for both [default: both, Sentry only when configured]."
-FAULTS = (plan_mod.PlanError, SentryError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
 def _interactive() -> bool:
@@ -28,12 +26,6 @@ def _terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def _usage(exc: config_mod.ConfigError) -> click.ClickException:
-    err = click.ClickException(f"invalid configuration: {exc}")
-    err.exit_code = 2
-    return err
-
-
 def _targets(config: config_mod.Config, names: tuple[str, ...]) -> list[sync_mod.PlanTarget]:
     """The requested targets; an explicitly requested one that cannot run is an error, a default one a note."""
     found = []
@@ -41,20 +33,15 @@ def _targets(config: config_mod.Config, names: tuple[str, ...]) -> list[sync_mod
         try:
             found.append(sync_mod.alert_target(name, config))
         except sync_mod.Skipped as exc:
-            if names:
-                raise click.ClickException(f"{name}: {exc}") from None
+            if names:  # missing settings: exit 2
+                raise sync_mod.Skipped(f"{name}: {exc}") from None
             click.echo(f"{name}: skipped: {exc}", err=True)
-        except config_mod.ConfigError as exc:
-            raise _usage(exc) from None
     return found
 
 
 def _plans(config: config_mod.Config, names: tuple[str, ...], prune: bool
            ) -> list[tuple[sync_mod.PlanTarget, plan_mod.Plan]]:
-    try:
-        return [(t, t.plan(prune)) for t in _targets(config, names)]
-    except FAULTS as exc:
-        raise click.ClickException(str(exc)) from None
+    return [(t, t.plan(prune)) for t in _targets(config, names)]
 
 
 @click.command("plan")
@@ -65,18 +52,13 @@ def _plans(config: config_mod.Config, names: tuple[str, ...], prune: bool
 @click.pass_obj
 def plan_command(state: Any, targets: tuple[str, ...], prune: bool, output: str, detailed_exitcode: bool) -> None:
     """Show what apply would create (+), update (~) and, with --prune, delete (-)."""
-    try:
-        plans = [p for _, p in _plans(state.config, targets, prune)]
-    except click.ClickException as exc:
-        if detailed_exitcode:  # 2 means "changes" there: every error is 1
-            exc.exit_code = 1
-        raise
+    plans = [p for _, p in _plans(state.config, targets, prune)]  # errors: 1 with --detailed-exitcode (the CLI)
     if output == "json":
         click.echo(json.dumps(plan_mod.to_json(plans), indent=2, sort_keys=True, default=str))
     else:
         click.echo(plan_mod.render_text(plans))
     if detailed_exitcode and any(p.has_changes for p in plans):
-        sys.exit(2)
+        click.get_current_context().exit(2)
 
 
 @click.command("apply")
@@ -93,8 +75,7 @@ def apply_command(state: Any, targets: tuple[str, ...], prune: bool, yes: bool) 
         return
     if not yes:
         if not _interactive():
-            raise click.ClickException("not applying: no terminal to confirm on; review the plan above and "
-                                       "rerun with --yes")
+            raise RunError("not applying: no terminal to confirm on; review the plan above and rerun with --yes")
         click.confirm("Apply these changes?", abort=True)
     failed = []
     for target, plan in planned:
@@ -103,8 +84,7 @@ def apply_command(state: Any, targets: tuple[str, ...], prune: bool, yes: bool) 
         if not report.ok:
             failed.append(target.name)
     if failed:
-        raise click.ClickException(f"apply incomplete for {', '.join(failed)}: see above; a rerun picks up "
-                                   "where it stopped")
+        raise RunError(f"apply incomplete for {', '.join(failed)}: see above; a rerun picks up where it stopped")
 
 
 @click.command("sync")
@@ -120,11 +100,8 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
                  rules_out: Path) -> None:
     """Dashboards (publish), Prometheus rules and Alertmanager config (render), CloudWatch and Sentry (apply)
     for one environment; a summary table at the end, exit 1 when anything failed."""
-    try:
-        config = config_mod.resolve(env=env) if env else state.config
-        catalog.rules(config)  # bad threshold overrides stop here (exit 2), before any target starts
-    except config_mod.ConfigError as exc:
-        raise _usage(exc) from None
+    config = config_mod.resolve(env=env) if env else state.config
+    catalog.rules(config)  # bad threshold overrides stop here (exit 2), before any target starts
     names = targets or sync_mod.SYNC_TARGETS
     tty = _terminal()
     mode = " (dry run: nothing is written)" if dry_run else ""
@@ -144,7 +121,7 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
     click.echo("\n" + sync_mod.table(outcomes))
     failed = [o.target for o in outcomes if o.failed]
     if failed:
-        raise click.ClickException(f"sync failed for: {', '.join(failed)}")
+        raise RunError(f"sync failed for: {', '.join(failed)}")
 
 
 @click.command("iam-policy")

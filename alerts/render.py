@@ -19,13 +19,14 @@ from docqet_monitor.alerts import alertmanager, catalog, lint, prometheus
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import outputs
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.errors import RunError
 
 MONITORING = Path(__file__).resolve().parent.parent / "monitoring"
 TOOLS = ("promtool", "amtool")
 
 
-class ToolMissing(Exception):
-    """promtool or amtool is not installed."""
+class ToolMissing(RunError):
+    """promtool or amtool is not installed: exit 1 (validate reports it as a finding)."""
 
 
 def shared_files() -> dict[str, str]:

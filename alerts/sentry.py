@@ -31,6 +31,7 @@ import requests
 
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, PlanError, PlanInputError, diff
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ KINDS = ("detector", "workflow", "rule", "alert-rule")
 _LINK = re.compile(r'<([^>]*)>;\s*rel="next";\s*results="true";\s*cursor="([^"]*)"')
 
 
-class SentryError(Exception):
+class SentryError(RunError):
     """A Sentry API call failed (after retries); the message never carries the token."""
 
 
@@ -533,7 +534,11 @@ def make_plan(sentry: Sentry, rules: Sequence[AlertRule], prune: bool) -> Plan:
     rules = [r for r in rules if r.sentry is not None]
     validate(rules, sentry.st)
     wanted = desired(rules, sentry.st)
-    found = sentry.live()
+    try:
+        found = sentry.live()
+    except SentryError as exc:
+        raise SentryError(f"cannot read the Sentry alerts of organization {sentry.st.organization} at "
+                          f"{sentry.st.url}: {exc}") from None
     monitors = set(sentry.detector_ids) | {d.key for d in wanted if d.kind == "detector"}
     unknown = sorted({ref for d in wanted if d.kind == "workflow" for ref in d.body["detectors"]} - monitors)
     if unknown:

@@ -12,16 +12,20 @@ parsed, or lacks a field the collectors rely on, is an error too (code ``Respons
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.session import get_session
 
 from docqet_monitor.core.config import AccountConfig, AwsConfig
+from docqet_monitor.core.errors import RunError
+from docqet_monitor.core.paging import RepeatedTokenError
 from docqet_monitor.core.stats import (
     CLOUDWATCH_USD_PER_REQUEST,
     COST_EXPLORER_USD_PER_REQUEST,
@@ -43,7 +47,7 @@ REQUIRED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
-class MalformedResponseError(Exception):
+class MalformedResponseError(RunError):
     """A successful AWS response without a field it always carries."""
 
     code = "MalformedResponse"
@@ -51,6 +55,39 @@ class MalformedResponseError(Exception):
     def __init__(self, service: str, operation: str, missing: tuple[str, ...]) -> None:
         self.service, self.operation, self.missing = service, operation, missing
         super().__init__(f"{service} {operation}: response lacks {', '.join(missing)}")
+
+
+class AwsError(RunError):
+    """An AWS call failed: what we were doing, where, and the reason in a few words (:func:`explain`)."""
+
+
+FAULTS = (BotoCoreError, ClientError, RepeatedTokenError, MalformedResponseError)  # what an AWS call can raise
+
+
+def explain(exc: BaseException) -> str:
+    """A botocore failure in a few words, its type last: ``no AWS credentials found (NoCredentialsError)``."""
+    name = type(exc).__name__
+    if isinstance(exc, NoCredentialsError):
+        return f"no AWS credentials found ({name})"
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot connect to {exc.kwargs.get('endpoint_url', 'the endpoint')} ({name})"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error") or {}
+        status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        message = f": {error['Message']}" if error.get("Message") else ""
+        return f"AWS answered {error.get('Code') or status}{message} (HTTP {status}, {name})"
+    return f"{exc} ({name})"
+
+
+@contextmanager
+def failing_as(what: str = "") -> Iterator[None]:
+    """Turn an AWS failure in the block into :class:`AwsError` ``<what>: <reason>``, e.g.
+    ``cannot read CloudWatch alarms in eu-west-1: no AWS credentials found (NoCredentialsError)`` (only the reason
+    when the caller already says what failed)."""
+    try:
+        yield
+    except FAULTS as exc:
+        raise AwsError(f"{what}: {explain(exc)}" if what else explain(exc)) from exc
 
 
 def missing_fields(service: str, operation: str, parsed: dict[str, Any]) -> tuple[str, ...]:

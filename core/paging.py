@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from docqet_monitor.core.errors import RunError
 
-class RepeatedTokenError(Exception):
+
+class RepeatedTokenError(RunError):
     """A paged API answered a next token it had already given: following it would loop forever."""
 
 

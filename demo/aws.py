@@ -37,6 +37,7 @@ from typing import Any
 import boto3
 
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.errors import RunError
 
 REGION = "eu-west-1"
 CLUSTER = "docqet-staging"
@@ -222,8 +223,8 @@ def _put_datapoints(cloudwatch: Any, by_namespace: dict[str, list[dict[str, Any]
 # --- the emulator and the demo steps ------------------------------------------------------------
 
 
-class DemoError(Exception):
-    """The demo cannot run (e.g. moto is not installed)."""
+class DemoError(RunError):
+    """The demo cannot run (e.g. moto is not installed) or a step of it failed: exit 1."""
 
 
 def patch_moto_percentiles() -> None:

@@ -27,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import CostCollectorConfig
+from docqet_monitor.core.errors import RunError
 from docqet_monitor.exporters.metrics import Collection
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def _interval(span: tuple[date, date]) -> dict[str, str]:
 # --- the client -------------------------------------------------------------------------------
 
 
-class CostExplorerError(Exception):
+class CostExplorerError(RunError):
     """Cost Explorer answered something unusable (a repeated page token, a missing amount)."""
 
 

@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from requests.adapters import HTTPAdapter
 
 from docqet_monitor.core.config import ConfigError, QdrantCollectorConfig, is_url, short
+from docqet_monitor.core.errors import RunError
 from docqet_monitor.exporters.metrics import Collection
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class NodeReport:
         return self.ready and not self.errors
 
 
-class QdrantError(Exception):
+class QdrantError(RunError):
     """A failed Qdrant request; ``code`` is a short label value (``timeout``, ``http_500`` ...)."""
 
     def __init__(self, code: str, message: str) -> None:
