@@ -97,14 +97,16 @@ def main(ctx: click.Context, env: str | None, config_path: str | None, verbose: 
 
 
 @main.command()
+@click.option("--strict", is_flag=True, help="Paging gaps (what would reach no one) are errors, not warnings.")
 @pass_state
-def validate(state: State) -> None:
+def validate(state: State, strict: bool) -> None:
     """Check the configuration and everything built from it as code; exit 1 naming every problem.
 
     Alerts: the catalog lint, promtool/amtool on a fresh render. Runbooks (when monitoring/runbooks/ exists):
     a page per alert, an alert per page, the five sections. Dashboards: every query reads exported metrics (or
     recording rules), every variable used is defined. In a checkout: the generated files under monitoring/
-    are what the code builds. No network.
+    are what the code builds. Paging readiness: what would reach no one (warnings; errors with --strict).
+    No network.
     """
     from docqet_monitor.alerts import catalog
 
@@ -113,11 +115,24 @@ def validate(state: State) -> None:
     config_mod.resolve_listen_address(config)  # exporter.address: known now, not when serving
     click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
     findings = (_validate_alerts(config) + _validate_runbooks(config) + _validate_dashboards(config)
-                + _validate_committed())
+                + _validate_committed() + _validate_paging(config, strict))
     for finding in findings:
         click.echo(finding, err=True)
     if findings:
         raise RunError(f"{len(findings)} problem(s)")
+
+
+def _validate_paging(config: config_mod.Config, strict: bool) -> list[str]:
+    """What would reach no one: printed as warnings, returned as findings only with ``strict``."""
+    from docqet_monitor.alerts import catalog, readiness
+
+    gaps = readiness.gaps(config, catalog.rules(config), os.environ)
+    if not gaps:
+        click.echo(f"paging: every alert of {config.environment} reaches someone.")
+    elif not strict:
+        for gap in gaps:
+            click.echo(f"warning: paging: {gap}", err=True)
+    return [f"paging: {gap}" for gap in gaps] if strict else []
 
 
 def _validate_alerts(config: config_mod.Config) -> list[str]:
@@ -369,6 +384,7 @@ docqet-monitor demo is running against the emulator (Ctrl-C to stop).
 main.add_command(dashboards_group)
 alerts.add_command(alerts_commands.plan_command)
 alerts.add_command(alerts_commands.apply_command)
+alerts.add_command(alerts_commands.test_page_command)
 main.add_command(alerts_commands.sync_command)
 main.add_command(alerts_commands.iam_policy_command)
 
