@@ -50,7 +50,7 @@ AURORA_CLUSTERS, INSTANCES_PER_CLUSTER = 50, 3
 ECS_METRICS, ALB_METRICS, RDS_CLUSTER_METRICS, RDS_INSTANCE_METRICS = 2, 3, 1, 8
 
 # AWS limits: items a page / a call
-PAGE = {"ListClusters": 100, "ListServices": 100, "DescribeServices": 10, "DescribeTargetGroups": 20,
+PAGE = {"ListClusters": 100, "ListServices": 100, "DescribeServices": 10, "DescribeTargetGroups": 400,
         "DescribeDBClusters": 100, "DescribeDBInstances": 100, "GetMetricData": 500}
 
 

@@ -59,8 +59,8 @@ LIMITS = (
     Limit("cloudwatch", "DescribeAlarms", "MaxRecords", 1, 100, "DescribeAlarms MaxRecords is 1-100"),
     Limit("cloudwatch", "DeleteAlarms", "AlarmNames", 1, 100, "DeleteAlarms takes at most 100 names"),
     Limit(ELBV2, "DescribeTargetGroups", "PageSize", 1, 400, "DescribeTargetGroups PageSize is 1-400"),
-    Limit(ELBV2, "DescribeTargetGroups", "TargetGroupArns", 1, 20,
-          "DescribeTargetGroups: at most 20 ARNs a call (the ELB API's convention; we hold ourselves to it)"),
+    Limit(ELBV2, "DescribeTargetGroups", "TargetGroupArns", 1, 400,
+          "DescribeTargetGroups: no ARN cap in the model, but a page holds at most 400 (PageSize): batch by 400"),
     Limit(ELBV2, "DescribeLoadBalancers", "LoadBalancerArns", 1, 20, "DescribeLoadBalancers takes at most 20"),
 )
 

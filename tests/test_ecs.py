@@ -12,7 +12,7 @@ from helpers import samples, value
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
-from docqet_monitor.core.discovery.ecs import EcsService, parse_service
+from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsService, parse_service
 from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import ecs
 from docqet_monitor.exporters.cloudwatch import MetricQuery
@@ -232,3 +232,20 @@ def test_a_failing_region_keeps_its_last_good_series_and_the_others_stay_fresh(
     third = collector.collect()
     assert third.errors == ()
     assert value(third.families, "docqet_ecs_service_desired_tasks", region="us-east-1", service="api") == 7
+
+
+def test_target_groups_are_described_400_at_a_time() -> None:
+    """botocore's model caps no ARN list and a page holds 400: 450 target groups take two calls, not 23."""
+    calls: list[dict[str, Any]] = []
+
+    class Elbv2:
+        def describe_target_groups(self, **params: Any) -> dict[str, Any]:
+            calls.append(params)
+            return {"TargetGroups": [{"TargetGroupArn": arn, "LoadBalancerArns": [LB]}
+                                     for arn in params["TargetGroupArns"]]}
+
+    arns = [f"{TG}{i:03}" for i in range(450)]
+    found = BotoEcsApi(ecs=None, elbv2=Elbv2()).load_balancers(arns)
+    assert [len(c["TargetGroupArns"]) for c in calls] == [400, 50]
+    assert all(c["PageSize"] == len(c["TargetGroupArns"]) for c in calls)
+    assert found == {arn: (LB,) for arn in arns}
