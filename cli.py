@@ -18,6 +18,7 @@ from docqet_monitor import __version__
 from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import logs, outputs
+from docqet_monitor.core import shard as shard_mod
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.errors import FAILURE, DocqetError, RunError, UsageError
 from docqet_monitor.core.stats import Stats
@@ -263,8 +264,27 @@ def exporter() -> None:
     """The Prometheus exporter (ECS, RDS/Aurora, Qdrant, cost)."""
 
 
+def _shard_option(value: str | None) -> str | None:
+    """``--shard K/N``, checked (exit 2 naming the option)."""
+    if value is not None and not shard_mod.valid(value):
+        raise click.BadParameter(f"expected {shard_mod.EXPECTED}, got {value!r}", param_hint="'--shard'")
+    return value
+
+
+SHARD_OPTION = click.option(
+    "--shard", metavar="K/N", default=None, callback=lambda ctx, param, value: _shard_option(value),
+    help="Be shard K of N exporters splitting the work (stable hash of account/region/resource; cost and global "
+         "data on shard 1) [default: exporter.shard, none].")
+
+
+def _with_shard(config: config_mod.Config, shard: str | None) -> config_mod.Config:
+    if shard is None:
+        return config
+    return dataclasses.replace(config, exporter=dataclasses.replace(config.exporter, shard=shard))
+
+
 def _build_exporter(config: config_mod.Config) -> Exporter:
-    stats = Stats(version=__version__)
+    stats = Stats(version=__version__, shard=shard_mod.Shard.parse(config.exporter.shard).label)
     aws = Aws(settings=config.aws, stats=stats)
     return Exporter(collector_registry.build(config, aws), stats)  # a bad $QDRANT_URL: ConfigError
 
@@ -273,10 +293,11 @@ def _build_exporter(config: config_mod.Config) -> Exporter:
 @click.option("--address", default=None, help="Address to listen on [default: exporter.address, 0.0.0.0].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help=f"Port to listen on [default: exporter.port, {config_mod.DEFAULT_PORT}].")
+@SHARD_OPTION
 @pass_state
-def exporter_serve(state: State, address: str | None, port: int | None) -> None:
+def exporter_serve(state: State, address: str | None, port: int | None, shard: str | None) -> None:
     """Serve /metrics, /healthz and /readyz; collectors refresh in the background."""
-    config = state.config
+    config = _with_shard(state.config, shard)
     exp = _build_exporter(config)
     _serve_until_signal(exp, address or config.exporter.address, config.exporter.port if port is None else port,
                         lambda url: log.warning("listening on %s/metrics", url))  # a log line: json holds
@@ -308,10 +329,11 @@ def _stop_on_signals() -> threading.Event:
 
 
 @exporter.command("once")
+@SHARD_OPTION
 @pass_state
-def exporter_once(state: State) -> None:
+def exporter_once(state: State, shard: str | None) -> None:
     """Run every collector once and print the exposition to stdout (exit 1 if a collector failed)."""
-    _print_once(_build_exporter(state.config))
+    _print_once(_build_exporter(_with_shard(state.config, shard)))
 
 
 def _print_once(exp: Exporter) -> None:

@@ -163,8 +163,8 @@ class FakeAwsHttp(Aws):
         super().__init__(**kwargs)
         self.topology, self.latency = topology, latency
 
-    def instrument(self, client: Any) -> None:
-        super().instrument(client)  # first: the accounting and the in-flight slot
+    def instrument(self, client: Any, account: str = "") -> None:
+        super().instrument(client, account)  # first: the accounting and the in-flight slot
         model = client.meta.service_model
         client.meta.events.register("before-send.*.*", lambda request, event_name, **_: self._answer(
             model, event_name.rsplit(".", 1)[-1], request))

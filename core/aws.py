@@ -1,4 +1,9 @@
-"""boto3 clients with adaptive retries, timeouts, a global in-flight limit and request accounting.
+"""boto3 clients with adaptive retries, timeouts, in-flight limits and request accounting.
+
+Requests in flight are limited per (account, region, AWS service) — ``aws.max_concurrency`` — under a cap for
+all of them together, ``aws.max_concurrency_total``: a region whose endpoint hangs holds only its own slots,
+and the other regions' requests go on. Role credentials are assumed per (account, region), lazily, through that
+region's STS endpoint, so no region's STS holds another's.
 
 The account id of the default credentials comes from one STS GetCallerIdentity per process (cached); a role
 account's id is read from its role ARN.
@@ -19,7 +24,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.session import get_session
 
@@ -108,22 +113,25 @@ def estimated_cost(service: str, operation: str, params: dict[str, Any]) -> floa
 
 @dataclass
 class Aws:
-    """Makes clients for one or more accounts; all of them share the stats and the in-flight limit."""
+    """Makes clients for one or more accounts; all of them share the stats and the in-flight limits."""
 
     settings: AwsConfig = field(default_factory=AwsConfig)
     stats: Stats = field(default_factory=Stats)
     session_factory: Callable[[], boto3.Session] = boto3.Session
     _limit: threading.BoundedSemaphore = field(init=False, repr=False)
+    _limits: dict[tuple[str, str, str], threading.BoundedSemaphore] = field(init=False, repr=False,
+                                                                           default_factory=dict)
     _held: threading.local = field(init=False, repr=False, default_factory=threading.local)
-    _sessions: dict[str, boto3.Session] = field(init=False, repr=False, default_factory=dict)
+    _sessions: dict[tuple[str, str], boto3.Session] = field(init=False, repr=False, default_factory=dict)
     _clients: dict[tuple[str, str, str], Any] = field(init=False, repr=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    _limits_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     _identity: threading.Condition = field(init=False, repr=False, default_factory=threading.Condition)
     _own_account: str | None = field(init=False, repr=False, default=None)
     _asking: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
-        self._limit = threading.BoundedSemaphore(self.settings.max_concurrency)
+        self._limit = threading.BoundedSemaphore(self.settings.max_concurrency_total)
 
     def account_id(self, account: AccountConfig | None, region: str) -> str:
         """The 12-digit id of ``account``; for the default credentials one GetCallerIdentity per process.
@@ -169,16 +177,20 @@ class Aws:
                     max_pool_connections=self.settings.max_concurrency,
                 )
                 client = self._session(account, region).client(service, config=botocfg)
-                self.instrument(client)
+                self.instrument(client, account.role_arn if account else "")
                 self._clients[key] = client
             return self._clients[key]
 
-    def instrument(self, client: Any) -> None:
-        """Hook accounting and the in-flight limit into a botocore client (also used on test clients)."""
+    def instrument(self, client: Any, account: str = "") -> None:
+        """Hook accounting and the in-flight limits into a botocore client (also used on test clients);
+        ``account`` (the role ARN, empty for the default credentials) keys its limit with region and service."""
         service = client.meta.service_model.service_name
+        key = (account, client.meta.region_name or "", service)
+        with self._limits_lock:  # not _lock: client() holds it while it instruments
+            limit = self._limits.setdefault(key, threading.BoundedSemaphore(self.settings.max_concurrency))
         events = client.meta.events
         events.register("provide-client-params.*.*", self._remember_params)
-        events.register("before-send.*.*", self._acquire)
+        events.register("before-send.*.*", lambda **_: self._acquire(limit))
         events.register("response-received.*.*",
                         lambda **kw: self._on_response(service, **kw))
         events.register("after-call-error.*.*", lambda **kw: self._on_call_error(service, **kw))
@@ -190,14 +202,18 @@ class Aws:
     def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["docqet_params"] = params
 
-    def _acquire(self, **_: Any) -> None:
+    def _acquire(self, limit: threading.BoundedSemaphore) -> None:
+        """Its own (account, region, service) slot first, then one of all: waiting never holds a global slot."""
+        limit.acquire()
         self._limit.acquire()
-        self._held.value = True
+        self._held.value = limit
 
     def _release(self) -> None:
-        if getattr(self._held, "value", False):
-            self._held.value = False
+        limit = getattr(self._held, "value", None)
+        if limit is not None:
+            self._held.value = None
             self._limit.release()
+            limit.release()
 
     def _on_response(self, service: str, event_name: str, response_dict: dict[str, Any] | None,
                      parsed_response: dict[str, Any] | None, exception: Exception | None,
@@ -213,7 +229,7 @@ class Aws:
 
     def _on_call_error(self, service: str, event_name: str, exception: Exception, **_: Any) -> None:
         """An attempt that ended without ``response-received`` (a response that cannot be parsed)."""
-        if getattr(self._held, "value", False):
+        if getattr(self._held, "value", None) is not None:
             self.stats.count_request(service, event_name.rsplit(".", 1)[-1], type(exception).__name__)
             self._release()
 
@@ -231,8 +247,11 @@ class Aws:
     # --- sessions ---
 
     def _session(self, account: AccountConfig | None, region: str) -> boto3.Session:
-        """The session of ``account`` (called with ``_lock`` held); its role is assumed through STS in ``region``."""
-        key = account.role_arn if account else ""
+        """The session of ``account`` in ``region`` (called with ``_lock`` held; no request is sent here).
+
+        A role is assumed per region through that region's STS endpoint, on the first request that needs it.
+        """
+        key = (account.role_arn, region) if account else ("", "")
         if key not in self._sessions:
             self._sessions[key] = self._assume(account, region) if account else self.session_factory()
         return self._sessions[key]
@@ -250,6 +269,6 @@ class Aws:
                     "token": creds["SessionToken"], "expiry_time": creds["Expiration"].isoformat()}
 
         botocore_session = get_session()
-        botocore_session._credentials = RefreshableCredentials.create_from_metadata(
-            metadata=refresh(), refresh_using=refresh, method="sts-assume-role")
+        botocore_session._credentials = DeferredRefreshableCredentials(refresh_using=refresh,
+                                                                       method="sts-assume-role")
         return boto3.Session(botocore_session=botocore_session)

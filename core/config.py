@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from docqet_monitor.core import yamlfile
+from docqet_monitor.core import shard, yamlfile
 from docqet_monitor.core.errors import UsageError
 from docqet_monitor.core.yamlfile import short
 
@@ -136,6 +136,8 @@ class AccountConfig:
 class AwsConfig:
     max_concurrency: int = field(default=5, metadata=between(1, 100))
     max_attempts: int = field(default=5, metadata=between(1, 20))
+    # all requests in flight together; max_concurrency is per (account, region, AWS service)
+    max_concurrency_total: int = field(default=50, metadata=between(1, 1000))
     connect_timeout_seconds: float = field(default=5.0, metadata=seconds(0, 300))
     read_timeout_seconds: float = field(default=30.0, metadata=seconds(0, 300))
 
@@ -200,6 +202,8 @@ class ExporterConfig:
     address: str = field(default="0.0.0.0", metadata=check(
         lambda v: _is_ip(v) or re.fullmatch(HOSTNAME, v) is not None, "an IP address or a host name"))
     port: int = field(default=DEFAULT_PORT, metadata=check(lambda v: 0 < v < 65536, "a TCP port 1-65535"))
+    # "K/N": this exporter is shard K of N (see docs/exporter.md "Shards"); empty: it does all the work
+    shard: str = field(default="", metadata=check(lambda v: v == "" or shard.valid(v), shard.EXPECTED))
 
 
 # --- dashboards -------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class Stats:
     cost_usd: float = 0.0
     collectors: dict[str, CollectorState] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # account id -> name
+    shard: str = ""  # "K/N" when sharded: a `shard` label on the self-metrics (not on account_info: shard 1's)
 
     def name_account(self, account: str, name: str) -> None:
         """Name an AWS account in ``docqet_exporter_account_info`` (the first name given wins)."""
@@ -81,41 +82,49 @@ class Stats:
             return all(s.completed for s in self.collectors.values())
 
     def families(self) -> list[Metric]:
-        """The self-metrics as metric families (a consistent copy taken under the lock)."""
+        """The self-metrics as metric families (a consistent copy taken under the lock).
+
+        Sharded, every family but ``account_info`` carries ``shard``; ``account_info`` is shard 1's alone (the
+        union of the shards' expositions names each account once).
+        """
+        extra = ["shard"] if self.shard else []
+        more = [self.shard] if self.shard else []
         with self._lock:
             build = GaugeMetricFamily("docqet_exporter_build_info", "Build information of docqet-monitor.",
-                                      labels=["version"])
-            build.add_metric([self.version], 1)
+                                      labels=["version", *extra])
+            build.add_metric([self.version, *more], 1)
             accounts = GaugeMetricFamily("docqet_exporter_account_info",
                                          "The AWS accounts the exporter reads, by id and name; always 1.",
                                          labels=["account", "name"])
-            for account, name in sorted(self.accounts.items()):
-                accounts.add_metric([account, name], 1)
+            if not self.shard or self.shard.startswith("1/"):
+                for account, name in sorted(self.accounts.items()):
+                    accounts.add_metric([account, name], 1)
             up = GaugeMetricFamily("docqet_exporter_collector_up",
                                    "1 when the collector's last refresh succeeded, 0 when it failed.",
-                                   labels=["collector"])
+                                   labels=["collector", *extra])
             last = GaugeMetricFamily("docqet_exporter_collector_last_success_timestamp_seconds",
                                      "Unix time of the collector's last successful refresh.",
-                                     labels=["collector"])
+                                     labels=["collector", *extra])
             duration = GaugeMetricFamily("docqet_exporter_collector_duration_seconds",
-                                         "Wall time of the collector's last refresh.", labels=["collector"])
+                                         "Wall time of the collector's last refresh.", labels=["collector", *extra])
             for name, state in sorted(self.collectors.items()):
-                up.add_metric([name], 1 if state.up else 0)
+                up.add_metric([name, *more], 1 if state.up else 0)
                 if state.last_success is not None:
-                    last.add_metric([name], state.last_success)
+                    last.add_metric([name, *more], state.last_success)
                 if state.duration is not None:
-                    duration.add_metric([name], state.duration)
+                    duration.add_metric([name, *more], state.duration)
             requests = CounterMetricFamily("docqet_exporter_aws_requests",
                                            "AWS API requests sent, retries included.",
-                                           labels=["service", "operation"])
+                                           labels=["service", "operation", *extra])
             for (service, operation), n in sorted(self.requests.items()):
-                requests.add_metric([service, operation], n)
+                requests.add_metric([service, operation, *more], n)
             errors = CounterMetricFamily("docqet_exporter_aws_request_errors",
                                          "AWS API requests that failed, by error code.",
-                                         labels=["service", "operation", "code"])
+                                         labels=["service", "operation", "code", *extra])
             for (service, operation, code), n in sorted(self.errors.items()):
-                errors.add_metric([service, operation, code], n)
+                errors.add_metric([service, operation, code, *more], n)
             cost = CounterMetricFamily("docqet_exporter_aws_estimated_cost_usd",
-                                       "Estimated AWS charges of the exporter's own API calls, in USD.")
-            cost.add_metric([], self.cost_usd)
+                                       "Estimated AWS charges of the exporter's own API calls, in USD.",
+                                       labels=extra)
+            cost.add_metric(more, self.cost_usd)
             return [build, accounts, up, last, duration, requests, errors, cost]

@@ -12,6 +12,7 @@ import logging
 from docqet_monitor.core import stats
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.shard import Shard
 from docqet_monitor.exporters import cost, ecs, qdrant, rds
 from docqet_monitor.exporters.metrics import Collector
 
@@ -19,7 +20,11 @@ log = logging.getLogger(__name__)
 
 
 def build(config: Config, aws: Aws) -> list[Collector]:
-    """The enabled collectors for ``config``, sharing ``aws`` (clients, stats, in-flight limit)."""
+    """The enabled collectors for ``config``, sharing ``aws`` (clients, stats, in-flight limits).
+
+    Sharded (``exporter.shard``), a collector of global data (``global_data = True``: cost, Qdrant, global
+    AWS services) runs on shard 1 only; the others split their work (see :mod:`exporters.regional`).
+    """
     collectors: list[Collector] = []
     if config.collectors.ecs.enabled:
         collectors.append(ecs.collector(config, aws))
@@ -27,7 +32,8 @@ def build(config: Config, aws: Aws) -> list[Collector]:
         collectors.append(rds.collector(config, aws))
     optional = (qdrant.build(config.collectors.qdrant), cost.build(config.collectors.cost, aws))
     collectors.extend(c for c in optional if c is not None)
-    return collectors
+    shard = Shard.parse(config.exporter.shard)
+    return [c for c in collectors if shard.runs_global or not getattr(c, "global_data", False)]
 
 
 def exported_metric_names() -> frozenset[str]:

@@ -223,6 +223,7 @@ class CostCollector:
     """Collector ``cost``: serves the last report; asks Cost Explorer again once it is ``interval`` old."""
 
     name = "cost"
+    global_data = True  # the bill, not one region's: sharded, only shard 1 reads it
 
     def __init__(self, settings: CostCollectorConfig, explorer: CostExplorer,
                  clock: Callable[[], float] = time.time) -> None:

@@ -8,14 +8,14 @@ one batched GetMetricData read per region. A service missing a field loses that 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from prometheus_client.core import Metric
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
-from docqet_monitor.core.discovery import arn_resource
+from docqet_monitor.core.discovery import arn_name, arn_resource
 from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, EcsService, selected_clusters
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
@@ -141,12 +141,13 @@ def _ratio(percent: float | None) -> float | None:
 
 
 def scrape(api: EcsApi, read: MetricReader, account: str, region: str,
-           clusters: Sequence[str], period: int) -> list[Metric]:
+           clusters: Sequence[str], period: int, owns: Callable[[str], bool] = lambda cluster: True) -> list[Metric]:
     """Discover the region's services, read their CloudWatch values, build the families.
 
-    ``read(queries) -> {query: value}``; ``clusters`` (names or ARNs) restricts discovery when non-empty.
+    ``read(queries) -> {query: value}``; ``clusters`` (names or ARNs) restricts discovery when non-empty;
+    ``owns(cluster name)`` keeps this shard's clusters (their services are not even listed otherwise).
     """
-    arns = selected_clusters(api.cluster_arns(), clusters)
+    arns = [arn for arn in selected_clusters(api.cluster_arns(), clusters) if owns(arn_name(arn))]
     services = list({(s.cluster, s.name): s for s in api.services(arns)}.values())
     target_groups = sorted({tg for s in services for tg in s.target_groups})
     load_balancers = api.load_balancers(target_groups) if target_groups else {}
@@ -158,8 +159,11 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     """The ECS collector over every configured account and region."""
     settings, period = config.collectors.ecs, config.cloudwatch.period_seconds
 
+    owns = regional.owner(config, "ecs")
+
     def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
         api = BotoEcsApi(client("ecs"), client("elbv2"), config.aws.max_concurrency)
-        return scrape(api, read, account, region, settings.clusters, period)
+        return scrape(api, read, account, region, settings.clusters, period,
+                      lambda cluster: owns(account, region, cluster))
 
-    return regional.collector("ecs", settings, config, aws, scrape_region)
+    return regional.collector("ecs", settings, config, aws, scrape_region, per_resource=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import generate_latest
@@ -25,6 +25,21 @@ class Collector(Protocol):
     interval_seconds: float
 
     def collect(self) -> Collection: ...
+
+
+Publish = Callable[[list[Metric]], None]  # hands over the families found so far, while a refresh goes on
+
+
+@runtime_checkable
+class Progressive(Protocol):
+    """A collector whose parts finish at different times (the regions of an AWS collector).
+
+    ``collect_progressively(publish, wait_all)`` calls ``publish`` with the families so far while parts are still
+    running; without ``wait_all`` it may return before a slow part ends (that part's last good families stand).
+    A collector with ``global_data = True`` reads account-wide or global data: sharded, only shard 1 runs it.
+    """
+
+    def collect_progressively(self, publish: Publish, wait_all: bool = False) -> Collection: ...
 
 
 def dedupe(families: Iterable[Metric]) -> list[Metric]:

@@ -309,6 +309,7 @@ class QdrantCollector:
     """Collector ``qdrant``: every configured node, one after the other; collections fetched concurrently."""
 
     name = "qdrant"
+    global_data = True  # not per account and region: sharded, only shard 1 reads the nodes
 
     def __init__(self, nodes: tuple[Node, ...], max_concurrency: int = 8, interval_seconds: float = 60.0) -> None:
         self.interval_seconds = interval_seconds

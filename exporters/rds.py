@@ -8,7 +8,7 @@ only; nothing is faked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client.core import Metric
 
@@ -119,13 +119,14 @@ def families(account: str, region: str, clusters: Sequence[DbCluster], instances
 
 
 def scrape(api: RdsApi, read: MetricReader, account: str, region: str,
-           clusters: Sequence[str], period: int) -> list[Metric]:
+           clusters: Sequence[str], period: int, owns: Callable[[str], bool] = lambda cluster: True) -> list[Metric]:
     """Discover the region's clusters and instances, read their CloudWatch values, build the families.
 
-    ``clusters`` (identifiers) restricts discovery when non-empty.
+    ``clusters`` (identifiers) restricts discovery when non-empty; ``owns(cluster)`` keeps this shard's clusters
+    (with their instances).
     """
     wanted = set(clusters)
-    found = [c for c in api.clusters() if not wanted or c.name in wanted]
+    found = [c for c in api.clusters() if (not wanted or c.name in wanted) and owns(c.name)]
     names = {c.name for c in found}
     instances = [i for i in api.instances() if i.cluster in names]
     values = read(queries(found, instances, period))
@@ -136,7 +137,10 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     """The RDS/Aurora collector over every configured account and region."""
     settings, period = config.collectors.rds, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
-        return scrape(BotoRdsApi(client("rds")), read, account, region, settings.clusters, period)
+    owns = regional.owner(config, "rds")
 
-    return regional.collector("rds", settings, config, aws, scrape_region)
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+        return scrape(BotoRdsApi(client("rds")), read, account, region, settings.clusters, period,
+                      lambda cluster: owns(account, region, cluster))
+
+    return regional.collector("rds", settings, config, aws, scrape_region, per_resource=True)

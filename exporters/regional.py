@@ -1,16 +1,26 @@
-"""AWS collectors that read every (account, region) target: concurrent scrapes, per-target last good series.
+"""AWS collectors that read every (account, region) target: independent scrapes, per-target last good series.
 
 A target that fails (timeout, throttled beyond retries, 5xx, a bug in parsing) keeps the series of its last
 successful scrape and reports the error, so the collector's up-metric is 0 while the other regions stay fresh.
-The in-flight AWS request limit is :class:`~exporters.aws.Aws`'s; targets only run side by side.
+
+Targets do not wait for each other: each scrape runs in its own thread, the families found so far are handed
+to the exporter every few seconds while others are still running, and a refresh in the background ends after
+``interval_seconds`` even if a target is still busy (a hung region): that target keeps running, is not started
+again until it ends, and counts as failed only once its attempts have run out. The in-flight AWS request limits
+are :class:`~core.aws.Aws`'s (per account, region and service).
+
+Shards: by default a shard scrapes only the (account, region) pairs it owns; a collector that splits finer
+(``per_resource``) scrapes every pair and keeps the resources it owns (e.g. ECS clusters); a collector of
+global data (``global_data``) runs on shard 1 only (see :mod:`core.shard`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -18,12 +28,14 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsCollectorConfig, Config
 from docqet_monitor.core.discovery import Target, targets
+from docqet_monitor.core.shard import Shard
 from docqet_monitor.exporters import cloudwatch
-from docqet_monitor.exporters.metrics import Collection, dedupe
+from docqet_monitor.exporters.metrics import Collection, Publish, dedupe
 
 log = logging.getLogger(__name__)
 
 MAX_PARALLEL_TARGETS = 16
+PUBLISH_SECONDS = 5.0  # while targets are still running, hand over the finished ones' families this often
 
 
 Clients = Callable[[str], Any]  # service name -> boto3 client for the target being scraped
@@ -32,34 +44,87 @@ MetricValues = Mapping[cloudwatch.MetricQuery, float]
 
 
 class AwsCollector:
-    """A :class:`~exporters.metrics.Collector` running ``scrape`` once per target on each refresh."""
+    """A :class:`~exporters.metrics.Collector` running ``scrape`` once per target on each refresh.
+
+    ``global_data``: the collector reads account-wide or global data, so only shard 1 runs it.
+    """
 
     def __init__(self, name: str, interval_seconds: float, aws: Aws, target_list: Sequence[Target],
-                 scrape: Scrape) -> None:
+                 scrape: Scrape, global_data: bool = False) -> None:
         self.name = name
         self.interval_seconds = interval_seconds
+        self.global_data = global_data
         self._aws = aws
         self._targets = tuple(dict.fromkeys(target_list))
         self._scrape = scrape
+        self._lock = threading.Lock()
         self._last: dict[Target, list[Metric]] = {}
+        self._errors: dict[Target, str] = {}  # targets whose last completed scrape failed
+        self._running: dict[Target, Future[None]] = {}
+        self._slots = threading.BoundedSemaphore(MAX_PARALLEL_TARGETS)
 
     def collect(self) -> Collection:
-        if not self._targets:
-            return Collection()
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_TARGETS, len(self._targets))) as pool:
-            futures = {t: pool.submit(self._scrape, t, self._client_factory(t)) for t in self._targets}
-        families: list[Metric] = []
-        errors: list[str] = []
-        for target, future in futures.items():
-            try:
-                self._last[target] = future.result()
-            except Exception as exc:  # one region's fault must not lose the others
-                # the server logs each error as a warning; the traceback only with -vv
-                log.debug("scrape failed, keeping the last good series", exc_info=True,
-                          extra={"collector": self.name, "target": str(target)})
-                errors.append(f"{self.name} {target}: {type(exc).__name__}: {exc}")
-            families.extend(self._last.get(target, []))
-        return Collection(dedupe(families), tuple(errors))
+        """Scrape every target and wait for all of them."""
+        return self.collect_progressively(lambda _: None, wait_all=True)
+
+    def collect_progressively(self, publish: Publish, wait_all: bool = False) -> Collection:
+        """Start every target not already running; ``publish`` the families so far while some run.
+
+        Waits for every running target with ``wait_all``, else at most ``interval_seconds``.
+        """
+        with self._lock:  # a target still running from an earlier refresh is not started, nor waited for, again
+            carried = set(self._running.values())
+            started = {self._start(t) for t in self._targets if t not in self._running}
+        if wait_all:
+            started |= carried
+        deadline = None if wait_all else time.monotonic() + self.interval_seconds
+        last_publish, fresh = time.monotonic(), False
+        while started:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            timeouts = [deadline - now] if deadline is not None else []
+            if fresh:
+                timeouts.append(max(0.0, last_publish + PUBLISH_SECONDS - now))
+            done, started = wait(started, timeout=min(timeouts) if timeouts else None, return_when=FIRST_COMPLETED)
+            fresh = fresh or bool(done)
+            if started and fresh and time.monotonic() - last_publish >= PUBLISH_SECONDS:
+                publish(self._collection().families)
+                last_publish, fresh = time.monotonic(), False
+        return self._collection()
+
+    def _collection(self) -> Collection:
+        with self._lock:
+            families = [f for t in self._targets for f in self._last.get(t, [])]
+            errors = tuple(self._errors[t] for t in self._targets if t in self._errors)
+        return Collection(dedupe(families), errors)
+
+    def _start(self, target: Target) -> Future[None]:
+        """Scrape ``target`` in a daemon thread (a hung region never blocks the process's exit); ``_lock`` held."""
+        future: Future[None] = Future()
+        self._running[target] = future
+
+        def run() -> None:
+            with self._slots:
+                try:
+                    families = self._scrape(target, self._client_factory(target))
+                except Exception as exc:  # one region's fault must not lose the others
+                    # the server logs each error as a warning; the traceback only with -vv
+                    log.debug("scrape failed, keeping the last good series", exc_info=True,
+                              extra={"collector": self.name, "target": str(target)})
+                    with self._lock:
+                        self._errors[target] = f"{self.name} {target}: {type(exc).__name__}: {exc}"
+                else:
+                    with self._lock:
+                        self._last[target] = families
+                        self._errors.pop(target, None)
+                finally:
+                    with self._lock:
+                        del self._running[target]
+                    future.set_result(None)
+
+        threading.Thread(target=run, name=f"{self.name} {target}", daemon=True).start()
+        return future
 
     def _client_factory(self, target: Target) -> Clients:
         return lambda service: self._aws.client(service, target.region, target.account)
@@ -71,19 +136,36 @@ RegionScrape = Callable[[Clients, MetricReader, str, str], list[Metric]]
 
 
 def collector(name: str, settings: AwsCollectorConfig, config: Config, aws: Aws, scrape: RegionScrape,
-              clock: Callable[[], float] = time.time) -> AwsCollector:
-    """An :class:`AwsCollector` over the configured targets; ``scrape`` reads CloudWatch through the batcher."""
+              clock: Callable[[], float] = time.time, per_resource: bool = False,
+              global_data: bool = False) -> AwsCollector:
+    """An :class:`AwsCollector` over the configured targets; ``scrape`` reads CloudWatch through the batcher.
+
+    Sharded, the collector scrapes only the (account, region) pairs its shard owns, unless ``per_resource``:
+    then it scrapes every pair and ``scrape`` keeps the resources the shard owns (:func:`owner`).
+    ``global_data``: only shard 1 runs it.
+    """
     cw = config.cloudwatch
+    shard = Shard.parse(config.exporter.shard)
 
     def scrape_target(target: Target, client: Clients) -> list[Metric]:
         def read(queries: Sequence[cloudwatch.MetricQuery]) -> dict[cloudwatch.MetricQuery, float]:
             return cloudwatch.fetch_all(client("cloudwatch"), queries, clock(), cw.delay_seconds,
                                         cw.lookback_periods, config.aws.max_concurrency)
-        return scrape(client, read, aws.account_id(target.account, target.region), target.region)
+        account = aws.account_id(target.account, target.region)
+        if not per_resource and not shard.owns(account, target.region):
+            return []
+        return scrape(client, read, account, target.region)
 
     for account in config.accounts:
         aws.stats.name_account(account.account_id, account.name or account.account_id)
-    return AwsCollector(name, settings.interval_seconds, aws, targets(config), scrape_target)
+    return AwsCollector(name, settings.interval_seconds, aws, targets(config), scrape_target, global_data)
+
+
+def owner(config: Config, kind: str) -> Callable[[str, str, str], bool]:
+    """``owns(account, region, resource)`` for a ``per_resource`` collector's resources of ``kind`` (e.g. ``ecs``
+    clusters): whether this exporter's shard keeps them (always true unsharded)."""
+    shard = Shard.parse(config.exporter.shard)
+    return lambda account, region, resource: shard.owns(account, region, kind, resource)
 
 
 def gauge(name: str, documentation: str, labels: Sequence[str],

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client.core import Metric
 
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.exporters.metrics import Collection, Collector, render
+from docqet_monitor.exporters.metrics import Collection, Collector, Progressive, render
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -52,15 +52,23 @@ class Exporter:
     def snapshot(self) -> Snapshot:
         return self._snapshot
 
-    def refresh(self, collector: Collector) -> bool | None:
-        """Run one refresh of ``collector``; None when a refresh of it is already running."""
+    def refresh(self, collector: Collector, wait_all: bool = False) -> bool | None:
+        """Run one refresh of ``collector``; None when a refresh of it is already running.
+
+        A :class:`Progressive` collector's families so far are served while it still runs; without
+        ``wait_all`` its refresh may end before a slow part (a hung region) does.
+        """
         lock = self._running[collector.name]
         if not lock.acquire(blocking=False):
             return None
         try:
             started = time.monotonic()
             try:
-                result = collector.collect()
+                if isinstance(collector, Progressive):
+                    result = collector.collect_progressively(
+                        lambda families: self._publish(collector.name, families), wait_all)
+                else:
+                    result = collector.collect()
             except Exception as exc:  # a collector's bug or fault must not stop the others
                 log.exception("collector failed", extra={"collector": collector.name})
                 result = Collection(errors=(f"{type(exc).__name__}: {exc}",))
@@ -79,12 +87,18 @@ class Exporter:
         finally:
             lock.release()
 
+    def _publish(self, name: str, families: list[Metric]) -> None:
+        """Serve a collector's families found so far (its refresh is still running)."""
+        with self._swap:
+            self._families[name] = families
+            self._snapshot = self._build_snapshot()
+
     def refresh_all(self) -> dict[str, bool | None]:
-        """Refresh every collector once, concurrently; collector name -> success."""
+        """Refresh every collector once, concurrently, waiting for all of their parts; name -> success."""
         if not self.collectors:
             return {}
         with ThreadPoolExecutor(max_workers=len(self.collectors)) as pool:
-            results = list(pool.map(self.refresh, self.collectors))
+            results = list(pool.map(lambda c: self.refresh(c, wait_all=True), self.collectors))
         return {c.name: r for c, r in zip(self.collectors, results, strict=True)}
 
     def start(self) -> None:

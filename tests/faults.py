@@ -99,7 +99,7 @@ class FaultyAws(Aws):
     fault: Fault | None = None
     injected: list[Request] = field(default_factory=list)
 
-    def instrument(self, client: Any) -> None:
+    def instrument(self, client: Any, account: str = "") -> None:
         model = client.meta.service_model
         service, region, protocol = model.service_name, client.meta.region_name, model.resolved_protocol
 
@@ -115,5 +115,6 @@ class FaultyAws(Aws):
                 self.injected.append(call)
             return answer
 
-        client.meta.events.register_first("before-send.*.*", before_send)
-        super().instrument(client)
+        super().instrument(client, account)
+        # after the in-flight limits: a hanging fault holds its slots as a hung request does
+        client.meta.events.register_last("before-send.*.*", before_send)

@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.parsers import ResponseParserError
 from fakeaws import THROTTLED, fake_aws
-from faults import Body
+from faults import Body, FaultyAws, Request, when
 
 from docqet_monitor.core.aws import REQUIRED_FIELDS, Aws, MalformedResponseError, estimated_cost, missing_fields
 from docqet_monitor.core.config import AccountConfig, AwsConfig
@@ -178,16 +178,55 @@ def test_response_without_required_field_is_an_error(moto_endpoint: str) -> None
 
 @pytest.mark.parametrize("limit", [1, 3])
 def test_in_flight_requests_never_exceed_the_limit(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two regions, each allowed ``limit`` in flight, under a total cap of ``limit``."""
     with fake_aws(lambda op, n: OK_CLUSTERS if op == "ListClusters" else (200, {"serviceArns": []}),
                   hold_seconds=0.05) as (fake, url):
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-        aws = _aws(max_concurrency=limit)
+        aws = _aws(max_concurrency=limit, max_concurrency_total=limit)
         clients = [aws.client("ecs", region) for region in ("eu-west-1", "us-east-1")]
         with ThreadPoolExecutor(12) as pool:
             list(pool.map(lambda i: clients[i % 2].list_clusters() if i % 3 else
                           clients[i % 2].list_services(cluster="c"), range(24)))
     assert len(fake.operations) == 24
     assert fake.peak_in_flight <= limit
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_each_region_has_its_own_limit(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per (account, region, service): two regions together have twice the requests in flight of one."""
+    with fake_aws(lambda op, n: OK_CLUSTERS, hold_seconds=0.1) as (fake, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        aws = _aws(max_concurrency=limit)
+        clients = [aws.client("ecs", region) for region in ("eu-west-1", "us-east-1")]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: clients[i % 2].list_clusters(), range(16)))
+    assert limit < fake.peak_in_flight <= 2 * limit
+
+
+def test_a_hung_region_holds_only_its_own_slots(moto_endpoint: str) -> None:
+    """us-east-1 hangs with its one slot taken and a second request waiting for it; eu-west-1's requests still
+    get through the total cap of 2 (waiting for a region's slot never holds one of the cap)."""
+    entered, release = threading.Semaphore(0), threading.Event()
+
+    def hang(request: Request) -> None:
+        entered.release()
+        assert release.wait(120), "the test never released the hung region"
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    aws = FaultyAws(settings=AwsConfig(max_attempts=1, max_concurrency=1, max_concurrency_total=2),
+                    fault=when(lambda r: r.region == "us-east-1", hang))
+    hung_client, healthy_client = aws.client("ecs", "us-east-1"), aws.client("ecs", "eu-west-1")
+    with ThreadPoolExecutor(3) as pool:
+        hung = [pool.submit(hung_client.list_clusters) for _ in range(2)]
+        assert entered.acquire(timeout=60)  # one us-east-1 request holds its region's slot
+        healthy = pool.submit(lambda: [healthy_client.list_clusters() for _ in range(3)])
+        assert len(healthy.result(timeout=60)) == 3  # done while us-east-1 still hangs
+        assert not entered.acquire(blocking=False)  # the second us-east-1 request is still waiting for its slot
+        release.set()
+        for future in hung:
+            with pytest.raises(ReadTimeoutError):
+                future.result(timeout=60)
+    assert aws.stats.errors == {("ecs", "ListClusters", "ReadTimeoutError"): 2}
 
 
 def test_without_the_limit_the_fake_sees_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +256,8 @@ def test_assume_role_per_account(moto_endpoint: str) -> None:
     assert aws.client("ecs", "eu-west-1", shared).list_clusters()["clusterArns"] == []
     assert aws.client("ecs", "eu-west-1", prod).list_clusters()["clusterArns"] == [
         "arn:aws:ecs:eu-west-1:111111111111:cluster/prod-only"]
-    assert aws.stats.requests["sts", "AssumeRole"] == 2  # once per account, not per client
+    # once per account and region (the region's own STS endpoint), not per client
+    assert aws.stats.requests["sts", "AssumeRole"] == 3
 
 
 def test_assume_role_needs_no_region_in_the_environment(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
