@@ -54,6 +54,9 @@ pass_state = click.make_pass_decorator(State)
 DETAILED_EXITCODE = "--detailed-exitcode"
 
 
+LOG_FORMAT = "docqet_monitor.log_format"  # ctx.meta key: how the final error is written
+
+
 class Cli(click.Group):
     """The one place errors become output: a :class:`DocqetError` is ``Error: <message>`` on stderr and its exit
     code (2 usage/config/missing settings, 1 run time); with --detailed-exitcode every error exits 1 (2 means
@@ -74,6 +77,9 @@ class Cli(click.Group):
             error = exc
         if ctx.meta.get(DETAILED_EXITCODE):
             error.exit_code = FAILURE
+        if ctx.meta.get(LOG_FORMAT) == "json":  # every stderr line one JSON object, the final error too
+            log.error("Error: %s", error.format_message(), extra={"exit_code": error.exit_code})
+            raise click.exceptions.Exit(error.exit_code) from None
         raise error from None
 
 
@@ -83,7 +89,8 @@ class Cli(click.Group):
 @click.option("--config", "config_path", metavar="PATH", envvar=config_mod.CONFIG_ENV_VAR,
               type=click.Path(dir_okay=False),
               help=f"Config file (also ${config_mod.CONFIG_ENV_VAR}). Without either: built-in defaults.")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-v", "--verbose", count=True,
+              help="More log output: -v debug, -vv also every AWS request [default: info events].")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log line format on stderr; json for structured logs.")
 @click.version_option(__version__, prog_name="docqet-monitor")
@@ -91,6 +98,7 @@ class Cli(click.Group):
 def main(ctx: click.Context, env: str | None, config_path: str | None, verbose: int, log_format: str) -> None:
     """Observability and alerting for Docqet's AWS platform: exporters, dashboards and alerts as code."""
     logs.setup(verbose, log_format)
+    ctx.meta[LOG_FORMAT] = log_format
     if env and ctx.get_parameter_source("config_path") is click.core.ParameterSource.ENVIRONMENT:
         config_path = None  # an explicit --env beats $DOCQET_MONITOR_CONFIG
     init_self_monitoring(env or "development")  # the tool's crashes go to Sentry when $SENTRY_DSN is set
@@ -300,7 +308,7 @@ def exporter_serve(state: State, address: str | None, port: int | None, shard: s
     config = _with_shard(state.config, shard)
     exp = _build_exporter(config)
     _serve_until_signal(exp, address or config.exporter.address, config.exporter.port if port is None else port,
-                        lambda url: log.warning("listening on %s/metrics", url))  # a log line: json holds
+                        lambda url: log.info("listening on %s/metrics", url))
 
 
 def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callable[[str], None]) -> None:
@@ -314,7 +322,7 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
     announce(f"http://{host}:{bound}")
     exp.start()
     stop.wait()
-    log.warning("stopping")
+    log.info("stopping")
     httpd.shutdown()
     httpd.server_close()
     exp.stop()

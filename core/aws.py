@@ -16,7 +16,9 @@ parsed, or lacks a field the collectors rely on, is an error too (code ``Respons
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from docqet_monitor.core.stats import (
 )
 
 DEFAULT_ACCOUNT_NAME = "default"  # the name of the default credentials' account in account_info
+requests_log = logging.getLogger("docqet_monitor.requests")  # one debug line per AWS/HTTP attempt (-vv)
 
 # Top-level response fields the collectors rely on, by (service, operation); AWS always sends them.
 REQUIRED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -207,6 +210,7 @@ class Aws:
         limit.acquire()
         self._limit.acquire()
         self._held.value = limit
+        self._held.started = time.monotonic()
 
     def _release(self) -> None:
         limit = getattr(self._held, "value", None)
@@ -217,7 +221,8 @@ class Aws:
 
     def _on_response(self, service: str, event_name: str, response_dict: dict[str, Any] | None,
                      parsed_response: dict[str, Any] | None, exception: Exception | None,
-                     **_: Any) -> None:
+                     context: dict[str, Any] | None = None, **_: Any) -> None:
+        started = getattr(self._held, "started", None)
         self._release()
         operation = event_name.rsplit(".", 1)[-1]
         code = None
@@ -226,6 +231,11 @@ class Aws:
         elif response_dict is not None and response_dict.get("status_code", 200) >= 300:
             code = ((parsed_response or {}).get("Error") or {}).get("Code") or str(response_dict["status_code"])
         self.stats.count_request(service, operation, code)
+        if requests_log.isEnabledFor(logging.DEBUG):  # -vv: every attempt, never its parameters
+            attempt = ((context or {}).get("retries") or {}).get("attempt", 1)
+            requests_log.debug("aws %s %s", service, operation, extra={
+                "service": service, "operation": operation, "outcome": code or "ok", "attempt": attempt,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1) if started else None})
 
     def _on_call_error(self, service: str, event_name: str, exception: Exception, **_: Any) -> None:
         """An attempt that ended without ``response-received`` (a response that cannot be parsed)."""

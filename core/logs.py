@@ -36,9 +36,11 @@ class TextFormatter(logging.Formatter):
 
 
 def setup(verbosity: int, fmt: str) -> None:
-    """Log to stderr; -v gives info, -vv debug. Library loggers stay at warning: their debug output can
-    carry request headers."""
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    """Log to stderr: info events by default, -v debug, -vv also one line per AWS/HTTP attempt (service,
+    operation, outcome, attempt, duration; never parameters). Library loggers stay at warning: their debug
+    output can carry request headers."""
+    level = logging.INFO if verbosity == 0 else logging.DEBUG
+    logging.getLogger("docqet_monitor.requests").setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
