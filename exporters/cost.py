@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.aws import Aws, explain
 from docqet_monitor.core.config import CostCollectorConfig
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.exporters.metrics import Collection
@@ -257,7 +257,7 @@ class CostCollector:
             try:
                 self._report = fetch(self.explorer, self.settings.tag_key, now)
             except (ClientError, BotoCoreError, CostExplorerError, KeyError, ValueError, TypeError) as exc:
-                self._failure = (now, f"cost explorer: {type(exc).__name__}: {exc}")
+                self._failure = (now, f"cannot read the costs from Cost Explorer: {explain(exc)}")
                 return Collection(families(self._report, self.settings.monthly_budget_usd), (self._failure[1],))
             self._failure = None
             try:

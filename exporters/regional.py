@@ -25,7 +25,7 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.aws import Aws, explain
 from docqet_monitor.core.config import AwsCollectorConfig, Config
 from docqet_monitor.core.discovery import Target, targets
 from docqet_monitor.core.shard import Shard
@@ -113,7 +113,7 @@ class AwsCollector:
                     log.debug("scrape failed, keeping the last good series", exc_info=True,
                               extra={"collector": self.name, "target": str(target)})
                     with self._lock:
-                        self._errors[target] = f"{self.name} {target}: {type(exc).__name__}: {exc}"
+                        self._errors[target] = f"cannot read {self.name} metrics in {target}: {explain(exc)}"
                 else:
                     with self._lock:
                         self._last[target] = families

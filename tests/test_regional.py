@@ -53,7 +53,7 @@ def test_collect_isolates_failures_per_target_and_merges_families() -> None:
 
     broken.add("b")
     second = collector.collect()
-    assert second.errors == ("t b: TimeoutError: read timed out",)
+    assert second.errors == ("cannot read t metrics in b: read timed out (TimeoutError)",)
     assert value(second.families, "docqet_test", region="a") == 2  # fresh
     assert value(second.families, "docqet_test", region="b") == 1  # the last good one
 
@@ -71,11 +71,21 @@ def test_a_failing_target_is_one_warning_line_in_the_exporter_log(caplog: pytest
     caplog.set_level(logging.WARNING)
     Exporter([regional.AwsCollector("t", 60, Aws(), [discovery.Target("b")], scrape)], Stats()).refresh_all()
     assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
-        ("WARNING", "collector error: t b: TimeoutError: read timed out", None)]
+        ("WARNING", "collector error: cannot read t metrics in b: read timed out (TimeoutError)", None)]
     caplog.clear()
     caplog.set_level(logging.DEBUG)  # -vv: the traceback too
     Exporter([regional.AwsCollector("t", 60, Aws(), [discovery.Target("b")], scrape)], Stats()).refresh_all()
     assert any(r.exc_info for r in caplog.records)
+
+
+def test_an_aws_failure_is_named_in_our_words() -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    def scrape(target: discovery.Target, client: Any) -> list[Metric]:
+        raise NoCredentialsError()
+
+    result = regional.AwsCollector("ecs", 60, Aws(), [discovery.Target("eu-west-1")], scrape).collect()
+    assert result.errors == ("cannot read ecs metrics in eu-west-1: no AWS credentials found (NoCredentialsError)",)
 
 
 def test_a_target_that_never_succeeded_has_no_series() -> None:
