@@ -18,6 +18,7 @@ from docqet_monitor import __version__
 from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import logs, outputs
+from docqet_monitor.core import repository as repo_mod
 from docqet_monitor.core import shard as shard_mod
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.errors import FAILURE, DocqetError, RunError, UsageError
@@ -39,15 +40,31 @@ log = logging.getLogger("docqet_monitor")
 class State:
     env: str | None
     config_path: str | None
+    root: str | None = None  # --root / $DOCQET_MONITOR_ROOT
     _config: config_mod.Config | None = None
 
     @property
     def config(self) -> config_mod.Config:
         if self._config is None:
-            self._config = config_mod.resolve(self.env, self.config_path)
+            self._config = self.resolve(self.env, self.config_path)
             if self._config.environment != (self.env or "development"):
                 init_self_monitoring(self._config.environment)  # crash reports name the config's environment
         return self._config
+
+    def resolve(self, env: str | None, config_path: str | None = None) -> config_mod.Config:
+        """The config of ``--env NAME`` (in the monitoring repository) or ``--config PATH``."""
+        environments = self.repository(f"--env {env}").environments if env and not config_path else None
+        return config_mod.resolve(env, config_path, environments)
+
+    def repository(self, needed_for: str) -> repo_mod.Repository:
+        """The user's monitoring repository (--root, $DOCQET_MONITOR_ROOT, else walking up from the working
+        directory); :class:`NotARepository` (exit 2) saying how to get one when there is none."""
+        return repo_mod.locate(Path.cwd(), Path(self.root) if self.root else None, needed_for)
+
+    def find_repository(self) -> repo_mod.Repository | None:
+        """The monitoring repository if there is one (see :meth:`repository`)."""
+        root = repo_mod.find_root(Path.cwd().resolve(), Path(self.root).resolve() if self.root else None)
+        return repo_mod.Repository(root) if root else None
 
 
 pass_state = click.make_pass_decorator(State)
@@ -85,24 +102,28 @@ class Cli(click.Group):
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--env", "env", metavar="NAME",
-              help="Environment: reads monitoring/environments/NAME.yaml (development, staging, production).")
+              help="Environment: reads monitoring/environments/NAME.yaml of the monitoring repository.")
 @click.option("--config", "config_path", metavar="PATH", envvar=config_mod.CONFIG_ENV_VAR,
               type=click.Path(dir_okay=False),
               help=f"Config file (also ${config_mod.CONFIG_ENV_VAR}). Without either: built-in defaults.")
+@click.option("--root", "root", metavar="DIR", envvar=repo_mod.ROOT_ENV_VAR, type=click.Path(file_okay=False),
+              help=f"The monitoring repository (also ${repo_mod.ROOT_ENV_VAR}) [default: the nearest directory "
+                   "at or above the working directory holding monitoring/environments/].")
 @click.option("-v", "--verbose", count=True,
               help="More log output: -v debug, -vv also every AWS request [default: info events].")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log line format on stderr; json for structured logs.")
 @click.version_option(__version__, prog_name="docqet-monitor")
 @click.pass_context
-def main(ctx: click.Context, env: str | None, config_path: str | None, verbose: int, log_format: str) -> None:
+def main(ctx: click.Context, env: str | None, config_path: str | None, root: str | None, verbose: int,
+         log_format: str) -> None:
     """Observability and alerting for Docqet's AWS platform: exporters, dashboards and alerts as code."""
     logs.setup(verbose, log_format)
     ctx.meta[LOG_FORMAT] = log_format
     if env and ctx.get_parameter_source("config_path") is click.core.ParameterSource.ENVIRONMENT:
         config_path = None  # an explicit --env beats $DOCQET_MONITOR_CONFIG
     init_self_monitoring(env or "development")  # the tool's crashes go to Sentry when $SENTRY_DSN is set
-    ctx.obj = State(env, config_path)
+    ctx.obj = State(env, config_path, root)
 
 
 @main.command()
@@ -113,9 +134,9 @@ def validate(state: State, strict: bool) -> None:
 
     Alerts: the catalog lint, promtool/amtool on a fresh render. Runbooks (when monitoring/runbooks/ exists):
     a page per alert, an alert per page, the five sections. Dashboards: every query reads exported metrics (or
-    recording rules), every variable used is defined. In a checkout: the generated files under monitoring/
-    are what the code builds. Paging readiness: what would reach no one (warnings; errors with --strict).
-    No network.
+    recording rules), every variable used is defined. In a monitoring repository: the generated files under
+    its monitoring/ are what the code builds. Paging readiness: what would reach no one (warnings; errors with
+    --strict). No network.
     """
     from docqet_monitor.alerts import catalog
 
@@ -123,8 +144,8 @@ def validate(state: State, strict: bool) -> None:
     catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
     config_mod.resolve_listen_address(config)  # exporter.address: known now, not when serving
     click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
-    findings = (_validate_alerts(config) + _validate_runbooks(config) + _validate_dashboards(config)
-                + _validate_committed() + _validate_paging(config, strict))
+    findings = (_validate_alerts(config) + _validate_runbooks(state, config) + _validate_dashboards(config)
+                + _validate_committed(state) + _validate_paging(config, strict))
     for finding in findings:
         click.echo(finding, err=True)
     if findings:
@@ -158,17 +179,18 @@ def _validate_alerts(config: config_mod.Config) -> list[str]:
     return [f"alerts: {finding}" for finding in findings]
 
 
-def _validate_runbooks(config: config_mod.Config) -> list[str]:
-    """Every alert has its page under monitoring/runbooks/ and every page an alert (skipped without the folder)."""
+def _validate_runbooks(state: State, config: config_mod.Config) -> list[str]:
+    """Every alert has its page under monitoring/runbooks/ of the monitoring repository and every page an alert
+    (skipped without the folder)."""
     from docqet_monitor.alerts import catalog, runbooks
-    from docqet_monitor.alerts import render as alerts_render
 
-    directory = alerts_render.MONITORING / "runbooks"
-    if not directory.is_dir():
-        click.echo(f"runbooks: skipped ({directory} does not exist; runbook_url links to "
-                   f"{config.alerts.runbook_base_url}).")
+    repository = state.find_repository()
+    directory = repository.monitoring / "runbooks" if repository else None
+    if directory is None or not directory.is_dir():
+        why = f"{directory} does not exist" if directory else "not in a monitoring repository"
+        click.echo(f"runbooks: skipped ({why}; runbook_url links to {config.alerts.runbook_base_url}).")
         return []
-    where = f"{alerts_render.MONITORING.name}/{directory.name}"
+    where = "monitoring/runbooks"
     findings = runbooks.lint(catalog.defaults(config), directory, where)
     if not findings:
         click.echo(f"runbooks: every alert has its page under {where}/, each with the five sections.")
@@ -188,19 +210,20 @@ def _validate_dashboards(config: config_mod.Config) -> list[str]:
     return [f"dashboards: {finding}" for finding in findings]
 
 
-def _validate_committed() -> list[str]:
-    """Generated files under monitoring/ that differ from what the code builds (skipped outside a checkout)."""
+def _validate_committed(state: State) -> list[str]:
+    """Generated files of the monitoring repository that differ from what the code builds (none: skipped)."""
     from docqet_monitor.alerts import render as alerts_render
     from docqet_monitor.dashboards import build
 
-    root = alerts_render.MONITORING
-    if not root.is_dir():
-        click.echo(f"committed files: skipped ({root} does not exist: not a checkout).")
+    repository = state.find_repository()
+    if repository is None:
+        click.echo("committed files: skipped (not in a monitoring repository).")
         return []
-    findings = [f"{change.path.relative_to(root.parent)}: {change.change}; run `docqet-monitor dashboards build`"
-                for change in build.compare(build.DEFAULT_OUT, build.build_all())]
-    findings += [f"{root.name}/{rel}: stale; run `docqet-monitor alerts render`"
-                 for rel in alerts_render.stale(alerts_render.committed_files(), root)]
+    root = repository.monitoring
+    findings = [f"{change.path.relative_to(repository.root)}: {change.change}; run `docqet-monitor dashboards "
+                "build`" for change in build.compare(repository.dashboards, build.build_all())]
+    findings += [f"{root.name}/{rel}: stale; run `docqet-monitor alerts render`" for rel in
+                 alerts_render.stale(alerts_render.committed_files(repository.environments), root)]
     if not findings:
         click.echo(f"committed files: the dashboards, rules and configs under {root} are up to date.")
     return [f"committed files: {finding}" for finding in findings]
@@ -218,7 +241,7 @@ def alerts() -> None:
 @click.option("--env", "env", metavar="NAME",
               help="Only this environment [default: the global --env/--config, else every environment].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output directory [default: monitoring/, the committed files].")
+              help="Output directory [default: monitoring/ of the monitoring repository, the committed files].")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files under the output are stale.")
 @click.option("--allow-secret-in-worktree", is_flag=True,
               help="Write a routing key from $PAGERDUTY_ROUTING_KEY inline even when --out is inside a git work tree.")
@@ -234,10 +257,15 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool,
     from docqet_monitor.alerts import alertmanager
     from docqet_monitor.alerts import render as render_mod
 
-    target = out or render_mod.MONITORING
-    in_repository = target.resolve().is_relative_to(render_mod.MONITORING.resolve().parent)
+    repository: repo_mod.Repository | None
+    if out is None:
+        repository = state.repository("alerts render")
+        target = repository.monitoring
+    else:
+        repository, target = state.find_repository(), out
+    in_repository = repository is not None and target.resolve().is_relative_to(repository.root)
     if env or state.env or state.config_path:
-        config = config_mod.resolve(env=env) if env else state.config
+        config = state.resolve(env) if env else state.config
         key = None if in_repository else alertmanager.routing_key_from_env(config, os.environ)
         work_tree = outputs.git_work_tree(target) if key and not check else None
         if work_tree and not allow_secret_in_worktree:
@@ -248,7 +276,8 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool,
                 "pagerduty_routing_key_file, or pass --allow-secret-in-worktree; nothing was written")
         files = {**render_mod.shared_files(), **render_mod.environment_files(config, key)}
     else:
-        files = render_mod.committed_files()
+        environments = (repository or state.repository("alerts render (every environment)")).environments
+        files = render_mod.committed_files(environments)
     if check:
         stale = render_mod.stale(files, target)
         if stale:
@@ -354,6 +383,58 @@ def _print_once(exp: Exporter) -> None:
         raise RunError(f"collector(s) failed: {', '.join(failed)} (run with -v for details)")
 
 
+# --- init -------------------------------------------------------------------------------------
+
+
+@main.command("init")
+@click.argument("directory", metavar="[DIR]", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite example files DIR already has (environments, provisioning).")
+def init_command(directory: Path, force: bool) -> None:
+    """Create a monitoring repository in DIR (default: here): example environment files and Grafana
+    provisioning, the dashboards built and the rules rendered from them; then prints the next steps."""
+    from docqet_monitor.alerts import render as render_mod
+    from docqet_monitor.dashboards import build
+
+    repository = repo_mod.Repository(directory)
+    examples = repo_mod.example_files()
+    existing = [rel for rel in examples if (directory / rel).exists()]
+    if existing and not force:
+        raise UsageError(f"{directory} already has {', '.join(existing)}; nothing was written. Keep your files "
+                         "(rebuild with `docqet-monitor dashboards build` and `docqet-monitor alerts render`) or "
+                         "replace them with the examples: `docqet-monitor init --force`")
+    # everything is built before anything is written: a bad existing environment file writes nothing
+    configs = {rel: config_mod.loads(text, str(directory / rel)) for rel, text in examples.items()
+               if Path(rel).parent == repo_mod.ENVIRONMENTS}
+    configs |= {str(path.relative_to(directory)): config_mod.load(path)
+                for path in sorted(repository.environments.glob("*.yaml"))
+                if str(path.relative_to(directory)) not in configs}
+    rules = render_mod.repository_files(configs[rel] for rel in sorted(configs))
+    models = build.build_all()
+    try:
+        for rel, text in examples.items():
+            (directory / rel).parent.mkdir(parents=True, exist_ok=True)
+            (directory / rel).write_text(text, encoding="utf-8")
+        build.write(repository.dashboards, models)
+        render_mod.write(rules, repository.monitoring)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the monitoring repository in {directory}: "
+                                   f"{exc.strerror or exc}") from None
+    where = "" if directory == Path() else f"cd {directory} && "
+    click.echo(f"""Created a monitoring repository in {directory.resolve()}:
+  monitoring/environments/      development, staging, production settings: edit them (docs: configuration)
+  monitoring/grafana/           {len(models)} dashboards (JSON) and Grafana provisioning examples
+  monitoring/prometheus/        prometheus.yml and every environment's rules
+  monitoring/alertmanager/      every environment's alertmanager.yml
+
+Next steps:
+  {where}git init && git add monitoring   # keep it under version control
+  docqet-monitor --env staging validate          # after each edit of an environment file
+  docqet-monitor dashboards build && docqet-monitor alerts render   # rebuild the generated files
+  docqet-monitor --env staging exporter serve    # the exporter (AWS credentials for that environment)
+  docqet-monitor --env staging sync --dry-run    # what sync would change in Grafana, CloudWatch, Sentry
+Commands find this repository from any directory inside it (or give --root DIR).""")
+
+
 # --- demo -------------------------------------------------------------------------------------
 
 # The demo's steps, in order; each feature keeps its step in its own package and appends it here.
@@ -376,16 +457,23 @@ DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost
 def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out: Path) -> None:
     """Run everything against moto's AWS emulator on 127.0.0.1, seeded with a Docqet staging environment.
 
-    Without --env/--config the staging settings are used; regions and accounts are always the demo's.
+    Without --env/--config the staging settings are used (the monitoring repository's staging.yaml, else the
+    packaged example); regions and accounts are always the demo's. Needs the `demo` extra.
     """
     from docqet_monitor.alerts import catalog
     from docqet_monitor.exporters import qdrant
 
-    base = state.config if state.env or state.config_path else config_mod.resolve(env="staging")
+    demo_mod.require_moto()  # without the demo extra: say how to install it (exit 2)
+    base = state.config if state.env or state.config_path else _demo_staging(state)
     config = dataclasses.replace(base, regions=(demo_mod.REGION,), accounts=())
+    listen = config.exporter.port if port is None else port
     catalog.rules(config)  # config errors beyond the file's own checks, before anything starts
     if config.collectors.qdrant.enabled:
         qdrant.nodes_from(config.collectors.qdrant)
+    problem = None if once else demo_mod.port_problem("127.0.0.1", listen)
+    if problem:  # refused before anything is seeded or the output directory emptied
+        raise UsageError(f"port {listen} on 127.0.0.1 is not available ({problem}); the demo did not start: stop "
+                         "what listens there or choose another port with --port (0: any free port)")
     out_dir = demo_mod.prepare_out(out)
     with demo_mod.moto_server() as endpoint, demo_mod.aws_environment(endpoint):
         click.echo(f"AWS emulator (moto) on {endpoint}", err=True)
@@ -397,8 +485,16 @@ def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out:
             click.echo(f"demo output (kept until the next run): {out_dir}", err=True)
             _print_once(exp)
         else:
-            _serve_until_signal(exp, "127.0.0.1", config.exporter.port if port is None else port,
-                                lambda url: _announce_demo(url, out_dir))
+            _serve_until_signal(exp, "127.0.0.1", listen, lambda url: _announce_demo(url, out_dir))
+
+
+def _demo_staging(state: State) -> config_mod.Config:
+    """The monitoring repository's staging settings, else the staging example shipped in the package."""
+    repository = state.find_repository()
+    if repository and repository.environment("staging").is_file():
+        return state.resolve("staging")
+    rel = (repo_mod.ENVIRONMENTS / "staging.yaml").as_posix()
+    return config_mod.loads(repo_mod.example_files()[rel], f"{rel} (the example in the docqet_monitor package)")
 
 
 def _announce_demo(url: str, out_dir: Path) -> None:

@@ -116,7 +116,9 @@ def _plan_step(target: PlanTarget, dry_run: bool, prune: bool) -> Outcome:
     return Outcome(name, status, f"{len(report.applied)}/{len(plan.changes)} change(s) applied{conflicts}", lines)
 
 
-def _rules_step(config: Config, dry_run: bool, out: Path) -> Outcome:
+def _rules_step(config: Config, dry_run: bool, out: Path | None) -> Outcome:
+    if out is None:
+        raise Skipped("not in a monitoring repository; give --rules-out DIR, or --root DIR")
     files = {**render.shared_files(), **render.environment_files(config)}
     stale = render.stale(files, out)
     if not stale:
@@ -127,7 +129,7 @@ def _rules_step(config: Config, dry_run: bool, out: Path) -> Outcome:
     return Outcome("rules", "changed", f"{len(stale)} of {len(files)} file(s) written in {out}", stale)
 
 
-def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out: Path,
+def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out: Path | None,
              environ: Mapping[str, str]) -> Outcome:
     """One target; a skip or a failure becomes its outcome (crashes are also sent to Sentry, when enabled)."""
     try:
@@ -144,11 +146,12 @@ def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out
         return Outcome(name, "failed", f"{type(exc).__name__}: {exc}")
 
 
-def sync(config: Config, targets: Sequence[str], *, dry_run: bool, prune: bool, rules_out: Path,
+def sync(config: Config, targets: Sequence[str], *, dry_run: bool, prune: bool, rules_out: Path | None,
          progress: Callable[[str, Outcome | None], None] = lambda *_: None,
          environ: Mapping[str, str] = os.environ) -> list[Outcome]:
     """Run the targets in order; ``progress(target, None)`` before each, ``progress(target, outcome)`` after.
-    A real run (not a dry run) reports the cron check-in."""
+    ``rules_out`` None (no monitoring repository): the rules target is skipped. A real run (not a dry run)
+    reports the cron check-in."""
     check_in = None if dry_run else _check_in_start(config.environment, environ)
     outcomes = []
     for name in targets:

@@ -1,6 +1,6 @@
 """Render the Prometheus rules and Alertmanager configs to files, check the committed ones, run promtool/amtool.
 
-Output layout under ``monitoring/`` (or ``--out DIR``)::
+Output layout under the monitoring repository's ``monitoring/`` (or ``--out DIR``)::
 
     prometheus/prometheus.yml                    one config for every environment, loads rules/*.yml
     prometheus/rules/<env>/alerts.yml, slo.yml   deploy as rules/*.yml beside prometheus.yml
@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from docqet_monitor.alerts import alertmanager, catalog, lint, prometheus
@@ -21,7 +21,6 @@ from docqet_monitor.core import outputs
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.errors import RunError
 
-MONITORING = Path(__file__).resolve().parent.parent / "monitoring"
 TOOLS = ("promtool", "amtool")
 
 
@@ -44,12 +43,17 @@ def environment_files(config: Config, routing_key: str | None = None) -> dict[st
     return files
 
 
-def committed_files() -> dict[str, str]:
-    """What ``monitoring/`` must hold: every environment's files, never a routing key from the environment."""
+def repository_files(configs: Iterable[Config]) -> dict[str, str]:
+    """What ``monitoring/`` must hold for these environments, never a routing key from the environment."""
     files = shared_files()
-    for path in sorted(config_mod.ENVIRONMENTS_DIR.glob("*.yaml")):
-        files.update(environment_files(config_mod.load(path)))
+    for config in configs:
+        files.update(environment_files(config))
     return files
+
+
+def committed_files(environments: Path) -> dict[str, str]:
+    """What ``monitoring/`` must hold for every environment file in ``environments``."""
+    return repository_files(config_mod.load(path) for path in sorted(environments.glob("*.yaml")))
 
 
 def write(files: Mapping[str, str], out: Path) -> list[Path]:

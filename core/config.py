@@ -31,7 +31,6 @@ from docqet_monitor.core import shard, yamlfile
 from docqet_monitor.core.errors import UsageError
 from docqet_monitor.core.yamlfile import short
 
-ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "monitoring" / "environments"
 CONFIG_ENV_VAR = "DOCQET_MONITOR_CONFIG"
 DEFAULT_PORT = 19842
 MAX_STRING = 2048  # characters of any string value (URLs included)
@@ -451,7 +450,16 @@ def load(path: str | os.PathLike[str]) -> Config:
     """Read and validate one config file (see :mod:`~docqet_monitor.core.yamlfile` for what is refused)."""
     source = str(path)
     try:
-        data, lines = yamlfile.parse(yamlfile.read_text(path))
+        text = yamlfile.read_text(path)
+    except yamlfile.BadFile as exc:
+        raise ConfigError(source, exc.path, exc.message, exc.line) from None
+    return loads(text, source)
+
+
+def loads(text: str, source: str) -> Config:
+    """Validate the text of a config file; ``source`` names it in errors."""
+    try:
+        data, lines = yamlfile.parse(text)
     except yamlfile.BadFile as exc:
         raise ConfigError(source, exc.path, exc.message, exc.line) from None
     return parse(data, source, lines)
@@ -481,21 +489,20 @@ def resolve_listen_address(config: Config, timeout: float = RESOLVE_TIMEOUT_SECO
                       config.lines.get("exporter.address"))
 
 
-def environment_path(env: str) -> Path:
-    return ENVIRONMENTS_DIR / f"{env}.yaml"
-
-
-def resolve(env: str | None = None, path: str | None = None) -> Config:
-    """The config chosen by ``--config``, ``--env``, ``$DOCQET_MONITOR_CONFIG``, else the defaults."""
+def resolve(env: str | None = None, path: str | None = None, environments: Path | None = None) -> Config:
+    """The config chosen by ``--config``, ``--env`` (``NAME.yaml`` in ``environments``, the monitoring
+    repository's directory), ``$DOCQET_MONITOR_CONFIG``, else the defaults."""
     if path and env:
         raise ConfigError("<command line>", "", "give either --env or --config, not both")
     if env:
         if not re.fullmatch(ENVIRONMENT_NAME, env, re.ASCII):  # it becomes a path: no "/", no ".."
             raise ConfigError("<command line>", "--env", f"expected an environment name ({ENVIRONMENT_NAME}), "
                                                          f"got {short(env)}")
-        file = environment_path(env)
+        if environments is None:
+            raise TypeError("resolve(env=...) needs the environments directory of the monitoring repository")
+        file = environments / f"{env}.yaml"
         if not file.exists():
-            known = ", ".join(sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml")))
+            known = ", ".join(sorted(p.stem for p in environments.glob("*.yaml")))
             raise ConfigError("<command line>", "--env", f"unknown environment {env!r}; expected one of: {known}")
         return load(file)
     path = path or os.environ.get(CONFIG_ENV_VAR)

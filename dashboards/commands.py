@@ -14,11 +14,12 @@ from docqet_monitor.core.plan import Plan, apply, check_conflicts, render_text, 
 from docqet_monitor.dashboards import build as builder
 from docqet_monitor.dashboards.publish import Grafana, Publisher, connect, make_plan
 
-OUT_HELP = "Directory of the dashboard JSON files [default: monitoring/grafana/dashboards]."
+OUT_HELP = ("Directory of the dashboard JSON files "
+            "[default: monitoring/grafana/dashboards/ of the monitoring repository].")
 
 
-def _out(path: str | None) -> Path:
-    return Path(path) if path else builder.DEFAULT_OUT
+def _out(state: Any, path: str | None, command: str) -> Path:
+    return Path(path) if path else state.repository(f"dashboards {command}").dashboards
 
 
 @click.group()
@@ -31,7 +32,7 @@ def dashboards() -> None:
 @click.pass_obj
 def build_command(state: Any, out: str | None) -> None:
     """Write one JSON file per dashboard (thresholds from the alert catalog of --env, defaults without)."""
-    directory = _out(out)
+    directory = _out(state, out, "build")
     models = builder.build_all(state.config)
     try:
         changes = builder.write(directory, models)
@@ -47,7 +48,7 @@ def build_command(state: Any, out: str | None) -> None:
 @click.pass_obj
 def check_command(state: Any, out: str | None) -> None:
     """Exit 1 when the files in DIR differ from what the code builds (run `dashboards build`)."""
-    directory = _out(out)
+    directory = _out(state, out, "check")
     changes = builder.compare(directory, builder.build_all(state.config))
     for change in changes:
         click.echo(f"{change.path}: {change.change}", err=True)

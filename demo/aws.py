@@ -26,6 +26,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ from typing import Any
 import boto3
 
 from docqet_monitor.core.config import Config
-from docqet_monitor.core.errors import RunError
+from docqet_monitor.core.errors import RunError, UsageError
 
 REGION = "eu-west-1"
 CLUSTER = "docqet-staging"
@@ -224,7 +225,34 @@ def _put_datapoints(cloudwatch: Any, by_namespace: dict[str, list[dict[str, Any]
 
 
 class DemoError(RunError):
-    """The demo cannot run (e.g. moto is not installed) or a step of it failed: exit 1."""
+    """The demo cannot run (e.g. its output directory is not its own) or a step of it failed: exit 1."""
+
+
+class ExtraMissing(UsageError):
+    """moto is not installed: the ``demo`` extra is missing (exit 2)."""
+
+
+def require_moto() -> type:
+    """moto's ``ThreadedMotoServer``; :class:`ExtraMissing` saying how to install it."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise ExtraMissing("the demo needs the `demo` extra (moto's AWS emulator): "
+                           "pip install 'docqet-monitor[demo]' (in a checkout: `make demo`)") from None
+    return ThreadedMotoServer
+
+
+def port_problem(address: str, port: int) -> str | None:
+    """Why ``address:port`` cannot be listened on, or None (port 0, any free port, always can)."""
+    if port == 0:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the exporter's HTTP server binds
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def patch_moto_percentiles() -> None:
@@ -254,14 +282,10 @@ def patch_moto_percentiles() -> None:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto's AWS server on 127.0.0.1 (a free port) for the duration; yields its URL."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        raise DemoError("the demo needs moto (the `demo` extra): run `make demo` in the docqet-monitor checkout, "
-                        "or `pip install -e '.[demo]'` there") from None
+    server_class = require_moto()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     patch_moto_percentiles()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = server_class(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()  # port 0: the OS chose a free one

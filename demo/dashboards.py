@@ -22,7 +22,7 @@ def dashboards_step(ctx: DemoContext) -> None:
     build.write(out, models)
     ctx.extras["dashboards_dir"] = out
     ctx.echo(f"dashboards: {len(models)} Grafana dashboards ({', '.join(models)}) built for "
-             f"{ctx.config.environment} in {out}; the committed ones are in {build.DEFAULT_OUT}")
+             f"{ctx.config.environment} in {out}")
     if not (ctx.config.grafana.url or os.environ.get(URL_ENV)):
         ctx.echo(f"dashboards: set {URL_ENV} and GRAFANA_TOKEN to publish them to a Grafana")
         return

@@ -6,13 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 from aws_limits import AwsLimits
-from helpers import free_port
+from helpers import CHECKOUT, free_port
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reaches a real cloud: fake credentials, a fixed region, no inherited tool settings."""
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "DOCQET_MONITOR_CONFIG", "QDRANT_URL",
+    """No test reaches a real cloud: fake credentials, a fixed region, no inherited tool settings. Tests run in
+    the checkout, the monitoring repository `--env` finds (a test may chdir elsewhere)."""
+    monkeypatch.chdir(CHECKOUT.root)
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "DOCQET_MONITOR_CONFIG",
+                "DOCQET_MONITOR_ROOT", "QDRANT_URL",
                 "QDRANT_API_KEY", "GRAFANA_URL", "GRAFANA_TOKEN", "SENTRY_DSN", "SENTRY_AUTH_TOKEN",
                 "SENTRY_URL", "SENTRY_ORG", "SENTRY_PROJECTS", "PAGERDUTY_ROUTING_KEY"):
         monkeypatch.delenv(var, raising=False)

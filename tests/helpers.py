@@ -12,10 +12,13 @@ from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig
+from docqet_monitor.core.repository import Repository
 from docqet_monitor.demo.aws import patch_moto_percentiles, seed_staging
 
 CONTRACTS = Path(__file__).resolve().parent / "contracts"  # vendored API specs: see contracts/README.md
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# this checkout as a monitoring repository: its monitoring/ holds the committed examples the package ships
+CHECKOUT = Repository(Path(__file__).resolve().parents[1])
 
 
 def free_port() -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import CHECKOUT
 
 from docqet_monitor.alerts import alertmanager, render
 from docqet_monitor.cli import main
@@ -31,7 +33,7 @@ def _routes(am_file: Path, *labels: str) -> str:
 def test_committed_files_are_up_to_date() -> None:
     code, output = _run("alerts", "render", "--check")
     assert code == 0, output
-    assert f"{len(render.committed_files())} generated file(s)" in output
+    assert f"{len(render.committed_files(CHECKOUT.environments))} generated file(s)" in output
 
 
 def test_check_names_a_stale_file(tmp_path: Path) -> None:
@@ -105,18 +107,18 @@ def test_validate_fails_on_a_rule_promtool_rejects(monkeypatch: pytest.MonkeyPat
     (("severity=info", "alertname=Watchdog"), "watchdog"),
 ])
 def test_production_routes_by_severity(labels: tuple[str, ...], receiver: str) -> None:
-    assert _routes(render.MONITORING / "alertmanager/production/alertmanager.yml", *labels) == receiver
+    assert _routes(CHECKOUT.monitoring / "alertmanager/production/alertmanager.yml", *labels) == receiver
 
 
 @pytest.mark.parametrize("severity", ["critical", "warning", "info"])
 def test_development_pages_nobody(severity: str) -> None:
-    am_file = render.MONITORING / "alertmanager/development/alertmanager.yml"
+    am_file = CHECKOUT.monitoring / "alertmanager/development/alertmanager.yml"
     assert _routes(am_file, f"severity={severity}", "alertname=X") == "notifications"
     assert "pagerduty" not in am_file.read_text()
 
 
 def test_pagerduty_receivers_send_resolved_with_severity_and_group_by() -> None:
-    doc = yaml.safe_load((render.MONITORING / "alertmanager/production/alertmanager.yml").read_text())
+    doc = yaml.safe_load((CHECKOUT.monitoring / "alertmanager/production/alertmanager.yml").read_text())
     assert doc["route"]["group_by"] == ["alertname", "environment", "service"]
     pd = {r["name"]: r["pagerduty_configs"][0] for r in doc["receivers"] if "pagerduty_configs" in r}
     assert {name: (c["severity"], c["send_resolved"]) for name, c in pd.items()} == {
@@ -143,7 +145,7 @@ def test_routing_key_from_the_environment_only_outside_the_repository(
     # rendering the committed files never reads the key, and they stay up to date
     code, output = _run("alerts", "render", "--check")
     assert code == 0 and SECRET not in output
-    assert all(SECRET not in text for text in render.committed_files().values())
+    assert all(SECRET not in text for text in render.committed_files(CHECKOUT.environments).values())
 
 
 def test_a_routing_key_file_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,7 +166,7 @@ def test_unknown_alert_in_config_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_prometheus_config_scrapes_exporter_and_qdrant_and_loads_rules() -> None:
-    doc = yaml.safe_load((render.MONITORING / "prometheus/prometheus.yml").read_text())
+    doc = yaml.safe_load((CHECKOUT.monitoring / "prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in doc["scrape_configs"]}
     assert jobs["docqet-monitor"]["static_configs"][0]["targets"] == ["docqet-monitor:19842"]
     # no honor_labels: the exporter's series carry no `instance` or `job` of their own (test_exposition)
@@ -200,8 +202,8 @@ def test_no_routing_key_is_written_anywhere_in_the_repository(monkeypatch: pytes
                                                              tmp_path: Path) -> None:
     """Not under monitoring/ and not in another directory of the checkout either: it could be committed."""
     monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", SECRET)
-    monkeypatch.setattr(render, "MONITORING", tmp_path / "repo" / "monitoring")
+    shutil.copytree(CHECKOUT.environments, tmp_path / "repo" / "monitoring" / "environments")
     for out in (tmp_path / "repo" / "build", tmp_path / "repo" / "monitoring" / "tmp"):
-        code, output = _run("--env", "staging", "alerts", "render", "--out", str(out))
+        code, output = _run("--root", str(tmp_path / "repo"), "--env", "staging", "alerts", "render", "--out", str(out))
         assert code == 0, output
         assert SECRET not in (out / "alertmanager/staging/alertmanager.yml").read_text()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import FIXTURES
+from helpers import CHECKOUT, FIXTURES
 
 from docqet_monitor.cli import main
 from docqet_monitor.core import config
@@ -52,7 +52,7 @@ def test_full_file_is_typed() -> None:
 
 @pytest.mark.parametrize("env", ["development", "staging", "production"])
 def test_committed_environments_are_valid(env: str) -> None:
-    cfg = config.resolve(env=env)
+    cfg = config.resolve(env=env, environments=CHECKOUT.environments)
     assert cfg.environment == env
 
 
@@ -81,7 +81,7 @@ def test_missing_file_and_unknown_env(tmp_path: Path) -> None:
     with pytest.raises(config.ConfigError, match="cannot read the file"):
         config.load(tmp_path / "nope.yaml")
     with pytest.raises(config.ConfigError, match="unknown environment 'qa'"):
-        config.resolve(env="qa")
+        config.resolve(env="qa", environments=CHECKOUT.environments)
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
@@ -102,7 +102,7 @@ def test_config_from_environment_variable(monkeypatch: pytest.MonkeyPatch) -> No
 def test_an_explicit_env_beats_the_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.CONFIG_ENV_VAR, str(CONFIGS / "full.ok.yaml"))
     result = CliRunner().invoke(main, ["--env", "staging", "validate"])  # (the alert checks after it may fail)
-    assert f"{config.environment_path('staging')}: configuration is valid (environment staging)." in result.output
+    assert f"{CHECKOUT.environment('staging')}: configuration is valid (environment staging)." in result.output
     both = CliRunner().invoke(main, ["--env", "staging", "--config", str(CONFIGS / "full.ok.yaml"), "validate"])
     assert both.exit_code == 2 and "give either --env or --config, not both" in both.output
 

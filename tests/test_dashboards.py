@@ -15,7 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from grafanalib import core as G
-from helpers import CONTRACTS, interpolate
+from helpers import CHECKOUT, CONTRACTS, interpolate
 
 from docqet_monitor import cli
 from docqet_monitor.alerts import catalog
@@ -28,7 +28,7 @@ from docqet_monitor.dashboards.thresholds import CITATION
 UIDS = {"docqet-overview", "docqet-ecs-services", "docqet-aurora-postgresql", "docqet-qdrant", "docqet-aws-cost",
         "docqet-exporter-health"}
 MODERN_TYPES = {"row", "timeseries", "stat", "table", "state-timeline"}
-PROVISIONING = build.DEFAULT_OUT.parent / "provisioning"
+PROVISIONING = CHECKOUT.monitoring / "grafana" / "provisioning"
 
 
 @functools.cache
@@ -314,7 +314,7 @@ def test_the_committed_files_are_what_the_code_builds() -> None:
     result = run("dashboards", "check")
     assert result.exit_code == 0, result.output
     for uid in UIDS:
-        text = (build.DEFAULT_OUT / f"{uid}.json").read_text()
+        text = (CHECKOUT.dashboards / f"{uid}.json").read_text()
         model = json.loads(text)
         assert text == json.dumps(model, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
         assert build.recorded_fingerprint(model) == build.fingerprint(model)

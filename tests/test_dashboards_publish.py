@@ -415,7 +415,7 @@ def test_the_demo_builds_the_dashboards_and_says_where(monkeypatch: pytest.Monke
     out = ctx.extras["dashboards_dir"]
     assert sorted(p.stem for p in out.iterdir()) == sorted(MODELS)
     assert f"built for staging in {out}" in lines[0] and "set GRAFANA_URL and GRAFANA_TOKEN" in lines[1]
-    assert out != build.DEFAULT_OUT
+    assert out == tmp_path / "dashboards"
 
 
 def test_the_demo_publishes_when_grafana_url_is_set(api: Any, caplog: pytest.LogCaptureFixture,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import cloudwatch, ecs, rds
 from docqet_monitor.exporters.collectors import exported_metric_names
 
-CLI = [sys.executable, "-c", "import cli; cli.main()"]
+CLI = [sys.executable, "-m", "docqet_monitor"]
 ROOT = Path(__file__).resolve().parents[1]
 LB = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/docqet-staging/1"
 TGS = {"api": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/docqet-staging-api/2",
@@ -111,12 +112,31 @@ def test_demo_config_errors_exit_2_before_anything_starts(tmp_path: Path, monkey
 
 
 def test_demo_without_moto_says_how_to_install_it(tmp_path: Path) -> None:
-    code = "import sys; sys.modules['moto'] = sys.modules['moto.server'] = None; import cli; cli.main()"
+    code = ("import sys; sys.modules['moto'] = sys.modules['moto.server'] = None\n"
+            "from docqet_monitor.cli import main; main()")
     done = subprocess.run([sys.executable, "-c", code, "demo", "--once", "--out", str(tmp_path / "out")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
-    assert done.stderr.strip() == ("Error: the demo needs moto (the `demo` extra): run `make demo` in the "
-                                   "docqet-monitor checkout, or `pip install -e '.[demo]'` there")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("Error: the demo needs the `demo` extra (moto's AWS emulator): "
+                                   "pip install 'docqet-monitor[demo]' (in a checkout: `make demo`)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_refuses_to_start_when_its_port_is_taken(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / demo.OUT_MARKER).write_text("")
+    (out / "kept").write_text("an earlier run's output")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli.main, ["demo", "--port", str(port), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert (f"Error: port {port} on 127.0.0.1 is not available (Address already in use); the demo did not start: "
+            "stop what listens there or choose another port with --port (0: any free port)") in result.output
+    assert "AWS emulator" not in result.output
+    assert (out / "kept").is_file()  # nothing wiped, nothing seeded
 
 
 def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 import responses
 import sentry_sdk
 from click.testing import CliRunner
-from helpers import free_port
+from helpers import CHECKOUT, free_port
 from sentry_fake import TOKEN, FakeSentry
 
 from docqet_monitor.alerts import cloudwatch as cw
@@ -240,7 +240,8 @@ def test_demo_step_shows_a_plan_the_apply_and_an_empty_plan(moto_endpoint: str, 
     from docqet_monitor.demo import aws as demo_mod
     from docqet_monitor.demo.sync import sync_step
 
-    config = dataclasses.replace(config_mod.resolve(env="staging"), regions=(demo_mod.REGION,), accounts=())
+    staging = config_mod.resolve(env="staging", environments=CHECKOUT.environments)
+    config = dataclasses.replace(staging, regions=(demo_mod.REGION,), accounts=())
     lines: list[str] = []
     ctx = demo_mod.DemoContext(moto_endpoint, config, echo=lines.append, out_dir=tmp_path)
     demo_mod.seed_aws_step(ctx)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import CHECKOUT
 
-from docqet_monitor.alerts import render
 from docqet_monitor.alerts.lint import known_series
 from docqet_monitor.cli import main
 from docqet_monitor.dashboards import build, lint
@@ -59,11 +59,10 @@ def test_lint_finds_unknown_metrics_and_undefined_variables_in_panels_and_variab
 
 @pytest.fixture
 def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of monitoring/ that validate checks instead of the real one."""
+    """A copy of the checkout's monitoring/, a monitoring repository of its own, validated from a subdirectory."""
     root = tmp_path / "monitoring"
-    shutil.copytree(render.MONITORING, root)
-    monkeypatch.setattr(render, "MONITORING", root)
-    monkeypatch.setattr(build, "DEFAULT_OUT", root / "grafana" / "dashboards")
+    shutil.copytree(CHECKOUT.monitoring, root)
+    monkeypatch.chdir(root / "grafana")  # found by walking up
     return root
 
 
@@ -84,8 +83,9 @@ def test_stale_committed_dashboards_and_rules_fail(checkout: Path) -> None:
     assert "Error: 3 problem(s)" in output
 
 
-def test_outside_a_checkout_the_committed_files_are_skipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(render, "MONITORING", tmp_path / "monitoring")
+def test_outside_a_monitoring_repository_the_committed_files_are_skipped(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
     code, output = _run("validate")
     assert code == 0, output
     assert "committed files: skipped" in output
