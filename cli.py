@@ -427,11 +427,11 @@ def init_command(directory: Path, force: bool) -> None:
   monitoring/alertmanager/      every environment's alertmanager.yml
 
 Next steps:
-  {where}git init && git add monitoring   # keep it under version control
-  docqet-monitor --env staging validate          # after each edit of an environment file
-  docqet-monitor dashboards build && docqet-monitor alerts render   # rebuild the generated files
-  docqet-monitor --env staging exporter serve    # the exporter (AWS credentials for that environment)
-  docqet-monitor --env staging sync --dry-run    # what sync would change in Grafana, CloudWatch, Sentry
+  {where}git init && git add monitoring                         # keep it under version control
+  docqet-monitor --env staging validate                            # after each edit of an environment file
+  docqet-monitor dashboards build && docqet-monitor alerts render  # then rebuild the generated files
+  docqet-monitor --env staging exporter serve                      # the exporter (AWS credentials needed)
+  docqet-monitor --env staging sync --dry-run                      # what sync would change (Grafana, AWS, Sentry)
 Commands find this repository from any directory inside it (or give --root DIR).""")
 
 
