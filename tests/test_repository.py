@@ -182,7 +182,7 @@ def test_init_renders_a_teams_own_environments_too_and_a_bad_one_writes_nothing(
     (bad / "monitoring" / "environments").mkdir(parents=True)
     (bad / "monitoring" / "environments" / "qa.yaml").write_text("regions: eu-central-1\n")
     code, output = _run("init", str(bad))
-    assert code == 2 and "qa.yaml: regions: expected" in output
+    assert code == 2 and "qa.yaml, line 1: regions: expected a list of strings" in output
     assert [p.name for p in bad.rglob("*") if p.is_file()] == ["qa.yaml"]
 
 
