@@ -65,6 +65,7 @@ def test_the_repository_paths() -> None:
     ("alerts", "render"),
     ("alerts", "render", "--env", "staging", "--out", "out"),
     ("--env", "production", "sync", "--dry-run"),
+    ("prometheus-config", "--role", "central", "--env", "production"),
 ])
 def test_outside_a_repository_commands_say_so_and_how_to_fix_it(args: tuple[str, ...], tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
