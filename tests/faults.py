@@ -54,6 +54,9 @@ def error(request: Request, status: int, code: str) -> AWSResponse:
         body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected</Message></Error>"
                 "<RequestId>fault</RequestId></ErrorResponse>").encode()
         return response(request, status, body, "text/xml")
+    if request.protocol == "rest-xml":  # S3
+        body = f"<Error><Code>{code}</Code><Message>injected</Message><RequestId>fault</RequestId></Error>".encode()
+        return response(request, status, body, "application/xml")
     return response(request, status, json.dumps({"__type": code, "message": "injected"}).encode(),
                     "application/x-amz-json-1.1")
 
