@@ -465,7 +465,7 @@ def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out:
 
     demo_mod.require_moto()  # without the demo extra: say how to install it (exit 2)
     base = state.config if state.env or state.config_path else _demo_staging(state)
-    config = dataclasses.replace(base, regions=(demo_mod.REGION,), accounts=())
+    config = dataclasses.replace(base, regions=(demo_mod.REGION, demo_mod.DR_REGION), accounts=())
     listen = config.exporter.port if port is None else port
     catalog.rules(config)  # config errors beyond the file's own checks, before anything starts
     if config.collectors.qdrant.enabled:

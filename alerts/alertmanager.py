@@ -26,7 +26,8 @@ DEFAULT_ROUTING_KEY_FILE = "/etc/alertmanager/secrets/pagerduty-routing-key"
 GROUP_BY = ["alertname", "environment", "service"]
 # labels that identify the resource an alert is about: a critical silences warnings on the same resource
 RESOURCE_LABELS = ["environment", "account", "region", "cluster", "service", "db_cluster", "db_instance", "instance",
-                   "qdrant", "collection", "collector", "slo"]
+                   "qdrant", "collection", "collector", "slo", "replication_group", "cache_cluster", "load_balancer",
+                   "target_group", "bucket", "destination_bucket", "rule", "global_cluster"]
 # alerts that make no sense while their service runs no task
 SERVICE_DOWN_SILENCES = ("EcsServiceHttp5xxRatioHigh", "EcsServiceHttpLatencyP95High",
                          "ApiAvailabilityErrorBudgetBurnFast", "ApiAvailabilityErrorBudgetBurnSlow",

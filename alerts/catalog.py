@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from docqet_monitor.alerts import runbooks, slo
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
 from docqet_monitor.core.config import Config, config_error, short
-from docqet_monitor.core.ids import AURORA, COST, ECS, EXPORTER, OVERVIEW, QDRANT, panel_id
+from docqet_monitor.core.ids import AURORA, COST, ECS, EDGE, EXPORTER, OVERVIEW, QDRANT, REDIS, STORAGE_DR, panel_id
 
 DEFAULT_GRAFANA_URL = "https://grafana.docqet.internal"
 
@@ -25,6 +25,10 @@ _SERVICE = "{{ $labels.cluster }}/{{ $labels.service }} " + _WHERE
 _INSTANCE = "{{ $labels.db_instance }} of cluster {{ $labels.db_cluster }} " + _WHERE
 _CLUSTER = "Aurora cluster {{ $labels.db_cluster }} " + _WHERE
 _COLLECTION = "collection {{ $labels.collection }} on Qdrant {{ $labels.qdrant }}"
+_ALB = "load balancer {{ $labels.load_balancer }} ({{ $labels.region }})"
+_TARGET_GROUP = ("target group {{ $labels.target_group }} of load balancer {{ $labels.load_balancer }} "
+                 "({{ $labels.region }})")
+_REDIS_NODE = "Redis node {{ $labels.cache_cluster }} of {{ $labels.replication_group }} ({{ $labels.region }})"
 
 
 def _ecs(metric: str, statistic: str = "Average") -> tuple[str, str, str, str]:
@@ -215,6 +219,199 @@ AURORA_RULES: tuple[AlertRule, ...] = (
     ),
 )
 
+def _redis(metric: str, statistic: str = "Average") -> tuple[str, str, str, str]:
+    return ("m", "AWS/ElastiCache", metric, statistic)
+
+
+REDIS_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="RedisMemoryUsageHigh", severity="warning",
+        summary="Redis node {{ $labels.cache_cluster }} uses most of its memory",
+        description=f"{_REDIS_NODE} uses {{{{ $value | humanizePercentage }}}} of maxmemory; at 100 % it "
+                    "evicts keys (sessions) or refuses writes.",
+        runbook="redis/memory-usage-high", dashboard=REDIS, panel="Memory usage",
+        expr="docqet_elasticache_node_memory_usage_ratio > {threshold}", for_="15m", thresholds={"threshold": 0.8},
+    ),
+    AlertRule(
+        name="RedisMemoryUsageCritical", severity="critical",
+        summary="Redis node {{ $labels.cache_cluster }} is almost out of memory",
+        description=f"{_REDIS_NODE} uses {{{{ $value | humanizePercentage }}}} of maxmemory: keys (sessions, "
+                    "cached documents) are being evicted or writes fail.",
+        runbook="redis/memory-usage-critical", dashboard=REDIS, panel="Memory usage",
+        expr="docqet_elasticache_node_memory_usage_ratio > {threshold}", for_="5m", thresholds={"threshold": 0.9},
+        cloudwatch=CloudWatchAlarm(resource="elasticache_node", metrics=(_redis("DatabaseMemoryUsagePercentage"),),
+                                   comparison="GreaterThanThreshold", scale=100.0,
+                                   evaluation_periods=5, datapoints_to_alarm=5,
+                                   treat_missing_data="missing"),  # a node being replaced reports nothing
+    ),
+    AlertRule(
+        name="RedisEngineCpuHigh", severity="warning",
+        summary="Redis engine on {{ $labels.cache_cluster }} is saturated",
+        description=f"The Redis engine thread of {_REDIS_NODE} runs at {{{{ $value | humanizePercentage }}}}; "
+                    "Redis serves commands on one thread, so every call waits.",
+        runbook="redis/engine-cpu-high", dashboard=REDIS, panel="Engine CPU",
+        expr="docqet_elasticache_node_engine_cpu_utilization_ratio > {threshold}", for_="5m",
+        thresholds={"threshold": 0.9},
+        cloudwatch=CloudWatchAlarm(resource="elasticache_node", metrics=(_redis("EngineCPUUtilization"),),
+                                   comparison="GreaterThanThreshold", scale=100.0,
+                                   evaluation_periods=5, datapoints_to_alarm=5, treat_missing_data="missing"),
+    ),
+    AlertRule(
+        name="RedisEvictionsSustained", severity="warning",
+        summary="Redis node {{ $labels.cache_cluster }} keeps evicting keys",
+        description=f"{_REDIS_NODE} evicts {{{{ $value | humanize }}}} keys a second for lack of memory; "
+                    "evicted sessions log users out.",
+        runbook="redis/evictions-sustained", dashboard=REDIS, panel="Evictions",
+        expr="docqet_elasticache_node_evictions_per_second > {threshold}", for_="15m", thresholds={"threshold": 0},
+    ),
+    AlertRule(
+        name="RedisReplicaLagHigh", severity="warning",
+        summary="Redis replica {{ $labels.cache_cluster }} lags behind its primary",
+        description=f"{_REDIS_NODE} is {{{{ $value | humanizeDuration }}}} behind its primary; a failover now "
+                    "would lose those writes.",
+        runbook="redis/replica-lag-high", dashboard=REDIS, panel="Replication lag",
+        expr="docqet_elasticache_node_replication_lag_seconds > {threshold}", for_="10m",
+        thresholds={"threshold": 5.0},
+    ),
+    AlertRule(
+        name="RedisAutomaticFailoverDisabled", severity="info",
+        summary="Redis replication group {{ $labels.replication_group }} has no automatic failover",
+        description="Replication group {{ $labels.replication_group }} ({{ $labels.region }}) has automatic "
+                    "failover {{ $labels.automatic_failover }}: losing its primary means a cache outage until "
+                    "someone promotes a replica. Production only (disabled in the other environments' files).",
+        runbook="redis/automatic-failover-disabled", dashboard=REDIS, panel="Replication groups",
+        expr='docqet_elasticache_replication_group_info{automatic_failover!="enabled"} == 1', for_="1h",
+    ),
+)
+
+ALB_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="AlbHttp5xxRatioHigh", severity="critical",
+        summary="Load balancer {{ $labels.load_balancer }} answers too many 5xx itself",
+        description=f"{{{{ $value | humanizePercentage }}}} of the requests to {_ALB} fail with a 5xx the load "
+                    "balancer generates itself (no healthy target, target timeouts, connection errors).",
+        runbook="alb/5xx-ratio-high", dashboard=EDGE, panel="ALB 5xx ratio",
+        expr="docqet_alb_http_5xx_per_second / docqet_alb_requests_per_second > {threshold}"
+             " and docqet_alb_requests_per_second > {min_requests_per_second}",
+        for_="10m", thresholds={"threshold": 0.05, "min_requests_per_second": 0.1},
+        cloudwatch=CloudWatchAlarm(
+            resource="load_balancer", comparison="GreaterThanThreshold",
+            metrics=(("errors", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum"),
+                     ("requests", "AWS/ApplicationELB", "RequestCount", "Sum")),
+            expression="IF(requests > {min_requests_per_second} * {period}, FILL(errors, 0) / requests, 0)",
+            evaluation_periods=10, datapoints_to_alarm=10, treat_missing_data="notBreaching"),
+    ),
+    AlertRule(
+        name="AlbRejectedConnections", severity="warning",
+        summary="Load balancer {{ $labels.load_balancer }} rejects connections",
+        description=f"{_ALB} rejects {{{{ $value | humanize }}}} connections a second: it reached its maximum "
+                    "number of connections (or its targets' capacity).",
+        runbook="alb/rejected-connections", dashboard=EDGE, panel="ALB rejected connections",
+        expr="docqet_alb_rejected_connections_per_second > {threshold}", for_="5m", thresholds={"threshold": 0},
+    ),
+    AlertRule(
+        name="AlbTargetGroupUnhealthyTargets", severity="warning",
+        summary="Target group {{ $labels.target_group }} has unhealthy targets",
+        description=f"{{{{ $value }}}} target(s) of {_TARGET_GROUP} fail their health checks.",
+        runbook="alb/unhealthy-targets", dashboard=EDGE, panel="ALB target health",
+        expr="docqet_alb_target_group_unhealthy_targets > {threshold}", for_="10m", thresholds={"threshold": 0},
+    ),
+    AlertRule(
+        name="AlbTargetGroupNoHealthyTargets", severity="critical",
+        summary="Target group {{ $labels.target_group }} has no healthy target",
+        description=f"Every registered target of {_TARGET_GROUP} fails its health checks: the load balancer "
+                    "answers its requests with 503.",
+        runbook="alb/no-healthy-targets", dashboard=EDGE, panel="ALB target health",
+        expr="docqet_alb_target_group_healthy_targets < {min_healthy}"
+             " and docqet_alb_target_group_unhealthy_targets > 0",
+        for_="3m", thresholds={"min_healthy": 1},
+        cloudwatch=CloudWatchAlarm(
+            resource="load_balancer_target_group", threshold="min_healthy", comparison="LessThanThreshold",
+            metrics=(("healthy", "AWS/ApplicationELB", "HealthyHostCount", "Minimum"),
+                     ("unhealthy", "AWS/ApplicationELB", "UnHealthyHostCount", "Maximum")),
+            # an empty target group (the idle half of a blue/green pair) is not an outage: only registered targets
+            expression="IF(unhealthy > 0, healthy, {min_healthy})",
+            evaluation_periods=3, datapoints_to_alarm=3, treat_missing_data="missing"),
+    ),
+)
+
+_REPLICATION = ("replication rule {{ $labels.rule }} of bucket {{ $labels.bucket }} to "
+                "{{ $labels.destination_bucket }} ({{ $labels.region }})")
+
+S3_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="S3ReplicationLatencyHigh", severity="warning",
+        summary="S3 replication of {{ $labels.bucket }} is late",
+        description=f"The destination of {_REPLICATION} is {{{{ $value | humanizeDuration }}}} behind: new "
+                    "documents reach the DR region late.",
+        runbook="s3/replication-latency-high", dashboard=STORAGE_DR, panel="S3 replication latency",
+        expr="docqet_s3_bucket_replication_latency_seconds > {threshold}", for_="15m", thresholds={"threshold": 900},
+    ),
+    AlertRule(
+        name="S3ReplicationRpoBreached", severity="critical",
+        summary="S3 replication of {{ $labels.bucket }} is behind the RPO",
+        description=f"The destination of {_REPLICATION} is {{{{ $value | humanizeDuration }}}} behind; the "
+                    "disaster-recovery RPO is 1 hour. Documents written since would be lost in a failover.",
+        runbook="s3/replication-rpo-breached", dashboard=STORAGE_DR, panel="S3 replication latency",
+        expr="docqet_s3_bucket_replication_latency_seconds > {threshold}", for_="5m", thresholds={"threshold": 3600},
+    ),
+    AlertRule(
+        name="S3ReplicationPendingOperationsGrowing", severity="warning",
+        summary="S3 replication backlog of {{ $labels.bucket }} keeps growing",
+        description=f"{{{{ $value | humanize }}}} operations wait for {_REPLICATION} and the backlog has grown "
+                    "over the last 3 hours: replication does not keep up with writes.",
+        runbook="s3/replication-pending-growing", dashboard=STORAGE_DR, panel="S3 replication backlog",
+        expr="docqet_s3_bucket_replication_pending_operations > {min_operations}"
+             " and deriv(docqet_s3_bucket_replication_pending_operations[3h]) > 0",
+        for_="1h", thresholds={"min_operations": 1000},
+    ),
+    AlertRule(
+        name="S3BucketVersioningSuspended", severity="warning",
+        summary="Versioning of S3 bucket {{ $labels.bucket }} is suspended",
+        description="Bucket {{ $labels.bucket }} ({{ $labels.region }}) has versioning suspended: overwritten and "
+                    "deleted documents cannot be recovered, and replication stops for new objects. Production only "
+                    "(disabled in the other environments' files).",
+        runbook="s3/versioning-suspended", dashboard=STORAGE_DR, panel="S3 buckets",
+        expr='docqet_s3_bucket_info{versioning="suspended"} == 1', for_="30m",
+    ),
+)
+
+AURORA_GLOBAL_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="AuroraGlobalRpoLagHigh", severity="critical",
+        summary="Aurora Global secondary {{ $labels.db_cluster }} is behind the RPO",
+        description="A failover to {{ $labels.db_cluster }} ({{ $labels.region }}) would lose "
+                    "{{ $value | humanizeDuration }} of data; the disaster-recovery RPO is 1 hour.",
+        runbook="aurora-global/rpo-lag-high", dashboard=STORAGE_DR, panel="Aurora Global RPO lag",
+        expr="docqet_rds_cluster_global_rpo_lag_seconds > {threshold}", for_="5m", thresholds={"threshold": 3600},
+        cloudwatch=CloudWatchAlarm(resource="rds_global_secondary",
+                                   metrics=(_rds("AuroraGlobalDBRPOLag", "Maximum"),),
+                                   comparison="GreaterThanThreshold", scale=1000.0,  # milliseconds
+                                   evaluation_periods=5, datapoints_to_alarm=5,
+                                   # Aurora MySQL secondaries publish no RPO lag: no data is no page
+                                   treat_missing_data="missing"),
+    ),
+    AlertRule(
+        name="AuroraGlobalReplicationLagHigh", severity="warning",
+        summary="Aurora Global secondary {{ $labels.db_cluster }} lags behind the primary",
+        description="{{ $labels.db_cluster }} ({{ $labels.region }}) replays the primary region's changes "
+                    "{{ $value | humanizeDuration }} late.",
+        runbook="aurora-global/replication-lag-high", dashboard=STORAGE_DR, panel="Aurora Global replication lag",
+        expr="docqet_rds_cluster_global_replication_lag_seconds > {threshold}", for_="10m",
+        thresholds={"threshold": 300},
+    ),
+    AlertRule(
+        name="AuroraGlobalClusterNoSecondary", severity="warning",
+        summary="Aurora Global database {{ $labels.global_cluster }} has no secondary",
+        description="Global database {{ $labels.global_cluster }} has no secondary cluster: there is no region "
+                    "to fail over to.",
+        runbook="aurora-global/no-secondary", dashboard=STORAGE_DR, panel="Aurora Global members",
+        expr='docqet_rds_global_cluster_info unless on(global_cluster)'
+             ' docqet_rds_global_cluster_member_info{role="secondary"}',
+        for_="30m",
+    ),
+)
+
 QDRANT_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="QdrantDown", severity="critical",
@@ -337,6 +534,7 @@ SENTRY_RULES: tuple[AlertRule, ...] = (
 
 CATALOG: tuple[AlertRule, ...] = (
     ECS_RULES + API_RULES + AURORA_RULES + QDRANT_RULES + COST_RULES + EXPORTER_RULES + SENTRY_RULES
+    + REDIS_RULES + ALB_RULES + S3_RULES + AURORA_GLOBAL_RULES
 )
 """The defaults: every alert except the SLO alerts (built from ``alerts.slo`` by :func:`rules`)."""
 
@@ -345,6 +543,8 @@ CATALOG: tuple[AlertRule, ...] = (
 GROUPS: tuple[tuple[str, str, tuple[AlertRule, ...]], ...] = (
     ("docqet-ecs", "", ECS_RULES), ("docqet-api", "", API_RULES), ("docqet-aurora", "", AURORA_RULES),
     ("docqet-qdrant", "", QDRANT_RULES), ("docqet-cost", "1h", COST_RULES), ("docqet-exporter", "", EXPORTER_RULES),
+    ("docqet-redis", "", REDIS_RULES), ("docqet-alb", "", ALB_RULES), ("docqet-s3", "", S3_RULES),
+    ("docqet-aurora-global", "", AURORA_GLOBAL_RULES),
 )
 
 
@@ -405,6 +605,9 @@ DASHBOARD_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
     AURORA: (("account", "account"), ("region", "region"), ("db_cluster", "db_cluster"),
              ("db_instance", "db_instance")),
     QDRANT: (("qdrant", "qdrant"), ("collection", "collection")),
+    REDIS: (("region", "region"), ("replication_group", "replication_group"), ("cache_cluster", "cache_cluster")),
+    EDGE: (("region", "region"), ("load_balancer", "load_balancer"), ("target_group", "target_group")),
+    STORAGE_DR: (("region", "region"), ("bucket", "bucket"), ("global_cluster", "global_cluster")),
 }
 
 

@@ -2,8 +2,9 @@
 
 Alarms live where the data is, so they keep paging when Prometheus is down. One alarm per catalog rule with a
 ``cloudwatch=`` block and per resource of its kind (discovered as the exporter does: ECS services and their ALB
-target groups, Aurora writers, readers and instances), plus a composite alarm per service and severity that
-pages once when several of the service's alarms fire (its members then carry no actions of their own).
+target groups, Aurora writers, readers and instances, Redis nodes, load balancers and their target groups,
+Aurora Global secondaries), plus a composite alarm per service and severity that pages once when several of
+the service's alarms fire (its members then carry no actions of their own).
 
 Ownership: the name prefix ``docqet-<env>-`` and the tag ``managed-by=docqet-monitor``; anything else is never
 updated or deleted. API limits (names, actions per state, batch sizes, page sizes) are checked before any call.
@@ -21,7 +22,13 @@ from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
 from docqet_monitor.core.aws import failing_as
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import Target, arn_resource, targets
+from docqet_monitor.core.discovery import alb as alb_discovery
+from docqet_monitor.core.discovery import aurora_global as global_discovery
+from docqet_monitor.core.discovery import elasticache as elasticache_discovery
+from docqet_monitor.core.discovery.alb import AlbApi, BotoAlbApi
+from docqet_monitor.core.discovery.aurora_global import AuroraGlobalApi, BotoAuroraGlobalApi
 from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, selected_clusters
+from docqet_monitor.core.discovery.elasticache import BotoElastiCacheApi, ElastiCacheApi
 from docqet_monitor.core.discovery.rds import BotoRdsApi, RdsApi
 from docqet_monitor.core.ids import MANAGED_BY, alarm_prefix
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, PlanInputError, diff
@@ -63,11 +70,16 @@ class Resource:
 
 
 def discover(ecs: EcsApi | None, rds: RdsApi | None, ecs_clusters: Sequence[str] = (),
-             rds_clusters: Sequence[str] = ()) -> list[Resource]:
-    """The ECS services (with their ALB target groups) and Aurora clusters of one region.
+             rds_clusters: Sequence[str] = (), *, elasticache: ElastiCacheApi | None = None,
+             replication_groups: Sequence[str] = (), alb: AlbApi | None = None,
+             load_balancers: Sequence[str] = (), aurora_global: AuroraGlobalApi | None = None,
+             global_clusters: Sequence[str] = (), region: str = "") -> list[Resource]:
+    """The ECS services (with their ALB target groups), Aurora clusters, Redis nodes, application load
+    balancers with their target groups, and the Aurora Global secondaries in ``region`` of one region.
 
-    ``ecs_clusters`` / ``rds_clusters`` limit discovery to those listed in config (empty: everything); a
-    source that is None (its collector disabled) is not asked.
+    ``ecs_clusters`` / ``rds_clusters`` / ``replication_groups`` / ``load_balancers`` / ``global_clusters`` limit
+    discovery to those listed in config (empty: everything); a source that is None (its collector disabled) is
+    not asked.
     """
     found: list[Resource] = []
     arns = [] if ecs is None else selected_clusters(ecs.cluster_arns(), ecs_clusters)
@@ -90,6 +102,21 @@ def discover(ecs: EcsApi | None, rds: RdsApi | None, ecs_clusters: Sequence[str]
         if c.readers:
             found.append(Resource("rds_reader", c.name, (("DBClusterIdentifier", c.name), ("Role", "READER"))))
         found += [Resource("rds_instance", i, (("DBInstanceIdentifier", i),)) for i in sorted(c.writers | c.readers)]
+    groups = [] if elasticache is None else elasticache.replication_groups()
+    for group in elasticache_discovery.selected(groups, replication_groups):
+        found += [Resource("elasticache_node", n.cache_cluster, (("CacheClusterId", n.cache_cluster),
+                                                                  ("CacheNodeId", n.node_id))) for n in group.nodes]
+    lbs = [] if alb is None else alb_discovery.selected(alb.load_balancers(), load_balancers)
+    by_arn = {lb.arn: lb for lb in lbs}
+    found += [Resource("load_balancer", lb.name, (("LoadBalancer", lb.dimension),)) for lb in lbs]
+    for tg in alb.target_groups() if alb is not None and lbs else []:
+        found += [Resource("load_balancer_target_group", f"{by_arn[arn].name}-{tg.name}",
+                           (("LoadBalancer", by_arn[arn].dimension), ("TargetGroup", tg.dimension)))
+                  for arn in tg.load_balancers if arn in by_arn]
+    clusters = [] if aurora_global is None else global_discovery.selected(aurora_global.global_clusters(),
+                                                                          global_clusters)
+    found += [Resource("rds_global_secondary", m.db_cluster, (("DBClusterIdentifier", m.db_cluster),))
+              for g in clusters for m in g.members if m.role == "secondary" and m.region == region]
     return found
 
 
@@ -362,11 +389,20 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
     found: list[Live] = []
     ecs_cfg, rds_cfg = config.collectors.ecs, config.collectors.rds
     for t in targets(config):
-        with failing_as(f"cannot discover the ECS services and Aurora clusters to alarm on in {where(t)}"):
+        with failing_as(f"cannot discover the resources to alarm on in {where(t)}"):
             ecs = (BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
                    if ecs_cfg.enabled else None)
             rds = BotoRdsApi(clients(t, "rds")) if rds_cfg.enabled else None
-            resources = discover(ecs, rds, ecs_cfg.clusters, rds_cfg.clusters)
+            redis_cfg = config.collectors.elasticache
+            redis = BotoElastiCacheApi(clients(t, "elasticache")) if redis_cfg.enabled else None
+            alb_cfg = config.collectors.alb
+            alb = BotoAlbApi(clients(t, "elbv2")) if alb_cfg.enabled else None
+            global_cfg = config.collectors.aurora_global
+            aurora_global = BotoAuroraGlobalApi(clients(t, "rds")) if global_cfg.enabled else None
+            resources = discover(ecs, rds, ecs_cfg.clusters, rds_cfg.clusters, elasticache=redis,
+                                 replication_groups=redis_cfg.replication_groups, alb=alb,
+                                 load_balancers=alb_cfg.load_balancers, aurora_global=aurora_global,
+                                 global_clusters=global_cfg.global_clusters, region=t.region)
         wanted += desired(rules, resources, config, t.region, runbook, scope=str(t))
     check_limits(wanted)
     for t in targets(config):

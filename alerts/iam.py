@@ -10,16 +10,21 @@ from typing import Any
 
 # botocore service names whose IAM prefix differs
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag"}
+# operations whose IAM action is not named after them
+IAM_ACTIONS = {("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+               ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration"}
 
 # read-only discovery shared by both: ECS services and their ALB target groups, Aurora clusters and instances
 DISCOVERY = (
     "ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "rds:DescribeDBClusters", "rds:DescribeDBInstances",
+    "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers",
+    "rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeGlobalClusters",
+    "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
 )
 EXPORTER = (
     *DISCOVERY,
-    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricData", "cloudwatch:ListMetrics",
+    "s3:ListAllMyBuckets", "s3:GetBucketVersioning", "s3:GetReplicationConfiguration",
     "ce:GetCostAndUsage", "ce:GetCostForecast",
     "sts:AssumeRole",  # only with `accounts:` in the config (role per account)
     "sts:GetCallerIdentity",  # the default credentials' account id (the `account` label), once per process
@@ -34,8 +39,9 @@ SYNC = (
 
 
 def iam_action(service: str, operation: str) -> str:
-    """``elbv2``, ``DescribeTargetGroups`` -> ``elasticloadbalancing:DescribeTargetGroups`` (pure)."""
-    return f"{IAM_PREFIX.get(service, service)}:{operation}"
+    """``elbv2``, ``DescribeTargetGroups`` -> ``elasticloadbalancing:DescribeTargetGroups``; ``s3``,
+    ``ListBuckets`` -> ``s3:ListAllMyBuckets`` (pure)."""
+    return IAM_ACTIONS.get((service, operation)) or f"{IAM_PREFIX.get(service, service)}:{operation}"
 
 
 def policy() -> dict[str, Any]:

@@ -52,6 +52,10 @@ REQUIRED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("sts", "GetCallerIdentity"): ("Account",),
     ("rds", "DescribeDBClusters"): ("DBClusters",),
     ("rds", "DescribeDBInstances"): ("DBInstances",),
+    ("elasticache", "DescribeReplicationGroups"): ("ReplicationGroups",),
+    ("elasticache", "DescribeCacheClusters"): ("CacheClusters",),
+    ("elbv2", "DescribeLoadBalancers"): ("LoadBalancers",),
+    ("rds", "DescribeGlobalClusters"): ("GlobalClusters",),
 }
 
 

@@ -151,13 +151,52 @@ class CloudWatchConfig:
     lookback_periods: int = field(default=5, metadata=between(1, 100))
 
 
+_INTERVAL = seconds(10, 86400)
+
+
 @dataclass(frozen=True)
-class AwsCollectorConfig:
-    """An AWS collector (ECS, RDS). Empty ``clusters`` means: discover everything."""
+class CollectorSchedule:
+    """What every AWS collector has: on/off and how often it refreshes."""
 
     enabled: bool = True
-    interval_seconds: float = field(default=60.0, metadata=seconds(10, 86400))
+    interval_seconds: float = field(default=60.0, metadata=_INTERVAL)
+
+
+@dataclass(frozen=True)
+class AwsCollectorConfig(CollectorSchedule):
+    """An AWS collector (ECS, RDS). Empty ``clusters`` means: discover everything."""
+
     clusters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ElastiCacheCollectorConfig(CollectorSchedule):
+    """ElastiCache replication groups; empty ``replication_groups`` (ids) means: discover everything."""
+
+    replication_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlbCollectorConfig(CollectorSchedule):
+    """Application load balancers; empty ``load_balancers`` (names or ARNs) means: discover everything."""
+
+    load_balancers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class S3CollectorConfig(CollectorSchedule):
+    """S3 buckets; empty ``buckets`` (names) means: every bucket of each region. Hourly by default: the storage
+    metrics come once a day."""
+
+    interval_seconds: float = field(default=3600.0, metadata=_INTERVAL)
+    buckets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuroraGlobalCollectorConfig(CollectorSchedule):
+    """Aurora Global databases; empty ``global_clusters`` (identifiers) means: discover everything."""
+
+    global_clusters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,6 +231,10 @@ class CostCollectorConfig:
 class CollectorsConfig:
     ecs: AwsCollectorConfig = AwsCollectorConfig()
     rds: AwsCollectorConfig = AwsCollectorConfig()
+    elasticache: ElastiCacheCollectorConfig = ElastiCacheCollectorConfig()
+    alb: AlbCollectorConfig = AlbCollectorConfig()
+    s3: S3CollectorConfig = S3CollectorConfig()
+    aurora_global: AuroraGlobalCollectorConfig = AuroraGlobalCollectorConfig()
     qdrant: QdrantCollectorConfig = QdrantCollectorConfig()
     cost: CostCollectorConfig = CostCollectorConfig()
 

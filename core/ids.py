@@ -14,6 +14,9 @@ AURORA = "docqet-aurora-postgresql"
 QDRANT = "docqet-qdrant"
 COST = "docqet-aws-cost"
 EXPORTER = "docqet-exporter-health"
+REDIS = "docqet-redis"
+EDGE = "docqet-edge"
+STORAGE_DR = "docqet-storage-dr"
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")

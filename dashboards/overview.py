@@ -5,7 +5,7 @@ from __future__ import annotations
 from grafanalib import core as G
 
 from docqet_monitor.core import ids
-from docqet_monitor.dashboards import aurora, cost, ecs, exporter, qdrant
+from docqet_monitor.dashboards import aurora, cost, ecs, edge, exporter, qdrant, redis, storage_dr
 from docqet_monitor.dashboards import style as S
 from docqet_monitor.dashboards.thresholds import Thresholds
 
@@ -53,6 +53,31 @@ def build(t: Thresholds) -> G.Dashboard:
             S.stat("Qdrant collections not green", [
                 'count(docqet_qdrant_collection_status{status="green"} == 0) or vector(0)'], S.COUNT,
                 thresholds=S.above(1, S.ORANGE), links=to_qdrant),
+        ]),
+        S.Row("Load balancers (ALB)", [
+            S.stat("ALB 5xx ratio (worst load balancer)", [
+                "max(docqet_alb_http_5xx_per_second / docqet_alb_requests_per_second)"], S.PERCENT_RATIO,
+                thresholds=t.above("AlbHttp5xxRatioHigh"), w=24,
+                description="The worst ALB signal: the highest share of requests a load balancer answered with a "
+                            "5xx of its own.", links=[S.link_to(edge.UID, edge.TITLE)]),
+        ]),
+        S.Row("Redis (ElastiCache)", [
+            S.stat("Redis memory usage (fullest node)", ["max(docqet_elasticache_node_memory_usage_ratio)"],
+                   S.PERCENT_RATIO, thresholds=t.above("RedisMemoryUsageCritical"), w=24,
+                   description="The worst Redis signal: the fullest node's share of maxmemory (evictions at 100 %).",
+                   links=[S.link_to(redis.UID, redis.TITLE)]),
+        ]),
+        S.Row("S3 (documents and their replication)", [
+            S.stat("S3 replication latency (slowest rule)", ["max(docqet_s3_bucket_replication_latency_seconds)"],
+                   S.SECONDS, thresholds=t.above("S3ReplicationRpoBreached"), w=24,
+                   description="The worst S3 signal: how far the most delayed replica bucket is behind its source.",
+                   links=[S.link_to(storage_dr.UID, storage_dr.TITLE)]),
+        ]),
+        S.Row("Aurora Global database (disaster recovery)", [
+            S.stat("Aurora Global RPO lag (worst secondary)", ["max(docqet_rds_cluster_global_rpo_lag_seconds)"],
+                   S.SECONDS, thresholds=t.above("AuroraGlobalRpoLagHigh"), w=24,
+                   description="The worst Aurora Global signal: the data a failover would lose now (RPO 1 hour).",
+                   links=[S.link_to(storage_dr.UID, storage_dr.TITLE)]),
         ]),
         S.Row("Cost and monitoring", [
             S.stat("Month to date vs budget", [

@@ -25,6 +25,7 @@ GRID_WIDTH = 24
 # Grafana unit ids
 PERCENT_RATIO = "percentunit"  # a 0-1 ratio shown as a percentage
 BYTES = "bytes"
+BYTES_PER_SECOND = "Bps"
 SECONDS = "s"
 USD = "currencyUSD"
 REQUESTS_PER_SECOND = "reqps"

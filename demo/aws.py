@@ -11,9 +11,10 @@ Seeding for tests and other features::
                  session=None) -> StagingEnvironment
 
 seeds the ECS cluster ``docqet-staging`` (services api, worker, web; api and web behind ALB target groups),
-the Aurora PostgreSQL cluster ``docqet-staging`` (writer ``docqet-staging-1``, reader ``docqet-staging-2``)
+the Aurora PostgreSQL cluster ``docqet-staging`` (writer ``docqet-staging-1``, reader ``docqet-staging-2``),
+the Redis replication group ``docqet-staging-cache`` (a primary and a replica, :data:`REDIS_NODES`)
 and CloudWatch datapoints (the values in :data:`ECS_SERVICES`, :data:`AURORA_INSTANCES`,
-:data:`AURORA_VOLUME_BYTES`) for every metric the ECS and RDS collectors read, one a minute from 30 minutes
+:data:`AURORA_VOLUME_BYTES`) for every metric the AWS collectors read, one a minute from 30 minutes
 before ``now`` to ``ahead_minutes`` after it, so the exporter's delayed, aligned window finds them for a
 while. Services named in ``degraded`` keep their tasks pending: running 0 of desired. ``session`` (a
 boto3 Session, e.g. one with test limits installed) makes the clients; default: a new one.
@@ -88,8 +89,30 @@ AURORA_INSTANCES = (
         "CPUUtilization": 22.0, "DatabaseConnections": 20.0, "FreeableMemory": 7.5 * GIB,
         "FreeLocalStorage": 31.0 * GIB, "AuroraReplicaLag": 18.0, **_COMMON}),
 )
+ALB_ELB_5XX_PER_MINUTE = 1.0  # 5xx the load balancer generates itself (not its targets)
 AURORA_VOLUME_BYTES = 12.5 * GIB
 BACKUP_RETENTION_DAYS = 7
+AURORA_ENGINE_VERSION = "15.4"
+
+DR_REGION = "us-east-1"  # the disaster-recovery region of the demo: S3 replica bucket, Aurora Global secondary
+GLOBAL_CLUSTER = f"{CLUSTER}-global"
+DR_CLUSTER = f"{CLUSTER}-dr"  # the Aurora Global secondary cluster, in the DR region
+GLOBAL_LAG_MS = {"AuroraGlobalDBReplicationLag": 850.0, "AuroraGlobalDBRPOLag": 1900.0}  # CloudWatch: milliseconds
+S3_STORAGE_BYTES = {"StandardStorage": 182.0 * GIB, "StandardIAStorage": 640.0 * GIB}  # per storage class
+S3_OBJECTS = 4_250_000.0
+S3_REPLICATION_RULE = "documents-to-dr"
+S3_REPLICATION = {"ReplicationLatency": 42.0, "BytesPendingReplication": 1.5e6, "OperationsPendingReplication": 12.0}
+
+REDIS_GROUP = "docqet-staging-cache"  # Redis replication group, cluster mode disabled: a primary and a replica
+REDIS_ENGINE_VERSION = "7.1"
+_REDIS_COMMON = {"CPUUtilization": 9.0, "FreeableMemory": 2.1 * GIB, "Evictions": 0.0,
+                 "NetworkBytesIn": 1.2e6, "NetworkBytesOut": 3.6e6}  # per-minute sums for the byte counts
+REDIS_NODES = (  # (cache cluster id, CloudWatch metrics in CloudWatch units)
+    (f"{REDIS_GROUP}-001", {"EngineCPUUtilization": 18.0, "DatabaseMemoryUsagePercentage": 42.0,
+                            "CacheHitRate": 96.5, "CurrConnections": 85.0, **_REDIS_COMMON}),
+    (f"{REDIS_GROUP}-002", {"EngineCPUUtilization": 6.0, "DatabaseMemoryUsagePercentage": 41.0,
+                            "CacheHitRate": 98.0, "CurrConnections": 12.0, "ReplicationLag": 0.02, **_REDIS_COMMON}),
+)
 
 
 @dataclass(frozen=True)
@@ -108,10 +131,25 @@ class StagingEnvironment:
 # --- seeding ------------------------------------------------------------------------------------
 
 
+def documents_bucket(region: str) -> str:
+    """The staging document bucket of ``region`` (bucket names are global)."""
+    return f"{CLUSTER}-documents-{region}"
+
+
+def replica_bucket(region: str) -> str:
+    """Where :func:`documents_bucket` replicates to, in the DR region."""
+    return f"{documents_bucket(region)}-dr"
+
+
 def seed_staging(endpoint_url: str, region: str = REGION, *, now: float | None = None,
                  degraded: Collection[str] = (), ahead_minutes: int = 120,
-                 session: boto3.Session | None = None) -> StagingEnvironment:
-    """Create the staging environment and its CloudWatch datapoints in the AWS emulator at ``endpoint_url``."""
+                 session: boto3.Session | None = None, dr_region: str | None = None) -> StagingEnvironment:
+    """Create the staging environment and its CloudWatch datapoints in the AWS emulator at ``endpoint_url``.
+
+    With ``dr_region`` also the disaster-recovery side there: the document bucket's replica (with a replication
+    rule and its metrics) and the Aurora Global database (the staging cluster primary, ``docqet-staging-dr``
+    secondary, with its lag metrics).
+    """
     unknown = set(degraded) - {s.name for s in ECS_SERVICES}
     if unknown:
         raise ValueError(f"degraded: unknown service(s) {sorted(unknown)}; expected some of api, worker, web")
@@ -122,8 +160,25 @@ def seed_staging(endpoint_url: str, region: str = REGION, *, now: float | None =
 
     lb_arn, tg_arns = _seed_load_balancer(client("ec2"), client("elbv2"), region)
     cluster_arn, service_arns = _seed_ecs(client("ecs"), tg_arns, set(degraded))
-    _seed_aurora(client("rds"))
-    _put_datapoints(client("cloudwatch"), datapoints(lb_arn, tg_arns, now or time.time(), ahead_minutes))
+    if dr_region:  # the staging cluster is the global database's primary
+        client("rds").create_global_cluster(GlobalClusterIdentifier=GLOBAL_CLUSTER, Engine="aurora-postgresql",
+                                            EngineVersion=AURORA_ENGINE_VERSION)
+    _seed_aurora(client("rds"), GLOBAL_CLUSTER if dr_region else None)
+    _seed_redis(client("elasticache"), region)
+    now = now or time.time()
+    _put_datapoints(client("cloudwatch"), datapoints(lb_arn, tg_arns, now, ahead_minutes))
+    _put_datapoints(client("cloudwatch"), daily_datapoints(region, now))
+    _seed_bucket(client("s3"), documents_bucket(region), region)
+    if dr_region:
+        dr = session.client("s3", endpoint_url=endpoint_url, region_name=dr_region)
+        _seed_bucket(dr, replica_bucket(region), dr_region)
+        _seed_replication(client("s3"), region)
+        _put_datapoints(client("cloudwatch"), _minutely(_replication_series(region), now, ahead_minutes))
+        dr_rds = session.client("rds", endpoint_url=endpoint_url, region_name=dr_region)
+        dr_rds.create_db_cluster(DBClusterIdentifier=DR_CLUSTER, Engine="aurora-postgresql",
+                                 EngineVersion=AURORA_ENGINE_VERSION, GlobalClusterIdentifier=GLOBAL_CLUSTER)
+        dr_cloudwatch = session.client("cloudwatch", endpoint_url=endpoint_url, region_name=dr_region)
+        _put_datapoints(dr_cloudwatch, _minutely(_global_series(), now, ahead_minutes))
     return StagingEnvironment(region, cluster_arn, service_arns, lb_arn, tg_arns, CLUSTER,
                               tuple(i.name for i in AURORA_INSTANCES))
 
@@ -168,13 +223,41 @@ def _seed_ecs(ecs: Any, tg_arns: dict[str, str], degraded: set[str]) -> tuple[st
     return cluster_arn, service_arns
 
 
-def _seed_aurora(rds: Any) -> None:
-    rds.create_db_cluster(DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", EngineVersion="15.4",
+def _seed_aurora(rds: Any, global_cluster: str | None) -> None:
+    joins = {"GlobalClusterIdentifier": global_cluster} if global_cluster else {}
+    rds.create_db_cluster(DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", EngineVersion=AURORA_ENGINE_VERSION,
                           MasterUsername="docqet", MasterUserPassword="demo-only-password",
-                          BackupRetentionPeriod=BACKUP_RETENTION_DAYS, DatabaseName="docqet")
+                          BackupRetentionPeriod=BACKUP_RETENTION_DAYS, DatabaseName="docqet", **joins)
     for spec in AURORA_INSTANCES:  # the first instance created becomes the writer
         rds.create_db_instance(DBInstanceIdentifier=spec.name, DBClusterIdentifier=CLUSTER,
                                Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+
+
+def _seed_redis(elasticache: Any, region: str) -> None:
+    elasticache.create_replication_group(
+        ReplicationGroupId=REDIS_GROUP, ReplicationGroupDescription="Docqet cache and sessions", Engine="redis",
+        EngineVersion=REDIS_ENGINE_VERSION, CacheNodeType="cache.r7g.large", ReplicasPerNodeGroup=len(REDIS_NODES) - 1,
+        AutomaticFailoverEnabled=True, MultiAZEnabled=True,
+        PreferredCacheClusterAZs=[f"{region}a", f"{region}b"])
+    for cache_cluster, _ in REDIS_NODES:  # moto keeps a group's members apart from its cache clusters; AWS lists both
+        elasticache.create_cache_cluster(CacheClusterId=cache_cluster, ReplicationGroupId=REDIS_GROUP,
+                                         Engine="redis", EngineVersion=REDIS_ENGINE_VERSION,
+                                         CacheNodeType="cache.r7g.large", NumCacheNodes=1)
+
+
+def _seed_bucket(s3: Any, name: str, region: str) -> None:
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=name, **location)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _seed_replication(s3: Any, region: str) -> None:
+    s3.put_bucket_replication(Bucket=documents_bucket(region), ReplicationConfiguration={
+        "Role": "arn:aws:iam::123456789012:role/docqet-staging-replication",
+        "Rules": [{"ID": S3_REPLICATION_RULE, "Priority": 1, "Status": "Enabled", "Filter": {},
+                   "DeleteMarkerReplication": {"Status": "Enabled"},
+                   "Destination": {"Bucket": f"arn:aws:s3:::{replica_bucket(region)}",
+                                   "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}}]})
 
 
 def _dims(**dims: str) -> list[dict[str, str]]:
@@ -184,7 +267,10 @@ def _dims(**dims: str) -> list[dict[str, str]]:
 def series(lb_arn: str, tg_arns: dict[str, str]) -> list[tuple[str, str, list[dict[str, str]], float]]:
     """(namespace, metric, dimensions, value per minute) of every seeded CloudWatch series (pure)."""
     lb_dim = lb_arn.split(":loadbalancer/", 1)[1]
-    result = []
+    lb_only = _dims(LoadBalancer=lb_dim)
+    result = [("AWS/ApplicationELB", "RequestCount", lb_only,
+               sum(s.http.requests_per_minute for s in ECS_SERVICES if s.http)),
+              ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", lb_only, ALB_ELB_5XX_PER_MINUTE)]
     for s in ECS_SERVICES:
         dims = _dims(ClusterName=CLUSTER, ServiceName=s.name)
         result += [("AWS/ECS", "CPUUtilization", dims, s.cpu_percent),
@@ -192,13 +278,18 @@ def series(lb_arn: str, tg_arns: dict[str, str]) -> list[tuple[str, str, list[di
         if s.http and s.name in tg_arns:
             alb = _dims(LoadBalancer=lb_dim, TargetGroup=tg_arns[s.name].split(":", 5)[5])
             result += [("AWS/ApplicationELB", "RequestCount", alb, s.http.requests_per_minute),
-                       ("AWS/ApplicationELB", "TargetResponseTime", alb, s.http.p95_seconds)]
+                       ("AWS/ApplicationELB", "TargetResponseTime", alb, s.http.p95_seconds),
+                       ("AWS/ApplicationELB", "HealthyHostCount", alb, float(s.desired)),
+                       ("AWS/ApplicationELB", "UnHealthyHostCount", alb, 0.0)]
             if s.http.errors_per_minute:
                 result.append(("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, s.http.errors_per_minute))
     result.append(("AWS/RDS", "VolumeBytesUsed", _dims(DBClusterIdentifier=CLUSTER), AURORA_VOLUME_BYTES))
     for i in AURORA_INSTANCES:
         dims = _dims(DBInstanceIdentifier=i.name)
         result += [("AWS/RDS", metric, dims, value) for metric, value in i.metrics.items()]
+    for cache_cluster, metrics in REDIS_NODES:
+        dims = _dims(CacheClusterId=cache_cluster, CacheNodeId="0001")
+        result += [("AWS/ElastiCache", metric, dims, value) for metric, value in metrics.items()]
     return result
 
 
@@ -213,6 +304,45 @@ def datapoints(lb_arn: str, tg_arns: dict[str, str], now: float, ahead_minutes: 
             {"MetricName": metric, "Dimensions": dims, "Value": value,
              "Timestamp": datetime.fromtimestamp(m * 60 + 30, UTC)} for m in minutes)
     return result
+
+
+Series = list[tuple[str, str, list[dict[str, str]], float]]
+
+
+def _replication_series(region: str) -> Series:
+    dims = _dims(SourceBucket=documents_bucket(region), DestinationBucket=replica_bucket(region),
+                 RuleId=S3_REPLICATION_RULE)
+    return [("AWS/S3", metric, dims, value) for metric, value in S3_REPLICATION.items()]
+
+
+def _global_series() -> Series:
+    dims = _dims(DBClusterIdentifier=DR_CLUSTER)
+    return [("AWS/RDS", metric, dims, value) for metric, value in GLOBAL_LAG_MS.items()]
+
+
+def _minutely(found: Series, now: float, ahead_minutes: int,
+              history_minutes: int = 30) -> dict[str, list[dict[str, Any]]]:
+    first = math.floor(now / 60) - history_minutes
+    result: dict[str, list[dict[str, Any]]] = {}
+    for namespace, metric, dims, value in found:
+        result.setdefault(namespace, []).extend(
+            {"MetricName": metric, "Dimensions": dims, "Value": value,
+             "Timestamp": datetime.fromtimestamp(m * 60 + 30, UTC)}
+            for m in range(first, first + history_minutes + ahead_minutes))
+    return result
+
+
+def daily_datapoints(region: str, now: float, days: int = 3) -> dict[str, list[dict[str, Any]]]:
+    """The S3 storage metrics of the region's document bucket, one datum a day at 00:00 UTC (as S3 publishes
+    them) for the ``days`` complete days before ``now`` (pure)."""
+    today = math.floor(now / 86400) * 86400
+    bucket = documents_bucket(region)
+    found = [("BucketSizeBytes", _dims(BucketName=bucket, StorageType=kind), size)
+             for kind, size in S3_STORAGE_BYTES.items()]
+    found.append(("NumberOfObjects", _dims(BucketName=bucket, StorageType="AllStorageTypes"), S3_OBJECTS))
+    return {"AWS/S3": [{"MetricName": metric, "Dimensions": dims, "Value": value,
+                        "Timestamp": datetime.fromtimestamp(today - day * 86400, UTC)}
+                       for metric, dims, value in found for day in range(1, days + 1)]}
 
 
 def _put_datapoints(cloudwatch: Any, by_namespace: dict[str, list[dict[str, Any]]]) -> None:
@@ -362,11 +492,15 @@ Step = Callable[[DemoContext], None]
 
 
 def seed_aws_step(ctx: DemoContext) -> None:
-    """Demo step: seed the staging ECS, ALB, Aurora and CloudWatch data (``ctx.extras["staging"]``)."""
-    env = seed_staging(ctx.endpoint_url, ctx.region, now=ctx.now)
+    """Demo step: seed the staging ECS, ALB, Aurora, Redis, S3, its DR region and CloudWatch data
+    (``ctx.extras["staging"]``)."""
+    env = seed_staging(ctx.endpoint_url, ctx.region, now=ctx.now, dr_region=DR_REGION)
     ctx.extras["staging"] = env
-    ctx.echo(f"seeded {ctx.region}: ECS cluster {CLUSTER} (services {', '.join(env.service_arns)}), "
-             f"Aurora PostgreSQL cluster {env.db_cluster} ({', '.join(env.db_instances)}), CloudWatch datapoints")
+    ctx.echo(f"seeded {ctx.region}: ECS cluster {CLUSTER} (services {', '.join(env.service_arns)}) behind ALB "
+             f"{CLUSTER}, Aurora PostgreSQL cluster {env.db_cluster} ({', '.join(env.db_instances)}), "
+             f"Redis replication group {REDIS_GROUP}, S3 bucket {documents_bucket(ctx.region)}, CloudWatch datapoints")
+    ctx.echo(f"seeded {DR_REGION} (disaster recovery): S3 replica {replica_bucket(ctx.region)}, Aurora Global "
+             f"database {GLOBAL_CLUSTER} with secondary cluster {DR_CLUSTER}")
 
 
 def run_steps(ctx: DemoContext, steps: Sequence[Step]) -> None:

@@ -1,7 +1,8 @@
 """The CloudWatch batcher: many metric queries -> few GetMetricData calls -> latest complete datapoints.
 
 Queries are de-duplicated, grouped by period, sent 500 to a call (the AWS limit) over a time window aligned
-to the period and shifted back by a delay for late data. No datapoint means no value (never a fake 0).
+to the period and shifted back by a delay for late data (daily periods: at least three days back). No
+datapoint means no value (never a fake 0).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 MAX_QUERIES_PER_CALL = 500
+DAY = 86400
+DAILY_LOOKBACK_DAYS = 3  # daily metrics (S3 storage) arrive late: look at least this many days back
 
 
 @dataclass(frozen=True, order=True)
@@ -63,7 +66,8 @@ def plan(queries: Iterable[MetricQuery], now: float, delay: int, lookback_period
         by_period.setdefault(query.period, []).append(query)
     calls = []
     for period, group in sorted(by_period.items()):
-        start, end = window(now, period, delay, lookback_periods)
+        lookback = max(lookback_periods, DAILY_LOOKBACK_DAYS) if period >= DAY else lookback_periods
+        start, end = window(now, period, delay, lookback)
         for i in range(0, len(group), MAX_QUERIES_PER_CALL):
             calls.append(Call(period, start, end, tuple(group[i:i + MAX_QUERIES_PER_CALL])))
     return calls

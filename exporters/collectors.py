@@ -13,7 +13,7 @@ from docqet_monitor.core import stats
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.shard import Shard
-from docqet_monitor.exporters import cost, ecs, qdrant, rds
+from docqet_monitor.exporters import alb, aurora_global, cost, ecs, elasticache, qdrant, rds, s3
 from docqet_monitor.exporters.metrics import Collector
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,14 @@ def build(config: Config, aws: Aws) -> list[Collector]:
         collectors.append(ecs.collector(config, aws))
     if config.collectors.rds.enabled:
         collectors.append(rds.collector(config, aws))
+    if config.collectors.elasticache.enabled:
+        collectors.append(elasticache.collector(config, aws))
+    if config.collectors.alb.enabled:
+        collectors.append(alb.collector(config, aws))
+    if config.collectors.s3.enabled:
+        collectors.append(s3.collector(config, aws))
+    if config.collectors.aurora_global.enabled:
+        collectors.append(aurora_global.collector(config, aws))
     optional = (qdrant.build(config.collectors.qdrant), cost.build(config.collectors.cost, aws))
     collectors.extend(c for c in optional if c is not None)
     shard = Shard.parse(config.exporter.shard)
@@ -39,4 +47,6 @@ def build(config: Config, aws: Aws) -> list[Collector]:
 def exported_metric_names() -> frozenset[str]:
     """Every sample name the exporter can expose (counters with their ``_total`` suffix)."""
     return (frozenset(stats.METRIC_NAMES) | frozenset(ecs.METRIC_NAMES) | frozenset(rds.METRIC_NAMES)
-            | frozenset(qdrant.METRIC_NAMES) | frozenset(cost.METRIC_NAMES))
+            | frozenset(qdrant.METRIC_NAMES) | frozenset(cost.METRIC_NAMES)
+            | frozenset(elasticache.METRIC_NAMES) | frozenset(alb.METRIC_NAMES) | frozenset(s3.METRIC_NAMES)
+            | frozenset(aurora_global.METRIC_NAMES))

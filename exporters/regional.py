@@ -26,7 +26,7 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from docqet_monitor.core.aws import Aws, explain
-from docqet_monitor.core.config import AwsCollectorConfig, Config
+from docqet_monitor.core.config import CollectorSchedule, Config
 from docqet_monitor.core.discovery import Target, targets
 from docqet_monitor.core.shard import Shard
 from docqet_monitor.exporters import cloudwatch
@@ -135,7 +135,7 @@ MetricReader = Callable[[Sequence[cloudwatch.MetricQuery]], MetricValues]
 RegionScrape = Callable[[Clients, MetricReader, str, str], list[Metric]]
 
 
-def collector(name: str, settings: AwsCollectorConfig, config: Config, aws: Aws, scrape: RegionScrape,
+def collector(name: str, settings: CollectorSchedule, config: Config, aws: Aws, scrape: RegionScrape,
               clock: Callable[[], float] = time.time, per_resource: bool = False,
               global_data: bool = False) -> AwsCollector:
     """An :class:`AwsCollector` over the configured targets; ``scrape`` reads CloudWatch through the batcher.

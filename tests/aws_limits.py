@@ -16,7 +16,8 @@ moto returns every item of a list call whatever the page size asked (checked wit
 operations in :data:`PAGED` this layer paginates moto's answer as AWS would: at most
 min(the page size asked or AWS's default, ``page_size``) items a response, plus a continuation token of its
 own, so callers' pagination loops really run. If moto ever paginates one of them itself, that is recorded as
-a violation (the emulation must then go).
+a violation (the emulation must then go). For the operations in :data:`SHRUNK`, which moto does paginate, a
+forced ``page_size`` lowers the page size sent instead.
 
 Clients of accounts reached by AssumeRole get a fresh botocore session in ``exporters.aws`` and are not
 covered; use the default account in limit tests.
@@ -54,6 +55,11 @@ LIMITS = (
     Limit("ecs", "ListClusters", "maxResults", 1, 100, "ListClusters maxResults is 1-100"),
     Limit("rds", "DescribeDBClusters", "MaxRecords", 20, 100, "DescribeDBClusters MaxRecords is 20-100"),
     Limit("rds", "DescribeDBInstances", "MaxRecords", 20, 100, "DescribeDBInstances MaxRecords is 20-100"),
+    Limit("rds", "DescribeGlobalClusters", "MaxRecords", 20, 100, "DescribeGlobalClusters MaxRecords is 20-100"),
+    Limit("elasticache", "DescribeReplicationGroups", "MaxRecords", 20, 100,
+          "DescribeReplicationGroups MaxRecords is 20-100"),
+    Limit("elasticache", "DescribeCacheClusters", "MaxRecords", 20, 100, "DescribeCacheClusters MaxRecords is 20-100"),
+    Limit("s3", "ListBuckets", "MaxBuckets", 1, 10000, "ListBuckets MaxBuckets is 1-10,000"),
     Limit("cloudwatch", "GetMetricData", "MetricDataQueries", 1, 500, "GetMetricData takes at most 500 queries"),
     Limit("cloudwatch", "PutMetricData", "MetricData", 1, 1000, "PutMetricData takes at most 1000 datums"),
     Limit("cloudwatch", "DescribeAlarms", "MaxRecords", 1, 100, "DescribeAlarms MaxRecords is 1-100"),
@@ -62,6 +68,7 @@ LIMITS = (
     Limit(ELBV2, "DescribeTargetGroups", "TargetGroupArns", 1, 400,
           "DescribeTargetGroups: no ARN cap in the model, but a page holds at most 400 (PageSize): batch by 400"),
     Limit(ELBV2, "DescribeLoadBalancers", "LoadBalancerArns", 1, 20, "DescribeLoadBalancers takes at most 20"),
+    Limit(ELBV2, "DescribeLoadBalancers", "PageSize", 1, 400, "DescribeLoadBalancers PageSize is 1-400"),
 )
 
 
@@ -81,9 +88,20 @@ PAGED = {
     ("ecs", "ListServices"): Paging(("serviceArns",), "nextToken", "nextToken", "maxResults", 10),
     ("rds", "DescribeDBClusters"): Paging(("DBClusters",), "Marker", "Marker", "MaxRecords", 100),
     ("rds", "DescribeDBInstances"): Paging(("DBInstances",), "Marker", "Marker", "MaxRecords", 100),
+    ("rds", "DescribeGlobalClusters"): Paging(("GlobalClusters",), "Marker", "Marker", "MaxRecords", 100),
+    ("s3", "ListBuckets"): Paging(("Buckets",), "ContinuationToken", "ContinuationToken", "MaxBuckets", 10000),
     (ELBV2, "DescribeTargetGroups"): Paging(("TargetGroups",), "Marker", "NextMarker", "PageSize", 400),
     ("cloudwatch", "DescribeAlarms"): Paging(("MetricAlarms", "CompositeAlarms"), "NextToken", "NextToken",
                                              "MaxRecords", 50),
+}
+
+
+# Operations moto paginates itself, correctly: with a forced ``page_size`` this layer lowers the page size asked
+# (after checking the caller's value against the limits), so callers' pagination loops run on small data.
+SHRUNK = {
+    ("elasticache", "DescribeReplicationGroups"): "MaxRecords",
+    ("elasticache", "DescribeCacheClusters"): "MaxRecords",
+    (ELBV2, "DescribeLoadBalancers"): "PageSize",
 }
 
 
@@ -120,6 +138,8 @@ class AwsLimits:
         for service, operation in PAGED:
             events.register(f"before-parameter-build.{service}.{operation}", self._take_token)
             events.register(f"after-call.{service}.{operation}", self._paginate)
+        for service, operation in SHRUNK:
+            events.register(f"before-parameter-build.{service}.{operation}", self._shrink)
 
     def assert_clean(self) -> None:
         if self.violations:
@@ -145,6 +165,11 @@ class AwsLimits:
             size = len(value) if isinstance(value, list | tuple) else value
             if not limit.low <= size <= limit.high:
                 self._violation(f"{key}: {limit.param}={size}: {limit.why}")
+
+    def _shrink(self, params: dict[str, Any], model: Any, event_name: str, **_: Any) -> None:
+        if self.page_size:
+            size_param = SHRUNK[event_name.split(".")[1], model.name]
+            params[size_param] = min(params.get(size_param) or self.page_size, self.page_size)
 
     def _take_token(self, params: dict[str, Any], model: Any, context: dict[str, Any], event_name: str,
                     **_: Any) -> None:

@@ -53,8 +53,8 @@ def promtool_findings(body: bytes) -> str:
 def seed(endpoint: str, regions: tuple[str, ...] = REGIONS) -> Config:
     """Seed the staging environment into moto in ``regions``; the config that watches them."""
     patch_moto_percentiles()  # moto's GetMetricData lacks p95; the demo teaches it
-    for region in regions:
-        seed_staging(endpoint, region)
+    for region in regions:  # the first region replicates to (and holds an Aurora Global primary for) the second
+        seed_staging(endpoint, region, dr_region=regions[1] if len(regions) > 1 and region == regions[0] else None)
     # cost (moto lacks GetCostForecast) and qdrant run against their own fixtures: tests/test_cost.py, test_qdrant.py
     return Config(environment="staging", regions=regions,
                   collectors=CollectorsConfig(cost=CostCollectorConfig(enabled=False)))

@@ -51,6 +51,20 @@ WRITER = _Labels({"account": ACCOUNT, "region": "eu-west-1", "db_cluster": "docq
 READER = _Labels({**WRITER.values, "db_instance": "docqet-aurora-2", "role": "reader"})
 AURORA = _Labels({"account": ACCOUNT, "region": "eu-west-1", "db_cluster": "docqet-aurora"})
 COLLECTION = _Labels({"qdrant": "default", "collection": "documents"})
+ALB = _Labels({"region": "eu-west-1", "load_balancer": "docqet-front"})
+ALB_TG = _Labels({"region": "eu-west-1", "load_balancer": "docqet-front", "target_group": "docqet-api"})
+REPLICATION = _Labels({"region": "eu-west-1", "bucket": "docqet-documents", "destination_bucket": "docqet-documents-dr",
+                       "rule": "documents-to-dr"})
+BUCKET = _Labels({"region": "eu-west-1", "bucket": "docqet-documents"})
+SECONDARY = _Labels({"region": "us-east-1", "db_cluster": "docqet-aurora-dr"})
+GLOBAL = _Labels({"global_cluster": "docqet-global", "engine": "aurora-postgresql", "engine_version": "15.4"})
+REDIS_PRIMARY = _Labels({"region": "eu-west-1", "replication_group": "docqet-cache",
+                         "cache_cluster": "docqet-cache-001"})
+REDIS_REPLICA = _Labels({"region": "eu-west-1", "replication_group": "docqet-cache",
+                         "cache_cluster": "docqet-cache-002"})
+REDIS_GROUP = _Labels({"region": "eu-west-1", "replication_group": "docqet-cache", "engine": "redis",
+                       "engine_version": "7.1", "node_type": "cache.r7g.large", "cluster_mode": "disabled",
+                       "multi_az": "enabled"})
 NONE = _Labels()
 
 
@@ -133,6 +147,85 @@ CASES: dict[str, list[Case]] = {
     ],
     "AuroraBackupRetentionBelowPolicy": _threshold_cases(
         AURORA("docqet_rds_cluster_backup_retention_seconds"), "86400", "604800", 30, AURORA.out()),
+    "RedisMemoryUsageHigh": _threshold_cases(
+        REDIS_PRIMARY("docqet_elasticache_node_memory_usage_ratio"), "0.85", "0.5", 15, REDIS_PRIMARY.out()),
+    "RedisMemoryUsageCritical": _threshold_cases(
+        REDIS_PRIMARY("docqet_elasticache_node_memory_usage_ratio"), "0.95", "0.85", 5, REDIS_PRIMARY.out()),
+    "RedisEngineCpuHigh": _threshold_cases(
+        REDIS_PRIMARY("docqet_elasticache_node_engine_cpu_utilization_ratio"), "0.97", "0.4", 5, REDIS_PRIMARY.out()),
+    "RedisEvictionsSustained": [
+        *_threshold_cases(REDIS_PRIMARY("docqet_elasticache_node_evictions_per_second"), "12", "0", 15,
+                          REDIS_PRIMARY.out()),
+        Case({REDIS_PRIMARY("docqet_elasticache_node_evictions_per_second"): "0x4 40 0x14"},
+             "15m", note="one burst of evictions is not sustained"),
+    ],
+    "RedisReplicaLagHigh": _threshold_cases(
+        REDIS_REPLICA("docqet_elasticache_node_replication_lag_seconds"), "12", "0.02", 10, REDIS_REPLICA.out()),
+    "RedisAutomaticFailoverDisabled": [
+        Case({REDIS_GROUP("docqet_elasticache_replication_group_info", automatic_failover="disabled"): "1x70"},
+             "60m", [REDIS_GROUP.out(automatic_failover="disabled")]),
+        Case({REDIS_GROUP("docqet_elasticache_replication_group_info", automatic_failover="disabled"): "1x70"},
+             "59m", note="pending"),
+        Case({REDIS_GROUP("docqet_elasticache_replication_group_info", automatic_failover="enabled"): "1x70"},
+             "65m", note="failover enabled"),
+    ],
+    "AlbHttp5xxRatioHigh": [
+        Case({ALB("docqet_alb_http_5xx_per_second"): "2x20", ALB("docqet_alb_requests_per_second"): "20x20"}, "10m",
+             [ALB.out()]),
+        Case({ALB("docqet_alb_http_5xx_per_second"): "2x20", ALB("docqet_alb_requests_per_second"): "20x20"}, "9m",
+             note="pending"),
+        Case({ALB("docqet_alb_http_5xx_per_second"): "0.02x20", ALB("docqet_alb_requests_per_second"): "20x20"},
+             "15m", note="0.1 % errors"),
+        Case({ALB("docqet_alb_http_5xx_per_second"): "0.05x20", ALB("docqet_alb_requests_per_second"): "0.05x20"},
+             "15m", note="too little traffic"),
+    ],
+    "AlbRejectedConnections": _threshold_cases(ALB("docqet_alb_rejected_connections_per_second"), "3", "0", 5,
+                                               ALB.out()),
+    "AlbTargetGroupUnhealthyTargets": _threshold_cases(
+        ALB_TG("docqet_alb_target_group_unhealthy_targets"), "1", "0", 10, ALB_TG.out()),
+    "AlbTargetGroupNoHealthyTargets": [
+        Case({ALB_TG("docqet_alb_target_group_healthy_targets"): "0x10",
+              ALB_TG("docqet_alb_target_group_unhealthy_targets"): "3x10"}, "3m", [ALB_TG.out()]),
+        Case({ALB_TG("docqet_alb_target_group_healthy_targets"): "0x10",
+              ALB_TG("docqet_alb_target_group_unhealthy_targets"): "3x10"}, "2m", note="pending"),
+        Case({ALB_TG("docqet_alb_target_group_healthy_targets"): "1x10",
+              ALB_TG("docqet_alb_target_group_unhealthy_targets"): "2x10"}, "5m", note="one target still healthy"),
+        Case({ALB_TG("docqet_alb_target_group_healthy_targets"): "0x10",
+              ALB_TG("docqet_alb_target_group_unhealthy_targets"): "0x10"}, "5m",
+             note="an empty target group (the idle half of blue/green)"),
+    ],
+    "S3ReplicationLatencyHigh": _threshold_cases(
+        REPLICATION("docqet_s3_bucket_replication_latency_seconds"), "1200", "60", 15, REPLICATION.out()),
+    "S3ReplicationRpoBreached": _threshold_cases(
+        REPLICATION("docqet_s3_bucket_replication_latency_seconds"), "4000", "1200", 5, REPLICATION.out()),
+    "S3ReplicationPendingOperationsGrowing": [
+        Case({REPLICATION("docqet_s3_bucket_replication_pending_operations"): "1200+50x200"}, "62m",
+             [REPLICATION.out()]),
+        Case({REPLICATION("docqet_s3_bucket_replication_pending_operations"): "1200+50x200"}, "59m", note="pending"),
+        Case({REPLICATION("docqet_s3_bucket_replication_pending_operations"): "9000-20x200"}, "120m",
+             note="a large backlog that drains"),
+        Case({REPLICATION("docqet_s3_bucket_replication_pending_operations"): "10+1x200"}, "120m",
+             note="growing but small"),
+    ],
+    "S3BucketVersioningSuspended": [
+        Case({BUCKET("docqet_s3_bucket_info", versioning="suspended"): "1x40"}, "30m",
+             [BUCKET.out(versioning="suspended")]),
+        Case({BUCKET("docqet_s3_bucket_info", versioning="suspended"): "1x40"}, "29m", note="pending"),
+        Case({BUCKET("docqet_s3_bucket_info", versioning="enabled"): "1x40"}, "35m", note="versioned"),
+    ],
+    "AuroraGlobalRpoLagHigh": _threshold_cases(
+        SECONDARY("docqet_rds_cluster_global_rpo_lag_seconds"), "4000", "2", 5, SECONDARY.out()),
+    "AuroraGlobalReplicationLagHigh": _threshold_cases(
+        SECONDARY("docqet_rds_cluster_global_replication_lag_seconds"), "400", "1", 10, SECONDARY.out()),
+    "AuroraGlobalClusterNoSecondary": [
+        Case({GLOBAL("docqet_rds_global_cluster_info"): "1x40",
+              'docqet_rds_global_cluster_member_info{global_cluster="docqet-global",region="eu-west-1",'
+              'db_cluster="docqet-aurora",role="primary"}': "1x40"}, "30m", [GLOBAL.out()]),
+        Case({GLOBAL("docqet_rds_global_cluster_info"): "1x40"}, "29m", note="pending"),
+        Case({GLOBAL("docqet_rds_global_cluster_info"): "1x40",
+              'docqet_rds_global_cluster_member_info{global_cluster="docqet-global",region="us-east-1",'
+              'db_cluster="docqet-aurora-dr",role="secondary"}': "1x40"}, "35m", note="a secondary exists"),
+    ],
     "QdrantDown": _threshold_cases('docqet_qdrant_up{qdrant="default"}', "0", "1", 5, {"qdrant": "default"}),
     "QdrantCollectionNotGreen": [
         Case({COLLECTION("docqet_qdrant_collection_status", status="green"): "0x40",

@@ -26,7 +26,8 @@ from docqet_monitor.dashboards.normalise import SCHEMA_VERSION, normalise, to_da
 from docqet_monitor.dashboards.thresholds import CITATION
 
 UIDS = {"docqet-overview", "docqet-ecs-services", "docqet-aurora-postgresql", "docqet-qdrant", "docqet-aws-cost",
-        "docqet-exporter-health"}
+        "docqet-exporter-health", "docqet-redis", "docqet-edge",
+        "docqet-storage-dr"}
 MODERN_TYPES = {"row", "timeseries", "stat", "table", "state-timeline"}
 PROVISIONING = CHECKOUT.monitoring / "grafana" / "provisioning"
 

@@ -58,8 +58,8 @@ def cost_forecast_restored() -> Iterator[None]:
 def exporter_run(moto_endpoint: str, qdrant_urls: tuple[str, str], tmp_path: Path,
                  cost_forecast_restored: None) -> tuple[Config, Exporter]:
     """One full run of every collector against the seeded fakes (the config it ran with, the exporter)."""
-    seed_staging(moto_endpoint)
-    config: Config = parse({"environment": "staging", "regions": ["eu-west-1"], "collectors": {
+    seed_staging(moto_endpoint, dr_region="us-east-1")  # the DR region: S3 replication, Aurora Global lag
+    config: Config = parse({"environment": "staging", "regions": ["eu-west-1", "us-east-1"], "collectors": {
         "qdrant": {"nodes": [{"name": "main", "url": qdrant_urls[0]}, {"name": "broken", "url": qdrant_urls[1]}]},
         "cost": {"cache_path": str(tmp_path / "cost.json"), "monthly_budget_usd": 4000}}}, "test")
     seed_costs(moto_endpoint, datetime.now(UTC).date(), config.environment, config.collectors.cost.tag_key)
@@ -67,7 +67,8 @@ def exporter_run(moto_endpoint: str, qdrant_urls: tuple[str, str], tmp_path: Pat
     aws = FaultyAws(settings=config.aws, stats=stats, fault=every_nth(3, throttled))
     exporter = Exporter(collectors.build(config, aws), stats)
     results = exporter.refresh_all()
-    assert results == {"ecs": True, "rds": True, "qdrant": False, "cost": True}  # qdrant: the broken node
+    assert results == {"ecs": True, "rds": True, "elasticache": True, "alb": True, "s3": True, "aurora_global": True,
+                       "qdrant": False, "cost": True}  # qdrant: the broken node
     assert aws.injected
     return config, exporter
 

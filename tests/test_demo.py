@@ -19,6 +19,7 @@ from helpers import exposition_samples
 from docqet_monitor import cli
 from docqet_monitor.core.discovery.ecs import EcsService
 from docqet_monitor.core.discovery.rds import DbCluster, DbInstance
+from docqet_monitor.dashboards import build
 from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import cloudwatch, ecs, rds
 from docqet_monitor.exporters.collectors import exported_metric_names
@@ -152,7 +153,7 @@ def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
     assert list(tmp.iterdir()) == []  # nothing left behind in the temporary directory
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [demo.OUT_MARKER, "alerts", "cost.json", "dashboards", "sync-rules"])
-    assert len(list((out / "dashboards").glob("docqet-*.json"))) == 6
+    assert len(list((out / "dashboards").glob("docqet-*.json"))) == len(build.MODULES)
     assert (out / "alerts" / "prometheus" / "rules" / "staging" / "alerts.yml").is_file()
     values = exposition_samples(done.stdout)
     base = {"account": "123456789012", "region": "eu-west-1"}

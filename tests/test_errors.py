@@ -143,7 +143,7 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
 
 
-NO_CREDENTIALS = (r"cannot discover the ECS services and Aurora clusters to alarm on in eu-west-1: "
+NO_CREDENTIALS = (r"cannot discover the resources to alarm on in eu-west-1: "
                   r"no AWS credentials found \(NoCredentialsError\)")
 
 
@@ -185,7 +185,7 @@ def failing_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str
 
 def test_an_aws_5xx_exits_1_saying_what_failed_where(failing_aws: str) -> None:
     result = run("--config", failing_aws, "alerts", "plan", "--target", "cloudwatch")
-    assert_error(result, 1, r"cannot discover the ECS services and Aurora clusters to alarm on in eu-west-1: "
+    assert_error(result, 1, r"cannot discover the resources to alarm on in eu-west-1: "
                             r"AWS answered .* \(HTTP 500, ClientError\)")
 
 

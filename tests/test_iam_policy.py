@@ -40,7 +40,8 @@ def test_iam_policy_command_prints_two_statements() -> None:
 
 def test_every_action_is_a_real_operation() -> None:
     session = botocore.session.get_session()
-    known = {iam.iam_action(service, op) for service in ("ecs", "elbv2", "rds", "cloudwatch", "ce", "sts")
+    services = ("ecs", "elbv2", "rds", "cloudwatch", "ce", "sts", "elasticache", "s3")
+    known = {iam.iam_action(service, op) for service in services
              for op in session.get_service_model(service).operation_names}
     assert iam.actions() - known == set()
 

@@ -1,0 +1,94 @@
+"""The Aurora Global collector: global databases, their members' roles, and the secondaries' lag and RPO.
+
+Discovery: DescribeGlobalClusters (100 a page). Every region answers the same global clusters, so the info
+families come out the same from each and are merged; a secondary's lag (AWS/RDS AuroraGlobalDBReplicationLag,
+AuroraGlobalDBRPOLag, dimension DBClusterIdentifier, milliseconds) is published in the secondary's own region
+and read there: configure the DR regions in ``regions`` to get it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client.core import Metric
+
+from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.config import Config
+from docqet_monitor.core.discovery.aurora_global import (
+    AuroraGlobalApi,
+    BotoAuroraGlobalApi,
+    GlobalCluster,
+    GlobalMember,
+    selected,
+)
+from docqet_monitor.exporters import regional
+from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+
+LAG_LABELS = ("region", "db_cluster")
+LAG_METRICS = {  # family -> (CloudWatch metric in ms, read as Maximum, help)
+    "docqet_rds_cluster_global_replication_lag_seconds": (
+        "AuroraGlobalDBReplicationLag", "How far this secondary cluster is behind the primary region, in seconds."),
+    "docqet_rds_cluster_global_rpo_lag_seconds": (
+        "AuroraGlobalDBRPOLag", "The data a failover to this secondary would lose now (its RPO), in seconds."),
+}
+METRIC_NAMES = ("docqet_rds_global_cluster_info", "docqet_rds_global_cluster_member_info", *LAG_METRICS)
+
+
+# --- CloudWatch queries and metric families (pure) ----------------------------------------------
+
+
+def lag_query(member: GlobalMember, metric: str, period: int) -> MetricQuery:
+    return MetricQuery("AWS/RDS", metric, (("DBClusterIdentifier", member.db_cluster),), "Maximum", period)
+
+
+def local_secondaries(clusters: Sequence[GlobalCluster], region: str) -> list[GlobalMember]:
+    """The secondary members in ``region``: the ones whose lag this region's CloudWatch publishes (pure)."""
+    return [m for g in clusters for m in g.members if m.role == "secondary" and m.region == region]
+
+
+def queries(clusters: Sequence[GlobalCluster], region: str, period: int) -> list[MetricQuery]:
+    return [lag_query(m, metric, period) for m in local_secondaries(clusters, region)
+            for metric, _ in LAG_METRICS.values()]
+
+
+def families(clusters: Sequence[GlobalCluster], region: str, values: MetricValues, period: int) -> list[Metric]:
+    """The Aurora Global families seen from ``region`` (pure): every global cluster and member, and the lag of
+    the secondaries in ``region``."""
+    info = [((g.name, g.engine, g.engine_version), 1.0) for g in clusters]
+    members = [((g.name, m.region, m.db_cluster, m.role), 1.0) for g in clusters for m in g.members]
+    lag: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in LAG_METRICS}
+    for member in local_secondaries(clusters, region):
+        for name, (metric, _) in LAG_METRICS.items():
+            value = values.get(lag_query(member, metric, period))
+            if value is not None:
+                lag[name].append(((member.region, member.db_cluster), value / 1000))
+    return [
+        gauge("docqet_rds_global_cluster_info", "Aurora Global database metadata; always 1.",
+              ("global_cluster", "engine", "engine_version"), info),
+        gauge("docqet_rds_global_cluster_member_info", "A member cluster of an Aurora Global database and its "
+              "role (primary or secondary); always 1.", ("global_cluster", "region", "db_cluster", "role"), members),
+        *(gauge(name, doc, LAG_LABELS, lag[name]) for name, (_, doc) in LAG_METRICS.items()),
+    ]
+
+
+# --- one region, the collector ------------------------------------------------------------------
+
+
+def scrape(api: AuroraGlobalApi, read: MetricReader, region: str, names: Sequence[str],
+           period: int) -> list[Metric]:
+    """Discover the global clusters (``names`` restricts them), read this region's secondaries' lag, build."""
+    clusters = selected(api.global_clusters(), names)
+    if not clusters:
+        return []
+    return families(clusters, region, read(queries(clusters, region, period)), period)
+
+
+def collector(config: Config, aws: Aws) -> AwsCollector:
+    """The Aurora Global collector over every configured account and region."""
+    settings, period = config.collectors.aurora_global, config.cloudwatch.period_seconds
+
+    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
+        return scrape(BotoAuroraGlobalApi(client("rds")), read, region, settings.global_clusters, period)
+
+    return regional.collector("aurora_global", settings, config, aws, scrape_region)
