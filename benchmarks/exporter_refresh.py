@@ -1,8 +1,12 @@
-"""Benchmark: one full ECS + RDS refresh at production size, and /metrics at that size (prints, asserts nothing).
+"""Benchmark: one full refresh of every AWS collector at production size, and /metrics at that size (prints,
+asserts nothing).
 
 Topology: 1,000 ECS services in 10 clusters (every second one behind an ALB target group) and 50 Aurora
-clusters with 3 instances each, in one region. AWS is an in-process fake answering at the HTTP layer through
-botocore's ``before-send`` event, so the real client path runs: the exporter's accounting and in-flight limit,
+clusters with 3 instances each, 20 Redis replication groups (a primary and a replica each), 30 application
+load balancers (the 10 of the ECS clusters and 20 more with 2 target groups each), 200 S3 buckets (every
+fourth replicating) and 5 Aurora Global databases (their secondaries in this region), in one region. AWS is an
+in-process fake answering at the HTTP layer through botocore's ``before-send`` event, so the real client path
+runs: the exporter's accounting and in-flight limit,
 retries, response parsing, and the AWS limits layer of the tests (real page sizes and batch limits; moto
 ignores them and is far too slow for GetMetricData at this size).
 
@@ -27,7 +31,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSResponse
@@ -49,9 +53,18 @@ ECS_CLUSTERS, SERVICES_PER_CLUSTER = 10, 100
 AURORA_CLUSTERS, INSTANCES_PER_CLUSTER = 50, 3
 ECS_METRICS, ALB_METRICS, RDS_CLUSTER_METRICS, RDS_INSTANCE_METRICS = 2, 3, 1, 8
 
+REDIS_GROUPS, REDIS_NODES_PER_GROUP, REDIS_NODE_METRICS = 20, 2, 10
+EXTRA_LOAD_BALANCERS, TARGET_GROUPS_PER_EXTRA_LB, ALB_LB_METRICS, ALB_TG_METRICS = 20, 2, 3, 2
+BUCKETS, REPLICATING_EVERY, REPLICATION_METRICS = 200, 4, 3
+GLOBAL_CLUSTERS, GLOBAL_LAG_METRICS = 5, 2
+
 # AWS limits: items a page / a call
 PAGE = {"ListClusters": 100, "ListServices": 100, "DescribeServices": 10, "DescribeTargetGroups": 400,
         "DescribeDBClusters": 100, "DescribeDBInstances": 100, "GetMetricData": 500}
+# the same for the platform collectors' operations (botocore models / AWS docs)
+PLATFORM_PAGE = {"DescribeReplicationGroups": 100, "DescribeCacheClusters": 100, "DescribeLoadBalancers": 400,
+                 "DescribeTargetGroups": 400, "ListBuckets": 10_000, "ListMetrics": 500,
+                 "DescribeGlobalClusters": 100}
 
 
 # --- the synthetic topology, as AWS would describe it -------------------------------------------------
@@ -97,6 +110,44 @@ class Topology:
             self.db_instances += [{"DBInstanceIdentifier": m, "DBClusterIdentifier": cluster,
                                    "DBInstanceClass": "db.r6g.large", "DBInstanceStatus": "available"}
                                   for m in members]
+        self._platform()
+
+    def _platform(self) -> None:
+        """Redis, load balancers, buckets and global databases (AWS's answers, unpaged)."""
+        self.replication_groups, self.cache_clusters = [], []
+        for g in range(REDIS_GROUPS):
+            group = f"cache-{g:02d}"
+            members = [{"CacheClusterId": f"{group}-{n + 1:03d}", "CacheNodeId": "0001",
+                        "CurrentRole": "primary" if n == 0 else "replica", "PreferredAvailabilityZone": f"{REGION}a"}
+                       for n in range(REDIS_NODES_PER_GROUP)]
+            self.replication_groups.append({
+                "ReplicationGroupId": group, "ClusterEnabled": False, "AutomaticFailover": "enabled",
+                "MultiAZ": "enabled", "CacheNodeType": "cache.r7g.large",
+                "NodeGroups": [{"NodeGroupId": "0001", "NodeGroupMembers": members}]})
+            self.cache_clusters += [{"CacheClusterId": m["CacheClusterId"], "ReplicationGroupId": group,
+                                     "Engine": "redis", "EngineVersion": "7.1"} for m in members]
+        ecs_lbs = sorted({lb for tg in self.target_groups.values() for lb in tg["LoadBalancerArns"]})
+        extra = [_arn("elasticloadbalancing", f"loadbalancer/app/edge-{i:02d}/{i + 100:016x}")
+                 for i in range(EXTRA_LOAD_BALANCERS)]
+        self.load_balancers = [{"LoadBalancerArn": arn, "LoadBalancerName": arn.split("/")[-2], "Type": "application",
+                                "Scheme": "internet-facing"} for arn in ecs_lbs + extra]
+        for i, lb in enumerate(extra):
+            for t in range(TARGET_GROUPS_PER_EXTRA_LB):
+                tg = _arn("elasticloadbalancing", f"targetgroup/edge-{i:02d}-{t}/{i * 10 + t + 10**6:016x}")
+                self.target_groups[tg] = {"TargetGroupArn": tg, "TargetGroupName": f"edge-{i:02d}-{t}",
+                                          "LoadBalancerArns": [lb]}
+        self.buckets = [f"docs-{b:03d}" for b in range(BUCKETS)]
+        self.replicating = set(self.buckets[::REPLICATING_EVERY])
+        self.global_clusters = [{
+            "GlobalClusterIdentifier": f"global-{g}", "Engine": "aurora-postgresql", "EngineVersion": "15.4",
+            "GlobalClusterMembers": [
+                {"DBClusterArn": f"arn:aws:rds:eu-central-1:{ACCOUNT}:cluster:primary-{g}", "IsWriter": True},
+                {"DBClusterArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:secondary-{g}", "IsWriter": False}]}
+            for g in range(GLOBAL_CLUSTERS)]
+
+    def storage_types(self, bucket: str) -> list[str]:
+        """The storage classes CloudWatch lists for a bucket: every fifth also has infrequent-access data."""
+        return ["StandardStorage", "StandardIAStorage"] if int(bucket[-3:]) % 5 == 0 else ["StandardStorage"]
 
     def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """The full answer (no pagination: the limits layer pages it, as moto would need)."""
@@ -109,8 +160,32 @@ class Topology:
             cluster = params["cluster"].rsplit("/", 1)[-1]
             return {"services": [self.services[cluster][a.rsplit("/", 1)[-1]] for a in params["services"]],
                     "failures": []}
-        if operation == "DescribeTargetGroups":
-            return {"TargetGroups": [self.target_groups[a] for a in params["TargetGroupArns"]]}
+        if operation == "DescribeTargetGroups":  # by ARN (ECS) or every one (ALB collector; the limits layer pages)
+            arns = params.get("TargetGroupArns") or list(self.target_groups)
+            return {"TargetGroups": [self.target_groups[a] for a in arns]}
+        if operation == "DescribeLoadBalancers":
+            return {"LoadBalancers": self.load_balancers}
+        if operation == "DescribeReplicationGroups":
+            return {"ReplicationGroups": self.replication_groups}
+        if operation == "DescribeCacheClusters":
+            return {"CacheClusters": self.cache_clusters}
+        if operation == "DescribeGlobalClusters":
+            return {"GlobalClusters": self.global_clusters}
+        if operation == "ListBuckets":
+            return {"Buckets": [{"Name": b, "BucketRegion": REGION} for b in self.buckets]}
+        if operation == "GetBucketVersioning":
+            return {"Status": "Enabled"}
+        if operation == "GetBucketReplication":
+            bucket = params["Bucket"]
+            if bucket not in self.replicating:
+                raise LookupError("ReplicationConfigurationNotFoundError")
+            return {"ReplicationConfiguration": {"Role": _arn("iam", "role/replication"), "Rules": [{
+                "ID": "to-dr", "Status": "Enabled", "Priority": 1,
+                "Destination": {"Bucket": f"arn:aws:s3:::{bucket}-dr"}}]}}
+        if operation == "ListMetrics":
+            return {"Metrics": [{"Namespace": "AWS/S3", "MetricName": "BucketSizeBytes", "Dimensions": [
+                {"Name": "BucketName", "Value": b}, {"Name": "StorageType", "Value": t}]}
+                for b in self.buckets for t in self.storage_types(b)]}
         if operation == "DescribeDBClusters":
             return {"DBClusters": self.db_clusters}
         if operation == "DescribeDBInstances":
@@ -132,6 +207,8 @@ def _xml(shape: Any, value: Any, name: str) -> str:
     if kind == "structure":
         inner = "".join(_xml(m, value[k], m.serialization.get("name", k))
                         for k, m in shape.members.items() if k in value)
+    elif kind == "list" and shape.serialization.get("flattened"):  # S3: the items repeat under the list's name
+        return "".join(_xml(shape.member, v, name) for v in value)
     elif kind == "list":
         inner = "".join(_xml(shape.member, v, shape.member.serialization.get("name", "member")) for v in value)
     elif kind == "timestamp":
@@ -172,6 +249,8 @@ class FakeAwsHttp(Aws):
     def _answer(self, model: Any, operation: str, request: Any) -> AWSResponse:
         time.sleep(self.latency)
         op = model.operation_model(operation)
+        if model.resolved_protocol == "rest-xml":  # S3, path-style on the fake endpoint: /<bucket>?<subresource>
+            return self._rest_xml(op, operation, request)
         if model.resolved_protocol == "query":
             result = self.topology.answer(operation, _query_params(request.body))
             wrapper = op.output_shape.serialization["resultWrapper"]
@@ -181,6 +260,19 @@ class FakeAwsHttp(Aws):
         params = json.loads(request.body)
         body = json.dumps(self.topology.answer(operation, params), default=_json)
         return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, Body(body.encode()))
+
+
+    def _rest_xml(self, op: Any, operation: str, request: Any) -> AWSResponse:
+        bucket = urlsplit(request.url).path.strip("/").split("/", 1)[0]
+        try:
+            result = self.topology.answer(operation, {"Bucket": bucket})
+        except LookupError as missing:
+            body = f"<Error><Code>{missing.args[0]}</Code><Message>none</Message></Error>"
+            return AWSResponse(request.url, 404, {"Content-Type": "application/xml"}, Body(body.encode()))
+        shape, payload = op.output_shape, op.output_shape.serialization.get("payload")
+        body = (_xml(shape.members[payload], result[payload], payload) if payload
+                else _xml(shape, result, f"{operation}Result"))
+        return AWSResponse(request.url, 200, {"Content-Type": "application/xml"}, Body(body.encode()))
 
 
 # --- the numbers -------------------------------------------------------------------------------------
@@ -200,15 +292,48 @@ def expected(topology: Topology) -> dict[str, tuple[int, int]]:
         "ecs ListClusters": calls(len(topology.clusters), "ListClusters"),
         "ecs ListServices": sum(calls(len(s), "ListServices") for s in topology.services.values()),
         "ecs DescribeServices": sum(calls(len(s), "DescribeServices") for s in topology.services.values()),
-        "elbv2 DescribeTargetGroups": calls(len(topology.target_groups), "DescribeTargetGroups"),
+        "elbv2 DescribeTargetGroups": calls(behind_alb, "DescribeTargetGroups"),  # the ECS services' groups
         "rds DescribeDBClusters": calls(len(topology.db_clusters), "DescribeDBClusters"),
         "rds DescribeDBInstances": calls(len(topology.db_instances), "DescribeDBInstances"),
     }
     result = {op: (n, n) for op, n in discovery.items()}
-    # the collectors refresh on their own schedules, so each batches its own queries
-    result["cloudwatch GetMetricData"] = (calls(ecs_queries, "GetMetricData") + calls(rds_queries, "GetMetricData"),
-                                          ecs_queries + rds_queries)  # as GetMetricStatistics calls
+    platform, platform_queries = platform_expected(topology)
+    for op, n in platform.items():
+        result[op] = (result.get(op, (0, 0))[0] + n, result.get(op, (0, 0))[1] + n)
+    # the collectors refresh on their own schedules, so each batches its own queries (and each period its own)
+    queries = [ecs_queries, rds_queries, *platform_queries]
+    result["cloudwatch GetMetricData"] = (sum(calls(q, "GetMetricData") for q in queries if q),
+                                          sum(queries))  # as GetMetricStatistics calls
     return result
+
+
+def platform_expected(topology: Topology) -> tuple[dict[str, int], list[int]]:
+    """The platform collectors' minimum calls from the AWS limits alone (operation -> calls), and the
+    GetMetricData queries of each (collector, period) batch."""
+    def calls(items: int, operation: str) -> int:
+        return math.ceil(items / PLATFORM_PAGE[operation])
+
+    nodes = len(topology.cache_clusters)
+    pairs = sum(len(tg["LoadBalancerArns"]) for tg in topology.target_groups.values())
+    listed = sum(len(topology.storage_types(b)) for b in topology.buckets)
+    secondaries = sum(1 for g in topology.global_clusters for m in g["GlobalClusterMembers"] if not m["IsWriter"])
+    minimum = {
+        "elasticache DescribeReplicationGroups": calls(len(topology.replication_groups), "DescribeReplicationGroups"),
+        "elasticache DescribeCacheClusters": calls(nodes, "DescribeCacheClusters"),
+        "elbv2 DescribeLoadBalancers": calls(len(topology.load_balancers), "DescribeLoadBalancers"),
+        "elbv2 DescribeTargetGroups": calls(len(topology.target_groups), "DescribeTargetGroups"),
+        "s3 ListBuckets": calls(len(topology.buckets), "ListBuckets"),
+        "s3 GetBucketVersioning": len(topology.buckets),  # one bucket a call
+        "s3 GetBucketReplication": len(topology.buckets),
+        "cloudwatch ListMetrics": calls(listed, "ListMetrics"),
+        "rds DescribeGlobalClusters": calls(len(topology.global_clusters), "DescribeGlobalClusters"),
+    }
+    batches = [nodes * REDIS_NODE_METRICS,
+               len(topology.load_balancers) * ALB_LB_METRICS + pairs * ALB_TG_METRICS,
+               len(topology.buckets) + listed,  # daily: objects and sizes
+               len(topology.replicating) * REPLICATION_METRICS,  # per-minute replication
+               secondaries * GLOBAL_LAG_METRICS]
+    return minimum, batches
 
 
 def aws_only_config() -> Config:
@@ -275,8 +400,12 @@ def main() -> None:
     topology = Topology()
     services = sum(len(s) for s in topology.services.values())
     print(f"topology: {services} ECS services in {len(topology.clusters)} clusters "
-          f"({len(topology.target_groups)} behind ALB target groups), {len(topology.db_clusters)} Aurora clusters "
-          f"with {len(topology.db_instances)} instances, region {REGION}")
+          f"({services // 2} behind ALB target groups), {len(topology.db_clusters)} Aurora clusters "
+          f"with {len(topology.db_instances)} instances, {len(topology.replication_groups)} Redis groups "
+          f"({len(topology.cache_clusters)} nodes), {len(topology.load_balancers)} load balancers "
+          f"({len(topology.target_groups)} target groups), {len(topology.buckets)} buckets "
+          f"({len(topology.replicating)} replicating), {len(topology.global_clusters)} Aurora Global databases, "
+          f"region {REGION}")
 
     exporter, aws, limits = build()
     wall_cold = refresh(exporter)  # creates the clients
@@ -290,17 +419,17 @@ def main() -> None:
     cost = aws.stats.cost_usd - cost_before
     api_calls = sum(limits.calls.values()) - limit_calls_before
     print(f"\nAWS calls of one full refresh (HTTP requests; the limits layer saw {api_calls} API calls)")
-    print(f"{'operation':<30} {'calls':>7} {'minimum':>8} {'ratio':>6} {'per metric per resource':>24} {'ratio':>7}")
+    print(f"{'operation':<38} {'calls':>7} {'minimum':>8} {'ratio':>6} {'per metric per resource':>24} {'ratio':>7}")
     totals = [0, 0, 0]
     for operation, (minimum, per_metric) in expected(topology).items():
         made = calls.pop(operation, 0)
         totals = [totals[0] + made, totals[1] + minimum, totals[2] + per_metric]
-        print(f"{operation:<30} {made:>7} {minimum:>8} {made / minimum:>6.2f} {per_metric:>24} "
+        print(f"{operation:<38} {made:>7} {minimum:>8} {made / minimum:>6.2f} {per_metric:>24} "
               f"{per_metric / made if made else math.inf:>6.1f}x")
     for operation, made in sorted(calls.items()):
         totals[0] += made
-        print(f"{operation:<30} {made:>7} {'-':>8} {'':>6} {'-':>24}  (not expected)")
-    print(f"{'total':<30} {totals[0]:>7} {totals[1]:>8} {totals[0] / totals[1]:>6.2f} {totals[2]:>24} "
+        print(f"{operation:<38} {made:>7} {'-':>8} {'':>6} {'-':>24}  (not expected)")
+    print(f"{'total':<38} {totals[0]:>7} {totals[1]:>8} {totals[0] / totals[1]:>6.2f} {totals[2]:>24} "
           f"{totals[2] / totals[0]:>6.1f}x")
     interval = aws_only_config().collectors.ecs.interval_seconds
     print(f"estimated AWS cost: ${cost:.4f} a refresh, "
