@@ -19,25 +19,19 @@ _RULE_LEGEND = "{{bucket}} → {{destination_bucket}} ({{rule}})"
 _LAG_LEGEND = "{{db_cluster}} ({{region}})"
 
 
-def _rpo_steps(t: Thresholds, warning: str, critical: str) -> S.Limit:
-    """Orange from the warning threshold, red from the critical one (the RPO), both cited from the catalog."""
-    steps = [{"color": S.GREEN, "value": None}, {"color": S.ORANGE, "value": t.value(warning)},
-             {"color": S.RED, "value": t.value(critical)}]
-    note = f"{t.above(warning).note} {t.above(critical).note}"
-    return S.Limit(steps, note)
-
-
 def s3_rows(t: Thresholds) -> list[S.Row]:
     replication = f"docqet_s3_bucket_replication_latency_seconds{_BUCKET}"
     return [
         S.Row("S3 replication", [
             S.stat("Slowest replication", [f"max({replication})"], S.SECONDS, w=6, h=8,
-                   thresholds=_rpo_steps(t, "S3ReplicationLatencyHigh", "S3ReplicationRpoBreached"),
+                   thresholds=t.above("S3ReplicationLatencyHigh"),
                    description="The worst replication rule: how far its destination is behind."),
             S.timeseries("S3 replication latency", [S.Query(replication, _RULE_LEGEND)], S.SECONDS, w=18,
-                         thresholds=_rpo_steps(t, "S3ReplicationLatencyHigh", "S3ReplicationRpoBreached"),
+                         thresholds=t.above("S3ReplicationRpoBreached"),
                          description="How far each rule's destination bucket is behind its source (the period's "
-                                     "maximum; only rules with replication metrics or RTC enabled report it)."),
+                                     "maximum; only rules with replication metrics or RTC enabled report it). "
+                                     f"Over {t.value('S3ReplicationLatencyHigh'):.0f} s for 15 minutes warns "
+                                     "(S3ReplicationLatencyHigh); the line is the RPO, which pages."),
             S.timeseries("S3 replication backlog", [
                 S.Query(f"docqet_s3_bucket_replication_pending_operations{_BUCKET}", f"operations {_RULE_LEGEND}")],
                 S.COUNT, thresholds=t.above("S3ReplicationPendingOperationsGrowing", "min_operations"),
