@@ -145,8 +145,8 @@ def test_first_publish_creates_the_folder_and_every_dashboard(api: Any, caplog: 
     for uid in MODELS:
         assert f"+ create grafana dashboard {uid}\n" in result.output
         assert f"+ created grafana dashboard {uid}\n" in result.output
-    assert "Plan: 7 to add, 0 to change, 0 to destroy." in result.output
-    assert result.output.endswith("grafana: 7 change(s) applied.\n")
+    assert f"Plan: {len(MODELS) + 1} to add, 0 to change, 0 to destroy." in result.output
+    assert result.output.endswith(f"grafana: {len(MODELS) + 1} change(s) applied.\n")
     assert_no_token(result, caplog)
 
 
@@ -286,7 +286,7 @@ def plan_world(api: Any) -> None:
 
 PLAN_LINES = ["+ create grafana dashboard docqet-qdrant", "~ update grafana dashboard docqet-overview",
               "- delete grafana dashboard docqet-old", "! conflict grafana dashboard docqet-aws-cost: ",
-              "Plan: 1 to add, 4 to change, 1 to destroy."]
+              f"Plan: 1 to add, {len(MODELS) - 2} to change, 1 to destroy."]
 
 
 @pytest.mark.parametrize("command", [["plan", "--prune"], ["publish", "--dry-run", "--prune"]])
@@ -351,7 +351,7 @@ def test_a_server_error_stops_publishing_and_says_what_was_done(api: Any, caplog
             "internal error") in result.output
     assert "+ created grafana dashboard docqet-aws-cost" in result.output
     assert "  not applied: create grafana dashboard docqet-overview" in result.output
-    assert "grafana: 2 change(s) applied, 1 failed, 3 not attempted" in result.output
+    assert f"grafana: 2 change(s) applied, 1 failed, {len(MODELS) - 3} not attempted" in result.output
     assert_no_token(result, caplog)
 
 
@@ -427,7 +427,7 @@ def test_the_demo_publishes_when_grafana_url_is_set(api: Any, caplog: pytest.Log
     dashboards_step(demo_context(lines, tmp_path))
     assert len(posts(api)) == len(MODELS)
     assert "+ created grafana dashboard docqet-overview" in lines
-    assert lines[-1] == f"dashboards: published to {URL}: 7 change(s) applied."
+    assert lines[-1] == f"dashboards: published to {URL}: {len(MODELS) + 1} change(s) applied."
     assert all(TOKEN not in line for line in lines) and TOKEN not in caplog.text
 
 
