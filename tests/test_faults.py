@@ -55,8 +55,11 @@ def setup(seeded: Config, moto_server: str, aws_limits: AwsLimits, tmp_path: Pat
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     config = seeded
     off = config.collectors
+    # the ECS and RDS collectors: the faults hit the shared client path, which the other AWS collectors share too
     only_aws = dataclasses.replace(off, qdrant=dataclasses.replace(off.qdrant, enabled=False),
-                                   cost=dataclasses.replace(off.cost, enabled=False))
+                                   cost=dataclasses.replace(off.cost, enabled=False),
+                                   **{name: dataclasses.replace(getattr(off, name), enabled=False)
+                                      for name in ("elasticache", "alb", "s3", "aurora_global")})
     config = dataclasses.replace(config, aws=AwsConfig(max_attempts=3), collectors=only_aws)
     with _serving(config, aws_limits) as result:
         yield result
