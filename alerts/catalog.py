@@ -25,10 +25,9 @@ _SERVICE = "{{ $labels.cluster }}/{{ $labels.service }} " + _WHERE
 _INSTANCE = "{{ $labels.db_instance }} of cluster {{ $labels.db_cluster }} " + _WHERE
 _CLUSTER = "Aurora cluster {{ $labels.db_cluster }} " + _WHERE
 _COLLECTION = "collection {{ $labels.collection }} on Qdrant {{ $labels.qdrant }}"
-_ALB = "load balancer {{ $labels.load_balancer }} ({{ $labels.region }})"
-_TARGET_GROUP = ("target group {{ $labels.target_group }} of load balancer {{ $labels.load_balancer }} "
-                 "({{ $labels.region }})")
-_REDIS_NODE = "Redis node {{ $labels.cache_cluster }} of {{ $labels.replication_group }} ({{ $labels.region }})"
+_ALB = "load balancer {{ $labels.load_balancer }} " + _WHERE
+_TARGET_GROUP = "target group {{ $labels.target_group }} of load balancer {{ $labels.load_balancer }} " + _WHERE
+_REDIS_NODE = "Redis node {{ $labels.cache_cluster }} of {{ $labels.replication_group }} " + _WHERE
 
 
 def _ecs(metric: str, statistic: str = "Average") -> tuple[str, str, str, str]:
@@ -276,7 +275,7 @@ REDIS_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="RedisAutomaticFailoverDisabled", severity="info",
         summary="Redis replication group {{ $labels.replication_group }} has no automatic failover",
-        description="Replication group {{ $labels.replication_group }} ({{ $labels.region }}) has automatic "
+        description="Replication group {{ $labels.replication_group }} " + _WHERE + " has automatic "
                     "failover {{ $labels.automatic_failover }}: losing its primary means a cache outage until "
                     "someone promotes a replica. Production only (disabled in the other environments' files).",
         runbook="redis/automatic-failover-disabled", dashboard=REDIS, panel="Replication groups",
@@ -336,7 +335,7 @@ ALB_RULES: tuple[AlertRule, ...] = (
 )
 
 _REPLICATION = ("replication rule {{ $labels.rule }} of bucket {{ $labels.bucket }} to "
-                "{{ $labels.destination_bucket }} ({{ $labels.region }})")
+                "{{ $labels.destination_bucket }} " + _WHERE)
 
 S3_RULES: tuple[AlertRule, ...] = (
     AlertRule(
@@ -368,7 +367,7 @@ S3_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="S3BucketVersioningSuspended", severity="warning",
         summary="Versioning of S3 bucket {{ $labels.bucket }} is suspended",
-        description="Bucket {{ $labels.bucket }} ({{ $labels.region }}) has versioning suspended: overwritten and "
+        description="Bucket {{ $labels.bucket }} " + _WHERE + " has versioning suspended: overwritten and "
                     "deleted documents cannot be recovered, and replication stops for new objects. Production only "
                     "(disabled in the other environments' files).",
         runbook="s3/versioning-suspended", dashboard=STORAGE_DR, panel="S3 buckets",
@@ -380,7 +379,7 @@ AURORA_GLOBAL_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="AuroraGlobalRpoLagHigh", severity="critical",
         summary="Aurora Global secondary {{ $labels.db_cluster }} is behind the RPO",
-        description="A failover to {{ $labels.db_cluster }} ({{ $labels.region }}) would lose "
+        description="A failover to {{ $labels.db_cluster }} " + _WHERE + " would lose "
                     "{{ $value | humanizeDuration }} of data; the disaster-recovery RPO is 1 hour.",
         runbook="aurora-global/rpo-lag-high", dashboard=STORAGE_DR, panel="Aurora Global RPO lag",
         expr="docqet_rds_cluster_global_rpo_lag_seconds > {threshold}", for_="5m", thresholds={"threshold": 3600},
@@ -394,7 +393,7 @@ AURORA_GLOBAL_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="AuroraGlobalReplicationLagHigh", severity="warning",
         summary="Aurora Global secondary {{ $labels.db_cluster }} lags behind the primary",
-        description="{{ $labels.db_cluster }} ({{ $labels.region }}) replays the primary region's changes "
+        description="{{ $labels.db_cluster }} " + _WHERE + " replays the primary region's changes "
                     "{{ $value | humanizeDuration }} late.",
         runbook="aurora-global/replication-lag-high", dashboard=STORAGE_DR, panel="Aurora Global replication lag",
         expr="docqet_rds_cluster_global_replication_lag_seconds > {threshold}", for_="10m",
@@ -403,10 +402,10 @@ AURORA_GLOBAL_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="AuroraGlobalClusterNoSecondary", severity="warning",
         summary="Aurora Global database {{ $labels.global_cluster }} has no secondary",
-        description="Global database {{ $labels.global_cluster }} has no secondary cluster: there is no region "
-                    "to fail over to.",
+        description="Global database {{ $labels.global_cluster }} (account {{ $labels.account }}) has no secondary "
+                    "cluster: there is no region to fail over to.",
         runbook="aurora-global/no-secondary", dashboard=STORAGE_DR, panel="Aurora Global members",
-        expr='docqet_rds_global_cluster_info unless on(global_cluster)'
+        expr='docqet_rds_global_cluster_info unless on(account, global_cluster)'
              ' docqet_rds_global_cluster_member_info{role="secondary"}',
         for_="30m",
     ),
@@ -605,9 +604,12 @@ DASHBOARD_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
     AURORA: (("account", "account"), ("region", "region"), ("db_cluster", "db_cluster"),
              ("db_instance", "db_instance")),
     QDRANT: (("qdrant", "qdrant"), ("collection", "collection")),
-    REDIS: (("region", "region"), ("replication_group", "replication_group"), ("cache_cluster", "cache_cluster")),
-    EDGE: (("region", "region"), ("load_balancer", "load_balancer"), ("target_group", "target_group")),
-    STORAGE_DR: (("region", "region"), ("bucket", "bucket"), ("global_cluster", "global_cluster")),
+    REDIS: (("account", "account"), ("region", "region"), ("replication_group", "replication_group"),
+            ("cache_cluster", "cache_cluster")),
+    EDGE: (("account", "account"), ("region", "region"), ("load_balancer", "load_balancer"),
+           ("target_group", "target_group")),
+    STORAGE_DR: (("account", "account"), ("region", "region"), ("bucket", "bucket"),
+                 ("global_cluster", "global_cluster")),
 }
 
 

@@ -15,8 +15,8 @@ from docqet_monitor.dashboards.thresholds import Thresholds
 UID = ids.EDGE
 TITLE = "Docqet / Edge"
 
-_LB = S.matchers("region", "load_balancer")
-_TG = S.matchers("region", "load_balancer", "target_group")
+_LB = S.matchers("account", "region", "load_balancer")
+_TG = S.matchers("account", "region", "load_balancer", "target_group")
 
 
 def _alb(metric: str) -> str:
@@ -53,9 +53,11 @@ def alb_row(t: Thresholds) -> S.Row:
 def build(t: Thresholds) -> G.Dashboard:
     rows = [alb_row(t)]
     variables = [
-        S.query_variable("region", "docqet_alb_info"),
-        S.query_variable("load_balancer", "docqet_alb_info", label_filter='region=~"$region"'),
-        S.query_variable("target_group", "docqet_alb_target_group_healthy_targets",
-                         label_filter='region=~"$region", load_balancer=~"$load_balancer"'),
+        S.query_variable("account", "docqet_alb_info"),
+        S.query_variable("region", "docqet_alb_info", label_filter='account=~"$account"'),
+        S.query_variable("load_balancer", "docqet_alb_info", label_filter='account=~"$account", region=~"$region"',
+                         title="Load balancer"),
+        S.query_variable("target_group", "docqet_alb_target_group_healthy_targets", title="Target group",
+                         label_filter='account=~"$account", region=~"$region", load_balancer=~"$load_balancer"'),
     ]
     return S.dashboard(UID, TITLE, rows, variables, tags=["edge", "alb"])

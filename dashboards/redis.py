@@ -11,8 +11,8 @@ from docqet_monitor.dashboards.thresholds import Thresholds
 UID = ids.REDIS
 TITLE = "Docqet / Redis"
 
-_NODE = S.matchers("region", "replication_group", "cache_cluster")
-_GROUP = S.matchers("region", "replication_group")
+_NODE = S.matchers("account", "region", "replication_group", "cache_cluster")
+_GROUP = S.matchers("account", "region", "replication_group")
 _LEGEND = "{{replication_group}}/{{cache_cluster}} ({{region}})"
 
 
@@ -68,10 +68,11 @@ def build(t: Thresholds) -> G.Dashboard:
         ]),
     ]
     variables = [
-        S.query_variable("region", "docqet_elasticache_replication_group_info"),
+        S.query_variable("account", "docqet_elasticache_replication_group_info"),
+        S.query_variable("region", "docqet_elasticache_replication_group_info", label_filter='account=~"$account"'),
         S.query_variable("replication_group", "docqet_elasticache_replication_group_info",
-                         label_filter='region=~"$region"'),
-        S.query_variable("cache_cluster", "docqet_elasticache_node_info",
-                         label_filter='region=~"$region", replication_group=~"$replication_group"'),
+                         label_filter='account=~"$account", region=~"$region"', title="Replication group"),
+        S.query_variable("cache_cluster", "docqet_elasticache_node_info", title="Node", label_filter=(
+            'account=~"$account", region=~"$region", replication_group=~"$replication_group"')),
     ]
     return S.dashboard(UID, TITLE, rows, variables, tags=["redis", "elasticache"])

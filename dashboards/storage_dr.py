@@ -12,8 +12,9 @@ from docqet_monitor.dashboards.thresholds import Thresholds
 UID = ids.STORAGE_DR
 TITLE = "Docqet / Storage & DR"
 
-_BUCKET = S.matchers("region", "bucket")
-_GLOBAL = S.matchers("global_cluster")
+_BUCKET = S.matchers("account", "region", "bucket")
+_GLOBAL = S.matchers("account", "global_cluster")
+_LAG = S.matchers("account")
 _BUCKET_LEGEND = "{{bucket}} ({{region}})"
 _RULE_LEGEND = "{{bucket}} → {{destination_bucket}} ({{rule}})"
 _LAG_LEGEND = "{{db_cluster}} ({{region}})"
@@ -59,16 +60,16 @@ def s3_rows(t: Thresholds) -> list[S.Row]:
 
 def aurora_global_row(t: Thresholds) -> S.Row:
     return S.Row("Aurora Global database", [
-        S.stat("Worst RPO lag", ["max(docqet_rds_cluster_global_rpo_lag_seconds)"], S.SECONDS, w=6, h=8,
+        S.stat("Worst RPO lag", [f"max(docqet_rds_cluster_global_rpo_lag_seconds{_LAG})"], S.SECONDS, w=6, h=8,
                thresholds=t.above("AuroraGlobalRpoLagHigh"),
                description="The data a failover to the worst secondary would lose now."),
         S.timeseries("Aurora Global RPO lag", [
-            S.Query("docqet_rds_cluster_global_rpo_lag_seconds", _LAG_LEGEND)], S.SECONDS, w=18,
+            S.Query(f"docqet_rds_cluster_global_rpo_lag_seconds{_LAG}", _LAG_LEGEND)], S.SECONDS, w=18,
             thresholds=t.above("AuroraGlobalRpoLagHigh"),
             description="The data each secondary would lose in a failover (AuroraGlobalDBRPOLag), against the "
                         "disaster-recovery RPO of 1 hour."),
         S.timeseries("Aurora Global replication lag", [
-            S.Query("docqet_rds_cluster_global_replication_lag_seconds", _LAG_LEGEND)], S.SECONDS,
+            S.Query(f"docqet_rds_cluster_global_replication_lag_seconds{_LAG}", _LAG_LEGEND)], S.SECONDS,
             thresholds=t.above("AuroraGlobalReplicationLagHigh"),
             description="How far each secondary replays the primary region's changes behind."),
         S.table("Aurora Global members", [S.Query(f"docqet_rds_global_cluster_member_info{_GLOBAL}")],
@@ -81,8 +82,10 @@ def aurora_global_row(t: Thresholds) -> S.Row:
 def build(t: Thresholds) -> G.Dashboard:
     rows = [*s3_rows(t), aurora_global_row(t)]
     variables = [
-        S.query_variable("region", "docqet_s3_bucket_info"),
-        S.query_variable("bucket", "docqet_s3_bucket_info", label_filter='region=~"$region"'),
-        S.query_variable("global_cluster", "docqet_rds_global_cluster_info"),
+        S.query_variable("account", "docqet_s3_bucket_info"),
+        S.query_variable("region", "docqet_s3_bucket_info", label_filter='account=~"$account"'),
+        S.query_variable("bucket", "docqet_s3_bucket_info", label_filter='account=~"$account", region=~"$region"'),
+        S.query_variable("global_cluster", "docqet_rds_global_cluster_info", label_filter='account=~"$account"',
+                         title="Global database"),
     ]
     return S.dashboard(UID, TITLE, rows, variables, tags=["s3", "aurora", "dr"])

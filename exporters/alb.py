@@ -20,7 +20,7 @@ from docqet_monitor.exporters.cloudwatch import MetricQuery
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 NAMESPACE = "AWS/ApplicationELB"
-LB_LABELS = ("region", "load_balancer")
+LB_LABELS = ("account", "region", "load_balancer")
 TG_LABELS = (*LB_LABELS, "target_group")
 
 LB_METRICS = {  # family -> (CloudWatch metric, Sum / period, help)
@@ -64,23 +64,24 @@ def queries(lbs: Sequence[LoadBalancer], tgs: Iterable[TargetGroup], period: int
                      for metric, stat, _ in TG_METRICS.values()]
 
 
-def families(region: str, lbs: Sequence[LoadBalancer], tgs: Iterable[TargetGroup], values: MetricValues,
-             period: int) -> list[Metric]:
-    """The ALB families of one region (pure)."""
-    info = [((region, lb.name, lb.scheme), 1.0) for lb in lbs]
+def families(account: str, region: str, lbs: Sequence[LoadBalancer], tgs: Iterable[TargetGroup],
+             values: MetricValues, period: int) -> list[Metric]:
+    """The ALB families of one region of one account (pure)."""
+    info = [((account, region, lb.name, lb.scheme), 1.0) for lb in lbs]
     lb_samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in LB_METRICS}
     for lb in lbs:
         requests = values.get(lb_query(lb, "RequestCount", period))
         if requests is None:
             continue
         for name, (metric, _) in LB_METRICS.items():
-            lb_samples[name].append(((region, lb.name), values.get(lb_query(lb, metric, period), 0.0) / period))
+            value = values.get(lb_query(lb, metric, period), 0.0)
+            lb_samples[name].append(((account, region, lb.name), value / period))
     tg_samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in TG_METRICS}
     for lb, tg in pairs(lbs, tgs):
         for name, (metric, stat, _) in TG_METRICS.items():
             value = values.get(tg_query(lb, tg, metric, stat, period))
             if value is not None:
-                tg_samples[name].append(((region, lb.name, tg.name), value))
+                tg_samples[name].append(((account, region, lb.name, tg.name), value))
     return [
         gauge("docqet_alb_info", "Application load balancer metadata; always 1.", (*LB_LABELS, "scheme"), info),
         *(gauge(name, doc, LB_LABELS, lb_samples[name]) for name, (_, doc) in LB_METRICS.items()),
@@ -91,20 +92,21 @@ def families(region: str, lbs: Sequence[LoadBalancer], tgs: Iterable[TargetGroup
 # --- one region, the collector ------------------------------------------------------------------
 
 
-def scrape(api: AlbApi, read: MetricReader, region: str, names: Sequence[str], period: int) -> list[Metric]:
+def scrape(api: AlbApi, read: MetricReader, account: str, region: str, names: Sequence[str],
+           period: int) -> list[Metric]:
     """Discover the region's application load balancers (``names`` restricts them), read, build."""
     lbs = selected(api.load_balancers(), names)
     if not lbs:
         return []
     tgs = api.target_groups()
-    return families(region, lbs, tgs, read(queries(lbs, tgs, period)), period)
+    return families(account, region, lbs, tgs, read(queries(lbs, tgs, period)), period)
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The ALB collector over every configured account and region."""
     settings, period = config.collectors.alb, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
-        return scrape(BotoAlbApi(client("elbv2")), read, region, settings.load_balancers, period)
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+        return scrape(BotoAlbApi(client("elbv2")), read, account, region, settings.load_balancers, period)
 
     return regional.collector("alb", settings, config, aws, scrape_region)

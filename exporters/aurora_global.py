@@ -25,7 +25,7 @@ from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
-LAG_LABELS = ("region", "db_cluster")
+LAG_LABELS = ("account", "region", "db_cluster")
 LAG_METRICS = {  # family -> (CloudWatch metric in ms, read as Maximum, help)
     "docqet_rds_cluster_global_replication_lag_seconds": (
         "AuroraGlobalDBReplicationLag", "How far this secondary cluster is behind the primary region, in seconds."),
@@ -52,22 +52,24 @@ def queries(clusters: Sequence[GlobalCluster], region: str, period: int) -> list
             for metric, _ in LAG_METRICS.values()]
 
 
-def families(clusters: Sequence[GlobalCluster], region: str, values: MetricValues, period: int) -> list[Metric]:
-    """The Aurora Global families seen from ``region`` (pure): every global cluster and member, and the lag of
-    the secondaries in ``region``."""
-    info = [((g.name, g.engine, g.engine_version), 1.0) for g in clusters]
-    members = [((g.name, m.region, m.db_cluster, m.role), 1.0) for g in clusters for m in g.members]
+def families(account: str, clusters: Sequence[GlobalCluster], region: str, values: MetricValues,
+             period: int) -> list[Metric]:
+    """The Aurora Global families of one account seen from ``region`` (pure): every global cluster and member,
+    and the lag of the secondaries in ``region``."""
+    info = [((account, g.name, g.engine, g.engine_version), 1.0) for g in clusters]
+    members = [((account, g.name, m.region, m.db_cluster, m.role), 1.0) for g in clusters for m in g.members]
     lag: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in LAG_METRICS}
     for member in local_secondaries(clusters, region):
         for name, (metric, _) in LAG_METRICS.items():
             value = values.get(lag_query(member, metric, period))
             if value is not None:
-                lag[name].append(((member.region, member.db_cluster), value / 1000))
+                lag[name].append(((account, member.region, member.db_cluster), value / 1000))
     return [
         gauge("docqet_rds_global_cluster_info", "Aurora Global database metadata; always 1.",
-              ("global_cluster", "engine", "engine_version"), info),
+              ("account", "global_cluster", "engine", "engine_version"), info),
         gauge("docqet_rds_global_cluster_member_info", "A member cluster of an Aurora Global database and its "
-              "role (primary or secondary); always 1.", ("global_cluster", "region", "db_cluster", "role"), members),
+              "role (primary or secondary); always 1.", ("account", "global_cluster", "region", "db_cluster", "role"),
+              members),
         *(gauge(name, doc, LAG_LABELS, lag[name]) for name, (_, doc) in LAG_METRICS.items()),
     ]
 
@@ -75,20 +77,20 @@ def families(clusters: Sequence[GlobalCluster], region: str, values: MetricValue
 # --- one region, the collector ------------------------------------------------------------------
 
 
-def scrape(api: AuroraGlobalApi, read: MetricReader, region: str, names: Sequence[str],
+def scrape(api: AuroraGlobalApi, read: MetricReader, account: str, region: str, names: Sequence[str],
            period: int) -> list[Metric]:
     """Discover the global clusters (``names`` restricts them), read this region's secondaries' lag, build."""
     clusters = selected(api.global_clusters(), names)
     if not clusters:
         return []
-    return families(clusters, region, read(queries(clusters, region, period)), period)
+    return families(account, clusters, region, read(queries(clusters, region, period)), period)
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The Aurora Global collector over every configured account and region."""
     settings, period = config.collectors.aurora_global, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
-        return scrape(BotoAuroraGlobalApi(client("rds")), read, region, settings.global_clusters, period)
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+        return scrape(BotoAuroraGlobalApi(client("rds")), read, account, region, settings.global_clusters, period)
 
     return regional.collector("aurora_global", settings, config, aws, scrape_region)

@@ -27,10 +27,10 @@ from docqet_monitor.exporters.cloudwatch import MetricQuery
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 NAMESPACE = "AWS/ElastiCache"
-GROUP_LABELS = ("region", "replication_group")
+GROUP_LABELS = ("account", "region", "replication_group")
 INFO_LABELS = (*GROUP_LABELS, "engine", "engine_version", "node_type", "cluster_mode", "automatic_failover",
                "multi_az")
-NODE_LABELS = ("region", "replication_group", "cache_cluster")
+NODE_LABELS = ("account", "region", "replication_group", "cache_cluster")
 NODE_INFO_LABELS = (*NODE_LABELS, "role", "availability_zone")
 
 # family -> (CloudWatch metric, statistic, conversion: "ratio" (percent / 100), "rate" (Sum / period) or "", help)
@@ -96,17 +96,17 @@ def role(node: CacheNode, values: MetricValues, period: int) -> str:
     return "" if master is None else "primary" if master >= 1 else "replica"
 
 
-def families(region: str, groups: Sequence[ReplicationGroup], clusters: Mapping[str, CacheCluster],
+def families(account: str, region: str, groups: Sequence[ReplicationGroup], clusters: Mapping[str, CacheCluster],
              values: MetricValues, period: int) -> list[Metric]:
-    """The ElastiCache families of one region (pure); ``clusters`` by cache cluster id."""
+    """The ElastiCache families of one region of one account (pure); ``clusters`` by cache cluster id."""
     info, node_info = [], []
     node_samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in NODE_METRICS}
     for g in groups:
         member = next((clusters[n.cache_cluster] for n in g.nodes if n.cache_cluster in clusters), CacheCluster(""))
-        info.append(((region, g.name, member.engine, member.engine_version, g.node_type, g.cluster_mode,
+        info.append(((account, region, g.name, member.engine, member.engine_version, g.node_type, g.cluster_mode,
                       g.automatic_failover, g.multi_az), 1.0))
         for node in g.nodes:
-            labels = (region, g.name, node.cache_cluster)
+            labels = (account, region, g.name, node.cache_cluster)
             node_role = role(node, values, period)
             if node_role:
                 node_info.append(((*labels, node_role, node.availability_zone), 1.0))
@@ -126,7 +126,7 @@ def families(region: str, groups: Sequence[ReplicationGroup], clusters: Mapping[
 # --- one region, the collector ------------------------------------------------------------------
 
 
-def scrape(api: ElastiCacheApi, read: MetricReader, region: str, names: Sequence[str],
+def scrape(api: ElastiCacheApi, read: MetricReader, account: str, region: str, names: Sequence[str],
            period: int) -> list[Metric]:
     """Discover the region's replication groups (``names`` restricts them when non-empty), read, build."""
     groups = selected(api.replication_groups(), names)
@@ -134,14 +134,15 @@ def scrape(api: ElastiCacheApi, read: MetricReader, region: str, names: Sequence
         return []
     clusters = {c.name: c for c in api.cache_clusters()}
     values = read(queries(groups, period))
-    return families(region, groups, clusters, values, period)
+    return families(account, region, groups, clusters, values, period)
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The ElastiCache collector over every configured account and region."""
     settings, period = config.collectors.elasticache, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
-        return scrape(BotoElastiCacheApi(client("elasticache")), read, region, settings.replication_groups, period)
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+        api = BotoElastiCacheApi(client("elasticache"))
+        return scrape(api, read, account, region, settings.replication_groups, period)
 
     return regional.collector("elasticache", settings, config, aws, scrape_region)

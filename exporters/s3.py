@@ -21,7 +21,7 @@ from docqet_monitor.exporters.cloudwatch import DAY, MetricQuery
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 NAMESPACE = "AWS/S3"
-BUCKET_LABELS = ("region", "bucket")
+BUCKET_LABELS = ("account", "region", "bucket")
 REPLICATION_LABELS = (*BUCKET_LABELS, "destination_bucket", "rule")
 REPLICATION_METRICS = {  # family -> (CloudWatch metric, read as Maximum, help)
     "docqet_s3_bucket_replication_latency_seconds": (
@@ -62,25 +62,26 @@ def queries(buckets: Sequence[Bucket], storage: Mapping[str, Sequence[str]], per
     return result
 
 
-def families(buckets: Sequence[Bucket], storage: Mapping[str, Sequence[str]], values: MetricValues,
+def families(account: str, buckets: Sequence[Bucket], storage: Mapping[str, Sequence[str]], values: MetricValues,
              period: int) -> list[Metric]:
-    """The S3 families of one region (pure); ``region`` is each bucket's own."""
-    info = [((b.region, b.name, b.versioning), 1.0) for b in buckets if b.versioning]
+    """The S3 families of one region of one account (pure); ``region`` is each bucket's own."""
+    info = [((account, b.region, b.name, b.versioning), 1.0) for b in buckets if b.versioning]
     sizes, objects = [], []
     replication: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in REPLICATION_METRICS}
     for b in buckets:
         for storage_type in storage.get(b.name, ()):
             size = values.get(size_query(b.name, storage_type))
             if size is not None:
-                sizes.append(((b.region, b.name, storage_type), size))
+                sizes.append(((account, b.region, b.name, storage_type), size))
         count = values.get(objects_query(b.name))
         if count is not None:
-            objects.append(((b.region, b.name), count))
+            objects.append(((account, b.region, b.name), count))
         for rule in b.rules:
             for name, (metric, _) in REPLICATION_METRICS.items():
                 value = values.get(replication_query(b.name, rule, metric, period))
                 if value is not None:
-                    replication[name].append(((b.region, b.name, rule.destination_bucket, rule.rule), value))
+                    replication[name].append(((account, b.region, b.name, rule.destination_bucket, rule.rule),
+                                              value))
     return [
         gauge("docqet_s3_bucket_info", "S3 bucket versioning (enabled, suspended or disabled); always 1.",
               (*BUCKET_LABELS, "versioning"), info),
@@ -95,21 +96,22 @@ def families(buckets: Sequence[Bucket], storage: Mapping[str, Sequence[str]], va
 # --- one region, the collector ------------------------------------------------------------------
 
 
-def scrape(api: S3Api, read: MetricReader, region: str, names: Sequence[str], period: int) -> list[Metric]:
+def scrape(api: S3Api, read: MetricReader, account: str, region: str, names: Sequence[str],
+           period: int) -> list[Metric]:
     """Discover the region's buckets (``names`` restricts them when non-empty), read, build."""
     buckets = api.buckets(region, names)
     if not buckets:
         return []
     storage = api.storage_types()
-    return families(buckets, storage, read(queries(buckets, storage, period)), period)
+    return families(account, buckets, storage, read(queries(buckets, storage, period)), period)
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The S3 collector over every configured account and region."""
     settings, period = config.collectors.s3, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, region: str) -> list[Metric]:
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
         api = BotoS3Api(client("s3"), client("cloudwatch"), config.aws.max_concurrency)
-        return scrape(api, read, region, settings.buckets, period)
+        return scrape(api, read, account, region, settings.buckets, period)
 
     return regional.collector("s3", settings, config, aws, scrape_region)

@@ -51,20 +51,18 @@ WRITER = _Labels({"account": ACCOUNT, "region": "eu-west-1", "db_cluster": "docq
 READER = _Labels({**WRITER.values, "db_instance": "docqet-aurora-2", "role": "reader"})
 AURORA = _Labels({"account": ACCOUNT, "region": "eu-west-1", "db_cluster": "docqet-aurora"})
 COLLECTION = _Labels({"qdrant": "default", "collection": "documents"})
-ALB = _Labels({"region": "eu-west-1", "load_balancer": "docqet-front"})
-ALB_TG = _Labels({"region": "eu-west-1", "load_balancer": "docqet-front", "target_group": "docqet-api"})
-REPLICATION = _Labels({"region": "eu-west-1", "bucket": "docqet-documents", "destination_bucket": "docqet-documents-dr",
-                       "rule": "documents-to-dr"})
-BUCKET = _Labels({"region": "eu-west-1", "bucket": "docqet-documents"})
-SECONDARY = _Labels({"region": "us-east-1", "db_cluster": "docqet-aurora-dr"})
-GLOBAL = _Labels({"global_cluster": "docqet-global", "engine": "aurora-postgresql", "engine_version": "15.4"})
-REDIS_PRIMARY = _Labels({"region": "eu-west-1", "replication_group": "docqet-cache",
-                         "cache_cluster": "docqet-cache-001"})
-REDIS_REPLICA = _Labels({"region": "eu-west-1", "replication_group": "docqet-cache",
-                         "cache_cluster": "docqet-cache-002"})
-REDIS_GROUP = _Labels({"region": "eu-west-1", "replication_group": "docqet-cache", "engine": "redis",
-                       "engine_version": "7.1", "node_type": "cache.r7g.large", "cluster_mode": "disabled",
-                       "multi_az": "enabled"})
+_EU = {"account": ACCOUNT, "region": "eu-west-1"}
+ALB = _Labels({**_EU, "load_balancer": "docqet-front"})
+ALB_TG = _Labels({**ALB.values, "target_group": "docqet-api"})
+BUCKET = _Labels({**_EU, "bucket": "docqet-documents"})
+REPLICATION = _Labels({**BUCKET.values, "destination_bucket": "docqet-documents-dr", "rule": "documents-to-dr"})
+SECONDARY = _Labels({"account": ACCOUNT, "region": "us-east-1", "db_cluster": "docqet-aurora-dr"})
+GLOBAL = _Labels({"account": ACCOUNT, "global_cluster": "docqet-global", "engine": "aurora-postgresql",
+                  "engine_version": "15.4"})
+REDIS_PRIMARY = _Labels({**_EU, "replication_group": "docqet-cache", "cache_cluster": "docqet-cache-001"})
+REDIS_REPLICA = _Labels({**REDIS_PRIMARY.values, "cache_cluster": "docqet-cache-002"})
+REDIS_GROUP = _Labels({**_EU, "replication_group": "docqet-cache", "engine": "redis", "engine_version": "7.1",
+                       "node_type": "cache.r7g.large", "cluster_mode": "disabled", "multi_az": "enabled"})
 NONE = _Labels()
 
 
@@ -219,12 +217,13 @@ CASES: dict[str, list[Case]] = {
         SECONDARY("docqet_rds_cluster_global_replication_lag_seconds"), "400", "1", 10, SECONDARY.out()),
     "AuroraGlobalClusterNoSecondary": [
         Case({GLOBAL("docqet_rds_global_cluster_info"): "1x40",
-              'docqet_rds_global_cluster_member_info{global_cluster="docqet-global",region="eu-west-1",'
-              'db_cluster="docqet-aurora",role="primary"}': "1x40"}, "30m", [GLOBAL.out()]),
+              f'docqet_rds_global_cluster_member_info{{account="{ACCOUNT}",global_cluster="docqet-global",'
+              'region="eu-west-1",db_cluster="docqet-aurora",role="primary"}': "1x40"}, "30m", [GLOBAL.out()]),
         Case({GLOBAL("docqet_rds_global_cluster_info"): "1x40"}, "29m", note="pending"),
         Case({GLOBAL("docqet_rds_global_cluster_info"): "1x40",
-              'docqet_rds_global_cluster_member_info{global_cluster="docqet-global",region="us-east-1",'
-              'db_cluster="docqet-aurora-dr",role="secondary"}': "1x40"}, "35m", note="a secondary exists"),
+              f'docqet_rds_global_cluster_member_info{{account="{ACCOUNT}",global_cluster="docqet-global",'
+              'region="us-east-1",db_cluster="docqet-aurora-dr",role="secondary"}': "1x40"}, "35m",
+             note="a secondary exists"),
     ],
     "QdrantDown": _threshold_cases('docqet_qdrant_up{qdrant="default"}', "0", "1", 5, {"qdrant": "default"}),
     "QdrantCollectionNotGreen": [

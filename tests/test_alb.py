@@ -14,6 +14,7 @@ from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import alb
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's
 LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/front/50dc6c495c0c9188"
 TG_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/api/73e2d6bc24d8a067"
 
@@ -36,8 +37,8 @@ def test_families_are_rates_with_a_real_zero_only_when_requests_were_counted() -
     tg, orphan = TargetGroup(TG_ARN, "api", (LB_ARN,)), TargetGroup(TG_ARN.replace("api", "orphan"), "orphan")
     values = {alb.lb_query(front, "RequestCount", 60): 600.0, alb.lb_query(front, "HTTPCode_ELB_5XX_Count", 60): 6.0,
               alb.tg_query(front, tg, "HealthyHostCount", "Minimum", 60): 2.0}
-    fams = alb.families(REGION, [front, idle], [tg, orphan], values, 60)
-    assert value(fams, "docqet_alb_requests_per_second", load_balancer="front") == 10
+    fams = alb.families(ACCOUNT, REGION, [front, idle], [tg, orphan], values, 60)
+    assert value(fams, "docqet_alb_requests_per_second", account=ACCOUNT, load_balancer="front") == 10
     assert value(fams, "docqet_alb_http_5xx_per_second", load_balancer="front") == 0.1
     assert value(fams, "docqet_alb_rejected_connections_per_second", load_balancer="front") == 0  # none published
     assert value(fams, "docqet_alb_requests_per_second", load_balancer="idle") is None  # no requests: no series
@@ -61,7 +62,7 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     result = alb.collector(_config(), Aws(session_factory=aws_limits.session)).collect()
     assert result.errors == ()
     fams = result.families
-    lb = {"region": REGION, "load_balancer": demo.CLUSTER}
+    lb = {"account": ACCOUNT, "region": REGION, "load_balancer": demo.CLUSTER}
     assert value(fams, "docqet_alb_info", **lb, scheme="internet-facing") == 1
     assert value(fams, "docqet_alb_requests_per_second", **lb) == (1500 + 900) / 60
     assert value(fams, "docqet_alb_http_5xx_per_second", **lb) == demo.ALB_ELB_5XX_PER_MINUTE / 60

@@ -13,6 +13,7 @@ from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import aurora_global
 
 REGION, DR = "eu-west-1", "us-east-1"
+ACCOUNT = "123456789012"  # moto's
 RAW = {"GlobalClusterIdentifier": "g", "Engine": "aurora-postgresql", "EngineVersion": "15.4",
        "GlobalClusterMembers": [
            {"DBClusterArn": "arn:aws:rds:eu-west-1:123456789012:cluster:main", "IsWriter": True},
@@ -35,12 +36,13 @@ def test_lag_is_read_in_the_secondarys_region_only_and_converted_to_seconds() ->
     assert aurora_global.queries([cluster], REGION, 60) == []  # the primary's region publishes no lag
     secondary = cluster.members[1]
     values = {aurora_global.lag_query(secondary, "AuroraGlobalDBRPOLag", 60): 4_200_000.0}
-    fams = aurora_global.families([cluster], DR, values, 60)
+    fams = aurora_global.families(ACCOUNT, [cluster], DR, values, 60)
     assert value(fams, "docqet_rds_cluster_global_rpo_lag_seconds", region=DR, db_cluster="main-dr") == 4200
     assert samples(fams, "docqet_rds_cluster_global_replication_lag_seconds") == {}
     assert value(fams, "docqet_rds_global_cluster_member_info", global_cluster="g", region=REGION,
                  db_cluster="main", role="primary") == 1
-    assert value(fams, "docqet_rds_global_cluster_info", global_cluster="g", engine_version="15.4") == 1
+    assert value(fams, "docqet_rds_global_cluster_info", account=ACCOUNT, global_cluster="g",
+                 engine_version="15.4") == 1
 
 
 # --- against moto -------------------------------------------------------------------------------
@@ -62,7 +64,7 @@ def test_seeded_staging_values_from_both_regions(moto_endpoint: str, aws_limits:
     assert sorted((dict(k)["region"], dict(k)["db_cluster"], dict(k)["role"])
                   for k in samples(fams, "docqet_rds_global_cluster_member_info")) == [
         (REGION, demo.CLUSTER, "primary"), (DR, demo.DR_CLUSTER, "secondary")]
-    lag = {"region": DR, "db_cluster": demo.DR_CLUSTER}
+    lag = {"account": ACCOUNT, "region": DR, "db_cluster": demo.DR_CLUSTER}
     assert value(fams, "docqet_rds_cluster_global_rpo_lag_seconds", **lag) == 1.9
     assert value(fams, "docqet_rds_cluster_global_replication_lag_seconds", **lag) == 0.85
     assert {s.name for f in fams for s in f.samples} == set(aurora_global.METRIC_NAMES)

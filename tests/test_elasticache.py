@@ -20,6 +20,7 @@ from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import elasticache
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's
 RAW_GROUP = {
     "ReplicationGroupId": "cache", "CacheNodeType": "cache.r7g.large", "ClusterEnabled": False,
     "AutomaticFailover": "enabled", "MultiAZ": "enabled",
@@ -56,8 +57,8 @@ def test_families_convert_units_and_take_roles_from_is_master_when_unstated() ->
               q(shard, "Evictions", "Sum", 60): 120.0, q(shard, "NetworkBytesOut", "Sum", 60): 6e6,
               q(shard, "ReplicationLag", "Average", 60): 0.5, q(unknown, "CurrConnections", "Average", 60): 7.0}
     clusters = {"cache-0001-001": CacheCluster("cache-0001-001", "cache", "redis", "7.1")}
-    fams = elasticache.families(REGION, [group], clusters, values, 60)
-    node = {"region": REGION, "replication_group": "cache", "cache_cluster": "cache-0001-001"}
+    fams = elasticache.families(ACCOUNT, REGION, [group], clusters, values, 60)
+    node = {"account": ACCOUNT, "region": REGION, "replication_group": "cache", "cache_cluster": "cache-0001-001"}
     assert value(fams, "docqet_elasticache_node_memory_usage_ratio", **node) == 0.91
     assert value(fams, "docqet_elasticache_node_evictions_per_second", **node) == 2.0
     assert value(fams, "docqet_elasticache_node_network_transmit_bytes_per_second", **node) == 1e5
@@ -89,7 +90,8 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     result = elasticache.collector(_config(), Aws(session_factory=aws_limits.session)).collect()
     assert result.errors == ()
     fams = result.families
-    primary = {"region": REGION, "replication_group": demo.REDIS_GROUP, "cache_cluster": f"{demo.REDIS_GROUP}-001"}
+    primary = {"account": ACCOUNT, "region": REGION, "replication_group": demo.REDIS_GROUP,
+               "cache_cluster": f"{demo.REDIS_GROUP}-001"}
     replica = {**primary, "cache_cluster": f"{demo.REDIS_GROUP}-002"}
     assert value(fams, "docqet_elasticache_replication_group_info", engine="redis", engine_version="7.1",
                  node_type="cache.r7g.large", cluster_mode="disabled", automatic_failover="enabled",
@@ -125,7 +127,7 @@ def test_pagination_is_followed_and_groups_are_filtered(moto_endpoint: str) -> N
 def test_nothing_found_means_no_series_and_no_further_calls(moto_endpoint: str, aws_limits: AwsLimits) -> None:
     result = elasticache.collector(_config(), Aws(session_factory=aws_limits.session)).collect()
     assert result.errors == () and result.families == []
-    assert set(aws_limits.calls) == {"elasticache.DescribeReplicationGroups"}
+    assert set(aws_limits.calls) == {"elasticache.DescribeReplicationGroups", "sts.GetCallerIdentity"}  # account
 
 
 def test_the_limits_layer_rejects_pages_aws_rejects(moto_endpoint: str, aws_limits: AwsLimits) -> None:

@@ -16,6 +16,7 @@ from docqet_monitor.demo import aws as demo
 from docqet_monitor.exporters import cloudwatch, s3
 
 REGION, DR = "eu-west-1", "us-east-1"
+ACCOUNT = "123456789012"  # moto's
 
 
 # --- pure ---------------------------------------------------------------------------------------
@@ -37,13 +38,13 @@ def test_families_take_storage_classes_from_the_listing_and_leave_out_what_has_n
     storage = {"docs": ("StandardIAStorage", "StandardStorage")}
     values = {s3.size_query("docs", "StandardStorage"): 1e9, s3.objects_query("docs"): 12.0,
               s3.replication_query("docs", rule, "ReplicationLatency", 60): 30.0}
-    fams = s3.families([docs, empty], storage, values, 60)
+    fams = s3.families(ACCOUNT, [docs, empty], storage, values, 60)
     assert value(fams, "docqet_s3_bucket_size_bytes", bucket="docs", storage_type="StandardStorage") == 1e9
     assert value(fams, "docqet_s3_bucket_size_bytes", storage_type="StandardIAStorage") is None
     assert value(fams, "docqet_s3_bucket_objects", bucket="empty") is None
     assert value(fams, "docqet_s3_bucket_replication_latency_seconds", destination_bucket="dr", rule="r") == 30
     assert samples(fams, "docqet_s3_bucket_replication_pending_bytes") == {}
-    assert value(fams, "docqet_s3_bucket_info", bucket="empty", versioning="disabled") == 1
+    assert value(fams, "docqet_s3_bucket_info", account=ACCOUNT, bucket="empty", versioning="disabled") == 1
     periods = {q.metric: q.period for q in s3.queries([docs, empty], storage, 60)}
     assert periods["BucketSizeBytes"] == periods["NumberOfObjects"] == 86400 and periods["ReplicationLatency"] == 60
 
@@ -80,7 +81,8 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     for storage_type, size in demo.S3_STORAGE_BYTES.items():
         assert value(fams, "docqet_s3_bucket_size_bytes", bucket=source, storage_type=storage_type) == size
     assert value(fams, "docqet_s3_bucket_objects", region=REGION, bucket=source) == demo.S3_OBJECTS
-    rule = {"region": REGION, "bucket": source, "destination_bucket": replica, "rule": demo.S3_REPLICATION_RULE}
+    rule = {"account": ACCOUNT, "region": REGION, "bucket": source, "destination_bucket": replica,
+            "rule": demo.S3_REPLICATION_RULE}
     assert value(fams, "docqet_s3_bucket_replication_latency_seconds", **rule) == 42
     assert value(fams, "docqet_s3_bucket_replication_pending_operations", **rule) == 12
     assert {s.name for f in fams for s in f.samples} == set(s3.METRIC_NAMES)
