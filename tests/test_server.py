@@ -311,9 +311,9 @@ def test_once_process_exit_codes(moto_endpoint: str, tmp_path: Path, monkeypatch
     assert "collector(s) failed: alb, aurora_global, ecs, elasticache, rds, s3" in dead.stderr
     body = dead.stdout.encode()
     assert _value(body, "docqet_exporter_collector_up", collector="ecs") == 0
-    # the first call of each collector: the default account's id (then nothing else is tried)
+    # the first call of each of the six AWS collectors: the default account's id (then nothing else is tried)
     assert _value(body, "docqet_exporter_aws_request_errors_total", service="sts", operation="GetCallerIdentity",
-                  code="EndpointConnectionError") == 2
+                  code="EndpointConnectionError") == 6
 
 
 SECRET = "wJalrXUtnFEMI-do-not-print-7f3a9c"
