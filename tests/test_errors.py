@@ -26,6 +26,7 @@ from docqet_monitor.core.config import ConfigError
 from docqet_monitor.core.errors import DocqetError
 from docqet_monitor.core.paging import RepeatedTokenError
 from docqet_monitor.core.plan import PlanError, PlanInputError
+from docqet_monitor.dashboards import build
 from docqet_monitor.dashboards.publish import GrafanaAuthError, GrafanaError, GrafanaSettingsError
 from docqet_monitor.demo.aws import DemoError
 from docqet_monitor.exporters.cost import CostExplorerError
@@ -226,7 +227,7 @@ def test_a_sentry_api_error_exits_1_saying_what_failed(sentry_env: None, tmp_pat
 
 
 @pytest.mark.parametrize(("command", "pattern"), [
-    (["dashboards", "check", "--out", "{tmp}"], r"6 dashboard file\(s\) are stale; run .*"),
+    (["dashboards", "check", "--out", "{tmp}"], rf"{len(build.MODULES)} dashboard file\(s\) are stale; run .*"),
     (["alerts", "render", "--check", "--out", "{tmp}"], r"\d+ generated file\(s\) under .* are stale: .*"),
 ], ids=lambda v: " ".join(v[:2]) if isinstance(v, list) else None)
 def test_a_check_that_finds_problems_exits_1(command: list[str], pattern: str, tmp_path: Path) -> None:
