@@ -1,19 +1,21 @@
 """The Aurora Global collector: global databases, their members' roles, and the secondaries' lag and RPO.
 
-Discovery: DescribeGlobalClusters (100 a page). Every region answers the same global clusters, so the info
-families come out the same from each and are merged; a secondary's lag (AWS/RDS AuroraGlobalDBReplicationLag,
-AuroraGlobalDBRPOLag, dimension DBClusterIdentifier, milliseconds) is published in the secondary's own region
-and read there: configure the DR regions in ``regions`` to get it.
+Discovery: DescribeGlobalClusters (100 a page). Every region answers the same global clusters; each one's info
+families come from one watched region only (its primary's, when watched), so shards never export them twice.
+A secondary's lag (AWS/RDS AuroraGlobalDBReplicationLag, AuroraGlobalDBRPOLag, dimension DBClusterIdentifier,
+milliseconds) is published in the secondary's own region and read there: configure the DR regions in
+``regions`` to get it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from prometheus_client.core import Metric
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.discovery import targets
 from docqet_monitor.core.discovery.aurora_global import (
     AuroraGlobalApi,
     BotoAuroraGlobalApi,
@@ -52,12 +54,21 @@ def queries(clusters: Sequence[GlobalCluster], region: str, period: int) -> list
             for metric, _ in LAG_METRICS.values()]
 
 
+def reporting_region(cluster: GlobalCluster, watched: Collection[str]) -> str:
+    """The one watched region that reports a global cluster's info (every region answers the same clusters;
+    one reporter keeps shards from exporting them twice): the primary's, else a member's, else the first (pure)."""
+    members = [m.region for m in cluster.members if m.role == "primary"] + sorted(m.region for m in cluster.members)
+    return next((r for r in members if r in watched), min(watched, default=""))
+
+
 def families(account: str, clusters: Sequence[GlobalCluster], region: str, values: MetricValues,
-             period: int) -> list[Metric]:
-    """The Aurora Global families of one account seen from ``region`` (pure): every global cluster and member,
+             period: int, watched: Collection[str] = ()) -> list[Metric]:
+    """The Aurora Global families of one account seen from ``region`` (pure): the global clusters this region
+    reports (:func:`reporting_region` among the ``watched`` regions; all when none is given) with their members,
     and the lag of the secondaries in ``region``."""
-    info = [((account, g.name, g.engine, g.engine_version), 1.0) for g in clusters]
-    members = [((account, g.name, m.region, m.db_cluster, m.role), 1.0) for g in clusters for m in g.members]
+    own = [g for g in clusters if not watched or reporting_region(g, watched) == region]
+    info = [((account, g.name, g.engine, g.engine_version), 1.0) for g in own]
+    members = [((account, g.name, m.region, m.db_cluster, m.role), 1.0) for g in own for m in g.members]
     lag: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in LAG_METRICS}
     for member in local_secondaries(clusters, region):
         for name, (metric, _) in LAG_METRICS.items():
@@ -78,19 +89,21 @@ def families(account: str, clusters: Sequence[GlobalCluster], region: str, value
 
 
 def scrape(api: AuroraGlobalApi, read: MetricReader, account: str, region: str, names: Sequence[str],
-           period: int) -> list[Metric]:
+           period: int, watched: Collection[str] = ()) -> list[Metric]:
     """Discover the global clusters (``names`` restricts them), read this region's secondaries' lag, build."""
     clusters = selected(api.global_clusters(), names)
     if not clusters:
         return []
-    return families(account, clusters, region, read(queries(clusters, region, period)), period)
+    return families(account, clusters, region, read(queries(clusters, region, period)), period, watched)
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
     """The Aurora Global collector over every configured account and region."""
     settings, period = config.collectors.aurora_global, config.cloudwatch.period_seconds
+    watched = frozenset(t.region for t in targets(config))
 
     def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
-        return scrape(BotoAuroraGlobalApi(client("rds")), read, account, region, settings.global_clusters, period)
+        api = BotoAuroraGlobalApi(client("rds"))
+        return scrape(api, read, account, region, settings.global_clusters, period, watched)
 
     return regional.collector("aurora_global", settings, config, aws, scrape_region)

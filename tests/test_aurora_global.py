@@ -45,6 +45,16 @@ def test_lag_is_read_in_the_secondarys_region_only_and_converted_to_seconds() ->
                  engine_version="15.4") == 1
 
 
+def test_one_watched_region_reports_each_global_cluster() -> None:
+    cluster = parse_global_cluster(RAW)
+    assert cluster is not None
+    assert aurora_global.reporting_region(cluster, {REGION, DR}) == REGION  # the primary's
+    assert aurora_global.reporting_region(cluster, {DR, "ap-south-1"}) == DR  # else a watched member's
+    assert aurora_global.reporting_region(cluster, {"sa-east-1", "ap-south-1"}) == "ap-south-1"  # else the first
+    assert samples(aurora_global.families(ACCOUNT, [cluster], DR, {}, 60, {REGION, DR}),
+                   "docqet_rds_global_cluster_info") == {}
+
+
 # --- against moto -------------------------------------------------------------------------------
 
 
@@ -58,7 +68,7 @@ def test_seeded_staging_values_from_both_regions(moto_endpoint: str, aws_limits:
     result = aurora_global.collector(_config(), Aws(session_factory=aws_limits.session)).collect()
     assert result.errors == ()
     fams = result.families
-    assert len(samples(fams, "docqet_rds_global_cluster_info")) == 1  # the same from both regions, merged
+    assert len(samples(fams, "docqet_rds_global_cluster_info")) == 1  # reported by the primary's region only
     assert value(fams, "docqet_rds_global_cluster_info", global_cluster=demo.GLOBAL_CLUSTER,
                  engine="aurora-postgresql") == 1
     assert sorted((dict(k)["region"], dict(k)["db_cluster"], dict(k)["role"])
