@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import click
 from docqet_monitor import __version__
 from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
-from docqet_monitor.core import logs, outputs
+from docqet_monitor.core import http, logs, outputs, secrets
 from docqet_monitor.core import repository as repo_mod
 from docqet_monitor.core import shard as shard_mod
 from docqet_monitor.core.aws import Aws
@@ -47,6 +48,7 @@ class State:
     def config(self) -> config_mod.Config:
         if self._config is None:
             self._config = self.resolve(self.env, self.config_path)
+            secrets.register_config(self._config, os.environ)
             if self._config.environment != (self.env or "development"):
                 init_self_monitoring(self._config.environment)  # crash reports name the config's environment
         return self._config
@@ -94,6 +96,7 @@ class Cli(click.Group):
             error = exc
         if ctx.meta.get(DETAILED_EXITCODE):
             error.exit_code = FAILURE
+        error.message = secrets.redact(error.message)  # the error edge: no secret the process knows
         if ctx.meta.get(LOG_FORMAT) == "json":  # every stderr line one JSON object, the final error too
             log.error("Error: %s", error.format_message(), extra={"exit_code": error.exit_code})
             raise click.exceptions.Exit(error.exit_code) from None
@@ -118,6 +121,7 @@ class Cli(click.Group):
 def main(ctx: click.Context, env: str | None, config_path: str | None, root: str | None, verbose: int,
          log_format: str) -> None:
     """Observability and alerting for Docqet's AWS platform: exporters, dashboards and alerts as code."""
+    secrets.register_environment(os.environ)
     logs.setup(verbose, log_format)
     ctx.meta[LOG_FORMAT] = log_format
     if env and ctx.get_parameter_source("config_path") is click.core.ParameterSource.ENVIRONMENT:
@@ -352,9 +356,27 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
     exp.start()
     stop.wait()
     log.info("stopping")
+    http.abort_all()  # requests in flight (Qdrant, a slow server) end now, not at their deadline
+    exp.stop(timeout=2.0)
+    http.abort_all()  # and any a collector started meanwhile
     httpd.shutdown()
     httpd.server_close()
-    exp.stop()
+    _exit_if_stuck()
+
+
+def _exit_if_stuck(grace_seconds: float = 1.0) -> None:
+    """Exit now when a worker thread (a collector's pool, stuck in a client call) would hold the interpreter's exit:
+    SIGTERM stops the exporter within seconds whatever its clients are doing."""
+    deadline = time.monotonic() + grace_seconds
+    stuck = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    for thread in stuck:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in stuck if t.is_alive()]
+    if stuck:
+        log.warning("exiting with %d worker thread(s) still busy: %s", len(stuck), ", ".join(stuck[:5]))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def _stop_on_signals() -> threading.Event:

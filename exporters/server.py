@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +23,17 @@ from docqet_monitor.exporters.metrics import Collection, Collector, Progressive,
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MIN_INTERVAL_SECONDS = 1.0
+MAX_INTERVAL_SECONDS = 86400.0  # one day: a longer (or non-finite) interval is clamped, so a wait never overflows
+RETRY_SECONDS = 5.0  # after an unexpected error in a loop itself (not in a collector)
+WATCHDOG_SECONDS = 5.0
+
+
+def bounded_interval(seconds: float) -> float:
+    """A collector's interval clamped to 1 s .. 1 day (NaN: 1 day) (pure)."""
+    if not math.isfinite(seconds) or seconds > MAX_INTERVAL_SECONDS:
+        return MAX_INTERVAL_SECONDS
+    return max(MIN_INTERVAL_SECONDS, seconds)
 
 
 @dataclass(frozen=True)
@@ -35,11 +47,15 @@ class Exporter:
     (rendered once per refresh, never per scrape; one render, so a family or series two collectors share
     appears once)."""
 
+    retry_seconds = RETRY_SECONDS
+    watchdog_seconds = WATCHDOG_SECONDS
+
     def __init__(self, collectors: Iterable[Collector], stats: Stats,
                  clock: Callable[[], float] = time.time) -> None:
         self.collectors = list(collectors)
         self.stats = stats
         self._clock = clock
+        self._intervals = {c.name: bounded_interval(c.interval_seconds) for c in self.collectors}
         self._families: dict[str, list[Metric]] = {}
         self._running = {c.name: threading.Lock() for c in self.collectors}
         self._swap = threading.Lock()
@@ -47,6 +63,9 @@ class Exporter:
         self._threads: list[threading.Thread] = []
         for collector in self.collectors:
             stats.register(collector.name)
+            if self._intervals[collector.name] != collector.interval_seconds:
+                log.warning("interval clamped", extra={"collector": collector.name,
+                                                       "interval_seconds": self._intervals[collector.name]})
         self._snapshot = self._build_snapshot()
 
     def snapshot(self) -> Snapshot:
@@ -102,23 +121,50 @@ class Exporter:
         return {c.name: r for c, r in zip(self.collectors, results, strict=True)}
 
     def start(self) -> None:
-        """Refresh each collector in its own background thread, on its own interval."""
+        """Refresh each collector in its own background thread, on its own interval; a watchdog thread marks a
+        collector down and not ready when its last success is older than 3 intervals."""
+        now = self._clock()
         for collector in self.collectors:
-            thread = threading.Thread(target=self._loop, args=(collector,), name=f"collector-{collector.name}",
-                                      daemon=True)
+            self.stats.register(collector.name, self._intervals[collector.name], now)
+        loops = [(self._loop, (c,), f"collector-{c.name}") for c in self.collectors]
+        for target, args, name in [*loops, (self._watchdog, (), "watchdog")]:
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
+        """Ask every loop to stop and wait for them at most ``timeout`` seconds in all (they are daemon threads:
+        one stuck in a call does not hold the process)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def check(self) -> None:
+        """One watchdog pass: re-render the exposition when a collector went stale (or recovered)."""
+        if self.stats.check_stale(self._clock()):
+            with self._swap:
+                self._snapshot = self._build_snapshot()
 
     def _loop(self, collector: Collector) -> None:
+        """Refresh, then wait for the rest of the interval (in waits of at most a day); an error of the loop itself
+        is logged and retried, it never ends the thread."""
+        interval = self._intervals[collector.name]
         while not self._stop.is_set():
-            started = time.monotonic()
-            self.refresh(collector)
-            self._stop.wait(max(0.0, collector.interval_seconds - (time.monotonic() - started)))
+            try:
+                started = time.monotonic()
+                self.refresh(collector)
+                self._stop.wait(min(MAX_INTERVAL_SECONDS, max(0.0, interval - (time.monotonic() - started))))
+            except Exception:
+                log.exception("collector loop error; retrying", extra={"collector": collector.name})
+                self._stop.wait(self.retry_seconds)
+
+    def _watchdog(self) -> None:
+        while not self._stop.wait(self.watchdog_seconds):
+            try:
+                self.check()
+            except Exception:
+                log.exception("watchdog error; retrying")
 
     def _build_snapshot(self) -> Snapshot:
         families = [f for c in self.collectors for f in self._families.get(c.name, [])]
@@ -140,8 +186,8 @@ def make_handler(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
             elif path == "/healthz":
                 self._send(200, b"ok\n")
             elif path == "/readyz":
-                ready = exporter.stats.ready()
-                self._send(200 if ready else 503, b"ready\n" if ready else b"not ready: first refresh pending\n")
+                why = exporter.stats.not_ready()
+                self._send(503 if why else 200, f"not ready: {'; '.join(why)}\n".encode() if why else b"ready\n")
             elif path == "/":
                 self._send(200, b'<html><body><h1>docqet-monitor exporter</h1>'
                                 b'<a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> '
