@@ -100,10 +100,9 @@ class RedactingFilter(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _RECORD_FIELDS and isinstance(value, str):
                 setattr(record, key, redact(value))
-        if record.exc_info:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        elif record.exc_text:
+        if record.exc_info and not record.exc_text:  # formatters print exc_text (cached) when it is set
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
 

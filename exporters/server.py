@@ -160,11 +160,13 @@ class Exporter:
                 self._stop.wait(self.retry_seconds)
 
     def _watchdog(self) -> None:
-        while not self._stop.wait(self.watchdog_seconds):
+        while not self._stop.is_set():
             try:
+                self._stop.wait(self.watchdog_seconds)
                 self.check()
             except Exception:
                 log.exception("watchdog error; retrying")
+                self._stop.wait(self.retry_seconds)
 
     def _build_snapshot(self) -> Snapshot:
         families = [f for c in self.collectors for f in self._families.get(c.name, [])]

@@ -4,6 +4,7 @@ clamped (no overflow), and the watchdog marks a collector down and not ready aft
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -55,13 +56,16 @@ def test_a_huge_interval_does_not_kill_the_thread() -> None:
 
 
 class FailingOnce(threading.Event):
-    """An Event whose wait() fails the first time it is asked for a positive timeout (a scheduling error)."""
+    """An Event whose wait() fails once in each loop thread (collector or watchdog): a scheduling error."""
 
-    failed = False
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: set[str] = set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        if timeout and not FailingOnce.failed:
-            FailingOnce.failed = True
+        name = threading.current_thread().name
+        if timeout and name not in self.failed:
+            self.failed.add(name)
             raise RuntimeError("scheduling failed")
         return super().wait(timeout)
 
@@ -69,14 +73,20 @@ class FailingOnce(threading.Event):
 def test_an_error_while_waiting_is_logged_and_retried(caplog: pytest.LogCaptureFixture) -> None:
     collector = Counting("flaky", 0.5)
     exporter = Exporter([collector], Stats())
-    exporter._stop = FailingOnce()
-    exporter.retry_seconds = 0.05
+    exporter._stop = stop = FailingOnce()
+    exporter.retry_seconds = exporter.watchdog_seconds = 0.05
     exporter.start()
     try:
         assert collector.wait_calls(3), "the loop stopped refreshing after the error"
+        give_up = time.monotonic() + 20
+        while stop.failed != {"collector-flaky", "watchdog"} and time.monotonic() < give_up:
+            time.sleep(0.05)
+        assert stop.failed == {"collector-flaky", "watchdog"}
+        assert all(t.is_alive() for t in exporter._threads)
     finally:
         exporter.stop()
     assert "collector loop error; retrying" in caplog.text
+    assert "watchdog error; retrying" in caplog.text
 
 
 def test_the_watchdog_marks_a_collector_stale_after_three_intervals() -> None:
