@@ -31,6 +31,7 @@ from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
 from docqet_monitor.demo.dashboards import dashboards_step
 from docqet_monitor.demo.sync import sync_step
 from docqet_monitor.exporters import collectors as collector_registry
+from docqet_monitor.exporters import webconfig
 from docqet_monitor.exporters.server import Exporter, serve
 from docqet_monitor.sync import init_self_monitoring
 
@@ -334,25 +335,31 @@ def _build_exporter(config: config_mod.Config) -> Exporter:
 @click.option("--address", default=None, help="Address to listen on [default: exporter.address, 0.0.0.0].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help=f"Port to listen on [default: exporter.port, {config_mod.DEFAULT_PORT}].")
+@click.option("--web.config.file", "web_config_file", metavar="FILE", type=click.Path(dir_okay=False), default=None,
+              help="TLS and basic auth, in the web configuration format of Prometheus's exporters "
+                   "(tls_server_config, basic_auth_users with bcrypt hashes) [default: plain HTTP, no auth].")
 @SHARD_OPTION
 @pass_state
-def exporter_serve(state: State, address: str | None, port: int | None, shard: str | None) -> None:
+def exporter_serve(state: State, address: str | None, port: int | None, web_config_file: str | None,
+                   shard: str | None) -> None:
     """Serve /metrics, /healthz and /readyz; collectors refresh in the background."""
+    web = webconfig.load(web_config_file) if web_config_file else None  # WebConfigError: exit 2
     config = _with_shard(state.config, shard)
     exp = _build_exporter(config)
     _serve_until_signal(exp, address or config.exporter.address, config.exporter.port if port is None else port,
-                        lambda url: log.info("listening on %s/metrics", url))
+                        lambda url: log.info("listening on %s/metrics", url), web)
 
 
-def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callable[[str], None]) -> None:
+def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callable[[str], None],
+                        web: webconfig.WebConfig | None = None) -> None:
     """Serve, refreshing in the background, until SIGTERM/SIGINT; ``announce(base_url)`` once listening."""
     stop = _stop_on_signals()  # before the port opens: a signal right after is not missed
     try:
-        httpd = serve(exp, address, port)
+        httpd = serve(exp, address, port, web)
     except OSError as exc:
         raise RunError(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
     host, bound = httpd.server_address[:2]
-    announce(f"http://{host}:{bound}")
+    announce(f"{'https' if web and web.tls else 'http'}://{host}:{bound}")
     exp.start()
     stop.wait()
     log.info("stopping")
