@@ -305,6 +305,18 @@ def test_an_exhausted_rate_limit_window_holds_the_next_request_until_reset(fake:
     assert clock.slept == [30.0]
 
 
+def test_huge_retry_after_and_reset_values_are_capped(fake: FakeSentry) -> None:
+    """A server asking for a wait of years (or one that overflows) gets at most a minute per wait."""
+    clock = Clock()
+    answers = iter([(429, {"Retry-After": "99999999999"}, "{}"),
+                    (200, {"X-Sentry-Rate-Limit-Remaining": "0", "X-Sentry-Rate-Limit-Reset": "1e300"}, "[]")])
+    fake.fault = lambda method, path: next(answers, None)
+    api = s.Api(URL, TOKEN, sleep=clock.sleep, clock=lambda: clock.now)
+    api.list("/api/0/organizations/docqet/workflows/")
+    api.list("/api/0/organizations/docqet/workflows/")
+    assert clock.slept == [s.MAX_RETRY_AFTER_SECONDS, s.MAX_RETRY_AFTER_SECONDS]
+
+
 def test_malformed_rate_limit_headers_are_ignored(fake: FakeSentry) -> None:
     clock = Clock()
     once = iter([(200, {"X-Sentry-Rate-Limit-Remaining": "n/a", "X-Sentry-Rate-Limit-Reset": "soon"}, "[]")])
