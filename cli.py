@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import click
 from docqet_monitor import __version__
 from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
-from docqet_monitor.core import logs, outputs
+from docqet_monitor.core import http, logs, outputs, secrets
 from docqet_monitor.core import repository as repo_mod
 from docqet_monitor.core import shard as shard_mod
 from docqet_monitor.core.aws import Aws
@@ -30,6 +31,7 @@ from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
 from docqet_monitor.demo.dashboards import dashboards_step
 from docqet_monitor.demo.sync import sync_step
 from docqet_monitor.exporters import collectors as collector_registry
+from docqet_monitor.exporters import webconfig
 from docqet_monitor.exporters.server import Exporter, serve
 from docqet_monitor.sync import init_self_monitoring
 
@@ -47,6 +49,7 @@ class State:
     def config(self) -> config_mod.Config:
         if self._config is None:
             self._config = self.resolve(self.env, self.config_path)
+            secrets.register_config(self._config, os.environ)
             if self._config.environment != (self.env or "development"):
                 init_self_monitoring(self._config.environment)  # crash reports name the config's environment
         return self._config
@@ -94,6 +97,7 @@ class Cli(click.Group):
             error = exc
         if ctx.meta.get(DETAILED_EXITCODE):
             error.exit_code = FAILURE
+        error.message = secrets.redact(error.message)  # the error edge: no secret the process knows
         if ctx.meta.get(LOG_FORMAT) == "json":  # every stderr line one JSON object, the final error too
             log.error("Error: %s", error.format_message(), extra={"exit_code": error.exit_code})
             raise click.exceptions.Exit(error.exit_code) from None
@@ -118,6 +122,7 @@ class Cli(click.Group):
 def main(ctx: click.Context, env: str | None, config_path: str | None, root: str | None, verbose: int,
          log_format: str) -> None:
     """Observability and alerting for Docqet's AWS platform: exporters, dashboards and alerts as code."""
+    secrets.register_environment(os.environ)
     logs.setup(verbose, log_format)
     ctx.meta[LOG_FORMAT] = log_format
     if env and ctx.get_parameter_source("config_path") is click.core.ParameterSource.ENVIRONMENT:
@@ -330,31 +335,55 @@ def _build_exporter(config: config_mod.Config) -> Exporter:
 @click.option("--address", default=None, help="Address to listen on [default: exporter.address, 0.0.0.0].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help=f"Port to listen on [default: exporter.port, {config_mod.DEFAULT_PORT}].")
+@click.option("--web.config.file", "web_config_file", metavar="FILE", type=click.Path(dir_okay=False), default=None,
+              help="TLS and basic auth, in the web configuration format of Prometheus's exporters "
+                   "(tls_server_config, basic_auth_users with bcrypt hashes) [default: plain HTTP, no auth].")
 @SHARD_OPTION
 @pass_state
-def exporter_serve(state: State, address: str | None, port: int | None, shard: str | None) -> None:
+def exporter_serve(state: State, address: str | None, port: int | None, web_config_file: str | None,
+                   shard: str | None) -> None:
     """Serve /metrics, /healthz and /readyz; collectors refresh in the background."""
+    web = webconfig.load(web_config_file) if web_config_file else None  # WebConfigError: exit 2
     config = _with_shard(state.config, shard)
     exp = _build_exporter(config)
     _serve_until_signal(exp, address or config.exporter.address, config.exporter.port if port is None else port,
-                        lambda url: log.info("listening on %s/metrics", url))
+                        lambda url: log.info("listening on %s/metrics", url), web)
 
 
-def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callable[[str], None]) -> None:
+def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callable[[str], None],
+                        web: webconfig.WebConfig | None = None) -> None:
     """Serve, refreshing in the background, until SIGTERM/SIGINT; ``announce(base_url)`` once listening."""
     stop = _stop_on_signals()  # before the port opens: a signal right after is not missed
     try:
-        httpd = serve(exp, address, port)
+        httpd = serve(exp, address, port, web)
     except OSError as exc:
         raise RunError(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
     host, bound = httpd.server_address[:2]
-    announce(f"http://{host}:{bound}")
+    announce(f"{'https' if web and web.tls else 'http'}://{host}:{bound}")
     exp.start()
     stop.wait()
     log.info("stopping")
+    http.abort_all()  # requests in flight (Qdrant, a slow server) end now, not at their deadline
+    exp.stop(timeout=2.0)
+    http.abort_all()  # and any a collector started meanwhile
     httpd.shutdown()
     httpd.server_close()
-    exp.stop()
+    _exit_if_stuck()
+
+
+def _exit_if_stuck(grace_seconds: float = 1.0) -> None:
+    """Exit now when a worker thread (a collector's pool, stuck in a client call) would hold the interpreter's exit:
+    SIGTERM stops the exporter within seconds whatever its clients are doing."""
+    deadline = time.monotonic() + grace_seconds
+    stuck = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    for thread in stuck:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in stuck if t.is_alive()]
+    if stuck:
+        log.warning("exiting with %d worker thread(s) still busy: %s", len(stuck), ", ".join(stuck[:5]))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -23,6 +23,7 @@ from docqet_monitor.alerts import catalog, render
 from docqet_monitor.alerts import cloudwatch as cw
 from docqet_monitor.alerts import sentry as sentry_mod
 from docqet_monitor.alerts.spec import AlertRule
+from docqet_monitor.core import secrets
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import Target
@@ -183,7 +184,7 @@ def init_self_monitoring(environment: str, environ: Mapping[str, str] = os.envir
     dsn = environ.get(DSN_ENV, "")
     if dsn:
         sentry_sdk.init(dsn=dsn, environment=environment, release=f"docqet-monitor@{__version__}",
-                        traces_sample_rate=0, include_local_variables=False)
+                        traces_sample_rate=0, include_local_variables=False, before_send=secrets.scrub_event)
 
 
 def _capture(exc: BaseException) -> None:

@@ -42,6 +42,7 @@ MAX_DESCRIPTION = 1024
 MAX_ALARM_RULE = 10240
 MAX_METRICS = 10
 PAGE_SIZE = 100  # DescribeAlarms MaxRecords
+TAGGING_PAGE_SIZE = 100  # GetResources ResourcesPerPage
 DELETE_BATCH = 100  # DeleteAlarms AlarmNames
 KINDS = ("alarm", "composite")
 ACTION_KEYS = ("AlarmActions", "OKActions", "InsufficientDataActions")
@@ -300,8 +301,6 @@ class Client(Protocol):
 
     def describe_alarms(self, **kwargs: Any) -> dict[str, Any]: ...
 
-    def list_tags_for_resource(self, **kwargs: Any) -> dict[str, Any]: ...
-
     def put_metric_alarm(self, **kwargs: Any) -> dict[str, Any]: ...
 
     def put_composite_alarm(self, **kwargs: Any) -> dict[str, Any]: ...
@@ -311,9 +310,35 @@ class Client(Protocol):
     def delete_alarms(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
-def live(client: Client, scope: str, env: str) -> list[Live]:
-    """Our environment's alarms in one region (paged), normalised, with ownership from their tags (``managed-by``,
-    and ``environment`` when present)."""
+class Tagging(Protocol):
+    """The boto3 Resource Groups Tagging API client call used here."""
+
+    def get_resources(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def alarm_tags(tagging: Tagging) -> dict[str, dict[str, str]]:
+    """The tags of every alarm carrying our ``managed-by`` tag in one region, by ARN: a few paged
+    ``tag:GetResources`` calls instead of one ``ListTagsForResource`` per alarm (which fails under throttling
+    long before a large account's plan is complete)."""
+    found: dict[str, dict[str, str]] = {}
+    params: dict[str, Any] = {"ResourceTypeFilters": ["cloudwatch:alarm"], "ResourcesPerPage": TAGGING_PAGE_SIZE,
+                              "TagFilters": [{"Key": MANAGED_BY[0], "Values": [MANAGED_BY[1]]}]}
+    while True:
+        page = tagging.get_resources(**params)
+        for item in page.get("ResourceTagMappingList", []):
+            found[item["ResourceARN"]] = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+        token = page.get("PaginationToken")
+        if not token:
+            return found
+        params["PaginationToken"] = token
+
+
+def live(client: Client, tagging: Tagging, scope: str, env: str) -> list[Live]:
+    """Our environment's alarms in one region (paged), normalised, with ownership from their tags: ``managed-by``
+    and ``environment``. An alarm tagged ``managed-by`` but without ``environment`` is updated when this
+    environment wants its exact name, but never pruned (the prefix ``docqet-<env>-`` also starts
+    ``docqet-<env>-eu-...``: it may be another environment's)."""
+    tags_by_arn = alarm_tags(tagging)
     found: list[Live] = []
     params: dict[str, Any] = {"AlarmNamePrefix": alarm_prefix(env), "MaxRecords": PAGE_SIZE,
                               "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
@@ -322,10 +347,10 @@ def live(client: Client, scope: str, env: str) -> list[Live]:
         for kind, key in (("alarm", "MetricAlarms"), ("composite", "CompositeAlarms")):
             for raw in page.get(key, []):
                 arn = raw["AlarmArn"]
-                tags = {t["Key"]: t["Value"] for t in client.list_tags_for_resource(ResourceARN=arn).get("Tags", [])}
-                # the prefix docqet-<env>- also starts docqet-<env>-eu-...: an alarm tagged for another env is not ours
+                tags = tags_by_arn.get(arn, {})
                 owned = tags.get(MANAGED_BY[0]) == MANAGED_BY[1] and tags.get("environment", env) == env
-                found.append(Live(f"{scope}/{raw['AlarmName']}", kind, normalise({**raw, "Tags": tags}), owned, arn))
+                found.append(Live(f"{scope}/{raw['AlarmName']}", kind, normalise({**raw, "Tags": tags}), owned, arn,
+                                  prunable=owned and tags.get("environment") == env))
         if not page.get("NextToken"):
             return found
         params["NextToken"] = page["NextToken"]
@@ -407,7 +432,8 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
     check_limits(wanted)
     for t in targets(config):
         with failing_as(f"cannot read CloudWatch alarms in {where(t)}"):
-            found += live(clients(t, "cloudwatch"), str(t), config.environment)
+            found += live(clients(t, "cloudwatch"), clients(t, "resourcegroupstaggingapi"), str(t),
+                          config.environment)
     return diff(TARGET, wanted, found, prune, KINDS)
 
 

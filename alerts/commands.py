@@ -15,6 +15,7 @@ from docqet_monitor.alerts import catalog, iam, prometheus, readiness, scaleout,
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import plan as plan_mod
 from docqet_monitor.core.errors import RunError
+from docqet_monitor.core.ids import alarm_prefix
 
 TARGET_HELP = "cloudwatch or sentry; repeat for both [default: both, Sentry only when configured]."
 
@@ -139,9 +140,17 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
 
 
 @click.command("iam-policy")
-def iam_policy_command() -> None:
-    """Print the least-privilege IAM policy (JSON): one statement for the exporter, one for sync."""
-    click.echo(json.dumps(iam.policy(), indent=2))
+@click.option("--role", type=click.Choice(iam.ROLES), required=True,
+              help="exporter: read-only (discovery, GetMetricData, Cost Explorer); sync: discovery, alarms read, "
+                   "alarm writes on our alarms' ARNs only.")
+@click.pass_obj
+def iam_policy_command(state: Any, role: str) -> None:
+    """Print one role's least-privilege IAM policy (JSON). With --env/--config: sync's alarm writes are limited to
+    that environment's alarms (docqet-<env>-*), and sts:AssumeRole to the roles of its `accounts:`."""
+    config = state.config
+    scoped = bool(state.env or state.config_path)
+    prefix = alarm_prefix(config.environment) if scoped else iam.ALARM_PREFIX
+    click.echo(json.dumps(iam.policy(role, [a.role_arn for a in config.accounts], prefix), indent=2))
 
 
 @click.command("prometheus-config")

@@ -1,11 +1,13 @@
-"""The least-privilege IAM policy: what the exporter and sync call, nothing more.
+"""The least-privilege IAM policies, one per role: the exporter only reads; sync reads and writes only the
+CloudWatch alarms named with our prefix.
 
 A test records every AWS operation the code makes across the whole test suite and fails when one is missing
-here (``tests/test_iam_policy.py``), and checks each action names a real operation.
+from the role that made it (``tests/test_iam_policy.py``), and checks each action names a real operation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 # botocore service names whose IAM prefix differs
@@ -13,6 +15,9 @@ IAM_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag"
 # operations whose IAM action is not named after them
 IAM_ACTIONS = {("s3", "ListBuckets"): "s3:ListAllMyBuckets",
                ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration"}
+ROLES = ("exporter", "sync")
+ASSUME_ROLE = "sts:AssumeRole"  # only with `accounts:` in the config (role per account)
+ALARM_PREFIX = "docqet-"  # every alarm name starts with it (core.ids.alarm_prefix: docqet-<env>-)
 
 # read-only discovery shared by both: ECS services and their ALB target groups, Aurora clusters and instances
 DISCOVERY = (
@@ -26,16 +31,15 @@ EXPORTER = (
     "cloudwatch:GetMetricData", "cloudwatch:ListMetrics",
     "s3:ListAllMyBuckets", "s3:GetBucketVersioning", "s3:GetReplicationConfiguration",
     "ce:GetCostAndUsage", "ce:GetCostForecast",
-    "sts:AssumeRole",  # only with `accounts:` in the config (role per account)
     "sts:GetCallerIdentity",  # the default credentials' account id (the `account` label), once per process
 )
-SYNC = (
+SYNC_READ = (
     *DISCOVERY,
-    "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
-    "cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:TagResource",
-    "cloudwatch:DeleteAlarms",
-    "sts:AssumeRole",
+    "cloudwatch:DescribeAlarms",  # no resource-level permissions: "*"
+    "tag:GetResources",  # the tags of our alarms, in bulk; no resource-level permissions: "*"
 )
+SYNC_WRITE = ("cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:TagResource",
+              "cloudwatch:DeleteAlarms")
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -44,16 +48,32 @@ def iam_action(service: str, operation: str) -> str:
     return IAM_ACTIONS.get((service, operation)) or f"{IAM_PREFIX.get(service, service)}:{operation}"
 
 
-def policy() -> dict[str, Any]:
-    """The IAM policy document: one statement for the exporter, one for sync."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "Exporter", "Effect": "Allow", "Action": sorted(set(EXPORTER)), "Resource": "*"},
-            {"Sid": "Sync", "Effect": "Allow", "Action": sorted(set(SYNC)), "Resource": "*"},
-        ],
-    }
+def alarm_arn(prefix: str = ALARM_PREFIX) -> str:
+    """The ARN pattern of the alarms named ``<prefix>...``, in any region and account (pure)."""
+    return f"arn:aws:cloudwatch:*:*:alarm:{prefix}*"
 
 
-def actions() -> set[str]:
-    return {a for statement in policy()["Statement"] for a in statement["Action"]}
+def policy(role: str, role_arns: Sequence[str] = (), prefix: str = ALARM_PREFIX) -> dict[str, Any]:
+    """The IAM policy document of one role (pure). ``role_arns``: the roles of ``accounts:`` to assume (none: no
+    ``sts:AssumeRole`` statement at all); ``prefix``: the alarm names sync may write (``docqet-<env>-`` for one
+    environment)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    if role == "exporter":
+        statements = [{"Sid": "ExporterRead", "Effect": "Allow", "Action": sorted(set(EXPORTER)), "Resource": "*"}]
+    else:
+        statements = [
+            {"Sid": "SyncRead", "Effect": "Allow", "Action": sorted(set(SYNC_READ)), "Resource": "*"},
+            {"Sid": "SyncWriteOurAlarms", "Effect": "Allow", "Action": sorted(SYNC_WRITE),
+             "Resource": alarm_arn(prefix)},
+        ]
+    if role_arns:
+        statements.append({"Sid": "AssumeAccountRoles", "Effect": "Allow", "Action": [ASSUME_ROLE],
+                           "Resource": sorted(set(role_arns))})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def actions(role: str | None = None) -> set[str]:
+    """Every action a role (default: either) may be granted, AssumeRole included."""
+    roles = ROLES if role is None else (role,)
+    return {a for r in roles for s in policy(r, ("arn:",))["Statement"] for a in s["Action"]}

@@ -70,6 +70,24 @@ def _with_for(rule: AlertRule, for_: str) -> AlertRule:
     return replace(rule, for_=for_) if rule.for_ else rule
 
 
+def secured_exporter_job(target: str = f"docqet-monitor:{DEFAULT_PORT}",
+                         ca_file: str = "/etc/prometheus/docqet-monitor-ca.crt",
+                         password_file: str = "/etc/prometheus/docqet-monitor-password") -> dict[str, Any]:
+    """The exporter's scrape job when it runs with ``--web.config.file`` (TLS and basic auth) (pure)."""
+    return {"job_name": "docqet-monitor", "scheme": "https",
+            "tls_config": {"ca_file": ca_file},
+            "basic_auth": {"username": "prometheus", "password_file": password_file},
+            "static_configs": [{"targets": [target]}]}
+
+
+def secured_example() -> str:
+    """:func:`secured_exporter_job` as a commented block appended to prometheus.yml (pure)."""
+    job = yaml.safe_dump([secured_exporter_job()], sort_keys=False, default_flow_style=False, width=1000)
+    return ("# With `exporter serve --web.config.file` (TLS and basic auth; docs/exporter.md), replace the\n"
+            "# docqet-monitor job above with this one (a client certificate: tls_config cert_file/key_file):\n"
+            + "".join(f"# {line}\n" for line in job.splitlines()))
+
+
 def prometheus_config(
     exporter_targets: Sequence[str] = (f"docqet-monitor:{DEFAULT_PORT}",),
     qdrant_targets: Sequence[str] = ("qdrant:6333",),

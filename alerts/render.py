@@ -29,7 +29,8 @@ class ToolMissing(RunError):
 
 
 def shared_files() -> dict[str, str]:
-    return {"prometheus/prometheus.yml": prometheus.dump(prometheus.prometheus_config(), "every environment")}
+    return {"prometheus/prometheus.yml": prometheus.dump(prometheus.prometheus_config(), "every environment")
+            + prometheus.secured_example()}
 
 
 def environment_files(config: Config, routing_key: str | None = None) -> dict[str, str]:

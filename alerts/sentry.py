@@ -30,6 +30,7 @@ from typing import Any
 import requests
 
 from docqet_monitor.alerts.spec import AlertRule
+from docqet_monitor.core import http, secrets
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, PlanError, PlanInputError, diff
@@ -40,6 +41,8 @@ TARGET = "sentry"
 PREFIX = "[docqet-monitor]"
 DEFAULT_URL = "https://sentry.io"
 TOKEN_ENV = "SENTRY_AUTH_TOKEN"
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a Sentry answer (one page of a listing) larger than this is refused
+MAX_RETRY_AFTER_SECONDS = 60.0  # a longer Retry-After or rate-limit reset is not waited for in full
 MAX_DETECTOR_NAME = 200  # monitors; alerts allow 256
 FREQUENCY_MINUTES = 30  # at most one notification per issue every 30 minutes
 # metric alert windows Sentry accepts (minutes) and the intervals of frequency conditions
@@ -105,14 +108,15 @@ class Api:
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
         self.url = url.rstrip("/")
         self._token = token
-        self._session = session or requests.Session()
+        self._session = session or http.session()
+        secrets.register(token, secrets.url_password(url))
         self._attempts, self._backoff, self._timeout = attempts, backoff_seconds, timeout_seconds
         self._sleep, self._clock = sleep, clock
         self._not_before = 0.0
         self.requests = 0
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return secrets.redact(text)
 
     def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
                 body: Any = None) -> requests.Response:
@@ -124,9 +128,12 @@ class Api:
                 self._sleep(wait)
             self.requests += 1
             try:
-                resp = self._session.request(method, url, params=params, json=body, timeout=self._timeout,
-                                             headers={"Authorization": f"Bearer {self._token}"})
-            except requests.RequestException as exc:
+                resp = http.request(self._session, method, url, params=params, json=body,
+                                    deadline_seconds=self._timeout, max_bytes=MAX_RESPONSE_BYTES,
+                                    headers={"Authorization": f"Bearer {self._token}"})
+            except http.ResponseTooLarge as exc:
+                raise SentryError(f"{what}: {exc}") from None
+            except (requests.RequestException, http.DeadlineExceeded) as exc:
                 if attempt == self._attempts:
                     raise SentryError(self._redact(f"{what}: {type(exc).__name__} after {attempt} attempts"
                                                    )) from None
@@ -153,7 +160,7 @@ class Api:
         if resp.status_code == 429:
             retry_after = resp.headers.get("Retry-After", "")
             if retry_after.replace(".", "", 1).isdigit():
-                return float(retry_after)
+                return min(float(retry_after), MAX_RETRY_AFTER_SECONDS)
             if self._not_before > self._clock():
                 return 0.0
         return self._backoff * 2 ** (attempt - 1)
@@ -166,12 +173,12 @@ class Api:
         except ValueError:  # not numbers (a proxy's?): nothing to go by
             return
         if remaining <= 0 and reset:
-            self._not_before = reset
+            self._not_before = min(reset, self._clock() + MAX_RETRY_AFTER_SECONDS)
 
     def _decode(self, resp: requests.Response, method: str, path: str) -> Any:
         try:
-            return resp.json()
-        except ValueError:
+            return http.loads(resp.content)
+        except (ValueError, http.TooDeep):
             detail = resp.text[:200].replace("\n", " ")
             raise SentryError(self._redact(f"{method} {path.split('?')[0]}: HTTP {resp.status_code} is not JSON "
                                            f"(is the Sentry URL right?): {detail}")) from None

@@ -30,6 +30,7 @@ from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.session import get_session
 
+from docqet_monitor.core import secrets
 from docqet_monitor.core.config import AccountConfig, AwsConfig
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.paging import RepeatedTokenError
@@ -275,10 +276,13 @@ class Aws:
         sts = self.session_factory().client("sts", region_name=region)
         self.instrument(sts)
 
+        secrets.register(account.external_id)
+
         def refresh() -> dict[str, str]:
             extra = {"ExternalId": account.external_id} if account.external_id else {}
             creds = sts.assume_role(RoleArn=account.role_arn, RoleSessionName="docqet-monitor",
                                     **extra)["Credentials"]
+            secrets.register(creds["SecretAccessKey"], creds["SessionToken"])
             return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
                     "token": creds["SessionToken"], "expiry_time": creds["Expiration"].isoformat()}
 

@@ -1,4 +1,5 @@
-"""Logging setup: human-readable lines or one JSON object per line (the platform's structured logs)."""
+"""Logging setup: human-readable lines or one JSON object per line (the platform's structured logs), secrets
+redacted (core/secrets.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from docqet_monitor.core.secrets import RedactingFilter
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -21,8 +24,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
@@ -30,8 +33,8 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extra = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD)
         line = f"{record.levelname.lower():7} {record.name}: {record.getMessage()}" + (f" {extra}" if extra else "")
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            line += "\n" + (record.exc_text or self.formatException(record.exc_info))
         return line
 
 
@@ -43,6 +46,7 @@ def setup(verbosity: int, fmt: str) -> None:
     logging.getLogger("docqet_monitor.requests").setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RedactingFilter())  # every record, from any logger, loses the secrets the process knows
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

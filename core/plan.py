@@ -49,6 +49,7 @@ class Live:
     owned: bool
     ref: Any = None  # the backend's handle (an ARN, an id, a version)
     note: str = ""  # why it is not ours to change (a conflict), or what a change of it overwrites
+    prunable: bool = True  # owned objects only: False keeps it from deletion (ownership not certain enough)
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,8 @@ def diff(target: str, desired: Iterable[Desired], live: Iterable[Live], prune: b
             changes.append(Change("update", d.key, d.kind, desired=d.body, live=found[ident], fields=tuple(fields)))
         else:
             unchanged.append(d.key)
-    gone = sorted([*(item for k, item in found.items() if item.owned and k not in wanted),
-                   *(item for item in extra if item.owned)],
+    gone = sorted([*(item for k, item in found.items() if item.owned and item.prunable and k not in wanted),
+                   *(item for item in extra if item.owned and item.prunable)],
                   key=lambda item: (-order.get(item.kind, len(order)), item.key))
     if prune:
         changes += [Change("delete", item.key, item.kind, live=item) for item in gone]

@@ -25,12 +25,18 @@ METRIC_NAMES = (
 )
 
 
+STALE_INTERVALS = 3  # a collector without a success for this many intervals is down and not ready
+
+
 @dataclass
 class CollectorState:
     up: bool = False
     completed: bool = False
     last_success: float | None = None
     duration: float | None = None
+    interval: float | None = None  # seconds between refreshes; None: never stale (one-shot runs)
+    since: float | None = None  # when the watchdog started counting (registration)
+    stale: bool = False
 
 
 @dataclass
@@ -66,20 +72,42 @@ class Stats:
         with self._lock:
             self.cost_usd += usd
 
-    def register(self, collector: str) -> None:
+    def register(self, collector: str, interval: float | None = None, now: float | None = None) -> None:
         with self._lock:
-            self.collectors.setdefault(collector, CollectorState())
+            state = self.collectors.setdefault(collector, CollectorState())
+            state.interval, state.since = interval, now
+
+    def check_stale(self, now: float) -> list[str]:
+        """The watchdog: mark collectors whose last success (or registration) is older than
+        ``STALE_INTERVALS`` intervals stale, whatever the reason (a dead thread, a hung client, failures);
+        return the names whose staleness changed."""
+        changed = []
+        with self._lock:
+            for name, state in self.collectors.items():
+                since = state.last_success if state.last_success is not None else state.since
+                stale = (state.interval is not None and since is not None
+                         and now - since > STALE_INTERVALS * state.interval)
+                if stale != state.stale:
+                    state.stale = stale
+                    changed.append(name)
+        return changed
 
     def record_run(self, collector: str, ok: bool, finished_at: float, duration: float) -> None:
         with self._lock:
             state = self.collectors.setdefault(collector, CollectorState())
             state.up, state.completed, state.duration = ok, True, duration
             if ok:
-                state.last_success = finished_at
+                state.last_success, state.stale = finished_at, False
 
     def ready(self) -> bool:
+        return not self.not_ready()
+
+    def not_ready(self) -> list[str]:
+        """Why the exporter is not ready: collectors whose first refresh is pending or that went stale."""
         with self._lock:
-            return all(s.completed for s in self.collectors.values())
+            return [f"{name}: first refresh pending" if not s.completed else
+                    f"{name}: no successful refresh for over {STALE_INTERVALS} intervals"
+                    for name, s in sorted(self.collectors.items()) if not s.completed or s.stale]
 
     def families(self) -> list[Metric]:
         """The self-metrics as metric families (a consistent copy taken under the lock).
@@ -100,7 +128,8 @@ class Stats:
                 for account, name in sorted(self.accounts.items()):
                     accounts.add_metric([account, name], 1)
             up = GaugeMetricFamily("docqet_exporter_collector_up",
-                                   "1 when the collector's last refresh succeeded, 0 when it failed.",
+                                   "1 when the collector's last refresh succeeded, 0 when it failed or when it has "
+                                   "not succeeded for 3 intervals.",
                                    labels=["collector", *extra])
             last = GaugeMetricFamily("docqet_exporter_collector_last_success_timestamp_seconds",
                                      "Unix time of the collector's last successful refresh.",
@@ -108,7 +137,7 @@ class Stats:
             duration = GaugeMetricFamily("docqet_exporter_collector_duration_seconds",
                                          "Wall time of the collector's last refresh.", labels=["collector", *extra])
             for name, state in sorted(self.collectors.items()):
-                up.add_metric([name, *more], 1 if state.up else 0)
+                up.add_metric([name, *more], 1 if state.up and not state.stale else 0)
                 if state.last_success is not None:
                     last.add_metric([name, *more], state.last_success)
                 if state.duration is not None:

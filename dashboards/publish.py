@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from docqet_monitor import __version__
+from docqet_monitor.core import http, secrets
 from docqet_monitor.core.config import GrafanaConfig
 from docqet_monitor.core.errors import RunError, UsageError
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, diff
@@ -30,6 +31,7 @@ from docqet_monitor.dashboards.style import TOOL_TAG
 
 log = logging.getLogger(__name__)
 SEARCH_PAGE_SIZE = 1000
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a Grafana answer (a dashboard, a search page) larger than this is refused
 URL_ENV, TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
 MESSAGE = f"docqet-monitor {__version__}: dashboards as code"  # the version history entry of each save
 TARGET = "grafana"
@@ -59,17 +61,20 @@ class Grafana:
         self.url = url.rstrip("/")
         self._token = token
         self._timeout = timeout
-        self._session = session or requests.Session()
+        self._session = session or http.session()
+        secrets.register(token, secrets.url_password(url))
 
     def _call(self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None,
               accept: Iterable[int] = ()) -> requests.Response:
         what = f"{method} {path}"
         try:
-            resp = self._session.request(method, self.url + path, json=body, params=params, timeout=self._timeout,
-                                         headers={"Authorization": f"Bearer {self._token}",
-                                                  "Accept": "application/json"})
-        except requests.Timeout:
+            resp = http.request(self._session, method, self.url + path, json=body, params=params,
+                                deadline_seconds=self._timeout, max_bytes=MAX_RESPONSE_BYTES,
+                                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"})
+        except (requests.Timeout, http.DeadlineExceeded):
             raise GrafanaError(f"{what}: Grafana did not answer within {self._timeout:g} s") from None
+        except http.ResponseTooLarge as exc:
+            raise GrafanaError(f"{what}: {exc}") from None
         except requests.RequestException as exc:
             raise GrafanaError(f"{what}: cannot reach Grafana at {self.url} ({type(exc).__name__})") from None
         log.debug("grafana %s -> %s", what, resp.status_code)
@@ -79,13 +84,11 @@ class Grafana:
 
     def _error(self, what: str, resp: requests.Response) -> GrafanaError:
         try:
-            data = resp.json()
-        except ValueError:
+            data = http.loads(resp.content)
+        except (ValueError, http.TooDeep):
             data = {}
         data = data if isinstance(data, dict) else {}
-        said = str(data.get("message", ""))[:300]
-        if self._token:
-            said = said.replace(self._token, "***")
+        said = secrets.redact(str(data.get("message", ""))[:300])
         detail = f"{resp.status_code} {resp.reason}" + (f": {said}" if said else "")
         if resp.status_code == 401:
             return GrafanaAuthError(f"{what}: Grafana rejected the token ({detail}); check GRAFANA_TOKEN", 401)
@@ -110,19 +113,19 @@ class Grafana:
     def dashboard(self, uid: str) -> dict[str, Any] | None:
         """``{"dashboard": ..., "meta": ...}`` of the live dashboard, None when there is none."""
         resp = self._call("GET", f"/api/dashboards/uid/{uid}", accept=(404,))
-        return None if resp.status_code == 404 else resp.json()
+        return None if resp.status_code == 404 else _json(resp)
 
     def save(self, model: dict[str, Any], folder_uid: str, overwrite: bool, message: str) -> dict[str, Any]:
         body = {"dashboard": model, "folderUid": folder_uid, "overwrite": overwrite, "message": message}
-        return self._call("POST", "/api/dashboards/db", body=body).json()
+        return _json(self._call("POST", "/api/dashboards/db", body=body))
 
     def owned(self, tag: str = TOOL_TAG) -> list[dict[str, Any]]:
         """Every dashboard carrying the ownership tag (search hits: uid, title, url, folderUid...)."""
         hits: list[dict[str, Any]] = []
         page = 1
         while True:
-            batch = self._call("GET", "/api/search", params={"tag": tag, "type": "dash-db",
-                                                             "limit": SEARCH_PAGE_SIZE, "page": page}).json()
+            batch = _json(self._call("GET", "/api/search", params={"tag": tag, "type": "dash-db",
+                                                                   "limit": SEARCH_PAGE_SIZE, "page": page}))
             hits += batch
             if len(batch) < SEARCH_PAGE_SIZE:
                 return hits
@@ -130,6 +133,15 @@ class Grafana:
 
     def delete(self, uid: str) -> None:
         self._call("DELETE", f"/api/dashboards/uid/{uid}")
+
+
+def _json(resp: requests.Response) -> Any:
+    """A Grafana answer's JSON (depth-capped); GrafanaError when it is not JSON."""
+    try:
+        return http.loads(resp.content)
+    except (ValueError, http.TooDeep) as exc:
+        raise GrafanaError(f"{resp.request.method} {resp.request.path_url}: HTTP {resp.status_code} is not usable "
+                           f"JSON ({str(exc)[:80] or type(exc).__name__})", resp.status_code) from None
 
 
 def connect(settings: GrafanaConfig, environ: Mapping[str, str] = os.environ) -> Grafana:

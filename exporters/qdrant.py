@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from requests.adapters import HTTPAdapter
 
+from docqet_monitor.core import http, secrets
 from docqet_monitor.core.config import ConfigError, QdrantCollectorConfig, is_url, short
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.exporters.metrics import Collection
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("green", "yellow", "grey", "red")
 URL_ENV, API_KEY_ENV, DEFAULT_NODE = "QDRANT_URL", "QDRANT_API_KEY", "default"
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a listing of ~100k collections; a bigger answer is refused (too_large)
 
 METRIC_NAMES = (
     "docqet_qdrant_up",
@@ -102,30 +103,35 @@ class QdrantError(RunError):
 def nodes_from(config: QdrantCollectorConfig, environ: Mapping[str, str] = os.environ) -> tuple[Node, ...]:
     """The nodes to scrape: ``collectors.qdrant.nodes``, else one node ``default`` from ``$QDRANT_URL``."""
     if config.nodes:
-        return tuple(Node(n.name, n.url.rstrip("/"), environ.get(n.api_key_env, "") if n.api_key_env else "",
-                          n.verify_tls, n.timeout_seconds) for n in config.nodes)
-    url = environ.get(URL_ENV, "")
-    if not url:
-        return ()
-    if not is_url(url):
-        raise ConfigError(f"${URL_ENV}", "", f"expected an http(s) URL, got {short(url)}")
-    return (Node(DEFAULT_NODE, url.rstrip("/"), environ.get(API_KEY_ENV, "")),)
+        nodes = tuple(Node(n.name, n.url.rstrip("/"), environ.get(n.api_key_env, "") if n.api_key_env else "",
+                           n.verify_tls, n.timeout_seconds) for n in config.nodes)
+    else:
+        url = environ.get(URL_ENV, "")
+        if not url:
+            return ()
+        if not is_url(url):
+            raise ConfigError(f"${URL_ENV}", "", f"expected an http(s) URL, got {short(url)}")
+        nodes = (Node(DEFAULT_NODE, url.rstrip("/"), environ.get(API_KEY_ENV, "")),)
+    for i, node in enumerate(nodes):
+        try:
+            http.check_timeout(node.timeout_seconds)
+        except ValueError:
+            raise ConfigError("<config>", f"collectors.qdrant.nodes[{i}].timeout_seconds",
+                              f"expected seconds > 0 and <= {http.MAX_TIMEOUT_SECONDS:g}") from None
+    return nodes
 
 
 # --- the client -------------------------------------------------------------------------------
 
 
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "<redacted>") if secret else text
-
-
 class QdrantClient:
-    """A narrow read-only client for one node, speaking our dataclasses."""
+    """A narrow read-only client for one node, speaking our dataclasses. Each request has a total deadline of the
+    node's ``timeout_seconds``, a body cap of :data:`MAX_RESPONSE_BYTES` and a JSON depth cap."""
 
     def __init__(self, node: Node, pool_size: int = 8, session: requests.Session | None = None) -> None:
         self.node = node
-        self._session = session or requests.Session()
-        self._session.mount(node.url, HTTPAdapter(pool_maxsize=pool_size))
+        secrets.register(node.api_key, secrets.url_password(node.url))
+        self._session = session or http.session(pool_size)
         if node.api_key:
             self._session.headers["api-key"] = node.api_key
         self._session.verify = node.verify_tls
@@ -136,13 +142,14 @@ class QdrantClient:
     def _get(self, path: str) -> requests.Response:
         try:
             # no redirects: requests would carry the api-key header to wherever a redirect points
-            return self._session.get(self.node.url + path, timeout=self.node.timeout_seconds,
-                                     allow_redirects=False)
+            return http.request(self._session, "GET", self.node.url + path, deadline_seconds=self.node.timeout_seconds,
+                                max_bytes=MAX_RESPONSE_BYTES)
+        except http.HttpLimitError as exc:
+            raise QdrantError(exc.code, f"GET {path}: {exc}") from None
         except requests.Timeout as exc:
-            raise QdrantError("timeout", f"GET {path}: timed out ({_scrub(str(exc), self.node.api_key)})") from None
+            raise QdrantError("timeout", secrets.redact(f"GET {path}: timed out ({exc})")) from None
         except requests.RequestException as exc:
-            message = _scrub(f"{type(exc).__name__}: {exc}", self.node.api_key)
-            raise QdrantError("connection", f"GET {path}: {message}") from None
+            raise QdrantError("connection", secrets.redact(f"GET {path}: {type(exc).__name__}: {exc}")) from None
 
     def _result(self, path: str) -> Any:
         response = self._get(path)
@@ -150,7 +157,9 @@ class QdrantClient:
             raise QdrantError(f"http_{response.status_code}",
                               f"GET {path}: HTTP {response.status_code} {_error_text(response)}")
         try:
-            body = response.json()
+            body = http.loads(response.content)
+        except http.TooDeep as exc:
+            raise QdrantError(exc.code, f"GET {path}: {exc}") from None
         except ValueError:
             raise QdrantError("invalid_json", f"GET {path}: the response is not JSON") from None
         if not isinstance(body, dict):
@@ -186,10 +195,11 @@ class QdrantClient:
 
 
 def _error_text(response: requests.Response) -> str:
-    """Qdrant's own error description (``status.error``), when the body carries one."""
+    """Qdrant's own error description (``status.error``), when the body carries one, secrets redacted (a server
+    or a proxy may echo the request's api-key)."""
     try:
-        return str(response.json()["status"]["error"])[:200]
-    except (ValueError, KeyError, TypeError):
+        return secrets.redact(str(http.loads(response.content)["status"]["error"])[:200])
+    except (ValueError, KeyError, TypeError, http.TooDeep):
         return ""
 
 
@@ -228,7 +238,16 @@ def parse_cluster(result: Any) -> ClusterStats:
 
 
 def scrape(client: QdrantClient, max_concurrency: int) -> NodeReport:
-    """Everything about one node. An unreachable node stops early; other faults are noted and skipped."""
+    """Everything about one node. An unreachable node stops early; other faults are noted and skipped. Never
+    raises: an unexpected error is a report with code ``internal`` (the node reads ``docqet_qdrant_up 0``)."""
+    try:
+        return _scrape(client, max_concurrency)
+    except Exception as exc:
+        log.warning("qdrant %s: unexpected error", client.node.name, exc_info=True)
+        return NodeReport(client.node.name, errors=(("internal", secrets.redact(f"{type(exc).__name__}: {exc}")),))
+
+
+def _scrape(client: QdrantClient, max_concurrency: int) -> NodeReport:
     name, errors = client.node.name, []
     try:
         ready = client.ready()

@@ -1,4 +1,4 @@
-"""The exporter service: background refreshes, an atomically swapped pre-rendered snapshot, HTTP.
+"""The exporter service: background refreshes, an atomically swapped pre-rendered snapshot, HTTP(S).
 
 A scrape only copies bytes out of memory: it never calls AWS or Qdrant, so its latency depends neither on
 their latency nor on the number of series.
@@ -6,22 +6,44 @@ their latency nor on the number of series.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
+import math
+import queue
+import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 from prometheus_client.core import Metric
 
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters.metrics import Collection, Collector, Progressive, render
+from docqet_monitor.exporters.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MIN_INTERVAL_SECONDS = 1.0
+MAX_INTERVAL_SECONDS = 86400.0  # one day: a longer (or non-finite) interval is clamped, so a wait never overflows
+RETRY_SECONDS = 5.0  # after an unexpected error in a loop itself (not in a collector)
+WATCHDOG_SECONDS = 5.0
+WORKERS = 16  # HTTP worker threads
+QUEUE_SIZE = 64  # connections waiting for a worker; more are closed at once
+REQUEST_TIMEOUT_SECONDS = 10.0  # request line + headers in all, each socket read/write, an idle keep-alive, TLS
+
+
+def bounded_interval(seconds: float) -> float:
+    """A collector's interval clamped to 1 s .. 1 day (NaN: 1 day) (pure)."""
+    if not math.isfinite(seconds) or seconds > MAX_INTERVAL_SECONDS:
+        return MAX_INTERVAL_SECONDS
+    return max(MIN_INTERVAL_SECONDS, seconds)
 
 
 @dataclass(frozen=True)
@@ -35,11 +57,15 @@ class Exporter:
     (rendered once per refresh, never per scrape; one render, so a family or series two collectors share
     appears once)."""
 
+    retry_seconds = RETRY_SECONDS
+    watchdog_seconds = WATCHDOG_SECONDS
+
     def __init__(self, collectors: Iterable[Collector], stats: Stats,
                  clock: Callable[[], float] = time.time) -> None:
         self.collectors = list(collectors)
         self.stats = stats
         self._clock = clock
+        self._intervals = {c.name: bounded_interval(c.interval_seconds) for c in self.collectors}
         self._families: dict[str, list[Metric]] = {}
         self._running = {c.name: threading.Lock() for c in self.collectors}
         self._swap = threading.Lock()
@@ -47,6 +73,9 @@ class Exporter:
         self._threads: list[threading.Thread] = []
         for collector in self.collectors:
             stats.register(collector.name)
+            if self._intervals[collector.name] != collector.interval_seconds:
+                log.warning("interval clamped", extra={"collector": collector.name,
+                                                       "interval_seconds": self._intervals[collector.name]})
         self._snapshot = self._build_snapshot()
 
     def snapshot(self) -> Snapshot:
@@ -102,23 +131,52 @@ class Exporter:
         return {c.name: r for c, r in zip(self.collectors, results, strict=True)}
 
     def start(self) -> None:
-        """Refresh each collector in its own background thread, on its own interval."""
+        """Refresh each collector in its own background thread, on its own interval; a watchdog thread marks a
+        collector down and not ready when its last success is older than 3 intervals."""
+        now = self._clock()
         for collector in self.collectors:
-            thread = threading.Thread(target=self._loop, args=(collector,), name=f"collector-{collector.name}",
-                                      daemon=True)
+            self.stats.register(collector.name, self._intervals[collector.name], now)
+        loops = [(self._loop, (c,), f"collector-{c.name}") for c in self.collectors]
+        for target, args, name in [*loops, (self._watchdog, (), "watchdog")]:
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
+        """Ask every loop to stop and wait for them at most ``timeout`` seconds in all (they are daemon threads:
+        one stuck in a call does not hold the process)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def check(self) -> None:
+        """One watchdog pass: re-render the exposition when a collector went stale (or recovered)."""
+        if self.stats.check_stale(self._clock()):
+            with self._swap:
+                self._snapshot = self._build_snapshot()
 
     def _loop(self, collector: Collector) -> None:
+        """Refresh, then wait for the rest of the interval (in waits of at most a day); an error of the loop itself
+        is logged and retried, it never ends the thread."""
+        interval = self._intervals[collector.name]
         while not self._stop.is_set():
-            started = time.monotonic()
-            self.refresh(collector)
-            self._stop.wait(max(0.0, collector.interval_seconds - (time.monotonic() - started)))
+            try:
+                started = time.monotonic()
+                self.refresh(collector)
+                self._stop.wait(min(MAX_INTERVAL_SECONDS, max(0.0, interval - (time.monotonic() - started))))
+            except Exception:
+                log.exception("collector loop error; retrying", extra={"collector": collector.name})
+                self._stop.wait(self.retry_seconds)
+
+    def _watchdog(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._stop.wait(self.watchdog_seconds)
+                self.check()
+            except Exception:
+                log.exception("watchdog error; retrying")
+                self._stop.wait(self.retry_seconds)
 
     def _build_snapshot(self) -> Snapshot:
         families = [f for c in self.collectors for f in self._families.get(c.name, [])]
@@ -126,38 +184,119 @@ class Exporter:
         return Snapshot(body, gzip.compress(body, compresslevel=6))
 
 
-def make_handler(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` value accepts gzip: listed (or ``*``) with a q-value above 0 (pure)."""
+    ranks: dict[str, float] = {}
+    for part in (header or "").split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+                if not math.isfinite(q):
+                    q = 0.0
+        if coding:
+            ranks[coding.lower()] = q
+    q = ranks.get("gzip", ranks.get("x-gzip", ranks.get("*", 0.0)))
+    return q > 0
+
+
+PAGES = {"/metrics", "/healthz", "/readyz", "/"}
+OPEN_PATHS = ("/healthz", "/readyz")  # probes answer without credentials: they carry no inventory or cost data
+
+
+def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
+                 timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "docqet-monitor"
+        # protocol_version stays HTTP/1.0: one request per connection, so no worker waits on an idle keep-alive
+        timeout = timeout_seconds  # per socket operation: an idle or stalled connection is closed
+
+        def handle_one_request(self) -> None:
+            """One request; the request line and headers must arrive within ``timeout_seconds`` in all."""
+            timer = threading.Timer(timeout_seconds, _shutdown, (self.connection,))
+            timer.daemon = True
+            timer.start()
+            try:
+                self.raw_requestline = self.rfile.readline(65537)
+                if len(self.raw_requestline) > 65536:
+                    self._refuse(414, "request line too long")
+                    return
+                if not self.raw_requestline:
+                    self.close_connection = True
+                    return
+                if not self.parse_request():
+                    return
+            except TimeoutError:
+                self.close_connection = True
+                return
+            finally:
+                timer.cancel()
+            method = getattr(self, f"do_{self.command}", None)
+            if method is None:
+                self.send_error(501, f"unsupported method {self.command[:20]!r}")
+                return
+            method()
+            self.wfile.flush()
+
+        def parse_request(self) -> bool:
+            """HTTP/1.x only: an HTTP/0.9 request line (no version) or anything else gets 400 and the connection
+            closed at once (the standard handler would wait for headers that never come)."""
+            words = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n").split()
+            if len(words) != 3 or not re.fullmatch(r"HTTP/1\.[01]", words[2]):
+                self._refuse(400, "expected an HTTP/1.0 or HTTP/1.1 request line")
+                return False
+            return super().parse_request()
+
+        def _refuse(self, status: int, message: str) -> None:
+            self.command, self.request_version, self.close_connection = None, "HTTP/1.0", True
+            self.requestline = self.raw_requestline[:80].decode("iso-8859-1").rstrip("\r\n")
+            self.send_error(status, message)
 
         def do_GET(self) -> None:
+            self._answer(head=False)
+
+        def do_HEAD(self) -> None:
+            self._answer(head=True)
+
+        def _answer(self, head: bool) -> None:
             path = self.path.split("?", 1)[0]
-            if path == "/metrics":
+            if auth is not None and path not in OPEN_PATHS and not auth.check(self.headers.get("Authorization")):
+                self._send(401, b"unauthorized\n", head=head,
+                           headers={"WWW-Authenticate": 'Basic realm="docqet-monitor", charset="UTF-8"'})
+            elif path == "/metrics":
                 snap = exporter.snapshot()
-                use_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
-                self._send(200, snap.gzipped if use_gzip else snap.body, CONTENT_TYPE,
-                           {"Content-Encoding": "gzip"} if use_gzip else {})
+                use_gzip = accepts_gzip(self.headers.get("Accept-Encoding"))
+                self._send(200, snap.gzipped if use_gzip else snap.body, CONTENT_TYPE, head=head,
+                           headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if use_gzip
+                           else {"Vary": "Accept-Encoding"})
             elif path == "/healthz":
-                self._send(200, b"ok\n")
+                self._send(200, b"ok\n", head=head)
             elif path == "/readyz":
-                ready = exporter.stats.ready()
-                self._send(200 if ready else 503, b"ready\n" if ready else b"not ready: first refresh pending\n")
+                why = exporter.stats.not_ready()
+                self._send(503 if why else 200, f"not ready: {'; '.join(why)}\n".encode() if why else b"ready\n",
+                           head=head)
             elif path == "/":
                 self._send(200, b'<html><body><h1>docqet-monitor exporter</h1>'
                                 b'<a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> '
-                                b'<a href="/readyz">/readyz</a></body></html>', "text/html")
+                                b'<a href="/readyz">/readyz</a></body></html>', "text/html", head=head)
             else:
-                self._send(404, b"not found\n")
+                self._send(404, b"not found\n", head=head)
 
         def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
-                  headers: dict[str, str] | None = None) -> None:
+                  headers: dict[str, str] | None = None, head: bool = False) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(body)
+            if not head:
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
             log.debug("http: " + format, *args)
@@ -165,16 +304,94 @@ def make_handler(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Server(HTTPServer):
+    """An HTTP(S) server with a bounded pool of daemon worker threads and a bounded queue: a connection beyond
+    both is closed at once (not a thread per connection). TLS handshakes happen in the workers, under the same
+    timeout; TLS bytes on a plain port are answered by closing the connection."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], workers: int,
+                 queue_size: int, tls: ssl.SSLContext | None, timeout_seconds: float) -> None:
+        self.tls, self.timeout_seconds = tls, timeout_seconds
+        self._queue: queue.Queue[tuple[socket.socket, Any] | None] = queue.Queue(queue_size)
+        self.refused = 0
+        self._workers: list[threading.Thread] = []  # server_close runs inside __init__ when the bind fails
+        super().__init__(address, handler)
+        self._workers = [threading.Thread(target=self._work, name=f"http-{i}", daemon=True) for i in range(workers)]
+        for worker in self._workers:
+            worker.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            self._queue.put_nowait((request, client_address))
+        except queue.Full:
+            self.refused += 1
+            log.debug("http: all workers busy and the queue full; closing a connection from %s", client_address[0])
+            self.shutdown_request(request)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            request, client_address = item
+            conn: socket.socket | None = request
+            try:
+                request.settimeout(self.timeout_seconds)
+                conn = self._secure(request) if self.tls else self._plain(request)
+                if conn is not None:
+                    self.finish_request(conn, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(conn if conn is not None else request)
+
+    def _plain(self, request: socket.socket) -> socket.socket | None:
+        """None (close it) when the client starts a TLS handshake on the plain port, or sends nothing in time."""
+        try:
+            first = request.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return None
+        if first == b"\x16":
+            log.debug("http: a TLS handshake on the plain-HTTP port; closing")
+            return None
+        return request if first else None
+
+    def _secure(self, request: socket.socket) -> ssl.SSLSocket | None:
+        """The TLS connection, or None (closed) when the handshake fails or takes over the timeout."""
+        deadline = threading.Timer(self.timeout_seconds, _shutdown, (request,))
+        deadline.daemon = True
+        deadline.start()
+        try:
+            return self.tls.wrap_socket(request, server_side=True)  # type: ignore[union-attr]
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("http: TLS handshake failed: %s", exc)
+            return None
+        finally:
+            deadline.cancel()
+
+    def server_close(self) -> None:
+        super().server_close()
+        for _ in self._workers:
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(None)
 
     def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
         """A failed request (e.g. the scraper hung up) goes to the log, not as a bare traceback on stderr."""
         log.warning("http request from %s failed", client_address[0], exc_info=True)
 
 
-def serve(exporter: Exporter, address: str, port: int) -> ThreadingHTTPServer:
-    """Bind the HTTP server (port 0 picks a free one) and serve it from a background thread."""
-    httpd = _Server((address, port), make_handler(exporter))
+def serve(exporter: Exporter, address: str, port: int, web: WebConfig | None = None,
+          workers: int = WORKERS, queue_size: int = QUEUE_SIZE,
+          timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> HTTPServer:
+    """Bind the HTTP server (port 0 picks a free one) and serve it from a background thread; TLS and basic auth
+    when ``web`` (``--web.config.file``) says so."""
+    auth = BasicAuth(web.users) if web and web.users else None
+    handler = make_handler(exporter, auth, timeout_seconds)
+    httpd = _Server((address, port), handler, workers, queue_size, web.tls if web else None, timeout_seconds)
     threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
     return httpd

@@ -3,7 +3,8 @@
 Every botocore client created while it is installed gets a ``before-call`` hook, so calls through moto,
 Stubber or fault-injecting endpoints are all seen. A call is attributed to the first frame outside
 botocore/boto3: calls made by test code itself (seeding moto) are kept apart from calls made by the product;
-calls with sync code (``alerts/``) anywhere on the stack are also noted as sync's.
+calls with sync code (``alerts/``) anywhere on the stack are also noted as sync's, others with exporter code
+(``exporters/``) on the stack as the exporter's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Recorder:
         self.code: defaultdict[str, set[str]] = defaultdict(set)  # IAM action -> product files that called it
         self.tests: defaultdict[str, set[str]] = defaultdict(set)  # IAM action -> test files (seeding)
         self.sync: set[str] = set()  # IAM actions called with sync code (alerts/, sync.py) on the stack
+        self.exporter: set[str] = set()  # IAM actions called with exporter code (exporters/) and no sync code
 
     def on_call(self, model: Any, **_: Any) -> None:
         action = iam_action(model.service_model.service_name, model.name)
@@ -37,8 +39,11 @@ class Recorder:
             return
         where = self.tests if ours[0].is_relative_to(TESTS) else self.code
         where[action].add(str(ours[0].relative_to(ROOT)))
-        if where is self.code and any(p.relative_to(ROOT).parts[0] in ("alerts", "sync.py") for p in ours):
+        tops = {p.relative_to(ROOT).parts[0] for p in ours}
+        if where is self.code and tops & {"alerts", "sync.py"}:
             self.sync.add(action)
+        elif where is self.code and "exporters" in tops:
+            self.exporter.add(action)
 
 
 def _callers(frame: FrameType | None) -> Iterator[Path]:

@@ -64,6 +64,8 @@ LIMITS = (
     Limit("cloudwatch", "PutMetricData", "MetricData", 1, 1000, "PutMetricData takes at most 1000 datums"),
     Limit("cloudwatch", "DescribeAlarms", "MaxRecords", 1, 100, "DescribeAlarms MaxRecords is 1-100"),
     Limit("cloudwatch", "DeleteAlarms", "AlarmNames", 1, 100, "DeleteAlarms takes at most 100 names"),
+    Limit("resource-groups-tagging-api", "GetResources", "ResourcesPerPage", 1, 100,
+          "GetResources ResourcesPerPage is 1-100"),
     Limit(ELBV2, "DescribeTargetGroups", "PageSize", 1, 400, "DescribeTargetGroups PageSize is 1-400"),
     Limit(ELBV2, "DescribeTargetGroups", "TargetGroupArns", 1, 400,
           "DescribeTargetGroups: no ARN cap in the model, but a page holds at most 400 (PageSize): batch by 400"),

@@ -8,6 +8,8 @@ import pytest
 from aws_limits import AwsLimits
 from helpers import CHECKOUT, free_port
 
+from docqet_monitor.core import secrets
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,6 +26,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """The redactor is process-wide: a test's secrets do not blank out the next test's output."""
+    yield
+    secrets.REDACTOR.clear()
 
 
 @pytest.fixture(scope="session")

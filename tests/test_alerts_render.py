@@ -175,6 +175,25 @@ def test_prometheus_config_scrapes_exporter_and_qdrant_and_loads_rules() -> None
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
 
 
+def test_the_commented_tls_and_basic_auth_job_passes_promtool(tmp_path: Path) -> None:
+    """prometheus.yml shows the job for an exporter behind --web.config.file; uncommented, promtool accepts it."""
+    text = (render.MONITORING / "prometheus/prometheus.yml").read_text()
+    block = text.split("# With `exporter serve --web.config.file`", 1)[1].split("\n", 2)[2]
+    [job] = yaml.safe_load("\n".join(line.removeprefix("# ") for line in block.splitlines()))
+    assert job["scheme"] == "https" and job["basic_auth"]["password_file"] and job["tls_config"]["ca_file"]
+    doc = yaml.safe_load(text)
+    (tmp_path / "ca.crt").write_text("")
+    (tmp_path / "password").write_text("secret\n")
+    job = {**job, "tls_config": {"ca_file": str(tmp_path / "ca.crt")},
+           "basic_auth": {**job["basic_auth"], "password_file": str(tmp_path / "password")}}
+    doc["scrape_configs"] = [job if j["job_name"] == "docqet-monitor" else j for j in doc["scrape_configs"]]
+    doc["rule_files"] = []
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(doc))
+    result = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_warnings_can_use_a_second_pagerduty_service(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("environment: production\nalerts:\n  alertmanager:\n"

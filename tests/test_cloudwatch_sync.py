@@ -209,7 +209,8 @@ def test_unowned_alarms_are_never_touched_and_prune_deletes_only_ours(world: dic
                             **common)  # our tag, another prefix
     gone = [f"docqet-staging-old-{i:03}-Gone" for i in range(101)]  # ours, not desired: two DeleteAlarms calls
     for name in gone:
-        client.put_metric_alarm(AlarmName=name, **common, Tags=[{"Key": "managed-by", "Value": "docqet-monitor"}])
+        client.put_metric_alarm(AlarmName=name, **common, Tags=[{"Key": "managed-by", "Value": "docqet-monitor"},
+                                                                {"Key": "environment", "Value": ENV}])
     plan = _plan(config)
     assert plan.orphans == tuple(f"eu-west-1/{n}" for n in gone)
     assert not any(c.action == "delete" for c in plan.changes)
@@ -235,6 +236,45 @@ def test_alarms_of_an_environment_whose_name_extends_ours_are_not_ours(world: di
     assert f"eu-west-1/{name}" not in [c.key for c in plan.changes]
     _apply(_config(), prune=True)
     assert client.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+
+
+def test_an_alarm_without_an_environment_tag_is_never_pruned(world: dict[str, str]) -> None:
+    """Tagged managed-by but not environment: ``docqet-staging-eu-...`` may be staging-eu's, so staging never
+    deletes it; an alarm staging wants by its exact name is still updated, and gets its environment tag."""
+    client = boto3.client("cloudwatch")
+    common = {"MetricName": "CPUUtilization", "Namespace": "AWS/ECS", "Statistic": "Average", "Period": 60,
+              "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold",
+              "Tags": [{"Key": "managed-by", "Value": "docqet-monitor"}]}
+    other = "docqet-staging-eu-api-EcsServiceCpuHigh"
+    ours = "docqet-staging-api-EcsServiceCpuHigh"
+    client.put_metric_alarm(AlarmName=other, **common)
+    client.put_metric_alarm(AlarmName=ours, **common)
+    plan = _plan(_config(), prune=True)
+    assert f"eu-west-1/{other}" not in [c.key for c in plan.changes] + list(plan.orphans)
+    assert ("update", f"eu-west-1/{ours}") in [(c.action, c.key) for c in plan.changes]
+    _apply(_config(), prune=True)
+    assert client.describe_alarms(AlarmNames=[other])["MetricAlarms"]
+    arn = client.describe_alarms(AlarmNames=[ours])["MetricAlarms"][0]["AlarmArn"]
+    assert {"Key": "environment", "Value": ENV} in client.list_tags_for_resource(ResourceARN=arn)["Tags"]
+
+
+def test_tags_are_read_in_bulk_not_per_alarm(world: dict[str, str]) -> None:
+    """One ListTagsForResource per alarm failed under throttling; GetResources pages 100 alarms at a time."""
+    _apply(_config())
+    LIMITS.calls.clear()
+    _plan(_config())
+    assert LIMITS.calls["resource-groups-tagging-api.GetResources"] >= 1
+    assert "cloudwatch.ListTagsForResource" not in LIMITS.calls
+    assert all(c["ResourcesPerPage"] == 100 and c["ResourceTypeFilters"] == ["cloudwatch:alarm"]
+               for c in LIMITS.params["resource-groups-tagging-api.GetResources"])
+
+
+def test_duplicate_regions_are_planned_once(world: dict[str, str]) -> None:
+    config = dataclasses.replace(_config(), regions=("eu-west-1", "eu-west-1"))
+    LIMITS.calls.clear()
+    plan = _plan(config)
+    assert LIMITS.calls["cloudwatch.DescribeAlarms"] == 1
+    assert len({c.key for c in plan.changes}) == len(plan.changes)
 
 
 def test_an_unowned_alarm_with_our_name_is_an_error_not_an_overwrite(world: dict[str, str]) -> None:
@@ -308,6 +348,23 @@ def stubbed() -> Iterator[tuple[Any, Stubber]]:
         stub.assert_no_pending_responses()
 
 
+@pytest.fixture
+def tagging() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("resourcegroupstaggingapi", region_name="eu-west-1")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+TAGGING_PARAMS = {"ResourceTypeFilters": ["cloudwatch:alarm"], "ResourcesPerPage": 100,
+                  "TagFilters": [{"Key": "managed-by", "Values": ["docqet-monitor"]}]}
+
+
+def _mappings(tags_by_name: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    return [{"ResourceARN": _arn(n), "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            for n, tags in tags_by_name.items()]
+
+
 def _arn(name: str) -> str:
     return f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{name}"
 
@@ -328,8 +385,10 @@ def _cpu_and_memory_with_composite() -> list[p.Desired]:
     return cw.desired(rules, [API], config, "eu-west-1", _runbook)
 
 
-def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[Any, Stubber]) -> None:
+def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[Any, Stubber],
+                                                               tagging: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
+    tags_client, tags_stub = tagging
     wanted = _cpu_and_memory_with_composite()
     composite = next(d for d in wanted if d.kind == "composite")
     assert composite.key == "eu-west-1/docqet-staging-api-warning"
@@ -339,17 +398,17 @@ def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[A
     assert all(d.body["AlarmActions"] == [] for d in wanted if d.kind == "alarm")  # the composite pages
 
     old = [f"docqet-staging-old-{i:03}" for i in range(150)]
-    owned = {"Tags": [{"Key": "managed-by", "Value": "docqet-monitor"}]}
+    owned = {n: {"managed-by": "docqet-monitor", "environment": ENV} for n in old}
+    tags_stub.add_response("get_resources", {"ResourceTagMappingList": _mappings(dict(list(owned.items())[:100])),
+                                             "PaginationToken": "p2"}, TAGGING_PARAMS)
+    tags_stub.add_response("get_resources", {"ResourceTagMappingList": _mappings(dict(list(owned.items())[100:])),
+                                             "PaginationToken": ""}, {**TAGGING_PARAMS, "PaginationToken": "p2"})
     prefix = {"AlarmNamePrefix": "docqet-staging-", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
     stub.add_response("describe_alarms", {"MetricAlarms": [_described(n) for n in old[:100]], "NextToken": "t2"},
                       {**prefix, "MaxRecords": 100})
-    for n in old[:100]:
-        stub.add_response("list_tags_for_resource", owned, {"ResourceARN": _arn(n)})
     stub.add_response("describe_alarms", {"MetricAlarms": [_described(n) for n in old[100:]]},
                       {**prefix, "MaxRecords": 100, "NextToken": "t2"})
-    for n in old[100:]:
-        stub.add_response("list_tags_for_resource", owned, {"ResourceARN": _arn(n)})
-    plan = p.diff(cw.TARGET, wanted, cw.live(client, "eu-west-1", ENV), prune=True, kinds=cw.KINDS)
+    plan = p.diff(cw.TARGET, wanted, cw.live(client, tags_client, "eu-west-1", ENV), prune=True, kinds=cw.KINDS)
     assert (plan.count("create"), plan.count("delete")) == (3, 150)
     assert [c.kind for c in plan.changes][:3] == ["alarm", "alarm", "composite"]  # members before composite
 
@@ -363,9 +422,11 @@ def test_composites_paging_and_delete_batches_within_aws_limits(stubbed: tuple[A
     assert report.ok and len(report.applied) == 153
 
 
-def test_described_composites_and_members_compare_equal_to_the_catalog(stubbed: tuple[Any, Stubber]) -> None:
+def test_described_composites_and_members_compare_equal_to_the_catalog(stubbed: tuple[Any, Stubber],
+                                                                      tagging: tuple[Any, Stubber]) -> None:
     """What DescribeAlarms gives back for alarms we made (server fields, no empty keys) is no change."""
     client, stub = stubbed
+    tags_client, tags_stub = tagging
     wanted = _cpu_and_memory_with_composite()
     server = {"StateValue": "OK", "StateReason": "ok", "StateUpdatedTimestamp": "2026-11-25T18:00:00Z",
               "AlarmConfigurationUpdatedTimestamp": "2026-11-25T18:00:00Z"}
@@ -375,10 +436,9 @@ def test_described_composites_and_members_compare_equal_to_the_catalog(stubbed: 
         (composite if d.kind == "composite" else metric).append({**body, **server, "AlarmArn": _arn(body["AlarmName"])})
     stub.add_response("describe_alarms", {"MetricAlarms": metric, "CompositeAlarms": composite}, {
         "AlarmNamePrefix": "docqet-staging-", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 100})
-    for d in [*(d for d in wanted if d.kind == "alarm"), *(d for d in wanted if d.kind == "composite")]:
-        tags = [{"Key": k, "Value": v} for k, v in d.body["Tags"].items()]
-        stub.add_response("list_tags_for_resource", {"Tags": tags}, {"ResourceARN": _arn(d.body["AlarmName"])})
-    plan = p.diff(cw.TARGET, wanted, cw.live(client, "eu-west-1", ENV), prune=True, kinds=cw.KINDS)
+    tags_stub.add_response("get_resources", {"ResourceTagMappingList": _mappings(
+        {d.body["AlarmName"]: d.body["Tags"] for d in wanted})}, TAGGING_PARAMS)
+    plan = p.diff(cw.TARGET, wanted, cw.live(client, tags_client, "eu-west-1", ENV), prune=True, kinds=cw.KINDS)
     assert plan.changes == () and len(plan.unchanged) == 3
 
 

@@ -338,7 +338,7 @@ def test_auth_failures_stop_with_a_clear_message(api: Any, caplog: pytest.LogCap
     result = publish()
     assert result.exit_code == 1
     assert (f"Error: cannot read the dashboards in Grafana: GET /api/folders/{FOLDER}: "
-            f"{expected.replace('invalid API key', 'invalid API key ***')}") in result.output
+            f"{expected.replace('invalid API key', 'invalid API key <redacted>')}") in result.output
     assert len(api.calls) == 1
     assert_no_token(result, caplog)
 

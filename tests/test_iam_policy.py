@@ -4,6 +4,9 @@ AWS operation the code calls anywhere in the test suite (recorded by tests/aws_c
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
 
 import botocore.session
 import pytest
@@ -12,6 +15,7 @@ from click.testing import CliRunner
 
 from docqet_monitor.alerts import iam
 from docqet_monitor.cli import main
+from docqet_monitor.core.ids import alarm_prefix
 
 # product modules that only ever talk to the emulator (seeding moto for the demo): not in the policy
 EMULATOR_ONLY = ("demo/",)
@@ -19,28 +23,61 @@ EMULATOR_ONLY = ("demo/",)
 EXPECTED = {
     "tests/test_iam_policy.py": {"cloudwatch:DescribeAlarms", "ecs:ListClusters", "rds:DescribeDBClusters"},
     "tests/test_cloudwatch_sync.py": {
-        "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DescribeAlarms", "tag:GetResources", "cloudwatch:PutMetricAlarm",
         "cloudwatch:PutCompositeAlarm", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms",
         "ecs:DescribeServices", "elasticloadbalancing:DescribeTargetGroups"},
 }
+WRITES = {"cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:TagResource",
+          "cloudwatch:DeleteAlarms"}
 
 
-def test_iam_policy_command_prints_two_statements() -> None:
-    result = CliRunner().invoke(main, ["iam-policy"])
+def _policy(*args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, [*args[:-1], "iam-policy", "--role", args[-1]])
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
+    return json.loads(result.output)
+
+
+def test_the_exporter_role_only_reads() -> None:
+    doc = _policy("exporter")
     assert doc["Version"] == "2012-10-17"
-    statements = {s["Sid"]: s for s in doc["Statement"]}
-    assert set(statements) == {"Exporter", "Sync"}
-    assert "cloudwatch:GetMetricData" in statements["Exporter"]["Action"]
-    assert "cloudwatch:PutMetricAlarm" not in statements["Exporter"]["Action"]  # the exporter only reads
-    assert "cloudwatch:PutMetricAlarm" in statements["Sync"]["Action"]
-    assert all(s["Effect"] == "Allow" and "*" not in "".join(s["Action"]) for s in doc["Statement"])
+    [statement] = doc["Statement"]
+    assert statement["Sid"] == "ExporterRead" and statement["Resource"] == "*"
+    assert "cloudwatch:GetMetricData" in statement["Action"]
+    assert not set(statement["Action"]) & (WRITES | {"sts:AssumeRole"})  # no accounts: no AssumeRole either
+    assert all(a.split(":")[1].startswith(("Get", "List", "Describe")) for a in statement["Action"])
+
+
+def test_the_sync_role_writes_only_our_alarms() -> None:
+    statements = {s["Sid"]: s for s in _policy("sync")["Statement"]}
+    assert set(statements) == {"SyncRead", "SyncWriteOurAlarms"}
+    assert set(statements["SyncWriteOurAlarms"]["Action"]) == WRITES
+    assert statements["SyncWriteOurAlarms"]["Resource"] == "arn:aws:cloudwatch:*:*:alarm:docqet-*"
+    assert not set(statements["SyncRead"]["Action"]) & WRITES
+    assert {"cloudwatch:DescribeAlarms", "tag:GetResources"} <= set(statements["SyncRead"]["Action"])
+    assert fnmatch(f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{alarm_prefix('staging')}api-cpu",
+                   statements["SyncWriteOurAlarms"]["Resource"])
+    assert all(s["Effect"] == "Allow" and "*" not in "".join(s["Action"]) for s in statements.values())
+
+
+def test_an_environment_narrows_writes_and_names_the_roles_to_assume(tmp_path: Path) -> None:
+    cfg = tmp_path / "prod.yaml"
+    cfg.write_text("environment: production\naccounts:\n  - {role_arn: 'arn:aws:iam::111111111111:role/docqet'}\n")
+    statements = {s["Sid"]: s for s in _policy("--config", str(cfg), "sync")["Statement"]}
+    assert statements["SyncWriteOurAlarms"]["Resource"] == "arn:aws:cloudwatch:*:*:alarm:docqet-production-*"
+    assert statements["AssumeAccountRoles"] == {"Sid": "AssumeAccountRoles", "Effect": "Allow",
+                                                "Action": ["sts:AssumeRole"],
+                                                "Resource": ["arn:aws:iam::111111111111:role/docqet"]}
+
+
+def test_a_role_is_required() -> None:
+    result = CliRunner().invoke(main, ["iam-policy"])
+    assert result.exit_code == 2 and "--role" in result.output
 
 
 def test_every_action_is_a_real_operation() -> None:
     session = botocore.session.get_session()
-    services = ("ecs", "elbv2", "rds", "cloudwatch", "ce", "sts", "elasticache", "s3")
+    services = ("ecs", "elbv2", "rds", "cloudwatch", "ce", "sts", "elasticache", "s3",
+                "resourcegroupstaggingapi")
     known = {iam.iam_action(service, op) for service in services
              for op in session.get_service_model(service).operation_names}
     assert iam.actions() - known == set()
@@ -64,7 +101,11 @@ def test_every_aws_operation_the_suite_made_is_in_the_policy(request: pytest.Fix
     assert len(recorded) >= 3
     missing = {action: sorted(files) for action, files in recorded.items() if action not in iam.actions()}
     assert not missing, f"AWS operations called by the code but missing from the IAM policy: {missing}"
-    sync = {s["Sid"]: set(s["Action"]) for s in iam.policy()["Statement"]}["Sync"]
-    assert RECORDER.sync & set(recorded) <= sync, f"sync calls missing from its statement: {RECORDER.sync - sync}"
+    sync, exporter = iam.actions("sync"), iam.actions("exporter")
+    assert RECORDER.sync & set(recorded) <= sync, f"sync calls missing from its role: {RECORDER.sync - sync}"
+    assert RECORDER.exporter & set(recorded) <= exporter, \
+        f"exporter calls missing from its role: {RECORDER.exporter - exporter}"
     if "tests/test_cloudwatch_sync.py" in ran:
-        assert {"cloudwatch:PutMetricAlarm", "ecs:ListClusters"} <= RECORDER.sync
+        assert {"cloudwatch:PutMetricAlarm", "tag:GetResources", "ecs:ListClusters"} <= RECORDER.sync
+    if "tests/test_ecs.py" in ran:
+        assert {"cloudwatch:GetMetricData", "ecs:ListClusters"} <= RECORDER.exporter

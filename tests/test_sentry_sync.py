@@ -281,7 +281,7 @@ def test_a_response_that_is_not_json_is_a_clear_error_without_the_token() -> Non
         with pytest.raises(s.SentryError) as err:
             api.list("/api/0/organizations/docqet/workflows/")
     assert str(err.value) == ("GET /api/0/organizations/docqet/workflows/: HTTP 200 is not JSON (is the Sentry URL "
-                              "right?): <html>sign in ***</html>")
+                              "right?): <html>sign in <redacted></html>")
 
 
 def test_a_429_without_retry_after_waits_for_the_rate_limit_reset(fake: FakeSentry) -> None:
@@ -303,6 +303,18 @@ def test_an_exhausted_rate_limit_window_holds_the_next_request_until_reset(fake:
     api.list("/api/0/organizations/docqet/workflows/")
     api.list("/api/0/organizations/docqet/workflows/")
     assert clock.slept == [30.0]
+
+
+def test_huge_retry_after_and_reset_values_are_capped(fake: FakeSentry) -> None:
+    """A server asking for a wait of years (or one that overflows) gets at most a minute per wait."""
+    clock = Clock()
+    answers = iter([(429, {"Retry-After": "99999999999"}, "{}"),
+                    (200, {"X-Sentry-Rate-Limit-Remaining": "0", "X-Sentry-Rate-Limit-Reset": "1e300"}, "[]")])
+    fake.fault = lambda method, path: next(answers, None)
+    api = s.Api(URL, TOKEN, sleep=clock.sleep, clock=lambda: clock.now)
+    api.list("/api/0/organizations/docqet/workflows/")
+    api.list("/api/0/organizations/docqet/workflows/")
+    assert clock.slept == [s.MAX_RETRY_AFTER_SECONDS, s.MAX_RETRY_AFTER_SECONDS]
 
 
 def test_malformed_rate_limit_headers_are_ignored(fake: FakeSentry) -> None:
@@ -386,7 +398,7 @@ def test_commands_use_the_environment_and_never_show_the_token(fake: FakeSentry,
     everything = (planned.output + as_json.output + applied.output + failed.output + caplog.text
                   + repr(failed.exception))
     assert TOKEN not in everything
-    assert "***" in failed.output  # the echoed token was redacted
+    assert "<redacted>" in failed.output  # the echoed token was redacted
 
 
 def test_sentry_without_settings_is_reported_not_attempted(monkeypatch: pytest.MonkeyPatch) -> None:

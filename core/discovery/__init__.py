@@ -20,10 +20,12 @@ class Target:
 
 
 def targets(config: Config) -> tuple[Target, ...]:
-    """The default account in the configured regions, then each role account in its own (or those) regions."""
+    """The default account in the configured regions, then each role account in its own (or those) regions;
+    duplicates once, in order of first appearance."""
     top = regions(config)
-    own = tuple(Target(region) for region in top)
-    return own + tuple(Target(region, account) for account in config.accounts for region in account.regions or top)
+    own = [Target(region) for region in top]
+    found = own + [Target(region, account) for account in config.accounts for region in account.regions or top]
+    return tuple(dict.fromkeys(found))  # a region (or account and region) listed twice is one target
 
 
 def arn_resource(arn: str) -> str:

@@ -1,0 +1,105 @@
+"""One redaction layer: a secret the process knows never reaches the logs, /metrics or the CLI's output, even when
+a server echoes it back (a Qdrant or a proxy that copies the request's api-key into its error body)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hostile_http import RawServer, header, respond
+
+from docqet_monitor import cli
+from docqet_monitor.core import config as config_mod
+from docqet_monitor.core import logs, secrets
+from docqet_monitor.core.config import AccountConfig, Config
+
+VENV_BIN = Path(sys.executable).parent
+KEY = "qk-echo/7f3a+9c1e-do-not-print"
+
+
+def test_the_redactor_covers_plain_url_encoded_and_json_escaped_forms() -> None:
+    secrets.register(KEY, "abc", None, "")  # too short or empty: ignored
+    text = f'key {KEY} url {secrets.quote(KEY, safe="")} json {json.dumps("x" + KEY)} abc'
+    assert secrets.redact(text) == 'key <redacted> url <redacted> json "x<redacted>" abc'
+
+
+def test_the_environment_and_the_config_feed_the_redactor() -> None:
+    env = {"SENTRY_AUTH_TOKEN": "sntrys_token_1", "GRAFANA_TOKEN": "glsa_token_2", "PAGERDUTY_ROUTING_KEY": "pd_3",
+           "AWS_SECRET_ACCESS_KEY": "aws_secret_4", "AWS_SESSION_TOKEN": "aws_session_5",
+           "QDRANT_URL": "https://user:url_password_6@q:6333", "NODE_KEY": "node_key_7", "PD_KEY": "pd_key_8"}
+    secrets.register_environment(env)
+    config = config_mod.parse({
+        "accounts": [{"role_arn": "arn:aws:iam::123456789012:role/r", "external_id": "external_id_9"}],
+        "collectors": {"qdrant": {"nodes": [{"name": "a", "url": "http://q:6333", "api_key_env": "NODE_KEY"}]}},
+        "alerts": {"alertmanager": {"pagerduty_routing_key_env": "PD_KEY"}},
+        "grafana": {"url": "https://admin:grafana_password_10@grafana"}})
+    secrets.register_config(config, env)
+    values = [v for v in env.values() if not v.startswith("https")] + [
+        "url_password_6", "external_id_9", "grafana_password_10", "pd_3"]
+    assert secrets.redact(" ".join(values)) == " ".join(["<redacted>"] * len(values))
+    assert isinstance(config.accounts[0], AccountConfig)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_log_records_lose_secrets_in_message_extras_and_tracebacks(fmt: str, capsys: pytest.CaptureFixture[str]
+                                                                    ) -> None:
+    logs.setup(2, fmt)
+    secrets.register(KEY)
+    log = logging.getLogger("docqet_monitor.test")
+    log.warning("server said %s", f"bad key {KEY}", extra={"detail": KEY})
+    try:
+        raise RuntimeError(f"echo {KEY}")
+    except RuntimeError:
+        log.exception("failed")
+    err = capsys.readouterr().err
+    assert KEY not in err
+    assert err.count("<redacted>") >= 3
+    logging.getLogger().handlers.clear()
+
+
+def test_the_cli_error_edge_redacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAFANA_TOKEN", "glsa_cli_edge_token")
+
+    def build(config: Config, aws: object) -> list[object]:
+        raise config_mod.ConfigError("$QDRANT_URL", "", "the server answered 'glsa_cli_edge_token'")
+
+    monkeypatch.setattr(cli.collector_registry, "build", build)
+    result = CliRunner().invoke(cli.main, ["exporter", "once"])
+    assert result.exit_code == 2
+    assert "glsa_cli_edge_token" not in result.output
+    assert "the server answered '<redacted>'" in result.output
+
+
+def _echo(conn: object, head: bytes) -> None:
+    """A Qdrant (or proxy) that copies the api-key into its error bodies: 401 on the listing, 500 elsewhere."""
+    path = head.split(b" ", 2)[1]
+    key = header(head, "api-key")
+    if path == b"/readyz":
+        respond(conn, 200, b"all shards are ready", "text/plain")  # type: ignore[arg-type]
+        return
+    status = 401 if path == b"/collections" else 500
+    body = {"status": {"error": f"Invalid api-key: {key}"}, "time": 0.0}
+    respond(conn, status, json.dumps(body).encode())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_an_echoed_qdrant_key_never_reaches_logs_metrics_or_output(fmt: str, tmp_path: Path) -> None:
+    server = RawServer(_echo)
+    config = tmp_path / "monitor.yaml"
+    config.write_text("collectors:\n  ecs: {enabled: false}\n  rds: {enabled: false}\n  cost: {enabled: false}\n")
+    env = dict(os.environ, QDRANT_URL=server.url, QDRANT_API_KEY=KEY)
+    result = subprocess.run([str(VENV_BIN / "docqet-monitor"), "-vv", "--log-format", fmt, "--config", str(config),
+                             "exporter", "once"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    server.close()
+    assert result.returncode == 1  # the qdrant collector failed
+    assert any(header(r, "api-key") == KEY for r in server.requests)  # the key was sent, and echoed
+    assert 'docqet_qdrant_up{qdrant="default"} 0.0' in result.stdout  # /metrics
+    assert "Invalid api-key: <redacted>" in result.stderr  # the logs
+    for form in (KEY, secrets.quote(KEY, safe="")):
+        assert form not in result.stdout + result.stderr
