@@ -139,9 +139,11 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
 
 
 @click.command("iam-policy")
-def iam_policy_command() -> None:
+@click.option("--role", type=click.Choice(sorted(iam.ROLES)), default=None,
+              help="Only this role's statement, e.g. the exporter's ECS task role [default: both].")
+def iam_policy_command(role: str | None) -> None:
     """Print the least-privilege IAM policy (JSON): one statement for the exporter, one for sync."""
-    click.echo(json.dumps(iam.policy(), indent=2))
+    click.echo(json.dumps(iam.policy(role), indent=2))
 
 
 @click.command("prometheus-config")

@@ -44,14 +44,15 @@ def iam_action(service: str, operation: str) -> str:
     return IAM_ACTIONS.get((service, operation)) or f"{IAM_PREFIX.get(service, service)}:{operation}"
 
 
-def policy() -> dict[str, Any]:
-    """The IAM policy document: one statement for the exporter, one for sync."""
+ROLES = {"exporter": ("Exporter", EXPORTER), "sync": ("Sync", SYNC)}
+
+
+def policy(role: str | None = None) -> dict[str, Any]:
+    """The IAM policy document: one statement per role (``exporter``, ``sync``), or only ``role``'s."""
     return {
         "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "Exporter", "Effect": "Allow", "Action": sorted(set(EXPORTER)), "Resource": "*"},
-            {"Sid": "Sync", "Effect": "Allow", "Action": sorted(set(SYNC)), "Resource": "*"},
-        ],
+        "Statement": [{"Sid": sid, "Effect": "Allow", "Action": sorted(set(granted)), "Resource": "*"}
+                      for name, (sid, granted) in ROLES.items() if role in (None, name)],
     }
 
 

@@ -38,6 +38,21 @@ def test_iam_policy_command_prints_two_statements() -> None:
     assert all(s["Effect"] == "Allow" and "*" not in "".join(s["Action"]) for s in doc["Statement"])
 
 
+@pytest.mark.parametrize(("role", "sid"), [("exporter", "Exporter"), ("sync", "Sync")])
+def test_iam_policy_for_one_role_has_only_its_statement(role: str, sid: str) -> None:
+    """``--role exporter`` is the ECS task role's policy (deploy/ecs/README)."""
+    both = {s["Sid"]: s for s in json.loads(CliRunner().invoke(main, ["iam-policy"]).output)["Statement"]}
+    result = CliRunner().invoke(main, ["iam-policy", "--role", role])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"Version": "2012-10-17", "Statement": [both[sid]]}
+
+
+def test_iam_policy_unknown_role_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["iam-policy", "--role", "admin"])
+    assert result.exit_code == 2
+    assert "'admin' is not one of 'exporter', 'sync'" in result.output
+
+
 def test_every_action_is_a_real_operation() -> None:
     session = botocore.session.get_session()
     services = ("ecs", "elbv2", "rds", "cloudwatch", "ce", "sts", "elasticache", "s3")

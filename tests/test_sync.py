@@ -277,7 +277,7 @@ def test_a_crash_of_any_command_goes_to_sentry(sentry_sink: list[list[dict[str, 
     import sys
 
     code = ("from docqet_monitor.alerts import iam\n"
-            "def boom():\n    raise RuntimeError('iam-policy exploded')\n"
+            "def boom(*_):\n    raise RuntimeError('iam-policy exploded')\n"
             "iam.policy = boom\n"
             "from docqet_monitor.cli import main\nmain(['iam-policy'])\n")
     done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
