@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Debian packages the tests run for real: promtool, prometheus, alertmanager, amtool.
 DEBIAN_TOOLS := prometheus prometheus-alertmanager
 
-.PHONY: demo test lint tools venv
+.PHONY: demo test lint tools containers venv
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,12 @@ tools:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 			--no-install-recommends $(DEBIAN_TOOLS) >/dev/null; \
 	fi
+	@# CI must run the image test (tests/test_image.py): podman and its base image
+	@if [ "$$CI" = true ]; then $(MAKE) --no-print-directory containers; fi
+
+# podman, its config and a debootstrap base image: builds and runs the image with no Docker daemon or registry
+containers:
+	tests/containers/setup-podman.sh
 
 demo: venv
 	$(BIN)/docqet-monitor demo $(ARGS)

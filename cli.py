@@ -477,13 +477,15 @@ DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost
 @click.option("--alerts-pipeline", is_flag=True,
               help="Also run Prometheus and Alertmanager on the rendered rules until a page reaches a local "
                    "PagerDuty stand-in (needs prometheus and alertmanager on PATH).")
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address for /metrics; 0.0.0.0 in a container (compose.yaml).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
-              help=f"Port for /metrics on 127.0.0.1 [default: exporter.port, {config_mod.DEFAULT_PORT}; 0: any free].")
+              help=f"Port for /metrics [default: exporter.port, {config_mod.DEFAULT_PORT}; 0: any free].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=demo_mod.DEFAULT_OUT,
               show_default=True,
               help="Where the demo writes dashboards, rules and its cost cache; emptied at the start of each run.")
 @pass_state
-def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out: Path) -> None:
+def demo(state: State, once: bool, alerts_pipeline: bool, address: str, port: int | None, out: Path) -> None:
     """Run everything against moto's AWS emulator on 127.0.0.1, seeded with a Docqet staging environment.
 
     Without --env/--config the staging settings are used (the monitoring repository's staging.yaml, else the
@@ -499,9 +501,9 @@ def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out:
     catalog.rules(config)  # config errors beyond the file's own checks, before anything starts
     if config.collectors.qdrant.enabled:
         qdrant.nodes_from(config.collectors.qdrant)
-    problem = None if once else demo_mod.port_problem("127.0.0.1", listen)
+    problem = None if once else demo_mod.port_problem(address, listen)
     if problem:  # refused before anything is seeded or the output directory emptied
-        raise UsageError(f"port {listen} on 127.0.0.1 is not available ({problem}); the demo did not start: stop "
+        raise UsageError(f"port {listen} on {address} is not available ({problem}); the demo did not start: stop "
                          "what listens there or choose another port with --port (0: any free port)")
     out_dir = demo_mod.prepare_out(out)
     with demo_mod.moto_server() as endpoint, demo_mod.aws_environment(endpoint):
@@ -514,7 +516,7 @@ def demo(state: State, once: bool, alerts_pipeline: bool, port: int | None, out:
             click.echo(f"demo output (kept until the next run): {out_dir}", err=True)
             _print_once(exp)
         else:
-            _serve_until_signal(exp, "127.0.0.1", listen, lambda url: _announce_demo(url, out_dir))
+            _serve_until_signal(exp, address, listen, lambda url: _announce_demo(url, out_dir))
 
 
 def _demo_staging(state: State) -> config_mod.Config:

@@ -170,8 +170,9 @@ def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
 
 
 def test_demo_serves_until_interrupted(tmp_path: Path) -> None:
-    proc = subprocess.Popen([*CLI, "demo", "--port", "0", "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    """On every interface with ``--address 0.0.0.0``, as in compose.yaml's container."""
+    proc = subprocess.Popen([*CLI, "demo", "--address", "0.0.0.0", "--port", "0", "--out", str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = None
         deadline = time.monotonic() + 240
@@ -180,7 +181,8 @@ def test_demo_serves_until_interrupted(tmp_path: Path) -> None:
             assert line or proc.poll() is None, "demo exited early"
             if "metrics:" in line:
                 url = line.split()[-1]
-        assert url is not None and url.startswith("http://127.0.0.1:")
+        assert url is not None and url.startswith("http://0.0.0.0:")
+        url = url.replace("0.0.0.0", "127.0.0.1")
         while requests.get(url.replace("/metrics", "/readyz"), timeout=5).status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.2)

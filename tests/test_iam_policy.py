@@ -74,6 +74,12 @@ def test_a_role_is_required() -> None:
     assert result.exit_code == 2 and "--role" in result.output
 
 
+def test_iam_policy_unknown_role_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["iam-policy", "--role", "admin"])
+    assert result.exit_code == 2
+    assert "'admin' is not one of 'exporter', 'sync'" in result.output
+
+
 def test_every_action_is_a_real_operation() -> None:
     session = botocore.session.get_session()
     services = ("ecs", "elbv2", "rds", "cloudwatch", "ce", "sts", "elasticache", "s3",
