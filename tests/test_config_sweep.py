@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import os
+import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,3 +233,16 @@ def test_a_utf8_bom_is_fine_and_repeated_regions_count_once(tmp_path: Path) -> N
     assert config.load(bom).regions == ("eu-west-1", "us-east-1")
     code, output, _ = _run(["--config", str(bom), "dashboards", "build", "--out", "{out}"], tmp_path / "out")
     assert code == 0, output
+
+
+def test_a_listen_address_that_never_resolves_is_an_error_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: release.wait())
+    cfg = config.parse({"exporter": {"address": "slow.example"}}, "cfg.yaml", {"exporter.address": 2})
+    try:
+        with pytest.raises(config.ConfigError) as info:
+            config.resolve_listen_address(cfg, timeout=0.1)
+    finally:
+        release.set()
+    assert str(info.value) == ("cfg.yaml, line 2: exporter.address: cannot resolve 'slow.example': "
+                               "no answer within 0.1 s")
