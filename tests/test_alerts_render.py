@@ -177,7 +177,7 @@ def test_prometheus_config_scrapes_exporter_and_qdrant_and_loads_rules() -> None
 
 def test_the_commented_tls_and_basic_auth_job_passes_promtool(tmp_path: Path) -> None:
     """prometheus.yml shows the job for an exporter behind --web.config.file; uncommented, promtool accepts it."""
-    text = (render.MONITORING / "prometheus/prometheus.yml").read_text()
+    text = (CHECKOUT.monitoring / "prometheus/prometheus.yml").read_text()
     block = text.split("# With `exporter serve --web.config.file`", 1)[1].split("\n", 2)[2]
     [job] = yaml.safe_load("\n".join(line.removeprefix("# ") for line in block.splitlines()))
     assert job["scheme"] == "https" and job["basic_auth"]["password_file"] and job["tls_config"]["ca_file"]

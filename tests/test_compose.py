@@ -24,6 +24,7 @@ from helpers import CONTRACTS
 
 from docqet_monitor.alerts import render
 from docqet_monitor.core import config as config_mod
+from docqet_monitor.dashboards import build
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose.yaml"
@@ -225,7 +226,7 @@ def test_the_mounted_dashboards_match_the_grafana_dashboard_schema(tmp_path: Pat
     root = materialise("grafana", tmp_path)
     validator = jsonschema.Draft7Validator(json.loads((CONTRACTS / "grafana-dashboard-schema.json").read_text()))
     dashboards = sorted((root / "var/lib/grafana/dashboards/docqet-monitor").glob("*.json"))
-    assert len(dashboards) == 6
+    assert [p.name for p in dashboards] == [f"{m.UID}.json" for m in sorted(build.MODULES, key=lambda m: m.UID)]
     for path in dashboards:
         errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
                   for e in validator.iter_errors(json.loads(path.read_text()))]
