@@ -13,7 +13,7 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,22 +60,23 @@ def _usd(amount: float) -> dict[str, dict[str, str]]:
 
 
 def usage_answers(costs: DemoCosts, tag_key: str) -> list[dict[str, Any]]:
-    """GetCostAndUsage answers in the order the collector asks (by service, by tag, month to date)."""
-    period = {"Start": costs.day[0].isoformat(), "End": costs.day[1].isoformat()}
+    """GetCostAndUsage answers in the order the collector asks: daily by service over this month's complete days
+    (yesterday alone on the 1st), yesterday by tag."""
+    def result(day: date, groups: dict[str, float]) -> dict[str, Any]:
+        period = {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()}
+        return {"TimePeriod": period, "Total": {}, "Estimated": True,
+                "Groups": [{"Keys": [key], "Metrics": _usd(usd)} for key, usd in groups.items()]}
 
-    def grouped(groups: dict[str, float], group_by: dict[str, str]) -> dict[str, Any]:
-        return {"GroupDefinitions": [group_by], "DimensionValueAttributes": [], "ResultsByTime": [
-            {"TimePeriod": period, "Total": {}, "Estimated": True,
-             "Groups": [{"Keys": [key], "Metrics": _usd(usd)} for key, usd in groups.items()]}]}
+    def grouped(days: list[date], groups: dict[str, float], group_by: dict[str, str]) -> dict[str, Any]:
+        return {"GroupDefinitions": [group_by], "DimensionValueAttributes": [],
+                "ResultsByTime": [result(day, groups) for day in days]}
 
+    yesterday = costs.day[0]
+    month_start = costs.day[1].replace(day=1)
+    days = [month_start + timedelta(days=n) for n in range((costs.day[1] - month_start).days)] or [yesterday]
     tag_groups = {f"{tag_key}${'' if value == cost.UNTAGGED else value}": usd for value, usd in costs.by_tag.items()}
-    answers = [grouped(costs.by_service, {"Type": "DIMENSION", "Key": "SERVICE"}),
-               grouped(tag_groups, {"Type": "TAG", "Key": tag_key})]
-    if costs.month_to_date:
-        month = {"Start": costs.day[1].replace(day=1).isoformat(), "End": costs.day[1].isoformat()}
-        answers.append({"DimensionValueAttributes": [], "ResultsByTime": [
-            {"TimePeriod": month, "Total": _usd(costs.month_to_date), "Groups": [], "Estimated": True}]})
-    return answers
+    return [grouped(days, costs.by_service, {"Type": "DIMENSION", "Key": "SERVICE"}),
+            grouped([yesterday], tag_groups, {"Type": "TAG", "Key": tag_key})]
 
 
 def patch_moto_cost_forecast(amount: float) -> None:

@@ -1,7 +1,8 @@
 """Cost collector: AWS spend from Cost Explorer, fetched rarely and cached on disk.
 
 Cost Explorer bills $0.01 per request (each page) and its data changes a few times a day, so a refresh
-(4 requests, 3 on the 1st of a month, plus extra pages) runs every ``collectors.cost.interval_seconds``
+(3 requests plus extra pages: daily by service over the month, which gives yesterday and month to date, daily
+by tag for yesterday, forecast) runs every ``collectors.cost.interval_seconds``
 (6 h by default, never under 1 h, failed attempts included) and its result is kept in a JSON file: a restart
 within the interval pays nothing. Cost Explorer is a global service served from us-east-1, whatever
 ``regions`` says. The default credential chain is used: point it at the account whose bill you want (the
@@ -19,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,34 @@ def _interval(span: tuple[date, date]) -> dict[str, str]:
     return {"Start": span[0].isoformat(), "End": span[1].isoformat()}
 
 
+def _results(pages: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    return (result for page in pages for result in page.get("ResultsByTime", []))
+
+
+def _amount(group: dict[str, Any]) -> Decimal:
+    """A group's cost in USD, exact (sums of many days stay exact)."""
+    amount = group["Metrics"][COST_METRIC]["Amount"]
+    try:
+        return Decimal(amount)
+    except (InvalidOperation, TypeError) as exc:
+        raise CostExplorerError(f"GetCostAndUsage answered the amount {amount!r}, expected a number") from exc
+
+
+def split_by_service(pages: list[dict[str, Any]], day: date) -> tuple[dict[str, float], float]:
+    """From DAILY-by-SERVICE pages (pure): the cost of ``day`` by service, and the sum of every group of every
+    day of the pages (month to date when they span the month's complete days)."""
+    by_service: dict[str, Decimal] = defaultdict(Decimal)
+    total = Decimal(0)
+    for result in _results(pages):
+        on_day = result["TimePeriod"]["Start"] == day.isoformat()
+        for group in result.get("Groups", []):
+            amount = _amount(group)
+            total += amount
+            if on_day:
+                by_service[group["Keys"][0]] += amount
+    return {service: float(usd) for service, usd in by_service.items()}, float(total)
+
+
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -99,20 +129,18 @@ class CostExplorer:
                 raise CostExplorerError(f"GetCostAndUsage repeated the page token {token!r}")
             seen.add(token)
 
+    def daily(self, span: tuple[date, date], group_type: str, key: str) -> list[dict[str, Any]]:
+        """Every page of the DAILY cost over ``span`` grouped by one key (e.g. ``DIMENSION`` ``SERVICE``)."""
+        return list(self._pages(TimePeriod=_interval(span), Granularity="DAILY", Metrics=[COST_METRIC],
+                                GroupBy=[{"Type": group_type, "Key": key}]))
+
     def grouped(self, span: tuple[date, date], group_type: str, key: str) -> dict[str, float]:
         """Cost per group key (e.g. service name, ``Tag$value``) over ``span``."""
-        sums: dict[str, float] = defaultdict(float)
-        for page in self._pages(TimePeriod=_interval(span), Granularity="DAILY", Metrics=[COST_METRIC],
-                                GroupBy=[{"Type": group_type, "Key": key}]):
-            for result in page.get("ResultsByTime", []):
-                for group in result.get("Groups", []):
-                    sums[group["Keys"][0]] += float(group["Metrics"][COST_METRIC]["Amount"])
-        return dict(sums)
-
-    def total(self, span: tuple[date, date]) -> float:
-        return sum(float(result["Total"][COST_METRIC]["Amount"])
-                   for page in self._pages(TimePeriod=_interval(span), Granularity="MONTHLY", Metrics=[COST_METRIC])
-                   for result in page.get("ResultsByTime", []))
+        sums: dict[str, Decimal] = defaultdict(Decimal)
+        for result in _results(self.daily(span, group_type, key)):
+            for group in result.get("Groups", []):
+                sums[group["Keys"][0]] += _amount(group)
+        return {name: float(usd) for name, usd in sums.items()}
 
     def forecast(self, span: tuple[date, date]) -> float | None:
         """Forecast cost over ``span``; None when Cost Explorer has too little history to forecast."""
@@ -148,14 +176,16 @@ class CostReport:
 
 
 def fetch(explorer: CostExplorer, tag_key: str, now: float) -> CostReport:
-    """Ask Cost Explorer for everything the metrics need: by service, by tag, month to date (not on the 1st:
-    no complete day yet, so 0), forecast; in that order."""
+    """Ask Cost Explorer for everything the metrics need, in this order: daily by service over this month's
+    complete days (yesterday's column and, summed, month to date; on the 1st yesterday alone and month to date
+    0), yesterday by tag, the forecast."""
     spans = periods(datetime.fromtimestamp(now, UTC).date())
-    by_service = explorer.grouped(spans.day, "DIMENSION", "SERVICE")
+    pages = explorer.daily(spans.month_to_date or spans.day, "DIMENSION", "SERVICE")
+    by_service, summed = split_by_service(pages, spans.day[0])
+    month_to_date = summed if spans.month_to_date else 0.0
     prefix = f"{tag_key}$"  # Cost Explorer's tag group keys read "Environment$staging"
     by_tag = {(key[len(prefix):] if key.startswith(prefix) else key) or UNTAGGED: usd
               for key, usd in explorer.grouped(spans.day, "TAG", tag_key).items()}
-    month_to_date = explorer.total(spans.month_to_date) if spans.month_to_date else 0.0
     return CostReport(fetched_at=now, source=explorer.source, day=spans.day[0].isoformat(), tag_key=tag_key,
                       daily_by_service=by_service, daily_by_tag=by_tag, month_to_date=month_to_date,
                       forecast_rest_of_month=explorer.forecast(spans.forecast))

@@ -100,16 +100,20 @@ def forecast_params(start: str, end: str) -> dict[str, Any]:
     return {"TimePeriod": {"Start": start, "End": end}, "Metric": "UNBLENDED_COST", "Granularity": "MONTHLY"}
 
 
+def on_day(page: dict[str, Any], start: str, end: str) -> dict[str, Any]:
+    """A one-day fixture page moved to another day."""
+    return {**page, "ResultsByTime": [{**result, "TimePeriod": {"Start": start, "End": end}}
+                                      for result in page["ResultsByTime"]]}
+
+
 def test_a_mid_month_refresh_follows_pages(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
-    stub.add_response("get_cost_and_usage", fixture("usage-by-service-page1"),
-                      usage_params("2026-11-24", "2026-11-25", group=SERVICE))
-    stub.add_response("get_cost_and_usage", fixture("usage-by-service-page2"),
-                      usage_params("2026-11-24", "2026-11-25", group=SERVICE, token="page-2"))
+    stub.add_response("get_cost_and_usage", fixture("usage-month-by-service-page1"),
+                      usage_params("2026-11-01", "2026-11-25", group=SERVICE))
+    stub.add_response("get_cost_and_usage", fixture("usage-month-by-service-page2"),
+                      usage_params("2026-11-01", "2026-11-25", group=SERVICE, token="page-2"))
     stub.add_response("get_cost_and_usage", fixture("usage-by-tag"),
                       usage_params("2026-11-24", "2026-11-25", group=TAG))
-    stub.add_response("get_cost_and_usage", fixture("usage-month-to-date"),
-                      usage_params("2026-11-01", "2026-11-25", "MONTHLY"))
     stub.add_response("get_cost_forecast", fixture("forecast"), forecast_params("2026-11-25", "2026-12-01"))
 
     report = cost.fetch(CostExplorer(client), "Environment", NOW)
@@ -118,43 +122,57 @@ def test_a_mid_month_refresh_follows_pages(stubbed: tuple[Any, Stubber]) -> None
                                        "Amazon Relational Database Service": 63.75, "EC2 - Other": 12.5,
                                        "AmazonCloudWatch": 3.1}
     assert report.daily_by_tag == {cost.UNTAGGED: 2.25, "production": 60.0, "staging": 58.3034}
-    assert report.month_to_date == 2891.44
+    assert report.month_to_date == 2891.44  # every service of every day, the 24th's split over two pages
     assert report.month_forecast == pytest.approx(2891.44 + 720.5)
     assert report.day == "2026-11-24"
+
+
+def test_split_by_service_takes_one_day_and_sums_all() -> None:
+    pages = [fixture("usage-month-by-service-page1"), fixture("usage-month-by-service-page2")]
+    assert cost.split_by_service(pages, date(2026, 11, 1)) == (
+        {"Amazon Elastic Container Service": 40.0, "Amazon Relational Database Service": 63.75,
+         "EC2 - Other": 12.5, "AmazonCloudWatch": 3.1, "Tax": 25.8366}, 2891.44)
+    assert cost.split_by_service(pages, date(2026, 11, 25)) == ({}, 2891.44)  # no such day: nothing for it
+    assert cost.split_by_service([], date(2026, 11, 24)) == ({}, 0.0)
+
+
+def test_an_amount_that_is_no_number_is_a_cost_explorer_error() -> None:
+    page = fixture("usage-by-service-page2")
+    page["ResultsByTime"][0]["Groups"][0]["Metrics"]["UnblendedCost"]["Amount"] = "n/a"
+    with pytest.raises(cost.CostExplorerError, match="'n/a', expected a number"):
+        cost.split_by_service([page], date(2026, 11, 24))
 
 
 def test_the_first_of_the_month_asks_no_month_to_date(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
     first = datetime(2026, 12, 1, 0, 30, tzinfo=UTC).timestamp()
-    page = fixture("usage-by-service-page2")
+    page = on_day(fixture("usage-by-service-page2"), "2026-11-30", "2026-12-01")
     stub.add_response("get_cost_and_usage", page, usage_params("2026-11-30", "2026-12-01", group=SERVICE))
     stub.add_response("get_cost_and_usage", fixture("usage-by-tag"),
                       usage_params("2026-11-30", "2026-12-01", group=TAG))
     stub.add_response("get_cost_forecast", fixture("forecast"), forecast_params("2026-12-01", "2027-01-01"))
 
     report = cost.fetch(CostExplorer(client), "Environment", first)
-    assert report.month_to_date == 0.0
+    assert report.daily_by_service == {"EC2 - Other": 12.5, "AmazonCloudWatch": 3.1}  # November's last day
+    assert report.month_to_date == 0.0  # not yesterday's cost: no complete day of December yet
     assert report.month_forecast == 720.5
 
 
 def test_the_last_day_of_the_month_forecasts_today(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
     last = datetime(2026, 11, 30, 23, 0, tzinfo=UTC).timestamp()
-    stub.add_response("get_cost_and_usage", fixture("usage-by-service-page2"),
-                      usage_params("2026-11-29", "2026-11-30", group=SERVICE))
+    stub.add_response("get_cost_and_usage", fixture("usage-month-by-service-page2"),
+                      usage_params("2026-11-01", "2026-11-30", group=SERVICE))
     stub.add_response("get_cost_and_usage", fixture("usage-by-tag"),
                       usage_params("2026-11-29", "2026-11-30", group=TAG))
-    stub.add_response("get_cost_and_usage", fixture("usage-month-to-date"),
-                      usage_params("2026-11-01", "2026-11-30", "MONTHLY"))
     stub.add_response("get_cost_forecast", fixture("forecast"), forecast_params("2026-11-30", "2026-12-01"))
-    assert cost.fetch(CostExplorer(client), "Environment", last).month_forecast == pytest.approx(2891.44 + 720.5)
+    assert cost.fetch(CostExplorer(client), "Environment", last).month_forecast == pytest.approx(15.6 + 720.5)
 
 
 def test_no_forecast_when_cost_explorer_has_too_little_history(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
-    stub.add_response("get_cost_and_usage", fixture("usage-by-service-page2"))
+    stub.add_response("get_cost_and_usage", fixture("usage-month-by-service-page2"))
     stub.add_response("get_cost_and_usage", fixture("usage-by-tag"))
-    stub.add_response("get_cost_and_usage", fixture("usage-month-to-date"))
     stub.add_client_error("get_cost_forecast", "DataUnavailableException", "Insufficient amount of historical data")
     report = cost.fetch(CostExplorer(client), "Environment", NOW)
     names = {s.name for f in cost.families(report, None) for s in f.samples}
@@ -194,7 +212,7 @@ def seed(moto: str, *names: str) -> None:
     assert answer.status_code == 201
 
 
-DAY_PAGES = ("usage-by-service-page1", "usage-by-service-page2", "usage-by-tag", "usage-month-to-date")
+DAY_PAGES = ("usage-month-by-service-page1", "usage-month-by-service-page2", "usage-by-tag")
 
 
 def make(settings: CostCollectorConfig, clock: list[float], forecasts: list[dict[str, Any]]) -> tuple[
@@ -236,8 +254,17 @@ def test_a_refresh_against_moto_counts_every_page(moto_endpoint: str, settings: 
     assert got["docqet_cost_last_refresh_timestamp_seconds", ()] == NOW
     assert forecasts == [{"TimePeriod": {"Start": "2026-11-25", "End": "2026-12-01"}, "Metric": "UNBLENDED_COST",
                           "Granularity": "MONTHLY"}]
-    assert stats.requests == {("ce", "GetCostAndUsage"): 4, ("ce", "GetCostForecast"): 1}
-    assert stats.cost_usd == pytest.approx(0.05)
+    assert stats.requests == {("ce", "GetCostAndUsage"): 3, ("ce", "GetCostForecast"): 1}  # 3 pages, 1 forecast
+    assert stats.cost_usd == pytest.approx(0.04)
+
+
+def test_a_mid_month_refresh_at_the_default_settings_is_three_requests(moto_endpoint: str,
+                                                                        tmp_path: Path) -> None:
+    seed(moto_endpoint, "usage-month-by-service-page2", "usage-by-tag")  # one page each
+    collector, stats = make(CostCollectorConfig(cache_path=str(tmp_path / "cost.json")), [NOW], [])
+    assert collector.collect().errors == ()
+    assert stats.requests == {("ce", "GetCostAndUsage"): 2, ("ce", "GetCostForecast"): 1}
+    assert stats.cost_usd == pytest.approx(0.03)
 
 
 def test_a_restart_within_the_interval_serves_the_cache(moto_endpoint: str, settings: CostCollectorConfig) -> None:
@@ -285,7 +312,7 @@ def test_a_corrupt_cache_is_ignored_with_a_warning(moto_endpoint: str, settings:
         result = collector.collect()
     assert "ignoring the cost cache" in caplog.text
     assert result.errors == ()
-    assert stats.requests[("ce", "GetCostAndUsage")] == 4
+    assert stats.requests[("ce", "GetCostAndUsage")] == 3
     assert json.loads(Path(settings.cache_path).read_text())["version"] == cost.CACHE_VERSION
 
 
@@ -325,7 +352,7 @@ def test_a_failing_cost_explorer_is_retried_at_most_hourly(monkeypatch: pytest.M
 
 def test_the_exposition_passes_promtool(stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
-    for name in ("usage-by-service-page2", "usage-by-tag", "usage-month-to-date"):
+    for name in ("usage-month-by-service-page2", "usage-by-tag"):
         stub.add_response("get_cost_and_usage", fixture(name))
     stub.add_response("get_cost_forecast", fixture("forecast"))
     report = cost.fetch(CostExplorer(client), "Environment", NOW)
@@ -369,4 +396,4 @@ def test_the_demo_seeds_a_sample_bill_the_collector_reads(moto_endpoint: str, mo
     assert got["docqet_cost_month_forecast_usd", ()] == pytest.approx(
         expected.month_to_date + expected.forecast_rest_of_month)
     assert got["docqet_cost_budget_usd", ()] == 4000.0
-    assert stats.requests[("ce", "GetCostAndUsage")] == (2 if day.day == 1 else 3)
+    assert stats.requests == {("ce", "GetCostAndUsage"): 2, ("ce", "GetCostForecast"): 1}  # 3 on any day
