@@ -162,6 +162,19 @@ class AwsCollectorConfig:
 
 
 @dataclass(frozen=True)
+class EdgeCollectorConfig:
+    """An AWS collector of named edge resources (CloudFront, Route 53, API Gateway, WAF).
+
+    ``names`` keeps only the resources whose name or id is listed (empty: everything discovered); for Route 53
+    health checks the name is their ``Name`` tag.
+    """
+
+    enabled: bool = True
+    interval_seconds: float = field(default=60.0, metadata=check(lambda v: v >= 10, "seconds >= 10"))
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class QdrantNodeConfig:
     name: str = field(metadata=matches(NAME, "a name of letters, digits, '.', '_' and '-'"))
     url: str = field(metadata=url())
@@ -195,6 +208,10 @@ class CollectorsConfig:
     rds: AwsCollectorConfig = AwsCollectorConfig()
     qdrant: QdrantCollectorConfig = QdrantCollectorConfig()
     cost: CostCollectorConfig = CostCollectorConfig()
+    cloudfront: EdgeCollectorConfig = EdgeCollectorConfig()
+    route53: EdgeCollectorConfig = EdgeCollectorConfig()
+    apigateway: EdgeCollectorConfig = EdgeCollectorConfig()
+    waf: EdgeCollectorConfig = EdgeCollectorConfig()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from docqet_monitor.core import stats
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.shard import Shard
-from docqet_monitor.exporters import cost, ecs, qdrant, rds
+from docqet_monitor.exporters import apigateway, cloudfront, cost, ecs, qdrant, rds, route53, waf
 from docqet_monitor.exporters.metrics import Collector
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ def build(config: Config, aws: Aws) -> list[Collector]:
         collectors.append(ecs.collector(config, aws))
     if config.collectors.rds.enabled:
         collectors.append(rds.collector(config, aws))
+    edge = ((config.collectors.cloudfront, cloudfront.collector), (config.collectors.route53, route53.collector),
+            (config.collectors.apigateway, apigateway.collector), (config.collectors.waf, waf.collector))
+    collectors.extend(build_one(config, aws) for settings, build_one in edge if settings.enabled)
     optional = (qdrant.build(config.collectors.qdrant), cost.build(config.collectors.cost, aws))
     collectors.extend(c for c in optional if c is not None)
     shard = Shard.parse(config.exporter.shard)
@@ -39,4 +42,6 @@ def build(config: Config, aws: Aws) -> list[Collector]:
 def exported_metric_names() -> frozenset[str]:
     """Every sample name the exporter can expose (counters with their ``_total`` suffix)."""
     return (frozenset(stats.METRIC_NAMES) | frozenset(ecs.METRIC_NAMES) | frozenset(rds.METRIC_NAMES)
-            | frozenset(qdrant.METRIC_NAMES) | frozenset(cost.METRIC_NAMES))
+            | frozenset(qdrant.METRIC_NAMES) | frozenset(cost.METRIC_NAMES)
+            | frozenset(cloudfront.METRIC_NAMES) | frozenset(route53.METRIC_NAMES)
+            | frozenset(apigateway.METRIC_NAMES) | frozenset(waf.METRIC_NAMES))
