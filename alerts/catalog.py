@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from docqet_monitor.alerts import runbooks, slo
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
 from docqet_monitor.core.config import Config, config_error, short
-from docqet_monitor.core.ids import AURORA, COST, ECS, EXPORTER, OVERVIEW, QDRANT, panel_id
+from docqet_monitor.core.ids import AURORA, COST, ECS, EDGE, EXPORTER, OVERVIEW, QDRANT, panel_id
 
 DEFAULT_GRAFANA_URL = "https://grafana.docqet.internal"
 
@@ -241,6 +241,100 @@ QDRANT_RULES: tuple[AlertRule, ...] = (
     ),
 )
 
+_DISTRIBUTION = "CloudFront distribution {{ $labels.distribution }}"
+_STAGE = "API {{ $labels.api }} stage {{ $labels.stage }} ({{ $labels.region }})"
+_WEB_ACL = "web ACL {{ $labels.web_acl }} ({{ $labels.region }})"
+
+# CloudFront, Route 53 and WAF for CloudFront are global: their CloudWatch alarms live in us-east-1.
+EDGE_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="CloudFront5xxErrorRatioHigh", severity="critical",
+        summary="CloudFront distribution {{ $labels.distribution }} answers too many 5xx",
+        description=f"{{{{ $value | humanizePercentage }}}} of the viewer requests to {_DISTRIBUTION} fail with a "
+                    "5xx (the origin or CloudFront itself): users cannot load the product.",
+        runbook="edge/cloudfront-5xx-ratio-high", dashboard=EDGE, panel="CloudFront 5xx error ratio",
+        expr="docqet_cloudfront_5xx_error_ratio > {threshold}"
+             " and docqet_cloudfront_requests_per_second > {min_requests_per_second}",
+        for_="5m", thresholds={"threshold": 0.05, "min_requests_per_second": 1.0},
+        cloudwatch=CloudWatchAlarm(
+            resource="cloudfront_distribution", comparison="GreaterThanThreshold", scale=100.0,  # percent
+            metrics=(("rate", "AWS/CloudFront", "5xxErrorRate", "Average"),
+                     ("requests", "AWS/CloudFront", "Requests", "Sum")),
+            expression="IF(requests > {min_requests_per_second} * {period}, rate, 0)",
+            evaluation_periods=5, datapoints_to_alarm=5, treat_missing_data="notBreaching"),
+    ),
+    AlertRule(
+        name="CloudFront4xxErrorRatioUnusual", severity="warning",
+        summary="CloudFront distribution {{ $labels.distribution }} answers unusually many 4xx",
+        description=f"{{{{ $value | humanizePercentage }}}} of the viewer requests to {_DISTRIBUTION} get a 4xx, "
+                    "well above its average of the last day: broken links after a deploy, a missing object, "
+                    "or a client or bot hammering wrong URLs.",
+        runbook="edge/cloudfront-4xx-ratio-unusual", dashboard=EDGE, panel="CloudFront 4xx error ratio",
+        expr="docqet_cloudfront_4xx_error_ratio > {factor} * avg_over_time(docqet_cloudfront_4xx_error_ratio[1d])"
+             " and docqet_cloudfront_4xx_error_ratio > {min_ratio}",
+        for_="15m", thresholds={"factor": 2.0, "min_ratio": 0.05},
+    ),
+    AlertRule(
+        name="Route53HealthCheckFailing", severity="critical",
+        summary="Route 53 health check {{ $labels.name }} is failing",
+        description="Route 53 health check {{ $labels.health_check }} ({{ $labels.name }}, {{ $labels.target }}) "
+                    "is unhealthy: seen from the internet, this endpoint of the product is down.",
+        runbook="edge/route53-health-check-failing", dashboard=EDGE, panel="Route 53 health check status",
+        expr="(docqet_route53_health_check_up < {healthy})"
+             " * on(health_check) group_left(name, target) docqet_route53_health_check_info",
+        for_="2m", thresholds={"healthy": 1},
+        cloudwatch=CloudWatchAlarm(
+            resource="route53_health_check", threshold="healthy", comparison="LessThanThreshold",
+            metrics=(("m", "AWS/Route53", "HealthCheckStatus", "Minimum"),),
+            # Route 53 publishes the status every minute; a gap is the check being deleted or disabled
+            evaluation_periods=2, datapoints_to_alarm=2, treat_missing_data="missing"),
+    ),
+    AlertRule(
+        name="ApiGateway5xxRatioHigh", severity="critical",
+        summary="API {{ $labels.api }} ({{ $labels.stage }}) answers too many 5xx",
+        description=f"{{{{ $value | humanizePercentage }}}} of the requests to {_STAGE} fail with a 5xx "
+                    "(integration errors, timeouts or API Gateway itself).",
+        runbook="edge/apigateway-5xx-ratio-high", dashboard=EDGE, panel="API Gateway 5xx ratio",
+        expr="docqet_apigateway_5xx_per_second / docqet_apigateway_requests_per_second > {threshold}"
+             " and docqet_apigateway_requests_per_second > {min_requests_per_second}",
+        for_="5m", thresholds={"threshold": 0.05, "min_requests_per_second": 0.1},
+        cloudwatch=CloudWatchAlarm(
+            resource="apigateway_stage", comparison="GreaterThanThreshold",
+            # REST stages; an HTTP API stage's alarm reads 5xx instead of 5XXError (see alerts.cloudwatch)
+            metrics=(("errors", "AWS/ApiGateway", "5XXError", "Sum"), ("requests", "AWS/ApiGateway", "Count", "Sum")),
+            expression="IF(requests > {min_requests_per_second} * {period}, FILL(errors, 0) / requests, 0)",
+            evaluation_periods=5, datapoints_to_alarm=5, treat_missing_data="notBreaching"),
+    ),
+    AlertRule(
+        name="ApiGatewayLatencyP95High", severity="warning",
+        summary="API {{ $labels.api }} ({{ $labels.stage }}) is slow (p95)",
+        description=f"The 95th percentile latency of {_STAGE} is {{{{ $value | humanizeDuration }}}}.",
+        runbook="edge/apigateway-latency-p95-high", dashboard=EDGE, panel="API Gateway p95 latency",
+        expr="docqet_apigateway_latency_p95_seconds > {threshold}", for_="10m", thresholds={"threshold": 1.0},
+    ),
+    AlertRule(
+        name="ApiGateway4xxRatioHigh", severity="warning",
+        summary="API {{ $labels.api }} ({{ $labels.stage }}) rejects many requests (4xx)",
+        description=f"{{{{ $value | humanizePercentage }}}} of the requests to {_STAGE} get a 4xx: clients are "
+                    "throttled (429: rate limits or usage plans), unauthorised (401/403) or send bad requests.",
+        runbook="edge/apigateway-4xx-ratio-high", dashboard=EDGE, panel="API Gateway 4xx ratio",
+        expr="docqet_apigateway_4xx_per_second / docqet_apigateway_requests_per_second > {threshold}"
+             " and docqet_apigateway_requests_per_second > {min_requests_per_second}",
+        for_="15m", thresholds={"threshold": 0.1, "min_requests_per_second": 0.1},
+    ),
+    AlertRule(
+        name="WafBlockedRequestsSpike", severity="info",
+        summary="WAF {{ $labels.web_acl }} blocks far more requests than usual",
+        description=f"{_WEB_ACL} blocks {{{{ $value | humanize }}}} requests a second, several times its "
+                    "average of the last day: an attack being stopped, or a rule blocking real users.",
+        runbook="edge/waf-blocked-requests-spike", dashboard=EDGE, panel="WAF blocked requests",
+        expr='docqet_waf_blocked_requests_per_second{rule="ALL"} > {factor}'
+             ' * avg_over_time(docqet_waf_blocked_requests_per_second{rule="ALL"}[1d])'
+             ' and docqet_waf_blocked_requests_per_second{rule="ALL"} > {min_per_second}',
+        for_="10m", thresholds={"factor": 3.0, "min_per_second": 1.0},
+    ),
+)
+
 COST_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="CostMonthForecastOverBudget", severity="warning",
@@ -336,7 +430,7 @@ SENTRY_RULES: tuple[AlertRule, ...] = (
 )
 
 CATALOG: tuple[AlertRule, ...] = (
-    ECS_RULES + API_RULES + AURORA_RULES + QDRANT_RULES + COST_RULES + EXPORTER_RULES + SENTRY_RULES
+    ECS_RULES + API_RULES + AURORA_RULES + QDRANT_RULES + COST_RULES + EXPORTER_RULES + SENTRY_RULES + EDGE_RULES
 )
 """The defaults: every alert except the SLO alerts (built from ``alerts.slo`` by :func:`rules`)."""
 
@@ -345,6 +439,7 @@ CATALOG: tuple[AlertRule, ...] = (
 GROUPS: tuple[tuple[str, str, tuple[AlertRule, ...]], ...] = (
     ("docqet-ecs", "", ECS_RULES), ("docqet-api", "", API_RULES), ("docqet-aurora", "", AURORA_RULES),
     ("docqet-qdrant", "", QDRANT_RULES), ("docqet-cost", "1h", COST_RULES), ("docqet-exporter", "", EXPORTER_RULES),
+    ("docqet-edge", "", EDGE_RULES),
 )
 
 
@@ -405,6 +500,8 @@ DASHBOARD_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
     AURORA: (("account", "account"), ("region", "region"), ("db_cluster", "db_cluster"),
              ("db_instance", "db_instance")),
     QDRANT: (("qdrant", "qdrant"), ("collection", "collection")),
+    EDGE: (("region", "region"), ("distribution", "distribution"), ("health_check", "health_check"),
+           ("api", "api"), ("stage", "stage"), ("web_acl", "web_acl")),
 }
 
 

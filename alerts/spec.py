@@ -31,7 +31,8 @@ class CloudWatchAlarm:
     CloudWatch uses (a 0-1 ratio threshold becomes a percent with scale 100).
     """
 
-    resource: Literal["ecs_service", "alb_target_group", "rds_writer", "rds_instance", "rds_reader"]
+    resource: Literal["ecs_service", "alb_target_group", "rds_writer", "rds_instance", "rds_reader",
+                      "cloudfront_distribution", "route53_health_check", "apigateway_stage"]
     metrics: tuple[tuple[str, str, str, str], ...]
     comparison: Comparison
     treat_missing_data: TreatMissingData  # no default: what a gap in the data means is decided per alarm

@@ -14,6 +14,7 @@ AURORA = "docqet-aurora-postgresql"
 QDRANT = "docqet-qdrant"
 COST = "docqet-aws-cost"
 EXPORTER = "docqet-exporter-health"
+EDGE = "docqet-edge"
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
