@@ -5,7 +5,7 @@ from __future__ import annotations
 from grafanalib import core as G
 
 from docqet_monitor.core import ids
-from docqet_monitor.dashboards import aurora, cost, ecs, exporter, qdrant
+from docqet_monitor.dashboards import aurora, cost, ecs, edge, exporter, qdrant
 from docqet_monitor.dashboards import style as S
 from docqet_monitor.dashboards.thresholds import Thresholds
 
@@ -17,6 +17,37 @@ def _sli(name: str) -> list[S.Query]:
     """The SLI (share of good requests / periods) over the last hour and day, from the SLO recording rules."""
     return [S.Query(f'1 - max({ids.SLO_ERROR_RATIO}:rate{window}{{slo="{name}"}})', f"last {span}")
             for window, span in (("1h", "hour"), ("1d", "day"))]
+
+
+def _edge_rows(t: Thresholds) -> list[S.Row]:
+    """One row per edge system with its worst signal, each linking to the Edge dashboard."""
+    to_edge = [S.link_to(edge.UID, edge.TITLE)]
+    return [
+        S.Row("CloudFront", [
+            S.stat("CloudFront 5xx ratio (worst distribution)", ["max(docqet_cloudfront_5xx_error_ratio)"],
+                   S.PERCENT_RATIO, thresholds=t.above("CloudFront5xxErrorRatioHigh"), w=12, links=to_edge),
+            S.stat("CloudFront requests", ["sum(docqet_cloudfront_requests_per_second)"], S.REQUESTS_PER_SECOND,
+                   w=12, links=to_edge),
+        ]),
+        S.Row("Route 53", [
+            S.stat("Route 53 health checks failing", ["count(docqet_route53_health_check_up == 0) or vector(0)"],
+                   S.COUNT, thresholds=S.above(1), w=24, links=to_edge,
+                   description="Health checks Route 53 sees unhealthy from the internet: the product's outside view."),
+        ]),
+        S.Row("API Gateway", [
+            S.stat("API Gateway 5xx ratio (worst stage)", [
+                "max(docqet_apigateway_5xx_per_second / docqet_apigateway_requests_per_second)"], S.PERCENT_RATIO,
+                thresholds=t.above("ApiGateway5xxRatioHigh"), w=12, links=to_edge),
+            S.stat("API Gateway p95 latency (slowest stage)", ["max(docqet_apigateway_latency_p95_seconds)"],
+                   S.SECONDS, thresholds=t.above("ApiGatewayLatencyP95High"), w=12, links=to_edge),
+        ]),
+        S.Row("WAF", [
+            S.stat("WAF blocked share", [
+                'sum(docqet_waf_blocked_requests_per_second{rule="ALL"}) / (sum(docqet_waf_blocked_requests_per_second'
+                '{rule="ALL"}) + sum(docqet_waf_allowed_requests_per_second{rule="ALL"}))'], S.PERCENT_RATIO, w=24,
+                links=to_edge, description="Share of the requests reaching the web ACLs that they block."),
+        ]),
+    ]
 
 
 def build(t: Thresholds) -> G.Dashboard:
@@ -54,6 +85,7 @@ def build(t: Thresholds) -> G.Dashboard:
                 'count(docqet_qdrant_collection_status{status="green"} == 0) or vector(0)'], S.COUNT,
                 thresholds=S.above(1, S.ORANGE), links=to_qdrant),
         ]),
+        *_edge_rows(t),
         S.Row("Cost and monitoring", [
             S.stat("Month to date vs budget", [
                 S.Query("max(docqet_cost_month_to_date_usd)", "month to date"),

@@ -26,7 +26,7 @@ from docqet_monitor.dashboards.normalise import SCHEMA_VERSION, normalise, to_da
 from docqet_monitor.dashboards.thresholds import CITATION
 
 UIDS = {"docqet-overview", "docqet-ecs-services", "docqet-aurora-postgresql", "docqet-qdrant", "docqet-aws-cost",
-        "docqet-exporter-health"}
+        "docqet-exporter-health", "docqet-edge"}
 MODERN_TYPES = {"row", "timeseries", "stat", "table", "state-timeline"}
 PROVISIONING = build.DEFAULT_OUT.parent / "provisioning"
 
@@ -323,7 +323,7 @@ def test_the_committed_files_are_what_the_code_builds() -> None:
 def test_build_writes_checks_and_removes_only_its_own_stale_files(tmp_path: Path) -> None:
     out = tmp_path / "dash"
     first = run("dashboards", "build", "--out", str(out))
-    assert first.exit_code == 0 and "6 dashboards" in first.output
+    assert first.exit_code == 0 and f"{len(UIDS)} dashboards" in first.output
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{uid}.json" for uid in UIDS)
     assert run("dashboards", "check", "--out", str(out)).exit_code == 0
     assert "0 file(s) changed" in run("dashboards", "build", "--out", str(out)).output

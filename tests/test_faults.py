@@ -55,8 +55,8 @@ def setup(seeded: Config, moto_server: str, aws_limits: AwsLimits, tmp_path: Pat
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     config = seeded
     off = config.collectors
-    only_aws = dataclasses.replace(off, qdrant=dataclasses.replace(off.qdrant, enabled=False),
-                                   cost=dataclasses.replace(off.cost, enabled=False))
+    only_aws = dataclasses.replace(off, **{name: dataclasses.replace(getattr(off, name), enabled=False) for name in (
+        "qdrant", "cost", "cloudfront", "route53", "apigateway", "waf")})  # ECS and RDS: the faults' subjects
     config = dataclasses.replace(config, aws=AwsConfig(max_attempts=3), collectors=only_aws)
     with _serving(config, aws_limits) as result:
         yield result
