@@ -219,7 +219,8 @@ def test_unowned_alarms_are_never_touched_and_prune_deletes_only_ours(world: dic
     assert not left & set(gone)
     assert [len(c["AlarmNames"]) for c in LIMITS.params["cloudwatch.DeleteAlarms"]] == [100, 1]
     listed = len(gone) + 1  # our prefix: the orphans and the hand-made one, listed 7 a page by both plans
-    assert LIMITS.calls["cloudwatch.DescribeAlarms"] == 2 * -(-listed // 7)
+    # plus one empty page in us-east-1 per plan, where the alarms of global services (Route 53, CloudFront) live
+    assert LIMITS.calls["cloudwatch.DescribeAlarms"] == 2 * (-(-listed // 7) + 1)
     assert _plan(config, prune=True).changes == ()
 
 

@@ -3,13 +3,21 @@ with the real AWS limits (pages of one item, so every pagination loop runs)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 from aws_limits import AwsLimits
 from helpers import samples, value
 
+from docqet_monitor.alerts import catalog
+from docqet_monitor.alerts import cloudwatch as cw
+from docqet_monitor.alerts import plan as p
+from docqet_monitor.alerts.spec import AlertRule
+from docqet_monitor.core import config as config_mod
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsConfig, CollectorsConfig, Config, EdgeCollectorConfig
+from docqet_monitor.core.discovery import Target
 from docqet_monitor.core.discovery.apigateway import ApiStage, http_apis, rest_apis, stage_names
 from docqet_monitor.core.discovery.cloudfront import Distribution, parse_distribution
 from docqet_monitor.core.discovery.route53 import HealthCheck, parse_health_check, target
@@ -218,3 +226,43 @@ def test_nothing_found_means_no_series_and_no_metric_reads(moto_endpoint: str, a
         assert [s for f in result.families for s in f.samples] == []
     assert aws_limits.calls["cloudwatch.GetMetricData"] == 0
     assert aws_limits.calls["route-53.ListTagsForResources"] == 0
+
+
+# --- CloudWatch alarms (sync) -------------------------------------------------------------------
+
+
+def test_edge_alarms_global_ones_in_us_east_1(moto_endpoint: str, aws_limits: AwsLimits) -> None:
+    env = demo.seed_edge(moto_endpoint, REGION)
+    config = config_mod.parse({"environment": "staging", "regions": [REGION],
+                               "cloudwatch_alarms": {"composite_alarms": False}})
+    session = aws_limits.session()
+
+    def clients(t: Target, service: str) -> Any:
+        return session.client(service, region_name=t.region)
+
+    def runbook(rule: AlertRule) -> str:
+        return f"https://rb/{rule.runbook}"
+
+    plan = cw.make_plan(config, catalog.rules(config), clients, False, runbook)
+    alarms = {c.key: c.desired for c in plan.changes if c.desired}
+    health = alarms["us-east-1/docqet-staging-docqet-app-Route53HealthCheckFailing"]
+    assert (health["Namespace"], health["MetricName"], health["Statistic"], health["Threshold"]) == (
+        "AWS/Route53", "HealthCheckStatus", "Minimum", 1.0)
+    assert health["Dimensions"] == [{"Name": "HealthCheckId", "Value": env.health_check_id}]
+    edge = alarms["us-east-1/docqet-staging-docs.docqet.example-CloudFront5xxErrorRatioHigh"]
+    assert edge["Threshold"] == 5.0  # percent
+    assert edge["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "DistributionId", "Value": env.distribution_id}, {"Name": "Region", "Value": "Global"}]
+    rest = alarms[f"{REGION}/docqet-staging-docqet-public-prod-ApiGateway5xxRatioHigh"]
+    http = alarms[f"{REGION}/docqet-staging-docqet-upload-default-ApiGateway5xxRatioHigh"]
+    assert [m["MetricStat"]["Metric"]["MetricName"] for m in rest["Metrics"] if "MetricStat" in m] == [
+        "5XXError", "Count"]
+    assert [m["MetricStat"]["Metric"]["MetricName"] for m in http["Metrics"] if "MetricStat" in m] == ["5xx", "Count"]
+    assert http["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"][0] == {"Name": "ApiId", "Value": env.http_api_id}
+    report = p.apply(plan, cw.writer(config, clients))
+    assert report.ok, report.render()
+    names = {a["AlarmName"] for a in session.client("cloudwatch", region_name="us-east-1")
+             .describe_alarms(MaxRecords=100)["MetricAlarms"]}
+    assert names == {"docqet-staging-docqet-app-Route53HealthCheckFailing",
+                     "docqet-staging-docs.docqet.example-CloudFront5xxErrorRatioHigh"}
+    assert cw.make_plan(config, catalog.rules(config), clients, False, runbook).changes == ()
