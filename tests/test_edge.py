@@ -12,9 +12,9 @@ from helpers import samples, value
 
 from docqet_monitor.alerts import catalog
 from docqet_monitor.alerts import cloudwatch as cw
-from docqet_monitor.alerts import plan as p
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core import config as config_mod
+from docqet_monitor.core import plan as p
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsConfig, CollectorsConfig, Config, EdgeCollectorConfig
 from docqet_monitor.core.discovery import Target
