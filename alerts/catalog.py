@@ -241,9 +241,9 @@ QDRANT_RULES: tuple[AlertRule, ...] = (
     ),
 )
 
-_DISTRIBUTION = "CloudFront distribution {{ $labels.distribution }}"
-_STAGE = "API {{ $labels.api }} stage {{ $labels.stage }} ({{ $labels.region }})"
-_WEB_ACL = "web ACL {{ $labels.web_acl }} ({{ $labels.region }})"
+_DISTRIBUTION = "CloudFront distribution {{ $labels.distribution }} (account {{ $labels.account }})"
+_STAGE = "API {{ $labels.api }} stage {{ $labels.stage }} " + _WHERE
+_WEB_ACL = "web ACL {{ $labels.web_acl }} " + _WHERE
 
 # CloudFront, Route 53 and WAF for CloudFront are global: their CloudWatch alarms live in us-east-1.
 EDGE_RULES: tuple[AlertRule, ...] = (
@@ -277,11 +277,12 @@ EDGE_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="Route53HealthCheckFailing", severity="critical",
         summary="Route 53 health check {{ $labels.name }} is failing",
-        description="Route 53 health check {{ $labels.health_check }} ({{ $labels.name }}, {{ $labels.target }}) "
-                    "is unhealthy: seen from the internet, this endpoint of the product is down.",
+        description="Route 53 health check {{ $labels.health_check }} ({{ $labels.name }}, {{ $labels.target }}; "
+                    "account {{ $labels.account }}) is unhealthy: seen from the internet, this endpoint of the "
+                    "product is down.",
         runbook="edge/route53-health-check-failing", dashboard=EDGE, panel="Route 53 health check status",
         expr="(docqet_route53_health_check_up < {healthy})"
-             " * on(health_check) group_left(name, target) docqet_route53_health_check_info",
+             " * on(account, health_check) group_left(name, target) docqet_route53_health_check_info",
         for_="2m", thresholds={"healthy": 1},
         cloudwatch=CloudWatchAlarm(
             resource="route53_health_check", threshold="healthy", comparison="LessThanThreshold",
@@ -500,7 +501,8 @@ DASHBOARD_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
     AURORA: (("account", "account"), ("region", "region"), ("db_cluster", "db_cluster"),
              ("db_instance", "db_instance")),
     QDRANT: (("qdrant", "qdrant"), ("collection", "collection")),
-    EDGE: (("region", "region"), ("distribution", "distribution"), ("health_check", "health_check"),
+    EDGE: (("account", "account"), ("region", "region"), ("distribution", "distribution"),
+           ("health_check", "health_check"),
            ("api", "api"), ("stage", "stage"), ("web_acl", "web_acl")),
 }
 

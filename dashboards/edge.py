@@ -12,10 +12,10 @@ from docqet_monitor.dashboards.thresholds import Thresholds
 UID = ids.EDGE
 TITLE = "Docqet / Edge"
 
-_DIST = S.matchers("distribution")
-_CHECK = S.matchers("health_check")
-_STAGE = S.matchers("region", "api", "stage")
-_ACL = S.matchers("web_acl")
+_DIST = S.matchers("account", "distribution")
+_CHECK = S.matchers("account", "health_check")
+_STAGE = S.matchers("account", "region", "api", "stage")
+_ACL = S.matchers("account", "web_acl")
 
 
 def _cf(metric: str) -> str:
@@ -51,11 +51,11 @@ def cloudfront_row(t: Thresholds) -> S.Row:
 
 
 def waf_row(t: Thresholds) -> S.Row:
-    legend = "{{web_acl}} {{rule}} ({{region}})"
+    legend = "{{web_acl}} {{rule}} ({{region}} {{account}})"
     whole = 'rule="ALL"'
     return S.Row("WAF", [
         S.timeseries("WAF allowed requests", [
-            S.Query(f'docqet_waf_allowed_requests_per_second{S.matchers("web_acl", extra=whole)}', legend)],
+            S.Query(f'docqet_waf_allowed_requests_per_second{S.matchers("account", "web_acl", extra=whole)}', legend)],
             S.REQUESTS_PER_SECOND, w=8, description="Requests each web ACL let through (whole ACL)."),
         S.timeseries("WAF blocked requests", [S.Query(f"docqet_waf_blocked_requests_per_second{_ACL}", legend)],
                      S.REQUESTS_PER_SECOND, w=10, thresholds=t.above("WafBlockedRequestsSpike", "min_per_second"),
@@ -68,7 +68,7 @@ def waf_row(t: Thresholds) -> S.Row:
 
 
 def route53_row(t: Thresholds) -> S.Row:
-    named = f"* on(health_check) group_left(name) docqet_route53_health_check_info{_CHECK}"
+    named = f"* on(account, health_check) group_left(name) docqet_route53_health_check_info{_CHECK}"
     legend = "{{name}} ({{health_check}})"
     return S.Row("Route 53 health checks", [
         S.state_timeline("Route 53 health check status", [
@@ -86,7 +86,7 @@ def route53_row(t: Thresholds) -> S.Row:
 
 
 def apigateway_row(t: Thresholds) -> S.Row:
-    legend = "{{api}}/{{stage}} ({{region}})"
+    legend = "{{api}}/{{stage}} ({{region}} {{account}})"
     return S.Row("API Gateway", [
         S.timeseries("API Gateway requests", [S.Query(_api("requests_per_second"), legend)], S.REQUESTS_PER_SECOND,
                      w=6, description="Requests per second of each API stage."),
@@ -112,12 +112,14 @@ def apigateway_row(t: Thresholds) -> S.Row:
 
 def build(t: Thresholds) -> G.Dashboard:
     rows = [cloudfront_row(t), waf_row(t), route53_row(t), apigateway_row(t)]
+    acc = 'account=~"$account"'
     variables = [
-        S.query_variable("distribution", "docqet_cloudfront_distribution_info"),
-        S.query_variable("web_acl", "docqet_waf_web_acl_info"),
-        S.query_variable("health_check", "docqet_route53_health_check_info"),
-        S.query_variable("region", "docqet_apigateway_api_info"),
-        S.query_variable("api", "docqet_apigateway_api_info", label_filter='region=~"$region"'),
-        S.query_variable("stage", "docqet_apigateway_api_info", label_filter='region=~"$region", api=~"$api"'),
+        S.query_variable("account", "docqet_exporter_account_info"),
+        S.query_variable("distribution", "docqet_cloudfront_distribution_info", label_filter=acc),
+        S.query_variable("web_acl", "docqet_waf_web_acl_info", label_filter=acc),
+        S.query_variable("health_check", "docqet_route53_health_check_info", label_filter=acc),
+        S.query_variable("region", "docqet_apigateway_api_info", label_filter=acc),
+        S.query_variable("api", "docqet_apigateway_api_info", label_filter=f'{acc}, region=~"$region"'),
+        S.query_variable("stage", "docqet_apigateway_api_info", label_filter=f'{acc}, region=~"$region", api=~"$api"'),
     ]
     return S.dashboard(UID, TITLE, rows, variables, tags=["edge", "cloudfront", "route53", "apigateway", "waf"])

@@ -52,10 +52,10 @@ READER = _Labels({**WRITER.values, "db_instance": "docqet-aurora-2", "role": "re
 AURORA = _Labels({"account": ACCOUNT, "region": "eu-west-1", "db_cluster": "docqet-aurora"})
 COLLECTION = _Labels({"qdrant": "default", "collection": "documents"})
 NONE = _Labels()
-DIST = _Labels({"distribution": "E2QWRUHEXAMPLE"})
-CHECK = _Labels({"health_check": "hc-1"})
-STAGE = _Labels({"region": "eu-west-1", "api": "docqet-public", "stage": "prod"})
-ACL = _Labels({"region": "global", "web_acl": "docqet-edge", "rule": "ALL"})
+DIST = _Labels({"account": ACCOUNT, "distribution": "E2QWRUHEXAMPLE"})
+CHECK = _Labels({"account": ACCOUNT, "health_check": "hc-1"})
+STAGE = _Labels({"account": ACCOUNT, "region": "eu-west-1", "api": "docqet-public", "stage": "prod"})
+ACL = _Labels({"account": ACCOUNT, "region": "global", "web_acl": "docqet-edge", "rule": "ALL"})
 _CHECK_INFO = {"name": "docqet-app", "target": "https://app.docqet.example:443/healthz"}
 
 

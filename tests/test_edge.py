@@ -26,6 +26,7 @@ from docqet_monitor.demo import edge as demo
 from docqet_monitor.exporters import apigateway, cloudfront, route53, waf
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's account
 
 # --- pure ---------------------------------------------------------------------------------------
 
@@ -47,13 +48,13 @@ def test_route53_families_convert_and_leave_out_what_has_no_data() -> None:
     values = {route53._query("hc-1", "HealthCheckStatus", "Minimum", 60): 0.0,
               route53._query("hc-1", "HealthCheckPercentageHealthy", "Average", 60): 37.5,
               route53._query("hc-2", "HealthCheckStatus", "Minimum", 60): 1.0}
-    fams = route53.families(checks, values, 60)
+    fams = route53.families(ACCOUNT, checks, values, 60)
     assert value(fams, "docqet_route53_health_check_up", health_check="hc-1") == 0
     assert value(fams, "docqet_route53_health_check_healthy_ratio", health_check="hc-1") == 0.375
     assert value(fams, "docqet_route53_health_check_up", health_check="hc-2") == 1
     assert value(fams, "docqet_route53_health_check_healthy_ratio", health_check="hc-2") is None
     assert samples(fams, "docqet_route53_health_check_info")[
-        (("health_check", "hc-2"), ("name", ""), ("target", ""), ("type", "CALCULATED"))] == 1
+        (("account", ACCOUNT), ("health_check", "hc-2"), ("name", ""), ("target", ""), ("type", "CALCULATED"))] == 1
 
 
 def test_cloudfront_without_additional_metrics_has_no_cache_hit_series() -> None:
@@ -62,7 +63,7 @@ def test_cloudfront_without_additional_metrics_has_no_cache_hit_series() -> None
     assert dist == Distribution("E1", "d1.cloudfront.net", "docs.docqet.example", False)
     values = {cloudfront._query("E1", "Requests", "Sum", 60): 600.0,
               cloudfront._query("E1", "5xxErrorRate", "Average", 60): 2.5}
-    fams = cloudfront.families([dist], values, 60)
+    fams = cloudfront.families(ACCOUNT, [dist], values, 60)
     assert value(fams, "docqet_cloudfront_requests_per_second", distribution="E1") == 10
     assert value(fams, "docqet_cloudfront_5xx_error_ratio", distribution="E1") == 0.025
     assert samples(fams, "docqet_cloudfront_cache_hit_ratio") == {}
@@ -82,7 +83,7 @@ def test_apigateway_dimensions_and_metric_names_per_protocol() -> None:
     assert ("5xx", (("ApiId", "h1"), ("Stage", "$default"))) in by_metric
     values = {apigateway._query(rest, "docqet_apigateway_latency_p95_seconds", 60): 250.0,
               apigateway._query(http, "docqet_apigateway_5xx_per_second", 60): 30.0}
-    fams = apigateway.families(REGION, [rest, http], values, 60)
+    fams = apigateway.families(ACCOUNT, REGION, [rest, http], values, 60)
     assert value(fams, "docqet_apigateway_latency_p95_seconds", api="public", stage="prod") == 0.25
     assert value(fams, "docqet_apigateway_5xx_per_second", api="up", stage="$default") == 0.5
     assert samples(fams, "docqet_apigateway_requests_per_second") == {}
@@ -100,7 +101,7 @@ def test_waf_dimensions_by_scope() -> None:
     assert (("Region", "us-east-1"), ("Rule", "ALL"), ("WebACL", "apiM")) in dims
     values = {waf._query(edge, "us-east-1", "rateM", "BlockedRequests", 60): 120.0,
               waf._query(api, "us-east-1", "ALL", "AllowedRequests", 60): 60.0}
-    fams = waf.families("us-east-1", [edge, api], values, 60)
+    fams = waf.families(ACCOUNT, "us-east-1", [edge, api], values, 60)
     assert value(fams, "docqet_waf_blocked_requests_per_second", region="global", web_acl="edge", rule="rate") == 2
     assert value(fams, "docqet_waf_allowed_requests_per_second", region="us-east-1", web_acl="api", rule="ALL") == 1
     assert value(fams, "docqet_waf_web_acl_info", region="global", web_acl="edge", scope="CLOUDFRONT") == 1
@@ -184,6 +185,7 @@ def test_seeded_edge_with_pages_of_one(moto_endpoint: str) -> None:
     assert limits.calls["wafv2.ListWebACLs"] == 2 + 1 and limits.calls["wafv2.GetWebACL"] == 3
     assert {s.name for f in fams for s in f.samples} == {
         *route53.METRIC_NAMES, *cloudfront.METRIC_NAMES, *apigateway.METRIC_NAMES, *waf.METRIC_NAMES}
+    assert {s.labels["account"] for f in fams for s in f.samples} == {ACCOUNT}  # every series, global ones too
 
 
 def test_global_services_are_read_once_per_account_in_us_east_1(moto_endpoint: str, aws_limits: AwsLimits) -> None:
