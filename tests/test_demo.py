@@ -146,8 +146,7 @@ def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
     assert values[_key("docqet_exporter_collector_up", collector="rds")] == 1
     for collector in ("cloudfront", "route53", "apigateway", "waf"):
         assert values[_key("docqet_exporter_collector_up", collector=collector)] == 1
-    assert values[_key("docqet_apigateway_requests_per_second", api="docqet-public", region="eu-west-1",
-                       stage="prod")] == 10
+    assert values[_key("docqet_apigateway_requests_per_second", **base, api="docqet-public", stage="prod")] == 10
     names = {name for name, _ in values}
     edge = {*cloudfront.METRIC_NAMES, *route53.METRIC_NAMES, *apigateway.METRIC_NAMES, *waf.METRIC_NAMES}
     assert set(ecs.METRIC_NAMES) | set(rds.METRIC_NAMES) | edge <= names
