@@ -405,7 +405,8 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
     found: list[Live] = []
     ecs_cfg, rds_cfg, api_cfg = config.collectors.ecs, config.collectors.rds, config.collectors.apigateway
     for t in targets(config):
-        with failing_as(f"cannot discover the ECS services, Aurora clusters and API stages in {where(t)}"):
+        with failing_as(f"cannot discover the ECS services, Aurora clusters and API stages to alarm on in "
+                        f"{where(t)}"):
             ecs = (BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
                    if ecs_cfg.enabled else None)
             rds = BotoRdsApi(clients(t, "rds")) if rds_cfg.enabled else None
