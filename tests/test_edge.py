@@ -3,6 +3,7 @@ with the real AWS limits (pages of one item, so every pagination loop runs)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import boto3
@@ -16,14 +17,14 @@ from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import plan as p
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.config import AwsConfig, CollectorsConfig, Config, EdgeCollectorConfig
+from docqet_monitor.core.config import AwsConfig, CollectorsConfig, Config, EdgeCollectorConfig, ExporterConfig
 from docqet_monitor.core.discovery import Target
 from docqet_monitor.core.discovery.apigateway import ApiStage, http_apis, rest_apis, stage_names
 from docqet_monitor.core.discovery.cloudfront import Distribution, parse_distribution
 from docqet_monitor.core.discovery.route53 import HealthCheck, parse_health_check, target
 from docqet_monitor.core.discovery.waf import WebAcl, parse_web_acl
 from docqet_monitor.demo import edge as demo
-from docqet_monitor.exporters import apigateway, cloudfront, route53, waf
+from docqet_monitor.exporters import apigateway, cloudfront, collectors, route53, waf
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account
@@ -268,3 +269,22 @@ def test_edge_alarms_global_ones_in_us_east_1(moto_endpoint: str, aws_limits: Aw
     assert names == {"docqet-staging-docqet-app-Route53HealthCheckFailing",
                      "docqet-staging-docs.docqet.example-CloudFront5xxErrorRatioHigh"}
     assert cw.make_plan(config, catalog.rules(config), clients, False, runbook).changes == ()
+
+
+def test_sharded_global_services_run_on_shard_1_and_the_union_is_the_whole(moto_endpoint: str,
+                                                                             aws_limits: AwsLimits) -> None:
+    demo.seed_edge(moto_endpoint, REGION)
+
+    def run(shard: str) -> tuple[set[str], set[tuple[tuple[str, str], ...]]]:
+        config = dataclasses.replace(_config(regions=(REGION, "us-east-1")), exporter=ExporterConfig(shard=shard))
+        built = collectors.build(config, Aws(session_factory=aws_limits.session))
+        edge = [c for c in built if c.name in ("cloudfront", "route53", "apigateway", "waf")]
+        found = {(s.name, *sorted(s.labels.items())) for c in edge for f in c.collect().families for s in f.samples}
+        return {c.name for c in edge}, found
+
+    names_1, whole_1 = run("1/2")
+    names_2, whole_2 = run("2/2")
+    assert names_1 == {"cloudfront", "route53", "apigateway", "waf"} and names_2 == {"apigateway", "waf"}
+    assert not any(dict(s[1:]).get("region") == "global" for s in whole_2)  # CloudFront ACLs: shard 1's
+    _, whole = run("")
+    assert whole_1 | whole_2 == whole and not whole_1 & whole_2

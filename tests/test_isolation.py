@@ -45,8 +45,8 @@ def staging(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(tmp_path)
     config = seed(moto_endpoint)
     off = config.collectors
-    only_ecs = dataclasses.replace(off, rds=dataclasses.replace(off.rds, enabled=False),
-                                   qdrant=dataclasses.replace(off.qdrant, enabled=False))
+    only_ecs = dataclasses.replace(off, **{name: dataclasses.replace(getattr(off, name), enabled=False) for name in (
+        "rds", "qdrant", "cloudfront", "route53", "apigateway", "waf")})
     return dataclasses.replace(config, collectors=only_ecs,
                                aws=AwsConfig(max_attempts=2, connect_timeout_seconds=1.0))
 
