@@ -252,10 +252,10 @@ def test_no_secret_in_any_layer(podman: str, image: str, tmp_path: Path) -> None
 
 
 def test_demo_image_runs_the_compose_demo_once(podman: str, image: str) -> None:
-    """The image compose.yaml builds (``IMAGE_EXTRAS=demo``) runs the demo with the stack's config."""
+    """The image compose.yaml builds (``IMAGE_EXTRAS=demo``) runs its demo: staging, from the image's own
+    monitoring repository (its working directory)."""
     demo_image = _build(podman, DEMO_IMAGE, "--build-arg", "IMAGE_EXTRAS=demo")
-    config = ROOT / "deploy" / "compose" / "docqet-monitor.yaml"
-    result = _run(podman, "run", "--rm", "--network", "none", "-v", f"{config}:/etc/docqet-monitor/config.yaml:ro",
-                  demo_image, "--config", "/etc/docqet-monitor/config.yaml", "demo", "--once", timeout=300)
+    result = _run(podman, "run", "--rm", "--network", "none", demo_image, "--env", "staging", "demo", "--once",
+                  timeout=300)
     names = {family.name for family in text_string_to_metric_families(result.stdout)}
     assert {"docqet_ecs_service_running_tasks", "docqet_rds_instance_cpu_utilization_ratio"} <= names
