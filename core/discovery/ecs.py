@@ -21,6 +21,8 @@ PAGE_SIZE = 100  # ListClusters / ListServices maxResults limit
 MAX_SERVICES_PER_DESCRIBE = 10  # DescribeServices limit
 # DescribeTargetGroups: botocore's model caps no ARN list, PageSize caps a page at 400: 400 ARNs are one call
 MAX_TARGET_GROUPS_PER_DESCRIBE = 400
+
+
 @dataclass(frozen=True)
 class EcsService:
     """One ECS service as we use it (None: AWS did not say)."""
