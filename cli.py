@@ -49,15 +49,17 @@ class State:
     def config(self) -> config_mod.Config:
         if self._config is None:
             self._config = self.resolve(self.env, self.config_path)
-            secrets.register_config(self._config, os.environ)
             if self._config.environment != (self.env or "development"):
                 init_self_monitoring(self._config.environment)  # crash reports name the config's environment
         return self._config
 
     def resolve(self, env: str | None, config_path: str | None = None) -> config_mod.Config:
-        """The config of ``--env NAME`` (in the monitoring repository) or ``--config PATH``."""
+        """The config of ``--env NAME`` (in the monitoring repository) or ``--config PATH``; the secrets it points
+        at join the redactor (whichever option chose it: the global ``--env`` or a command's own)."""
         environments = self.repository(f"--env {env}").environments if env and not config_path else None
-        return config_mod.resolve(env, config_path, environments)
+        config = config_mod.resolve(env, config_path, environments)
+        secrets.register_config(config, os.environ)
+        return config
 
     def repository(self, needed_for: str) -> repo_mod.Repository:
         """The user's monitoring repository (--root, $DOCQET_MONITOR_ROOT, else walking up from the working
@@ -132,9 +134,10 @@ def main(ctx: click.Context, env: str | None, config_path: str | None, root: str
 
 
 @main.command()
+@click.option("--env", "env", metavar="NAME", help="Environment [default: the global --env/--config].")
 @click.option("--strict", is_flag=True, help="Paging gaps (what would reach no one) are errors, not warnings.")
 @pass_state
-def validate(state: State, strict: bool) -> None:
+def validate(state: State, env: str | None, strict: bool) -> None:
     """Check the configuration and everything built from it as code; exit 1 naming every problem.
 
     Alerts: the catalog lint, promtool/amtool on a fresh render. Runbooks (when monitoring/runbooks/ exists):
@@ -145,7 +148,7 @@ def validate(state: State, strict: bool) -> None:
     """
     from docqet_monitor.alerts import catalog
 
-    config = state.config
+    config = state.resolve(env) if env else state.config
     catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
     config_mod.resolve_listen_address(config)  # exporter.address: known now, not when serving
     click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")

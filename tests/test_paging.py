@@ -38,8 +38,10 @@ def test_a_fully_wired_environment_has_no_gap() -> None:
     assert _gaps(READY) == []
 
 
-def test_the_committed_production_names_exactly_what_would_not_page() -> None:
-    code, _, err = _run("--env", "production", "validate", "--strict")
+@pytest.mark.parametrize("args", [("--env", "production", "validate", "--strict"),
+                                  ("validate", "--env", "production", "--strict")])
+def test_the_committed_production_names_exactly_what_would_not_page(args: tuple[str, ...]) -> None:
+    code, _, err = _run(*args)
     gaps = [line for line in err.splitlines() if line.startswith("paging: ")]
     assert code == 1
     assert [g.split(":")[1].strip() for g in gaps] == ["alertmanager", "alertmanager", "cloudwatch", "cloudwatch"]

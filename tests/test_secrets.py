@@ -103,3 +103,22 @@ def test_an_echoed_qdrant_key_never_reaches_logs_metrics_or_output(fmt: str, tmp
     assert "Invalid api-key: <redacted>" in result.stderr  # the logs
     for form in (KEY, secrets.quote(KEY, safe="")):
         assert form not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("args", [("--env", "vault", "alerts", "test-page"), ("alerts", "test-page", "--env", "vault")])
+def test_a_commands_own_env_feeds_the_redactor_too(args: tuple[str, ...], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    external_id = f"ext-id-{len(args[0])}-never-print"  # unique per case: the redactor is process-wide
+    assert CliRunner().invoke(cli.main, ["init", str(tmp_path)]).exit_code == 0
+    (tmp_path / "monitoring" / "environments" / "vault.yaml").write_text(
+        "environment: vault\naccounts:\n  - {role_arn: 'arn:aws:iam::123456789012:role/r', "
+        f"external_id: {external_id}}}\n")
+
+    def send(config: Config, url: str, environ: object) -> list[str]:
+        raise config_mod.ConfigError("accounts[0].external_id", "", f"the server echoed {external_id}")
+
+    monkeypatch.setattr(cli.alerts_commands.testpage, "send", send)
+    result = CliRunner().invoke(cli.main, ["--root", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert external_id not in result.output
+    assert "the server echoed <redacted>" in result.output
