@@ -116,7 +116,7 @@ class Cli(click.Group):
               help=f"The monitoring repository (also ${repo_mod.ROOT_ENV_VAR}) [default: the nearest directory "
                    "at or above the working directory holding monitoring/environments/].")
 @click.option("-v", "--verbose", count=True,
-              help="More log output: -v debug, -vv also every AWS request [default: info events].")
+              help="More log output: -v debug, -vv also every AWS/HTTP request [default: info events].")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log line format on stderr; json for structured logs.")
 @click.version_option(__version__, prog_name="docqet-monitor")

@@ -130,6 +130,7 @@ class Api:
             try:
                 resp = http.request(self._session, method, url, params=params, json=body,
                                     deadline_seconds=self._timeout, max_bytes=MAX_RESPONSE_BYTES,
+                                    service="sentry", attempt=attempt,
                                     headers={"Authorization": f"Bearer {self._token}"})
             except http.ResponseTooLarge as exc:
                 raise SentryError(f"{what}: {exc}") from None

@@ -2,7 +2,8 @@
 
 Alertmanager's API receives a critical alert that routes like every critical of the environment (it ends by
 itself after five minutes); where CloudWatch alarms notify PagerDuty (``cloudwatch_alarms.sns_topics.critical``),
-PagerDuty's Events API v2 receives a trigger with the environment's routing key. The key is never printed.
+PagerDuty's Events API v2 receives a trigger with the environment's routing key. The key is never printed (nor
+is it logged when the PagerDuty URL carries it in its path).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import requests
 
+from docqet_monitor.core import http, secrets
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.errors import RunError, UsageError
 
@@ -53,8 +55,9 @@ def routing_key(config: Config, environ: Mapping[str, str]) -> str | None:
 
 def _post(what: str, url: str, body: Any) -> None:
     try:
-        response = requests.post(url, json=body, timeout=TIMEOUT)
-    except requests.RequestException as exc:
+        with http.session() as s:
+            response = http.request(s, "POST", url, json=body, deadline_seconds=TIMEOUT, service=what.lower())
+    except (requests.RequestException, http.HttpLimitError) as exc:
         raise RunError(f"cannot send the test page to {what} at {url}: {type(exc).__name__}") from None
     if response.status_code >= 300:
         raise RunError(f"{what} at {url} refused the test page: HTTP {response.status_code}")
@@ -79,10 +82,11 @@ def send(config: Config, alertmanager_url: str, environ: Mapping[str, str]) -> l
         raise UsageError(f"cloudwatch: no PagerDuty routing key to test the SNS path with: set "
                          f"${am.pagerduty_routing_key_env} or make alerts.alertmanager.pagerduty_routing_key_file "
                          "readable here")
+    secrets.register(key)  # a key file's key too; some integration URLs carry the key in their path
     url = am.pagerduty_url or PAGERDUTY_URL
     _post("PagerDuty", url, pagerduty_event(config, key, now))
     lines.append(f"cloudwatch: sent a critical {ALERT} event to PagerDuty's Events API v2 ({url}) with the routing "
                  f"key of {config.environment}; resolve it in PagerDuty")
-    return lines
+    return [secrets.redact(line) for line in lines]
 
 

@@ -1,16 +1,21 @@
-"""HTTP requests with a total deadline, a response size cap and a JSON depth cap (Qdrant, Grafana, Sentry).
+"""HTTP requests with a total deadline, a response size cap and a JSON depth cap (Qdrant, Grafana, Sentry,
+Alertmanager, PagerDuty).
 
 requests' ``timeout`` bounds each socket read, not the request: a server that drips one byte a second never
 trips it. Here every request gets a :class:`Deadline`; when it passes, the sockets the request uses are shut
 down, whatever phase it is in (headers or body), and :class:`DeadlineExceeded` is raised. The body is streamed
 and dropped past ``max_bytes``; JSON nested deeper than ``max_depth`` is refused before it is parsed.
 :func:`abort_all` expires every request in flight: the exporter calls it on SIGTERM.
+
+Every attempt is logged at debug on ``docqet_monitor.requests`` (shown with ``-vv``): service, method, path (no
+query string), status, outcome, attempt and duration; never headers, parameters or bodies.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import re
 import socket
@@ -18,6 +23,7 @@ import threading
 import time
 from itertools import accumulate
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,6 +34,7 @@ MAX_TIMEOUT_SECONDS = 300.0
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
 CHUNK = 64 * 1024
+requests_log = logging.getLogger("docqet_monitor.requests")  # one debug line per AWS/HTTP attempt (-vv)
 
 
 class HttpLimitError(Exception):
@@ -146,10 +153,43 @@ def session(pool_size: int = 10) -> requests.Session:
 
 
 def request(s: requests.Session, method: str, url: str, *, deadline_seconds: float,
-            max_bytes: int = DEFAULT_MAX_BYTES, **kwargs: Any) -> requests.Response:
+            max_bytes: int = DEFAULT_MAX_BYTES, service: str = "http", attempt: int = 1,
+            **kwargs: Any) -> requests.Response:
     """``s.request(method, url, **kwargs)`` finished within ``deadline_seconds`` (connect, headers and body) with at
     most ``max_bytes`` of body, read into the returned response. Raises DeadlineExceeded, ResponseTooLarge or
-    requests' own exceptions. Redirects are not followed unless ``allow_redirects`` says so."""
+    requests' own exceptions. Redirects are not followed unless ``allow_redirects`` says so. The attempt is
+    logged (:func:`log_attempt`) as ``service``'s ``attempt``-th try (callers that retry count them)."""
+    started = time.monotonic()
+    status, outcome = None, "ok"
+    try:
+        resp = _request(s, method, url, deadline_seconds, max_bytes, **kwargs)
+    except HttpLimitError as exc:
+        outcome = exc.code
+        raise
+    except (requests.RequestException, OSError) as exc:
+        outcome = type(exc).__name__
+        raise
+    else:
+        status = resp.status_code
+        outcome = "ok" if status < 300 else f"http_{status}"
+        return resp
+    finally:
+        log_attempt(service, method, url, status=status, outcome=outcome, attempt=attempt,
+                    seconds=time.monotonic() - started)
+
+
+def log_attempt(service: str, method: str, url: str, *, status: int | None, outcome: str, attempt: int,
+                seconds: float) -> None:
+    """One debug line for one HTTP attempt: the URL's path only (no host, credentials or query string)."""
+    if requests_log.isEnabledFor(logging.DEBUG):
+        path = urlsplit(url).path or "/"
+        requests_log.debug("http %s %s %s", service, method, path, extra={
+            "service": service, "method": method, "path": path, "status": status, "outcome": outcome,
+            "attempt": attempt, "duration_ms": round(seconds * 1000, 1)})
+
+
+def _request(s: requests.Session, method: str, url: str, deadline_seconds: float, max_bytes: int,
+             **kwargs: Any) -> requests.Response:
     deadline = Deadline(check_timeout(deadline_seconds, "deadline"))
     timer = threading.Timer(deadline.seconds, deadline.expire)
     timer.daemon = True

@@ -69,7 +69,7 @@ class Grafana:
         what = f"{method} {path}"
         try:
             resp = http.request(self._session, method, self.url + path, json=body, params=params,
-                                deadline_seconds=self._timeout, max_bytes=MAX_RESPONSE_BYTES,
+                                deadline_seconds=self._timeout, max_bytes=MAX_RESPONSE_BYTES, service="grafana",
                                 headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"})
         except (requests.Timeout, http.DeadlineExceeded):
             raise GrafanaError(f"{what}: Grafana did not answer within {self._timeout:g} s") from None

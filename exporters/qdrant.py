@@ -143,7 +143,7 @@ class QdrantClient:
         try:
             # no redirects: requests would carry the api-key header to wherever a redirect points
             return http.request(self._session, "GET", self.node.url + path, deadline_seconds=self.node.timeout_seconds,
-                                max_bytes=MAX_RESPONSE_BYTES)
+                                max_bytes=MAX_RESPONSE_BYTES, service="qdrant")
         except http.HttpLimitError as exc:
             raise QdrantError(exc.code, f"GET {path}: {exc}") from None
         except requests.Timeout as exc:

@@ -388,7 +388,7 @@ def test_commands_use_the_environment_and_never_show_the_token(fake: FakeSentry,
     assert planned.exit_code == 2, planned.output
     assert "+ create sentry workflow [docqet-monitor] SentryErrorSpike (web, production)" in planned.output
     as_json = runner.invoke(main, [*args, "plan", "--target", "sentry", "--output", "json"])
-    assert json.loads(as_json.output)["summary"]["create"] > 0
+    assert json.loads(as_json.stdout)["summary"]["create"] > 0
     applied = runner.invoke(main, [*args, "apply", "--target", "sentry", "--yes"])
     assert applied.exit_code == 0, applied.output
     assert runner.invoke(main, [*args, "plan", "--target", "sentry", "--detailed-exitcode"]).exit_code == 0
