@@ -1,19 +1,21 @@
 """The exporter service: background refreshes, an atomically swapped pre-rendered snapshot, HTTP(S).
 
 A scrape only copies bytes out of memory: it never calls AWS or Qdrant, so its latency depends neither on
-their latency nor on the number of series.
+their latency nor on the number of series. The snapshot is made of parts, one per collector and one for the
+self-metrics: a refresh of one collector renders and compresses only its own part.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
+import hashlib
 import logging
 import math
 import queue
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +27,7 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.exporters.metrics import Collection, Collector, Progressive, render
+from docqet_monitor.exporters.metrics import Collection, Collector, Part, Progressive, render_part
 from docqet_monitor.exporters.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ WATCHDOG_SECONDS = 5.0
 WORKERS = 16  # HTTP worker threads
 QUEUE_SIZE = 64  # connections waiting for a worker; more are closed at once
 REQUEST_TIMEOUT_SECONDS = 10.0  # request line + headers in all, each socket read/write, an idle keep-alive, TLS
+# A thread waiting for the GIL (a scrape) gets it after this long at most while a collector parses or renders
+# (Python's default is 5 ms, paid at every socket operation of a request)
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def bounded_interval(seconds: float) -> float:
@@ -48,14 +53,45 @@ def bounded_interval(seconds: float) -> float:
 
 @dataclass(frozen=True)
 class Snapshot:
-    body: bytes
+    """The exposition served: the collectors' parts in their order, then the self-metrics' part. In plain text
+    and in gzip alike it is the concatenation of the parts (gzip: one member per part). Build it with
+    :meth:`of`."""
+
+    parts: tuple[Part, ...]
     gzipped: bytes
+    digest: str
+
+    @classmethod
+    def of(cls, parts: Iterable[Part]) -> Snapshot:
+        """The snapshot of ``parts``: their gzip members joined (small), a digest of their CRC-32s and lengths."""
+        parts = tuple(parts)
+        digest = hashlib.blake2b(",".join(f"{p.crc:08x}:{p.size}" for p in parts).encode(), digest_size=12)
+        return cls(parts, b"".join(p.gzipped for p in parts), digest.hexdigest())
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(p.body for p in self.parts)
+
+    def chunks(self, gzipped: bool) -> list[bytes]:
+        """The bytes to send: the gzip members, or the plain text's chunks (never joined into one copy)."""
+        return [self.gzipped] if gzipped else [chunk for p in self.parts for chunk in p.chunks]
+
+    def etag(self, gzipped: bool) -> str:
+        """A strong ETag of the body; the gzip encoding has its own."""
+        return f'"{self.digest}-gzip"' if gzipped else f'"{self.digest}"'
+
+
+SELF = ""  # the part of the self-metrics (a collector's name is never empty)
 
 
 class Exporter:
-    """Runs collectors, keeps the latest good families of each and one exposition rendered from all of them
-    (rendered once per refresh, never per scrape; one render, so a family or series two collectors share
-    appears once)."""
+    """Runs collectors, keeps the latest good families of each as that collector's rendered part of the
+    exposition (rendered once per refresh of that collector, never per scrape), and serves the parts together.
+
+    A family belongs to one part: to the self-metrics, or to the first collector exporting it until that one stops
+    doing so; another collector's families of that name are dropped, with a warning (each collector module
+    declares its own family names; a test checks they do not overlap).
+    """
 
     retry_seconds = RETRY_SECONDS
     watchdog_seconds = WATCHDOG_SECONDS
@@ -66,8 +102,11 @@ class Exporter:
         self.stats = stats
         self._clock = clock
         self._intervals = {c.name: bounded_interval(c.interval_seconds) for c in self.collectors}
-        self._families: dict[str, list[Metric]] = {}
+        self._parts: dict[str, Part] = {}
+        self._owners = dict.fromkeys((f.name for f in stats.families()), SELF)  # family name -> collector
+        self._warned: set[tuple[str, str]] = set()
         self._running = {c.name: threading.Lock() for c in self.collectors}
+        self._claims = threading.Lock()
         self._swap = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -76,7 +115,7 @@ class Exporter:
             if self._intervals[collector.name] != collector.interval_seconds:
                 log.warning("interval clamped", extra={"collector": collector.name,
                                                        "interval_seconds": self._intervals[collector.name]})
-        self._snapshot = self._build_snapshot()
+        self._snapshot = Snapshot.of([render_part(stats.families())])
 
     def snapshot(self) -> Snapshot:
         return self._snapshot
@@ -106,10 +145,10 @@ class Exporter:
                 log.warning("collector error: %s", error, extra={"collector": collector.name})
             duration = time.monotonic() - started
             self.stats.record_run(collector.name, ok, self._clock(), duration)
-            with self._swap:
-                if result.families or ok:  # a failure keeps the last good series
-                    self._families[collector.name] = result.families
-                self._snapshot = self._build_snapshot()
+            if result.families or ok:  # a failure keeps the last good series
+                self._update(collector.name, result.families)
+            else:
+                self._swap_snapshot()
             log.info("refreshed", extra={"collector": collector.name, "ok": ok,
                                          "duration_seconds": round(duration, 3)})
             return ok
@@ -118,9 +157,42 @@ class Exporter:
 
     def _publish(self, name: str, families: list[Metric]) -> None:
         """Serve a collector's families found so far (its refresh is still running)."""
+        self._update(name, families)
+
+    def _update(self, name: str, families: list[Metric]) -> None:
+        """Render the families of collector ``name`` as its part (outside the swap lock: one refresh of a
+        collector runs at a time) and serve it with the others."""
+        part = render_part(self._claim(name, families))
+        self._swap_snapshot((name, part))
+
+    def _claim(self, collector: str, families: list[Metric]) -> list[Metric]:
+        """The families ``collector`` may export: the names it owns or claims now (it releases the ones it no
+        longer exports); a family name another part owns is dropped, with one warning per collector and name."""
+        names = {f.name for f in families}
+        kept: list[Metric] = []
+        dropped: dict[str, str] = {}
+        with self._claims:
+            for name in [n for n, owner in self._owners.items() if owner == collector and n not in names]:
+                del self._owners[name]
+            for family in families:
+                if self._owners.setdefault(family.name, collector) == collector:
+                    kept.append(family)
+                elif (collector, family.name) not in self._warned:
+                    self._warned.add((collector, family.name))
+                    dropped[family.name] = self._owners[family.name] or "self-metrics"
+        for name, owner in sorted(dropped.items()):
+            log.warning("family %s is exported by %s already; dropping it from this collector", name, owner,
+                        extra={"collector": collector})
+        return kept
+
+    def _swap_snapshot(self, part: tuple[str, Part] | None = None) -> None:
+        """Serve a new snapshot: ``part`` (collector name, part) replaced, the self-metrics' part re-rendered
+        (small: a few series per collector and AWS operation)."""
         with self._swap:
-            self._families[name] = families
-            self._snapshot = self._build_snapshot()
+            if part is not None:
+                self._parts[part[0]] = part[1]
+            collectors = [self._parts[c.name] for c in self.collectors if c.name in self._parts]
+            self._snapshot = Snapshot.of((*collectors, render_part(self.stats.families())))
 
     def refresh_all(self) -> dict[str, bool | None]:
         """Refresh every collector once, concurrently, waiting for all of their parts; name -> success."""
@@ -151,10 +223,9 @@ class Exporter:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def check(self) -> None:
-        """One watchdog pass: re-render the exposition when a collector went stale (or recovered)."""
+        """One watchdog pass: re-render the self-metrics when a collector went stale (or recovered)."""
         if self.stats.check_stale(self._clock()):
-            with self._swap:
-                self._snapshot = self._build_snapshot()
+            self._swap_snapshot()
 
     def _loop(self, collector: Collector) -> None:
         """Refresh, then wait for the rest of the interval (in waits of at most a day); an error of the loop itself
@@ -177,11 +248,6 @@ class Exporter:
             except Exception:
                 log.exception("watchdog error; retrying")
                 self._stop.wait(self.retry_seconds)
-
-    def _build_snapshot(self) -> Snapshot:
-        families = [f for c in self.collectors for f in self._families.get(c.name, [])]
-        body = render([*families, *self.stats.families()])
-        return Snapshot(body, gzip.compress(body, compresslevel=6))
 
 
 def accepts_gzip(header: str | None) -> bool:
@@ -218,9 +284,7 @@ def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
 
         def handle_one_request(self) -> None:
             """One request; the request line and headers must arrive within ``timeout_seconds`` in all."""
-            timer = threading.Timer(timeout_seconds, _shutdown, (self.connection,))
-            timer.daemon = True
-            timer.start()
+            deadline = self.server.deadlines.arm(self.connection, timeout_seconds)  # type: ignore[attr-defined]
             try:
                 self.raw_requestline = self.rfile.readline(65537)
                 if len(self.raw_requestline) > 65536:
@@ -235,7 +299,7 @@ def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
                 self.close_connection = True
                 return
             finally:
-                timer.cancel()
+                self.server.deadlines.disarm(deadline)  # type: ignore[attr-defined]
             method = getattr(self, f"do_{self.command}", None)
             if method is None:
                 self.send_error(501, f"unsupported method {self.command[:20]!r}")
@@ -271,9 +335,13 @@ def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
             elif path == "/metrics":
                 snap = exporter.snapshot()
                 use_gzip = accepts_gzip(self.headers.get("Accept-Encoding"))
-                self._send(200, snap.gzipped if use_gzip else snap.body, CONTENT_TYPE, head=head,
-                           headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if use_gzip
-                           else {"Vary": "Accept-Encoding"})
+                headers = {"Vary": "Accept-Encoding", "ETag": snap.etag(use_gzip)}
+                if use_gzip:
+                    headers["Content-Encoding"] = "gzip"
+                if _entity_tags(self.headers.get("If-None-Match")) & {headers["ETag"], "*"}:
+                    self._send(304, [], CONTENT_TYPE, headers, head=True)
+                else:
+                    self._send(200, snap.chunks(use_gzip), CONTENT_TYPE, headers, head=head)
             elif path == "/healthz":
                 self._send(200, b"ok\n", head=head)
             elif path == "/readyz":
@@ -287,16 +355,20 @@ def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
             else:
                 self._send(404, b"not found\n", head=head)
 
-        def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
+        def _send(self, status: int, body: bytes | list[bytes], content_type: str = "text/plain; charset=utf-8",
                   headers: dict[str, str] | None = None, head: bool = False) -> None:
+            """Answer ``body`` (bytes, or chunks sent one after the other); a 304 has no body nor length."""
+            chunks = [body] if isinstance(body, bytes) else body
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            if status != 304:
+                self.send_header("Content-Length", str(sum(len(chunk) for chunk in chunks)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
             if not head:
-                self.wfile.write(body)
+                for chunk in chunks:
+                    self.wfile.write(chunk)
 
         def log_message(self, format: str, *args: object) -> None:
             log.debug("http: " + format, *args)
@@ -304,9 +376,57 @@ def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
     return Handler
 
 
+def _entity_tags(header: str | None) -> set[str]:
+    """The entity tags of an ``If-None-Match`` value, ``*`` included, weak ones as strong (the weak comparison
+    RFC 9110 asks for there) (pure)."""
+    return {tag.strip().removeprefix("W/") for tag in (header or "").split(",") if tag.strip()}
+
+
 def _shutdown(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Deadlines:
+    """One thread that shuts down the sockets whose deadline has passed (not a timer thread per request, which
+    costs a thread start and several hand-overs of the GIL on every scrape)."""
+
+    def __init__(self) -> None:
+        self._due: dict[int, tuple[float, socket.socket]] = {}
+        self._next = 0
+        self._wake_at = math.inf
+        self._closed = False
+        self._changed = threading.Condition()
+        threading.Thread(target=self._run, name="http-deadlines", daemon=True).start()
+
+    def arm(self, sock: socket.socket, seconds: float) -> int:
+        """Shut ``sock`` down in ``seconds`` unless disarmed first; the token for :meth:`disarm`."""
+        with self._changed:
+            self._next += 1
+            due = time.monotonic() + seconds
+            self._due[self._next] = (due, sock)
+            if due < self._wake_at:
+                self._changed.notify()
+            return self._next
+
+    def disarm(self, token: int) -> None:
+        with self._changed:
+            self._due.pop(token, None)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _run(self) -> None:
+        with self._changed:
+            while not self._closed:
+                now = time.monotonic()
+                for token in [t for t, (due, _) in self._due.items() if due <= now]:
+                    _shutdown(self._due.pop(token)[1])
+                # idle, it looks again each second, so arming a deadline (10 s ahead) does not have to wake it
+                self._wake_at = min((due for due, _ in self._due.values()), default=now + 1.0)
+                self._changed.wait(self._wake_at - now)
 
 
 class _Server(HTTPServer):
@@ -320,6 +440,7 @@ class _Server(HTTPServer):
         self._queue: queue.Queue[tuple[socket.socket, Any] | None] = queue.Queue(queue_size)
         self.refused = 0
         self._workers: list[threading.Thread] = []  # server_close runs inside __init__ when the bind fails
+        self.deadlines = _Deadlines()
         super().__init__(address, handler)
         self._workers = [threading.Thread(target=self._work, name=f"http-{i}", daemon=True) for i in range(workers)]
         for worker in self._workers:
@@ -363,19 +484,18 @@ class _Server(HTTPServer):
 
     def _secure(self, request: socket.socket) -> ssl.SSLSocket | None:
         """The TLS connection, or None (closed) when the handshake fails or takes over the timeout."""
-        deadline = threading.Timer(self.timeout_seconds, _shutdown, (request,))
-        deadline.daemon = True
-        deadline.start()
+        deadline = self.deadlines.arm(request, self.timeout_seconds)
         try:
             return self.tls.wrap_socket(request, server_side=True)  # type: ignore[union-attr]
         except (ssl.SSLError, OSError) as exc:
             log.debug("http: TLS handshake failed: %s", exc)
             return None
         finally:
-            deadline.cancel()
+            self.deadlines.disarm(deadline)
 
     def server_close(self) -> None:
         super().server_close()
+        self.deadlines.close()
         for _ in self._workers:
             with contextlib.suppress(queue.Full):
                 self._queue.put_nowait(None)
@@ -389,7 +509,9 @@ def serve(exporter: Exporter, address: str, port: int, web: WebConfig | None = N
           workers: int = WORKERS, queue_size: int = QUEUE_SIZE,
           timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> HTTPServer:
     """Bind the HTTP server (port 0 picks a free one) and serve it from a background thread; TLS and basic auth
-    when ``web`` (``--web.config.file``) says so."""
+    when ``web`` (``--web.config.file``) says so. Sets the process's GIL switch interval to
+    ``SWITCH_INTERVAL_SECONDS`` (scrapes wait less for the collectors' CPU work)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     auth = BasicAuth(web.users) if web and web.users else None
     handler = make_handler(exporter, auth, timeout_seconds)
     httpd = _Server((address, port), handler, workers, queue_size, web.tls if web else None, timeout_seconds)

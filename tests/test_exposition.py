@@ -4,11 +4,20 @@ exactly the metric names it declares (the names dashboards and alert lint check 
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 
 import pytest
 from aws_limits import AwsLimits
 from helpers import REGIONS, promtool_findings, sample_names, seed
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from docqet_monitor import __version__
@@ -17,8 +26,10 @@ from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters import collectors, cost, qdrant
-from docqet_monitor.exporters.metrics import Collection, render
+from docqet_monitor.exporters.metrics import Collection, dedupe, render
 from docqet_monitor.exporters.server import Exporter
+
+COLLECTOR_MODULES = ("ecs", "rds", "elasticache", "alb", "s3", "aurora_global", "qdrant", "cost")
 
 
 @pytest.fixture
@@ -46,6 +57,11 @@ def test_full_run_passes_promtool_with_no_findings(staging: Config, aws_limits: 
     assert [s.labels for s in found if s.name == "docqet_exporter_account_info"] == [
         {"account": "123456789012", "name": "default"}]
     assert aws_limits.calls["sts.GetCallerIdentity"] == 1  # once per process, whatever the targets
+    parts = [part.names for part in exporter.snapshot().parts]
+    assert len(parts) == len(exporter.collectors) + 1  # one per collector, then the self-metrics
+    assert sum(map(len, parts)) == len(frozenset().union(*parts))  # a family lives in one part
+    families = [f.name for f in text_string_to_metric_families(body.decode())]
+    assert len(families) == len(set(families))  # never split over two parts
 
 
 def test_each_collector_exports_exactly_its_declared_names(staging: Config, aws_limits: AwsLimits) -> None:
@@ -73,3 +89,51 @@ def test_self_metrics_are_the_declared_names() -> None:
     s.add_cost(0.01)
     assert sample_names(render(s.families())) == set(stats.METRIC_NAMES)
     assert promtool_findings(render(s.families())) == ""
+
+
+def test_no_two_collector_modules_declare_the_same_family() -> None:
+    """The exporter renders each collector's families as its own part of the exposition: a family must belong to
+    one collector (or to the self-metrics), never be split across parts."""
+    modules = [stats, *(importlib.import_module(f"docqet_monitor.exporters.{name}") for name in COLLECTOR_MODULES)]
+    declared = [name for module in modules for name in module.METRIC_NAMES]
+    assert len(declared) == len(set(declared))
+    assert set(declared) == collectors.exported_metric_names()  # every collector module is in the list
+
+
+def _odd_families() -> list[Metric]:
+    odd = GaugeMetricFamily("docqet_test_odd", "Help with \\ and\na newline.", labels=["z", "a"])
+    for v in (0, 1, -1, 1.5, 999999.99, 1e6, 123456789.0, 1e20, -1e20, math.inf, -math.inf, math.nan, -0.0, 5e-324):
+        odd.add_metric([f"v{v}", 'q"u\\o\nte'], v)
+    odd.add_metric(["dup", "x"], 7)
+    again = GaugeMetricFamily("docqet_test_odd", "Another help.", labels=["a", "z"])
+    again.add_metric(["x", "dup"], 8)  # the same series (labels in another order): the first one wins
+    again.add_metric(["y", "dup"], 9)
+    counter = CounterMetricFamily("docqet_test_requests", "Requests.", labels=["op"])
+    counter.add_metric(["get"], 3)
+    created = CounterMetricFamily("docqet_test_created", "With _created.", labels=["op"], created=5.0)
+    histogram = HistogramMetricFamily("docqet_test_seconds", "A histogram.", labels=["op"])
+    histogram.add_metric(["get"], [("0.5", 2), ("+Inf", 3)], 4)
+    info = InfoMetricFamily("docqet_test_build", "Info.")
+    info.add_metric([], {"version": "1"})
+    untyped = Metric("docqet_test_untyped", "Untyped.", "unknown")
+    untyped.add_sample("docqet_test_untyped", {}, 1, timestamp=12.5)
+    bare = GaugeMetricFamily("docqet_test_bare", "No labels.", value=3)
+    return [odd, counter, again, created, histogram, info, untyped, bare]
+
+
+class _Registry:
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+def test_render_writes_what_prometheus_client_writes() -> None:
+    """The exporter's own text writer (about 4x faster) gives prometheus_client's bytes, duplicates removed."""
+    families = _odd_families()
+    body = render(families)
+    assert body == generate_latest(_Registry(dedupe(families)))  # type: ignore[arg-type]
+    assert body.count(b"# TYPE docqet_test_odd gauge") == 1
+    assert b'docqet_test_odd{a="x",z="dup"} 7.0' in body and b"8.0" not in body
+    assert promtool_findings(body) == ""

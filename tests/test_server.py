@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import os
 import signal
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,11 +21,14 @@ import pytest
 import requests
 from click.testing import CliRunner
 from helpers import Samples, exposition_samples, free_port, promtool_findings
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from docqet_monitor import cli
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.exporters.metrics import Collection
+from docqet_monitor.exporters import metrics, server
+from docqet_monitor.exporters.metrics import Collection, Part, dedupe
 from docqet_monitor.exporters.server import Exporter, Snapshot, serve
 
 VENV_BIN = Path(sys.executable).parent
@@ -209,16 +215,144 @@ def test_partial_collection_replaces_series_but_reports_failure() -> None:
     assert _value(body, "docqet_exporter_collector_up", collector="partial") == 0
 
 
-def test_collectors_sharing_a_family_render_it_once() -> None:
-    first = FakeCollector("first", lambda n: Collection([_family("docqet_test_shared", {"a": 1, "b": 2})]))
-    second = FakeCollector("second", lambda n: Collection([_family("docqet_test_shared", {"b": 20, "c": 3})]))
-    exporter = Exporter([first, second], Stats())
-    exporter.refresh_all()
+def test_a_family_belongs_to_the_part_of_the_first_collector_exporting_it(caplog: pytest.LogCaptureFixture) -> None:
+    first = FakeCollector("first", lambda n: Collection([_family("docqet_test_shared", {"a": 1, "b": 2})]
+                                                        if n == 1 else []))
+    second = FakeCollector("second", lambda n: Collection([
+        _family("docqet_test_shared", {"b": 20, "c": 3}), _family("docqet_test_own", {"x": n}),
+        _family("docqet_exporter_build_info", {"x": 1})]))  # a self-metric's name: never a collector's
+    exporter = Exporter([first, second], Stats(version="1.0"))
+    exporter.refresh(first)
+    exporter.refresh(second)
     body = exporter.snapshot().body
     assert body.count(b"# TYPE docqet_test_shared gauge") == 1
+    assert body.count(b"# TYPE docqet_exporter_build_info gauge") == 1
     shared = {labels: v for (name, labels), v in _samples(body).items() if name == "docqet_test_shared"}
-    assert shared == {(("item", "a"),): 1, (("item", "b"),): 2, (("item", "c"),): 3}  # first one wins
+    assert shared == {(("item", "a"),): 1, (("item", "b"),): 2}  # the first collector's family only
+    assert _value(body, "docqet_test_own", item="x") == 1
+    assert _value(body, "docqet_exporter_build_info", version="1.0") == 1
+    assert _value(body, "docqet_exporter_build_info", item="x") is None
+    assert sorted(r.getMessage() for r in caplog.records if r.levelname == "WARNING") == [
+        "family docqet_exporter_build_info is exported by self-metrics already; dropping it from this collector",
+        "family docqet_test_shared is exported by first already; dropping it from this collector"]
     assert promtool_findings(body) == ""
+
+    exporter.refresh(first)  # no longer exports it: the next collector to export it owns it
+    exporter.refresh(second)
+    shared = {labels: v for (name, labels), v in _samples(exporter.snapshot().body).items()
+              if name == "docqet_test_shared"}
+    assert shared == {(("item", "b"),): 20, (("item", "c"),): 3}
+
+
+def _part_names(exporter: Exporter) -> list[set[str]]:
+    return [set(p.names) for p in exporter.snapshot().parts]
+
+
+def test_a_refresh_renders_only_its_collectors_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    a = FakeCollector("a", lambda n: Collection([_family("docqet_test_a", {"x": n}), _family("docqet_test_a2", {})]))
+    b = FakeCollector("b", lambda n: Collection([_family("docqet_test_b", {"x": n})]))
+    now = [1000.0]
+    exporter = Exporter([a, b], Stats(), clock=lambda: now[0])
+    exporter.refresh_all()
+    rendered: list[set[str]] = []
+    original = server.render_part
+
+    def counted(families: list[Metric]) -> Part:
+        rendered.append({f.name for f in families})
+        return original(families)
+
+    monkeypatch.setattr(server, "render_part", counted)
+    before = exporter.snapshot().parts
+    assert exporter.refresh(a) is True
+    self_names = {f.name for f in exporter.stats.families()}
+    assert rendered == [{"docqet_test_a", "docqet_test_a2"}, self_names]  # not b's
+    after = exporter.snapshot().parts
+    assert [set(p.names) for p in after] == [{"docqet_test_a", "docqet_test_a2"}, {"docqet_test_b"}, self_names]
+    assert after[1] is before[1]  # b's part: the same bytes, not re-rendered
+    assert _value(exporter.snapshot().body, "docqet_test_a", item="x") == 2
+    rendered.clear()
+    exporter.stats.register("b", 1.0, now[0])
+    now[0] += 10
+    exporter.check()  # the watchdog marks b stale: only the self-metrics are rendered again
+    assert rendered == [self_names]
+
+
+class _Registry:
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+def test_the_parts_make_the_exposition_one_render_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The concatenated parts equal prometheus_client's render of every family at once (the single render of
+    before), parse with its parser and promtool with no family split, and their gzip members decode as one."""
+    monkeypatch.setattr(metrics, "CHUNK_CHARS", 2000)  # parts of several chunks
+    counter = CounterMetricFamily("docqet_test_requests", "Requests.", labels=["op"])
+    counter.add_metric(["a\\b"], 3)
+    collectors = [
+        FakeCollector("one", lambda n: Collection([_family("docqet_test_one", {"a": 1.5, 'q"uote': 1e9}), counter])),
+        FakeCollector("two", lambda n: Collection([_family("docqet_test_two", {f"i{k}": k for k in range(500)}),
+                                                   _family("docqet_test_two", {"i1": 99, "j": 2})])),
+        FakeCollector("empty", lambda n: Collection()),
+    ]
+    stats = Stats(version="1.0")
+    exporter = Exporter(collectors, stats, clock=lambda: 1000.0)
+    exporter.refresh_all()
+    snap = exporter.snapshot()
+    assert len(snap.parts) == 4 and len(snap.parts[1].chunks) > 5
+    assert b"".join(snap.chunks(gzipped=False)) == snap.body
+    families = [f for c in collectors for f in c.behaviour(1).families] + stats.families()
+    assert snap.body == generate_latest(_Registry(dedupe(families)))  # type: ignore[arg-type]
+
+    parsed = [f.name for f in text_string_to_metric_families(snap.body.decode())]
+    assert len(parsed) == len(set(parsed))  # no family split over two parts
+    assert promtool_findings(snap.body) == ""
+    assert gzip.decompress(snap.gzipped) == snap.body
+    with gzip.GzipFile(fileobj=io.BytesIO(snap.gzipped)) as stream:
+        assert stream.read() == snap.body
+    members, rest = 0, snap.gzipped
+    while rest:  # one gzip member per part
+        inflate = zlib.decompressobj(wbits=31)
+        inflate.decompress(rest)
+        members, rest = members + 1, inflate.unused_data
+    assert members == len(snap.parts)
+
+
+def test_real_prometheus_scrapes_the_gzip_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    collectors = [FakeCollector(f"c{k}", lambda n, k=k: Collection([_family(f"docqet_test_c{k}", {
+        f"i{i}": i for i in range(100)})])) for k in range(3)]
+    exporter = Exporter(collectors, Stats())
+    exporter.refresh_all()
+    series = sum(1 for line in exporter.snapshot().body.splitlines() if not line.startswith(b"#"))
+    encodings: list[bool] = []
+    accepts_gzip = server.accepts_gzip
+    monkeypatch.setattr(server, "accepts_gzip", lambda header: encodings.append(accepts_gzip(header))
+                        or encodings[-1])
+    with _served(exporter) as url:
+        (tmp_path / "prometheus.yml").write_text(
+            "scrape_configs:\n  - job_name: exporter\n    scrape_interval: 1s\n"
+            f"    static_configs: [{{targets: ['{url.removeprefix('http://')}']}}]\n")
+        prometheus_port = free_port()
+        proc = subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={tmp_path / 'data'}",
+                                 f"--web.listen-address=127.0.0.1:{prometheus_port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            api = f"http://127.0.0.1:{prometheus_port}/api/v1/query"
+            deadline, found = time.monotonic() + 60, []
+            while not found:
+                assert time.monotonic() < deadline, "Prometheus did not scrape the exporter in 60 s"
+                time.sleep(0.5)
+                with contextlib.suppress(requests.ConnectionError):
+                    found = requests.get(api, params={"query": "scrape_samples_scraped and on() up == 1"},
+                                         timeout=5).json()["data"]["result"]
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    assert float(found[0]["value"][1]) == series
+    assert encodings and all(encodings)  # Prometheus asks for gzip: it read the members as one stream
 
 
 # --- HTTP ------------------------------------------------------------------------------------------
@@ -246,6 +380,41 @@ def test_http_endpoints_gzip_health_and_readiness() -> None:
         raw = zipped.raw.read(decode_content=False)
         assert int(zipped.headers["Content-Length"]) == len(raw)
         assert gzip.decompress(raw) == plain.content
+
+
+def test_etag_and_content_length_follow_the_parts() -> None:
+    one, two = FakeCollector("one", _values), FakeCollector("two", lambda n: _values(n, "docqet_test_two"))
+    exporter = Exporter([one, two], Stats(), clock=lambda: 1000.0)
+    exporter.refresh_all()
+    with _served(exporter) as url:
+        def get(encoding: str, method: str = "GET", **headers: str) -> tuple[requests.Response, bytes]:
+            response = requests.request(method, f"{url}/metrics", headers={"Accept-Encoding": encoding, **headers},
+                                        timeout=5, stream=True)
+            return response, response.raw.read(decode_content=False)
+
+        plain, plain_raw = get("identity")
+        zipped, zipped_raw = get("gzip")
+        for response, raw in ((plain, plain_raw), (zipped, zipped_raw)):
+            assert int(response.headers["Content-Length"]) == len(raw)
+            head, head_raw = get(response.headers.get("Content-Encoding", "identity"), "HEAD")
+            assert (head_raw, head.headers["Content-Length"], head.headers["ETag"]) == (
+                b"", response.headers["Content-Length"], response.headers["ETag"])
+        assert gzip.decompress(zipped_raw) == plain_raw == exporter.snapshot().body
+        assert plain.headers["ETag"] != zipped.headers["ETag"]  # one per encoding
+
+        again, _ = get("identity")
+        assert again.headers["ETag"] == plain.headers["ETag"]  # nothing changed
+        unchanged, body = get("gzip", **{"If-None-Match": f'"other", {zipped.headers["ETag"]}'})
+        assert (unchanged.status_code, body, unchanged.headers["ETag"]) == (304, b"", zipped.headers["ETag"])
+        assert get("gzip", **{"If-None-Match": plain.headers["ETag"]})[0].status_code == 200
+        assert get("identity", **{"If-None-Match": f'W/{plain.headers["ETag"]}'})[0].status_code == 304
+        assert get("identity", **{"If-None-Match": "*"})[0].status_code == 304
+
+        exporter.refresh(two)  # new values in one part: a new ETag
+        changed, changed_raw = get("identity", **{"If-None-Match": plain.headers["ETag"]})
+        assert changed.status_code == 200 and changed.headers["ETag"] != plain.headers["ETag"]
+        assert int(changed.headers["Content-Length"]) == len(changed_raw)
+        assert _value(changed_raw, "docqet_test_two", item="a") == 2
 
 
 def test_a_failing_request_is_logged_not_printed(caplog: pytest.LogCaptureFixture,
