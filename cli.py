@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from docqet_monitor.dashboards.commands import dashboards as dashboards_group
 from docqet_monitor.demo import alerts as alerts_demo
 from docqet_monitor.demo import aws as demo_mod
 from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
+from docqet_monitor.demo import stack as demo_stack
 from docqet_monitor.demo.dashboards import dashboards_step
 from docqet_monitor.demo.sync import sync_step
 from docqet_monitor.exporters import collectors as collector_registry
@@ -354,23 +356,29 @@ def exporter_serve(state: State, address: str | None, port: int | None, web_conf
 
 
 def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callable[[str], None],
-                        web: webconfig.WebConfig | None = None) -> None:
-    """Serve, refreshing in the background, until SIGTERM/SIGINT; ``announce(base_url)`` once listening."""
+                        web: webconfig.WebConfig | None = None,
+                        around: Callable[[str], AbstractContextManager[object]] | None = None) -> None:
+    """Serve, refreshing in the background, until SIGTERM/SIGINT; ``announce(base_url)`` once listening;
+    ``around(base_url)``: a context entered then and left on the signal, before the server stops (demo --stack)."""
     stop = _stop_on_signals()  # before the port opens: a signal right after is not missed
     try:
         httpd = serve(exp, address, port, web)
     except OSError as exc:
         raise RunError(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
     host, bound = httpd.server_address[:2]
-    announce(f"{'https' if web and web.tls else 'http'}://{host}:{bound}")
+    url = f"{'https' if web and web.tls else 'http'}://{host}:{bound}"
+    announce(url)
     exp.start()
-    stop.wait()
-    log.info("stopping")
-    http.abort_all()  # requests in flight (Qdrant, a slow server) end now, not at their deadline
-    exp.stop(timeout=2.0)
-    http.abort_all()  # and any a collector started meanwhile
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        with around(url) if around else nullcontext():
+            stop.wait()
+    finally:
+        log.info("stopping")
+        http.abort_all()  # requests in flight (Qdrant, a slow server) end now, not at their deadline
+        exp.stop(timeout=2.0)
+        http.abort_all()  # and any a collector started meanwhile
+        httpd.shutdown()
+        httpd.server_close()
     _exit_if_stuck()
 
 
@@ -472,7 +480,8 @@ Commands find this repository from any directory inside it (or give --root DIR).
 # The demo's steps, in order; each feature keeps its step in its own package and appends it here.
 DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost_step,
                                    demo_cost_qdrant.qdrant_step, dashboards_step,
-                                   alerts_demo.render_step, alerts_demo.pipeline_step, sync_step]
+                                   alerts_demo.broken_service_step, alerts_demo.render_step,
+                                   alerts_demo.pipeline_step, sync_step]
 
 
 @main.command()
@@ -480,15 +489,24 @@ DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost
 @click.option("--alerts-pipeline", is_flag=True,
               help="Also run Prometheus and Alertmanager on the rendered rules until a page reaches a local "
                    "PagerDuty stand-in (needs prometheus and alertmanager on PATH).")
+@click.option("--broken-service", is_flag=True,
+              help=f"Add an ECS service `{alerts_demo.BROKEN_SERVICE}` whose tasks never start, so that something "
+                   "pages (implied by --alerts-pipeline and --stack; compose.yaml's demo uses it).")
+@click.option("--stack", is_flag=True,
+              help="Also run Prometheus (the rendered rules), Alertmanager, a PagerDuty stand-in and, when "
+                   "grafana-server is on PATH, Grafana around the exporter until Ctrl-C; prints their URLs and "
+                   "each page (needs prometheus and alertmanager on PATH).")
 @click.option("--address", default="127.0.0.1", show_default=True,
-              help="Address for /metrics; 0.0.0.0 in a container (compose.yaml).")
+              help="Address for /metrics (with --stack: for every service of the stack); 0.0.0.0 in a container "
+                   "(compose.yaml).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help=f"Port for /metrics [default: exporter.port, {config_mod.DEFAULT_PORT}; 0: any free].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=demo_mod.DEFAULT_OUT,
               show_default=True,
               help="Where the demo writes dashboards, rules and its cost cache; emptied at the start of each run.")
 @pass_state
-def demo(state: State, once: bool, alerts_pipeline: bool, address: str, port: int | None, out: Path) -> None:
+def demo(state: State, once: bool, alerts_pipeline: bool, broken_service: bool, stack: bool, address: str,
+         port: int | None, out: Path) -> None:
     """Run everything against moto's AWS emulator on 127.0.0.1, seeded with a Docqet staging environment.
 
     Without --env/--config the staging settings are used (the monitoring repository's staging.yaml, else the
@@ -498,6 +516,10 @@ def demo(state: State, once: bool, alerts_pipeline: bool, address: str, port: in
     from docqet_monitor.exporters import qdrant
 
     demo_mod.require_moto()  # without the demo extra: say how to install it (exit 2)
+    if stack and once:
+        raise UsageError("--stack runs until Ctrl-C; it cannot be combined with --once")
+    if stack:
+        demo_stack.check_tools()  # exit 2 before anything starts
     base = state.config if state.env or state.config_path else _demo_staging(state)
     config = dataclasses.replace(base, regions=(demo_mod.REGION, demo_mod.DR_REGION), accounts=())
     listen = config.exporter.port if port is None else port
@@ -513,13 +535,15 @@ def demo(state: State, once: bool, alerts_pipeline: bool, address: str, port: in
         click.echo(f"AWS emulator (moto) on {endpoint}", err=True)
         ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True), out_dir=out_dir)
         ctx.extras[alerts_demo.PIPELINE_FLAG] = alerts_pipeline
+        ctx.extras[alerts_demo.BROKEN_FLAG] = broken_service or alerts_pipeline or stack
         demo_mod.run_steps(ctx, DEMO_STEPS)
         exp = _build_exporter(ctx.config)
         if once:
             click.echo(f"demo output (kept until the next run): {out_dir}", err=True)
             _print_once(exp)
         else:
-            _serve_until_signal(exp, address, listen, lambda url: _announce_demo(url, out_dir))
+            _serve_until_signal(exp, address, listen, lambda url: _announce_demo(url, out_dir),
+                                around=(lambda url: demo_stack.run(ctx, url, address)) if stack else None)
 
 
 def _demo_staging(state: State) -> config_mod.Config:

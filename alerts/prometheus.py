@@ -43,7 +43,7 @@ def alert_rule(rule: AlertRule, config: Config, annotations: bool = True) -> dic
 def rule_files(config: Config, annotations: bool = True, for_override: str | None = None) -> dict[str, dict]:
     """``{file name: rule-file document}`` for one environment (``alerts.yml``, ``slo.yml``).
 
-    ``for_override`` replaces every non-empty ``for`` (only the end-to-end test uses it, to fire quickly).
+    ``for_override`` replaces every non-empty ``for`` (the end-to-end test and the demo, to fire quickly).
     """
     rules = [r for r in catalog.rules(config) if r.expr]
     if for_override is not None:

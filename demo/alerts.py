@@ -1,7 +1,8 @@
 """Demo steps for alerts: render the rules and configs; with ``--alerts-pipeline`` run them for real.
 
-The pipeline step adds an ECS service whose tasks never start, runs an exporter (ECS only, for speed)
-against the emulator, then Prometheus and Alertmanager (:mod:`alerts.pipeline`) until the critical
+With ``--broken-service`` (implied by ``--alerts-pipeline`` and ``--stack``) an ECS service whose tasks never
+start is added, so that something pages. The pipeline step runs an exporter (ECS only, for speed) against the
+emulator, then Prometheus and Alertmanager (:mod:`alerts.pipeline`) until the critical
 ``EcsServiceTasksBelowDesired`` page reaches the local PagerDuty stand-in, and prints that event.
 """
 
@@ -24,6 +25,7 @@ from docqet_monitor.exporters.server import Exporter, serve
 
 BROKEN_SERVICE = "reports"
 PIPELINE_FLAG = "alerts_pipeline"  # ctx.extras key set by `demo --alerts-pipeline`
+BROKEN_FLAG = "broken_service"  # ctx.extras key set by `demo --broken-service` (and --alerts-pipeline, --stack)
 
 
 def render_step(ctx: DemoContext) -> None:
@@ -46,7 +48,6 @@ def pipeline_step(ctx: DemoContext) -> None:
         pipeline.binary("alertmanager", "prometheus-alertmanager")
     except render.ToolMissing as exc:
         raise DemoError(f"--alerts-pipeline: {exc}") from None
-    _add_broken_service(ctx)
     config = dataclasses.replace(ctx.config, collectors=dataclasses.replace(
         ctx.config.collectors, rds=dataclasses.replace(ctx.config.collectors.rds, enabled=False),
         cost=dataclasses.replace(ctx.config.collectors.cost, enabled=False),
@@ -72,7 +73,10 @@ def pipeline_step(ctx: DemoContext) -> None:
     ctx.echo(json.dumps({k: event[k] for k in ("event_action", "payload", "links") if k in event}, indent=2))
 
 
-def _add_broken_service(ctx: DemoContext) -> None:
+def broken_service_step(ctx: DemoContext) -> None:
+    """Demo step (``--broken-service``): add the ECS service :data:`BROKEN_SERVICE`, whose 2 tasks never start."""
+    if not ctx.extras.get(BROKEN_FLAG):
+        return
     ecs = boto3.client("ecs", endpoint_url=ctx.endpoint_url, region_name=ctx.region)
     family = f"{CLUSTER}-{BROKEN_SERVICE}"
     ecs.register_task_definition(family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
@@ -81,4 +85,5 @@ def _add_broken_service(ctx: DemoContext) -> None:
     # moto starts a new service with every task pending (running 0 of desired) until updated: left so
     ecs.create_service(cluster=CLUSTER, serviceName=BROKEN_SERVICE, taskDefinition=family, desiredCount=2,
                        launchType="FARGATE")
-    ctx.echo(f"alerts pipeline: added ECS service {BROKEN_SERVICE} to {CLUSTER} whose 2 tasks never start")
+    ctx.echo(f"broken service: added ECS service {BROKEN_SERVICE} to {CLUSTER} whose 2 tasks never start "
+             "(it pages: EcsServiceNoRunningTasks, EcsServiceTasksBelowDesired)")

@@ -122,6 +122,7 @@ def test_the_exporter_runs_the_staging_demo_on_every_interface() -> None:
     args = argv(svc)
     assert args[:args.index("demo")] == ["--env", "staging"]  # the image's working directory holds the environments
     assert args[args.index("demo") + 1:args.index("demo") + 3] == ["--address", "0.0.0.0"]
+    assert "--broken-service" in args  # something pages in the stack
     assert svc["build"] == {"context": ".", "args": {"IMAGE_EXTRAS": "demo"}}
     assert service("pagerduty")["image"] == svc["image"]  # the stand-in runs on the image built here
     assert bind_mounts(service("pagerduty"))[argv(service("pagerduty"))[1]] == STAND_IN
