@@ -157,7 +157,7 @@ def validate(state: State, env: str | None, strict: bool) -> None:
     findings = (_validate_alerts(config) + _validate_runbooks(state, config) + _validate_dashboards(config)
                 + _validate_committed(state) + _validate_paging(config, strict))
     for finding in findings:
-        click.echo(finding, err=True)
+        logs.note(finding, logging.ERROR)
     if findings:
         raise RunError(f"{len(findings)} problem(s)")
 
@@ -171,7 +171,7 @@ def _validate_paging(config: config_mod.Config, strict: bool) -> list[str]:
         click.echo(f"paging: every alert of {config.environment} reaches someone.")
     elif not strict:
         for gap in gaps:
-            click.echo(f"warning: paging: {gap}", err=True)
+            logs.note(f"warning: paging: {gap}", logging.WARNING)
     return [f"paging: {gap}" for gap in gaps] if strict else []
 
 

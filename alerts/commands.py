@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import click
 from docqet_monitor import sync as sync_mod
 from docqet_monitor.alerts import catalog, iam, prometheus, readiness, scaleout, testpage
 from docqet_monitor.core import config as config_mod
+from docqet_monitor.core import logs
 from docqet_monitor.core import plan as plan_mod
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.ids import alarm_prefix
@@ -37,7 +39,7 @@ def _targets(config: config_mod.Config, names: tuple[str, ...]) -> list[sync_mod
         except sync_mod.Skipped as exc:
             if names:  # missing settings: exit 2
                 raise sync_mod.Skipped(f"{name}: {exc}") from None
-            click.echo(f"{name}: skipped: {exc}", err=True)
+            logs.note(f"{name}: skipped: {exc}")
     return found
 
 
@@ -110,7 +112,7 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
     rules = catalog.rules(config)  # bad threshold overrides stop here (exit 2), before any target starts
     gaps = readiness.gaps(config, rules, os.environ)
     for gap in gaps:
-        click.echo(f"{'error' if strict else 'warning'}: paging: {gap}", err=True)
+        logs.note(f"{'error' if strict else 'warning'}: paging: {gap}", logging.ERROR if strict else logging.WARNING)
     if gaps and strict:
         raise RunError(f"sync --strict: {len(gaps)} paging gap(s) in {config.environment}; nothing was written")
     if rules_out is None and "rules" in targets:  # asked for explicitly: no repository is an error (exit 2)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from docqet_monitor.core.secrets import RedactingFilter
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_notes = logging.getLogger("docqet_monitor")
+_json_lines = False  # --log-format json: set by setup()
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,6 +46,8 @@ def setup(verbosity: int, fmt: str) -> None:
     output can carry request headers."""
     level = logging.INFO if verbosity == 0 else logging.DEBUG
     logging.getLogger("docqet_monitor.requests").setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
+    global _json_lines
+    _json_lines = fmt == "json"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactingFilter())  # every record, from any logger, loses the secrets the process knows
@@ -52,3 +56,12 @@ def setup(verbosity: int, fmt: str) -> None:
     root.setLevel(level)
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "requests"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def note(line: str, level: int = logging.INFO) -> None:
+    """A line for the reader on stderr (a finding, a warning, what is being read): the line itself, or under
+    --log-format json one log record at ``level`` with the line as its message, like every other stderr line."""
+    if _json_lines:
+        _notes.log(level, line)
+    else:
+        print(line, file=sys.stderr, flush=True)

@@ -4,11 +4,13 @@ dashboards.publish, whose Grafana target runs on the plan engine (core.plan)."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import click
 
+from docqet_monitor.core import logs
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.plan import Plan, apply, check_conflicts, render_text, to_json
 from docqet_monitor.dashboards import build as builder
@@ -51,7 +53,7 @@ def check_command(state: Any, out: str | None) -> None:
     directory = _out(state, out, "check")
     changes = builder.compare(directory, builder.build_all(state.config))
     for change in changes:
-        click.echo(f"{change.path}: {change.change}", err=True)
+        logs.note(f"{change.path}: {change.change}", logging.ERROR)
     if changes and out is None and (state.env or state.config_path):
         raise RunError(f"{len(changes)} dashboard file(s) differ from the build for this environment; "
                        "the committed files are built without --env/--config (catalog defaults): "
@@ -75,7 +77,7 @@ def _grafana_plan(state: Any, prune: bool, force: bool) -> tuple[Grafana, Plan]:
     config = state.config
     grafana = connect(config.grafana)
     models = builder.build_all(config)
-    click.echo(f"Grafana {grafana.url}, folder {config.grafana.folder!r} ({config.grafana.folder_uid})", err=True)
+    logs.note(f"Grafana {grafana.url}, folder {config.grafana.folder!r} ({config.grafana.folder_uid})")
     return grafana, make_plan(grafana, models, config.grafana.folder_uid, config.grafana.folder, prune=prune,
                               force=force)
 

@@ -32,6 +32,21 @@ def test_the_final_error_is_a_json_line_too(tmp_path: Path) -> None:
     assert records[-1]["message"].startswith("Error: invalid configuration: ") and "regions" in records[-1]["message"]
 
 
+@pytest.mark.parametrize("args", [
+    ["--env", "production", "validate", "--strict"],  # its findings, the paging gaps, the final error
+    ["--env", "production", "sync", "--strict", "--target", "rules"],  # paging gaps as errors
+    ["dashboards", "check", "--out", "{tmp}"],  # every missing file
+    ["--env", "staging", "alerts", "plan"],  # "sentry: skipped: ..."
+], ids=["validate", "sync", "dashboards-check", "alerts-plan"])
+def test_under_json_every_stderr_line_is_json(args: list[str], tmp_path: Path, moto_endpoint: str) -> None:
+    result = CliRunner().invoke(main, ["--log-format", "json", *(a.format(tmp=tmp_path) for a in args)])
+    assert result.exit_code in (0, 1), result.stderr
+    records = _json_lines(result.stderr)  # raises if any line is not JSON
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    text = CliRunner().invoke(main, [a.format(tmp=tmp_path) for a in args])
+    assert [r["message"] for r in records] == text.stderr.splitlines()  # the same lines, each a record
+
+
 def test_text_errors_stay_one_plain_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "missing.yaml"), "validate"])
     assert result.exit_code == 2 and result.stderr.startswith("Error: invalid configuration: ")
@@ -71,9 +86,8 @@ NO_AWS = ("collectors: {ecs: {enabled: false}, rds: {enabled: false}, elasticach
 
 def _http_records(stderr: str, fmt: str) -> list[dict]:
     """The HTTP attempt lines of stderr as dicts; every line of the requests logger must parse."""
-    if fmt == "json":  # (some commands still echo plain lines to stderr, e.g. dashboards plan's "Grafana ...")
-        records = _json_lines("\n".join(line for line in stderr.splitlines() if line.startswith("{")))
-        return [r for r in records if r["logger"] == "docqet_monitor.requests" and "method" in r]
+    if fmt == "json":
+        return [r for r in _json_lines(stderr) if r["logger"] == "docqet_monitor.requests" and "method" in r]
     lines = [line for line in stderr.splitlines() if "docqet_monitor.requests: http " in line]
     matches = [HTTP_LINE.fullmatch(line) for line in lines]
     assert all(matches), [line for line, m in zip(lines, matches, strict=True) if not m]
