@@ -12,42 +12,46 @@ UID = ids.EXPORTER
 TITLE = "Docqet / Exporter health"
 
 _AGE = "time() - docqet_exporter_collector_last_success_timestamp_seconds"
+# sharded exporters (--shard K/N) label their self-metrics with shard="K/N"; unsharded the label is absent
+# and Grafana writes nothing for it
+_BY_COLLECTOR = "{{collector}} {{shard}}"
 
 
 def build(t: Thresholds) -> G.Dashboard:
     rows = [
         S.Row("Collectors", [
-            S.state_timeline("Collector up", [S.Query("docqet_exporter_collector_up", "{{collector}}")], S.UP_DOWN,
+            S.state_timeline("Collector up", [S.Query("docqet_exporter_collector_up", _BY_COLLECTOR)], S.UP_DOWN,
                              description="1 when the collector's last refresh succeeded. A failing collector "
                                          "keeps serving its last good series."),
             S.state_timeline("Scrape up", [S.Query('up{job="docqet-monitor"}', "{{instance}}")], S.UP_DOWN,
                              description="Whether Prometheus can scrape the exporter (job docqet-monitor)."),
-            S.timeseries("Time since last success", [S.Query(_AGE + '{collector!="cost"}', "{{collector}}")],
+            S.timeseries("Time since last success", [S.Query(_AGE + '{collector!="cost"}', _BY_COLLECTOR)],
                          S.SECONDS, thresholds=t.above("ExporterDataStale"), w=8,
                          description="Age of each collector's data (the cost collector is beside)."),
-            S.timeseries("Time since last success (cost)", [S.Query(_AGE + '{collector="cost"}', "cost")],
+            S.timeseries("Time since last success (cost)", [S.Query(_AGE + '{collector="cost"}', "cost {{shard}}")],
                          S.SECONDS, thresholds=t.above("ExporterDataStale", "cost_threshold"), w=8,
                          description="Cost Explorer is read every 6 hours by default, so its data ages slowly."),
-            S.timeseries("Refresh duration", [S.Query("docqet_exporter_collector_duration_seconds", "{{collector}}")],
+            S.timeseries("Refresh duration", [S.Query("docqet_exporter_collector_duration_seconds", _BY_COLLECTOR)],
                          S.SECONDS, w=8, description="Wall time of each collector's last refresh."),
         ]),
         S.Row("AWS API", [
             S.timeseries("AWS requests by operation", [
-                S.Query("sum by (service, operation) (rate(docqet_exporter_aws_requests_total[$__rate_interval]))",
-                        "{{service}} {{operation}}")], S.REQUESTS_PER_SECOND, stack=True,
+                S.Query("sum by (service, operation, shard) "
+                        "(rate(docqet_exporter_aws_requests_total[$__rate_interval]))",
+                        "{{service}} {{operation}} {{shard}}")], S.REQUESTS_PER_SECOND, stack=True,
                 description="AWS requests per second, retries included."),
             S.timeseries("AWS errors by operation", [
-                S.Query("sum by (service, operation, code) "
+                S.Query("sum by (service, operation, code, shard) "
                         "(rate(docqet_exporter_aws_request_errors_total[$__rate_interval]))",
-                        "{{service}} {{operation}} {{code}}")], S.REQUESTS_PER_SECOND, stack=True,
+                        "{{service}} {{operation}} {{code}} {{shard}}")], S.REQUESTS_PER_SECOND, stack=True,
                 description="Failed AWS requests per second by error code (throttling, timeouts, 5xx)."),
             S.stat("Estimated API spend per day", [
                 "sum(increase(docqet_exporter_aws_estimated_cost_usd_total[1d]))"], S.USD, w=8,
                 description="What the exporter's own AWS calls cost over the last 24 hours (GetMetricData, "
                             "other CloudWatch calls, Cost Explorer)."),
             S.timeseries("Estimated API spend (daily rate)", [
-                S.Query("sum(rate(docqet_exporter_aws_estimated_cost_usd_total[$__rate_interval])) * 86400",
-                        "USD per day")], S.USD, w=16),
+                S.Query("sum by (shard) (rate(docqet_exporter_aws_estimated_cost_usd_total[$__rate_interval])) * 86400",
+                        "USD per day {{shard}}")], S.USD, w=16),
         ]),
         S.Row("Build", [
             S.table("Exporter versions", [S.Query("docqet_exporter_build_info")], hide=("Time", "Value", "__name__"),
