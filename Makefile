@@ -33,7 +33,8 @@ tools:
 containers:
 	tests/containers/setup-podman.sh
 
-demo: venv
+# `make demo ARGS=--stack` also installs what the stack runs (tools: Prometheus and Alertmanager)
+demo: venv $(if $(findstring --stack,$(ARGS)),tools)
 	$(BIN)/docqet-monitor demo $(ARGS)
 
 lint: venv

@@ -100,9 +100,10 @@ mode = file
 
 
 def grafana_home(binary: str) -> Path | None:
-    """Grafana's home directory (``conf/defaults.ini``) for ``binary``: a tarball's (``bin/..``), else the
-    packages' ``/usr/share/grafana``; None when neither has it."""
-    for home in (Path(binary).resolve().parent.parent, GRAFANA_PACKAGE_HOME):
+    """Grafana's home directory (``conf/defaults.ini``) for ``binary``: a tarball's (``bin/..``), Homebrew's
+    (``bin/../share/grafana``), else the deb and rpm packages' ``/usr/share/grafana``; None when none has it."""
+    prefix = Path(binary).resolve().parent.parent
+    for home in (prefix, prefix / "share" / "grafana", GRAFANA_PACKAGE_HOME):
         if (home / "conf" / "defaults.ini").is_file():
             return home
     return None

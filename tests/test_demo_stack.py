@@ -261,15 +261,19 @@ def test_grafana_provisioning_serves_the_built_dashboards_from_the_stack_prometh
         assert errors == [], path.name
 
 
-def test_grafana_home_is_beside_a_tarballs_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_grafana_home_is_found_from_the_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "bin").mkdir()
     binary = tmp_path / "bin" / "grafana-server"
     binary.write_text("")
     monkeypatch.setattr(stack, "GRAFANA_PACKAGE_HOME", tmp_path / "nowhere")
     assert stack.grafana_home(str(binary)) is None
+    homebrew = tmp_path / "share" / "grafana"
+    (homebrew / "conf").mkdir(parents=True)
+    (homebrew / "conf" / "defaults.ini").write_text("")
+    assert stack.grafana_home(str(binary)) == homebrew
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "defaults.ini").write_text("")
-    assert stack.grafana_home(str(binary)) == tmp_path
+    assert stack.grafana_home(str(binary)) == tmp_path  # a tarball's, first
 
 
 def test_page_line_says_what_would_have_paged() -> None:
