@@ -125,6 +125,7 @@ class Pipeline:
     prometheus_url: str
     alertmanager_url: str
     sink: PagerDutySink
+    processes: tuple[subprocess.Popen[bytes], ...] = ()  # Alertmanager, Prometheus (and the agent), running
 
 
 def binary(*names: str) -> str:
@@ -144,7 +145,7 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def process(argv: list[str], log: Path, ready_url: str, timeout: float = 30.0) -> Iterator[None]:
+def process(argv: list[str], log: Path, ready_url: str, timeout: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``argv`` until the context exits (terminate, then kill); wait until ``ready_url`` answers 200."""
     with log.open("wb") as out:
         # a session of its own: a terminal's Ctrl-C reaches only us, and we stop it (not mid-start by the signal)
@@ -156,7 +157,7 @@ def process(argv: list[str], log: Path, ready_url: str, timeout: float = 30.0) -
                 tail = log.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{Path(argv[0]).name} did not become ready at {ready_url}:\n{tail}")
             time.sleep(0.1)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -196,6 +197,7 @@ def run(config: Config, exporter_target: str, workdir: Path, for_: str = "5s",
     host = connect_host(address)
     with ExitStack() as stack:
         sink = stack.enter_context(PagerDutySink(address, on_event))
+        procs: list[subprocess.Popen[bytes]] = []
         key_file = workdir / "pagerduty-routing-key"
         key_file.write_text(DUMMY_ROUTING_KEY)
         local = local_config(config, sink.url, key_file)
@@ -207,10 +209,10 @@ def run(config: Config, exporter_target: str, workdir: Path, for_: str = "5s",
         (workdir / "alertmanager.yml").write_text(prometheus.dump(
             alertmanager.alertmanager_config(local, timings=LOCAL_TIMINGS), "local pipeline"), encoding="utf-8")
         am_url, prom_url = f"http://{host}:{am_port}", f"http://{host}:{prom_port}"
-        stack.enter_context(process(
+        procs.append(stack.enter_context(process(
             [alertmanager_bin, f"--config.file={workdir / 'alertmanager.yml'}",
              f"--storage.path={workdir / 'alertmanager-data'}", f"--web.listen-address={address}:{am_port}",
-             "--cluster.listen-address="], workdir / "alertmanager.log", f"{am_url}/-/ready"))
+             "--cluster.listen-address="], workdir / "alertmanager.log", f"{am_url}/-/ready")))
         if two_tier:
             doc = prometheus.central_config(config.environment, str(rules_dir), [am_url], evaluation_interval=interval)
             extra = ["--web.enable-remote-write-receiver"]
@@ -220,17 +222,17 @@ def run(config: Config, exporter_target: str, workdir: Path, for_: str = "5s",
                 scrape_interval=interval, evaluation_interval=interval)
             extra = []
         (workdir / "prometheus.yml").write_text(prometheus.dump(doc, "local pipeline"), encoding="utf-8")
-        stack.enter_context(process(
+        procs.append(stack.enter_context(process(
             [prometheus_bin, f"--config.file={workdir / 'prometheus.yml'}", *extra,
              f"--storage.tsdb.path={workdir / 'prometheus-data'}", f"--web.listen-address={address}:{prom_port}"],
-            workdir / "prometheus.log", f"{prom_url}/-/ready"))
+            workdir / "prometheus.log", f"{prom_url}/-/ready")))
         if two_tier:
             agent_port = free_port()
             (workdir / "agent.yml").write_text(prometheus.dump(prometheus.agent_config(
                 config.environment, [exporter_target], f"{prom_url}/api/v1/write", "local-agent",
                 scrape_interval=interval), "local pipeline"), encoding="utf-8")
-            stack.enter_context(process(
+            procs.append(stack.enter_context(process(
                 [prometheus_bin, "--enable-feature=agent", f"--config.file={workdir / 'agent.yml'}",
                  f"--storage.agent.path={workdir / 'agent-data'}", f"--web.listen-address=127.0.0.1:{agent_port}"],
-                workdir / "agent.log", f"http://127.0.0.1:{agent_port}/-/ready"))
-        yield Pipeline(prom_url, am_url, sink)
+                workdir / "agent.log", f"http://127.0.0.1:{agent_port}/-/ready")))
+        yield Pipeline(prom_url, am_url, sink, tuple(procs))

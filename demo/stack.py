@@ -9,9 +9,12 @@ pages are printed as they arrive, and Grafana with the data source and the demo'
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -109,9 +112,40 @@ def grafana_home(binary: str) -> Path | None:
     return None
 
 
+def _watch(processes: list[subprocess.Popen[bytes]], stopping: threading.Event, workdir: Path,
+           echo: Callable[[str], None]) -> None:
+    """Say once for each process that exits before ``stopping`` is set (the rest of the stack keeps running)."""
+    running = list(processes)
+    while running and not stopping.wait(1.0):
+        for proc in [p for p in running if p.poll() is not None]:
+            running.remove(proc)
+            echo(f"--stack: {Path(str(proc.args[0])).name} exited with code {proc.returncode} (its log is in "
+                 f"{workdir}); the rest of the stack keeps running")
+
+
+@dataclass(frozen=True)
+class Grafana:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def _grafana(ctx: DemoContext, address: str, prometheus_url: str, workdir: Path) -> Iterator[str | None]:
-    """Grafana on a free port while the context lasts (its URL), or None, said in one line, without one."""
+def _watching(processes: list[subprocess.Popen[bytes]], workdir: Path, echo: Callable[[str], None]) -> Iterator[None]:
+    """:func:`_watch` in a thread while the context lasts (stopped before the processes are)."""
+    stopping = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(processes, stopping, workdir, echo), name="stack-watch",
+                               daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        watcher.join()
+
+
+@contextmanager
+def _grafana(ctx: DemoContext, address: str, prometheus_url: str, workdir: Path) -> Iterator[Grafana | None]:
+    """Grafana on a free port while the context lasts, or None, said in one line, without one."""
     dashboards_dir = Path(ctx.extras.get("dashboards_dir", ctx.out_dir / "dashboards"))
     binary = shutil.which("grafana-server")
     home = grafana_home(binary) if binary else None
@@ -127,8 +161,8 @@ def _grafana(ctx: DemoContext, address: str, prometheus_url: str, workdir: Path)
         (workdir / rel).write_text(text, encoding="utf-8")
     url = f"http://{pipeline.connect_host(address)}:{port}"
     with pipeline.process([binary, f"--homepath={home}", f"--config={workdir / 'grafana.ini'}"],
-                          workdir.parent / "grafana.log", f"{url}/api/health", timeout=120):
-        yield url
+                          workdir.parent / "grafana.log", f"{url}/api/health", timeout=120) as proc:
+        yield Grafana(url, proc)
 
 
 @contextmanager
@@ -142,16 +176,18 @@ def run(ctx: DemoContext, exporter_url: str, address: str) -> Iterator[None]:
         try:
             p = stack.enter_context(pipeline.run(ctx.config, target, workdir, for_=FOR, interval=INTERVAL,
                                                  address=address, on_event=lambda body: ctx.echo(page_line(body))))
-            grafana_url = stack.enter_context(_grafana(ctx, address, p.prometheus_url, workdir / "grafana"))
+            grafana = stack.enter_context(_grafana(ctx, address, p.prometheus_url, workdir / "grafana"))
         except RuntimeError as exc:  # a process did not become ready: its log's tail says why
             raise DemoError(f"--stack: {exc}") from None
-        grafana = f"\n  grafana:      {grafana_url}  (the dashboards in the {ctx.config.grafana.folder} folder; " \
-                  "anonymous viewer, admin/admin to sign in)" if grafana_url else ""
+        # left first (ExitStack: last in, first out): a process stopped on exit is not reported
+        stack.enter_context(_watching([*p.processes, *([grafana.process] if grafana else [])], workdir, ctx.echo))
+        grafana_line = f"\n  grafana:      {grafana.url}  (the dashboards in the {ctx.config.grafana.folder} " \
+                       "folder; anonymous viewer, admin/admin to sign in)" if grafana else ""
         ctx.echo(f"""
 docqet-monitor demo --stack is running (Ctrl-C to stop); pages are printed below as they arrive.
   prometheus:   {p.prometheus_url}  (targets, the {ctx.config.environment} rules with every 'for' at {FOR}, alerts)
   alertmanager: {p.alertmanager_url}  (what fires and where it is routed)
-  pagerduty:    {p.sink.url}  (the stand-in: what would have paged; JSON at /events){grafana}
+  pagerduty:    {p.sink.url}  (the stand-in: what would have paged; JSON at /events){grafana_line}
   logs:         {workdir} (removed on exit)
 """)
         yield

@@ -187,6 +187,13 @@ def test_stack_runs_the_real_pipeline_around_the_demo_until_sigterm(tmp_path: Pa
         commands = " | ".join(children.values())
         assert len(children) == 3 and "prometheus" in commands and "alertmanager" in commands \
             and "grafana-server" in commands, commands
+
+        # a process of the stack that dies is reported; the rest keeps running
+        [alertmanager] = [pid for pid, command in children.items() if "alertmanager" in command]
+        os.kill(alertmanager, signal.SIGKILL)
+        _poll("the dead Alertmanager reported", lambda: any(line.startswith(
+            "--stack: prometheus-alertmanager exited with code -9") for line in lines) or None, lines)
+        assert exporter_up()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
