@@ -29,6 +29,7 @@ from docqet_monitor.dashboards.commands import dashboards as dashboards_group
 from docqet_monitor.demo import alerts as alerts_demo
 from docqet_monitor.demo import aws as demo_mod
 from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
+from docqet_monitor.demo import edge as demo_edge
 from docqet_monitor.demo import stack as demo_stack
 from docqet_monitor.demo.dashboards import dashboards_step
 from docqet_monitor.demo.sync import sync_step
@@ -478,7 +479,7 @@ Commands find this repository from any directory inside it (or give --root DIR).
 # --- demo -------------------------------------------------------------------------------------
 
 # The demo's steps, in order; each feature keeps its step in its own package and appends it here.
-DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_cost_qdrant.cost_step,
+DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_edge.edge_step, demo_cost_qdrant.cost_step,
                                    demo_cost_qdrant.qdrant_step, dashboards_step,
                                    alerts_demo.broken_service_step, alerts_demo.render_step,
                                    alerts_demo.pipeline_step, sync_step]

@@ -437,6 +437,101 @@ QDRANT_RULES: tuple[AlertRule, ...] = (
     ),
 )
 
+_DISTRIBUTION = "CloudFront distribution {{ $labels.distribution }} (account {{ $labels.account }})"
+_STAGE = "API {{ $labels.api }} stage {{ $labels.stage }} " + _WHERE
+_WEB_ACL = "web ACL {{ $labels.web_acl }} " + _WHERE
+
+# CloudFront, Route 53 and WAF for CloudFront are global: their CloudWatch alarms live in us-east-1.
+EDGE_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="CloudFront5xxErrorRatioHigh", severity="critical",
+        summary="CloudFront distribution {{ $labels.distribution }} answers too many 5xx",
+        description=f"{{{{ $value | humanizePercentage }}}} of the viewer requests to {_DISTRIBUTION} fail with a "
+                    "5xx (the origin or CloudFront itself): users cannot load the product.",
+        runbook="edge/cloudfront-5xx-ratio-high", dashboard=EDGE, panel="CloudFront 5xx error ratio",
+        expr="docqet_cloudfront_5xx_error_ratio > {threshold}"
+             " and docqet_cloudfront_requests_per_second > {min_requests_per_second}",
+        for_="5m", thresholds={"threshold": 0.05, "min_requests_per_second": 1.0},
+        cloudwatch=CloudWatchAlarm(
+            resource="cloudfront_distribution", comparison="GreaterThanThreshold", scale=100.0,  # percent
+            metrics=(("rate", "AWS/CloudFront", "5xxErrorRate", "Average"),
+                     ("requests", "AWS/CloudFront", "Requests", "Sum")),
+            expression="IF(requests > {min_requests_per_second} * {period}, rate, 0)",
+            evaluation_periods=5, datapoints_to_alarm=5, treat_missing_data="notBreaching"),
+    ),
+    AlertRule(
+        name="CloudFront4xxErrorRatioUnusual", severity="warning",
+        summary="CloudFront distribution {{ $labels.distribution }} answers unusually many 4xx",
+        description=f"{{{{ $value | humanizePercentage }}}} of the viewer requests to {_DISTRIBUTION} get a 4xx, "
+                    "well above its average of the last day: broken links after a deploy, a missing object, "
+                    "or a client or bot hammering wrong URLs.",
+        runbook="edge/cloudfront-4xx-ratio-unusual", dashboard=EDGE, panel="CloudFront 4xx error ratio",
+        expr="docqet_cloudfront_4xx_error_ratio > {factor} * avg_over_time(docqet_cloudfront_4xx_error_ratio[1d])"
+             " and docqet_cloudfront_4xx_error_ratio > {min_ratio}",
+        for_="15m", thresholds={"factor": 2.0, "min_ratio": 0.05},
+    ),
+    AlertRule(
+        name="Route53HealthCheckFailing", severity="critical",
+        summary="Route 53 health check {{ $labels.name }} is failing",
+        description="Route 53 health check {{ $labels.health_check }} ({{ $labels.name }}, {{ $labels.target }}; "
+                    "account {{ $labels.account }}) is unhealthy: seen from the internet, this endpoint of the "
+                    "product is down.",
+        runbook="edge/route53-health-check-failing", dashboard=EDGE, panel="Route 53 health check status",
+        expr="(docqet_route53_health_check_up < {healthy})"
+             " * on(account, health_check) group_left(name, target) docqet_route53_health_check_info",
+        for_="2m", thresholds={"healthy": 1},
+        cloudwatch=CloudWatchAlarm(
+            resource="route53_health_check", threshold="healthy", comparison="LessThanThreshold",
+            metrics=(("m", "AWS/Route53", "HealthCheckStatus", "Minimum"),),
+            # Route 53 publishes the status every minute; a gap is the check being deleted or disabled
+            evaluation_periods=2, datapoints_to_alarm=2, treat_missing_data="missing"),
+    ),
+    AlertRule(
+        name="ApiGateway5xxRatioHigh", severity="critical",
+        summary="API {{ $labels.api }} ({{ $labels.stage }}) answers too many 5xx",
+        description=f"{{{{ $value | humanizePercentage }}}} of the requests to {_STAGE} fail with a 5xx "
+                    "(integration errors, timeouts or API Gateway itself).",
+        runbook="edge/apigateway-5xx-ratio-high", dashboard=EDGE, panel="API Gateway 5xx ratio",
+        expr="docqet_apigateway_5xx_per_second / docqet_apigateway_requests_per_second > {threshold}"
+             " and docqet_apigateway_requests_per_second > {min_requests_per_second}",
+        for_="5m", thresholds={"threshold": 0.05, "min_requests_per_second": 0.1},
+        cloudwatch=CloudWatchAlarm(
+            resource="apigateway_stage", comparison="GreaterThanThreshold",
+            # REST stages; an HTTP API stage's alarm reads 5xx instead of 5XXError (see alerts.cloudwatch)
+            metrics=(("errors", "AWS/ApiGateway", "5XXError", "Sum"), ("requests", "AWS/ApiGateway", "Count", "Sum")),
+            expression="IF(requests > {min_requests_per_second} * {period}, FILL(errors, 0) / requests, 0)",
+            evaluation_periods=5, datapoints_to_alarm=5, treat_missing_data="notBreaching"),
+    ),
+    AlertRule(
+        name="ApiGatewayLatencyP95High", severity="warning",
+        summary="API {{ $labels.api }} ({{ $labels.stage }}) is slow (p95)",
+        description=f"The 95th percentile latency of {_STAGE} is {{{{ $value | humanizeDuration }}}}.",
+        runbook="edge/apigateway-latency-p95-high", dashboard=EDGE, panel="API Gateway p95 latency",
+        expr="docqet_apigateway_latency_p95_seconds > {threshold}", for_="10m", thresholds={"threshold": 1.0},
+    ),
+    AlertRule(
+        name="ApiGateway4xxRatioHigh", severity="warning",
+        summary="API {{ $labels.api }} ({{ $labels.stage }}) rejects many requests (4xx)",
+        description=f"{{{{ $value | humanizePercentage }}}} of the requests to {_STAGE} get a 4xx: clients are "
+                    "throttled (429: rate limits or usage plans), unauthorised (401/403) or send bad requests.",
+        runbook="edge/apigateway-4xx-ratio-high", dashboard=EDGE, panel="API Gateway 4xx ratio",
+        expr="docqet_apigateway_4xx_per_second / docqet_apigateway_requests_per_second > {threshold}"
+             " and docqet_apigateway_requests_per_second > {min_requests_per_second}",
+        for_="15m", thresholds={"threshold": 0.1, "min_requests_per_second": 0.1},
+    ),
+    AlertRule(
+        name="WafBlockedRequestsSpike", severity="info",
+        summary="WAF {{ $labels.web_acl }} blocks far more requests than usual",
+        description=f"{_WEB_ACL} blocks {{{{ $value | humanize }}}} requests a second, several times its "
+                    "average of the last day: an attack being stopped, or a rule blocking real users.",
+        runbook="edge/waf-blocked-requests-spike", dashboard=EDGE, panel="WAF blocked requests",
+        expr='docqet_waf_blocked_requests_per_second{rule="ALL"} > {factor}'
+             ' * avg_over_time(docqet_waf_blocked_requests_per_second{rule="ALL"}[1d])'
+             ' and docqet_waf_blocked_requests_per_second{rule="ALL"} > {min_per_second}',
+        for_="10m", thresholds={"factor": 3.0, "min_per_second": 1.0},
+    ),
+)
+
 COST_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="CostMonthForecastOverBudget", severity="warning",
@@ -533,7 +628,7 @@ SENTRY_RULES: tuple[AlertRule, ...] = (
 
 CATALOG: tuple[AlertRule, ...] = (
     ECS_RULES + API_RULES + AURORA_RULES + QDRANT_RULES + COST_RULES + EXPORTER_RULES + SENTRY_RULES
-    + REDIS_RULES + ALB_RULES + S3_RULES + AURORA_GLOBAL_RULES
+    + REDIS_RULES + ALB_RULES + S3_RULES + AURORA_GLOBAL_RULES + EDGE_RULES
 )
 """The defaults: every alert except the SLO alerts (built from ``alerts.slo`` by :func:`rules`)."""
 
@@ -544,6 +639,7 @@ GROUPS: tuple[tuple[str, str, tuple[AlertRule, ...]], ...] = (
     ("docqet-qdrant", "", QDRANT_RULES), ("docqet-cost", "1h", COST_RULES), ("docqet-exporter", "", EXPORTER_RULES),
     ("docqet-redis", "", REDIS_RULES), ("docqet-alb", "", ALB_RULES), ("docqet-s3", "", S3_RULES),
     ("docqet-aurora-global", "", AURORA_GLOBAL_RULES),
+    ("docqet-edge", "", EDGE_RULES),
 )
 
 
@@ -607,7 +703,8 @@ DASHBOARD_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
     REDIS: (("account", "account"), ("region", "region"), ("replication_group", "replication_group"),
             ("cache_cluster", "cache_cluster")),
     EDGE: (("account", "account"), ("region", "region"), ("load_balancer", "load_balancer"),
-           ("target_group", "target_group")),
+           ("target_group", "target_group"), ("distribution", "distribution"), ("health_check", "health_check"),
+           ("api", "api"), ("stage", "stage"), ("web_acl", "web_acl")),
     STORAGE_DR: (("account", "account"), ("region", "region"), ("bucket", "bucket"),
                  ("global_cluster", "global_cluster")),
 }

@@ -12,6 +12,7 @@ updated or deleted. API limits (names, actions per state, batch sizes, page size
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,15 +22,18 @@ from typing import Any, Protocol
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
 from docqet_monitor.core.aws import failing_as
 from docqet_monitor.core.config import Config
-from docqet_monitor.core.discovery import Target, arn_resource, targets
+from docqet_monitor.core.discovery import Target, arn_resource, global_targets, selected, targets
 from docqet_monitor.core.discovery import alb as alb_discovery
 from docqet_monitor.core.discovery import aurora_global as global_discovery
 from docqet_monitor.core.discovery import elasticache as elasticache_discovery
 from docqet_monitor.core.discovery.alb import AlbApi, BotoAlbApi
+from docqet_monitor.core.discovery.apigateway import ApiGatewayApi, BotoApiGatewayApi
 from docqet_monitor.core.discovery.aurora_global import AuroraGlobalApi, BotoAuroraGlobalApi
+from docqet_monitor.core.discovery.cloudfront import BotoCloudFrontApi, CloudFrontApi
 from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, selected_clusters
 from docqet_monitor.core.discovery.elasticache import BotoElastiCacheApi, ElastiCacheApi
 from docqet_monitor.core.discovery.rds import BotoRdsApi, RdsApi
+from docqet_monitor.core.discovery.route53 import BotoRoute53Api, Route53Api
 from docqet_monitor.core.ids import MANAGED_BY, alarm_prefix
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, PlanInputError, diff
 
@@ -65,6 +69,7 @@ class Resource:
     name: str  # short name in alarm names
     dimensions: tuple[tuple[str, str], ...]
     service: str = ""
+    metric_names: tuple[tuple[str, str], ...] = ()  # (catalog metric, this resource's name for it): HTTP APIs
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -121,6 +126,41 @@ def discover(ecs: EcsApi | None, rds: RdsApi | None, ecs_clusters: Sequence[str]
     return found
 
 
+HTTP_API_METRICS = (("4XXError", "4xx"), ("5XXError", "5xx"))  # what HTTP APIs (v2) call REST's error metrics
+
+
+def discover_apis(apis: ApiGatewayApi | None, names: Sequence[str] = ()) -> list[Resource]:
+    """The API Gateway stages of one region (``names``: API names or ids to keep, empty: all)."""
+    found = []
+    for s in [] if apis is None else apis.stages():
+        if not selected(names, s.api, s.api_id):
+            continue
+        name = f"{s.api}-{s.stage.lstrip('$')}"
+        if s.protocol == "rest":
+            found.append(Resource("apigateway_stage", name, (("ApiName", s.api), ("Stage", s.stage))))
+        else:
+            found.append(Resource("apigateway_stage", name, (("ApiId", s.api_id), ("Stage", s.stage)),
+                                  metric_names=HTTP_API_METRICS))
+    return found
+
+
+def discover_global(route53: Route53Api | None, cloudfront: CloudFrontApi | None,
+                    route53_names: Sequence[str] = (), cloudfront_names: Sequence[str] = ()) -> list[Resource]:
+    """The account's Route 53 health checks and CloudFront distributions (global: alarms in us-east-1)."""
+    found = []
+    checks = [] if route53 is None else route53.health_checks()
+    tags = route53.names([c.id for c in checks]) if checks and route53 is not None else {}
+    for c in checks:
+        name = tags.get(c.id, "")
+        if selected(route53_names, name, c.id):
+            found.append(Resource("route53_health_check", name or c.id, (("HealthCheckId", c.id),)))
+    for d in [] if cloudfront is None else cloudfront.distributions():
+        if selected(cloudfront_names, d.id, d.alias, d.domain_name):
+            found.append(Resource("cloudfront_distribution", d.alias or d.id,
+                                  (("DistributionId", d.id), ("Region", "Global"))))
+    return found
+
+
 # --- desired alarms (pure) ----------------------------------------------------------------------
 
 
@@ -168,6 +208,9 @@ def metric_alarm(rule: AlertRule, cw: CloudWatchAlarm, resource: Resource, env: 
                  description: str) -> dict[str, Any]:
     """The PutMetricAlarm parameters (without tags) of one rule on one resource (pure)."""
     dims = [{"Name": k, "Value": v} for k, v in resource.dimensions]
+    renamed = dict(resource.metric_names)
+    cw = dataclasses.replace(cw, metrics=tuple((mid, ns, renamed.get(metric, metric), stat)
+                                               for mid, ns, metric, stat in cw.metrics))
     body: dict[str, Any] = {
         "AlarmName": _alarm_name(env, resource.name, rule.name),
         "AlarmDescription": description,
@@ -412,7 +455,7 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
     validate(rules, config.cloudwatch_alarms.sns_topics)
     wanted: list[Desired] = []
     found: list[Live] = []
-    ecs_cfg, rds_cfg = config.collectors.ecs, config.collectors.rds
+    ecs_cfg, rds_cfg, api_cfg = config.collectors.ecs, config.collectors.rds, config.collectors.apigateway
     for t in targets(config):
         with failing_as(f"cannot discover the resources to alarm on in {where(t)}"):
             ecs = (BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
@@ -424,13 +467,23 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
             alb = BotoAlbApi(clients(t, "elbv2")) if alb_cfg.enabled else None
             global_cfg = config.collectors.aurora_global
             aurora_global = BotoAuroraGlobalApi(clients(t, "rds")) if global_cfg.enabled else None
+            apis = (BotoApiGatewayApi(clients(t, "apigateway"), clients(t, "apigatewayv2"),
+                                      config.aws.max_concurrency) if api_cfg.enabled else None)
             resources = discover(ecs, rds, ecs_cfg.clusters, rds_cfg.clusters, elasticache=redis,
                                  replication_groups=redis_cfg.replication_groups, alb=alb,
                                  load_balancers=alb_cfg.load_balancers, aurora_global=aurora_global,
                                  global_clusters=global_cfg.global_clusters, region=t.region)
+            resources += discover_apis(apis, api_cfg.names)
+        wanted += desired(rules, resources, config, t.region, runbook, scope=str(t))
+    r53_cfg, cf_cfg = config.collectors.route53, config.collectors.cloudfront
+    for t in _global_scopes(config):
+        with failing_as(f"cannot discover the Route 53 health checks and CloudFront distributions in {where(t)}"):
+            route53 = BotoRoute53Api(clients(t, "route53")) if r53_cfg.enabled else None
+            cloudfront = BotoCloudFrontApi(clients(t, "cloudfront")) if cf_cfg.enabled else None
+            resources = discover_global(route53, cloudfront, r53_cfg.names, cf_cfg.names)
         wanted += desired(rules, resources, config, t.region, runbook, scope=str(t))
     check_limits(wanted)
-    for t in targets(config):
+    for t in _scopes(config):
         with failing_as(f"cannot read CloudWatch alarms in {where(t)}"):
             found += live(clients(t, "cloudwatch"), clients(t, "resourcegroupstaggingapi"), str(t),
                           config.environment)
@@ -442,9 +495,20 @@ def where(t: Target) -> str:
     return t.region if t.account is None else f"{t.region} of account {t.account.name or t.account.role_arn}"
 
 
+def _global_scopes(config: Config) -> tuple[Target, ...]:
+    """us-east-1 of each account, where the alarms of global services live (none when both are off)."""
+    enabled = config.collectors.route53.enabled or config.collectors.cloudfront.enabled
+    return global_targets(config) if enabled else ()
+
+
+def _scopes(config: Config) -> tuple[Target, ...]:
+    """Every (account, region) holding alarms: the configured ones and the global services' us-east-1."""
+    return tuple(dict.fromkeys(targets(config) + _global_scopes(config)))
+
+
 def writer(config: Config, clients: Clients) -> Writer:
     found = {}
-    for t in targets(config):
+    for t in _scopes(config):
         with failing_as(f"cannot reach CloudWatch in {where(t)}"):  # a role account assumes its role here
             found[str(t)] = clients(t, "cloudwatch")
     return Writer(found)

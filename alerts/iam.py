@@ -8,7 +8,10 @@ from the role that made it (``tests/test_iam_policy.py``), and checks each actio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
+
+import botocore.session
 
 # botocore service names whose IAM prefix differs
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag"}
@@ -18,18 +21,26 @@ IAM_ACTIONS = {("s3", "ListBuckets"): "s3:ListAllMyBuckets",
 ROLES = ("exporter", "sync")
 ASSUME_ROLE = "sts:AssumeRole"  # only with `accounts:` in the config (role per account)
 ALARM_PREFIX = "docqet-"  # every alarm name starts with it (core.ids.alarm_prefix: docqet-<env>-)
+# API Gateway (v1 and v2) authorises by HTTP method on resource paths: apigateway:GET on .../restapis etc.
+HTTP_METHOD_ACTIONS = ("apigateway", "apigatewayv2")
+API_GATEWAY_READS = ("arn:aws:apigateway:*::/restapis", "arn:aws:apigateway:*::/restapis/*/stages",
+                     "arn:aws:apigateway:*::/apis", "arn:aws:apigateway:*::/apis/*/stages")
 
-# read-only discovery shared by both: ECS services and their ALB target groups, Aurora clusters and instances
+# read-only discovery shared by both: ECS services and their ALB target groups, Aurora clusters and instances,
+# Redis, load balancers, Aurora Global, Route 53 health checks and CloudFront distributions (global), and API
+# Gateway stages (apigateway:GET in a statement of its own, see API_GATEWAY_READS)
 DISCOVERY = (
     "ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices",
     "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers",
     "rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeGlobalClusters",
     "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
+    "route53:ListHealthChecks", "route53:ListTagsForResources", "cloudfront:ListDistributions",
 )
 EXPORTER = (
     *DISCOVERY,
     "cloudwatch:GetMetricData", "cloudwatch:ListMetrics",
     "s3:ListAllMyBuckets", "s3:GetBucketVersioning", "s3:GetReplicationConfiguration",
+    "wafv2:ListWebACLs", "wafv2:GetWebACL",
     "ce:GetCostAndUsage", "ce:GetCostForecast",
     "sts:GetCallerIdentity",  # the default credentials' account id (the `account` label), once per process
 )
@@ -44,8 +55,17 @@ SYNC_WRITE = ("cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "clou
 
 def iam_action(service: str, operation: str) -> str:
     """``elbv2``, ``DescribeTargetGroups`` -> ``elasticloadbalancing:DescribeTargetGroups``; ``s3``,
-    ``ListBuckets`` -> ``s3:ListAllMyBuckets`` (pure)."""
+    ``ListBuckets`` -> ``s3:ListAllMyBuckets``; API Gateway (v1 and v2) operations -> ``apigateway:<HTTP
+    method>`` (``GetRestApis`` -> ``apigateway:GET``)."""
+    if service in HTTP_METHOD_ACTIONS:
+        return f"apigateway:{_http_method(service, operation)}"
     return IAM_ACTIONS.get((service, operation)) or f"{IAM_PREFIX.get(service, service)}:{operation}"
+
+
+@cache
+def _http_method(service: str, operation: str) -> str:
+    model = botocore.session.get_session().get_service_model(service).operation_model(operation)
+    return str(model.http["method"])
 
 
 def alarm_arn(prefix: str = ALARM_PREFIX) -> str:
@@ -56,7 +76,8 @@ def alarm_arn(prefix: str = ALARM_PREFIX) -> str:
 def policy(role: str, role_arns: Sequence[str] = (), prefix: str = ALARM_PREFIX) -> dict[str, Any]:
     """The IAM policy document of one role (pure). ``role_arns``: the roles of ``accounts:`` to assume (none: no
     ``sts:AssumeRole`` statement at all); ``prefix``: the alarm names sync may write (``docqet-<env>-`` for one
-    environment)."""
+    environment). Both roles list API Gateway stages: ``apigateway:GET`` limited to the API and stage lists (on
+    ``*`` it would read API keys too)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if role == "exporter":
@@ -67,6 +88,8 @@ def policy(role: str, role_arns: Sequence[str] = (), prefix: str = ALARM_PREFIX)
             {"Sid": "SyncWriteOurAlarms", "Effect": "Allow", "Action": sorted(SYNC_WRITE),
              "Resource": alarm_arn(prefix)},
         ]
+    statements.append({"Sid": "ApiGatewayRead", "Effect": "Allow", "Action": ["apigateway:GET"],
+                       "Resource": list(API_GATEWAY_READS)})
     if role_arns:
         statements.append({"Sid": "AssumeAccountRoles", "Effect": "Allow", "Action": [ASSUME_ROLE],
                            "Resource": sorted(set(role_arns))})

@@ -32,7 +32,8 @@ class CloudWatchAlarm:
     """
 
     resource: Literal["ecs_service", "alb_target_group", "rds_writer", "rds_instance", "rds_reader",
-                      "elasticache_node", "load_balancer", "load_balancer_target_group", "rds_global_secondary"]
+                      "elasticache_node", "load_balancer", "load_balancer_target_group", "rds_global_secondary",
+                      "cloudfront_distribution", "route53_health_check", "apigateway_stage"]
     metrics: tuple[tuple[str, str, str, str], ...]
     comparison: Comparison
     treat_missing_data: TreatMissingData  # no default: what a gap in the data means is decided per alarm

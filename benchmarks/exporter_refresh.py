@@ -4,9 +4,11 @@ asserts nothing).
 Topology: 1,000 ECS services in 10 clusters (every second one behind an ALB target group) and 50 Aurora
 clusters with 3 instances each, 20 Redis replication groups (a primary and a replica each), 30 application
 load balancers (the 10 of the ECS clusters and 20 more with 2 target groups each), 200 S3 buckets (every
-fourth replicating) and 5 Aurora Global databases (their secondaries in this region), in one region. AWS is an
-in-process fake answering at the HTTP layer through botocore's ``before-send`` event, so the real client path
-runs: the exporter's accounting and in-flight limit,
+fourth replicating) and 5 Aurora Global databases (their secondaries in this region), in one region; at the
+edge 10 CloudFront distributions, 20 Route 53 health checks, 20 APIs (10 REST, 10 HTTP, one stage each) and 5
+web ACLs (3 REGIONAL, 2 CLOUDFRONT, one rule each). AWS is an in-process fake answering at the HTTP layer
+(query, JSON, rest-JSON and rest-XML protocols) through botocore's ``before-send`` event, so the real client
+path runs: the exporter's accounting and in-flight limit,
 retries, response parsing, and the AWS limits layer of the tests (real page sizes and batch limits; moto
 ignores them and is far too slow for GetMetricData at this size).
 
@@ -23,6 +25,7 @@ import http.client
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -52,15 +55,21 @@ ACCOUNT = "123456789012"
 ECS_CLUSTERS, SERVICES_PER_CLUSTER = 10, 100
 AURORA_CLUSTERS, INSTANCES_PER_CLUSTER = 50, 3
 ECS_METRICS, ALB_METRICS, RDS_CLUSTER_METRICS, RDS_INSTANCE_METRICS = 2, 3, 1, 8
+DISTRIBUTIONS, HEALTH_CHECKS, REST_APIS, HTTP_APIS, REGIONAL_ACLS, CLOUDFRONT_ACLS = 10, 20, 10, 10, 3, 2
+# CloudWatch metrics read per resource: CloudFront 5, Route 53 2, an API stage 5, a WAF rule dimension 2
+# (Allowed, Blocked) for the whole ACL and for its one rule
+CLOUDFRONT_METRICS, ROUTE53_METRICS, API_METRICS, WAF_METRICS_PER_ACL = 5, 2, 5, 2 * 2
 
 REDIS_GROUPS, REDIS_NODES_PER_GROUP, REDIS_NODE_METRICS = 20, 2, 10
 EXTRA_LOAD_BALANCERS, TARGET_GROUPS_PER_EXTRA_LB, ALB_LB_METRICS, ALB_TG_METRICS = 20, 2, 3, 2
 BUCKETS, REPLICATING_EVERY, REPLICATION_METRICS = 200, 4, 3
 GLOBAL_CLUSTERS, GLOBAL_LAG_METRICS = 5, 2
 
-# AWS limits: items a page / a call
+# AWS limits: items a page / a call (API Gateway v2 documents no maximum page: its default, 100)
 PAGE = {"ListClusters": 100, "ListServices": 100, "DescribeServices": 10, "DescribeTargetGroups": 400,
-        "DescribeDBClusters": 100, "DescribeDBInstances": 100, "GetMetricData": 500}
+        "DescribeDBClusters": 100, "DescribeDBInstances": 100, "GetMetricData": 500,
+        "ListHealthChecks": 1000, "ListTagsForResources": 10, "ListDistributions": 100, "GetRestApis": 500,
+        "GetApis": 100, "ListWebACLs": 100}
 # the same for the platform collectors' operations (botocore models / AWS docs)
 PLATFORM_PAGE = {"DescribeReplicationGroups": 100, "DescribeCacheClusters": 100, "DescribeLoadBalancers": 400,
                  "DescribeTargetGroups": 400, "ListBuckets": 10_000, "ListMetrics": 500,
@@ -111,6 +120,7 @@ class Topology:
                                    "DBInstanceClass": "db.r6g.large", "DBInstanceStatus": "available"}
                                   for m in members]
         self._platform()
+        self._edge_topology()
 
     def _platform(self) -> None:
         """Redis, load balancers, buckets and global databases (AWS's answers, unpaged)."""
@@ -149,8 +159,31 @@ class Topology:
         """The storage classes CloudWatch lists for a bucket: every fifth also has infrequent-access data."""
         return ["StandardStorage", "StandardIAStorage"] if int(bucket[-3:]) % 5 == 0 else ["StandardStorage"]
 
+    def _edge_topology(self) -> None:
+        """CloudFront, Route 53, API Gateway and WAF (AWS's answers, unpaged)."""
+        self.distributions = [{
+            "Id": f"E{d:013d}", "ARN": f"arn:aws:cloudfront::{ACCOUNT}:distribution/E{d:013d}", "Status": "Deployed",
+            "DomainName": f"d{d:04d}.cloudfront.net", "Enabled": True,
+            "Aliases": {"Quantity": 1, "Items": [f"site-{d:02d}.docqet.example"]}} for d in range(DISTRIBUTIONS)]
+        self.health_checks = [{
+            "Id": f"{h:08x}-0000-4000-8000-{h:012x}", "CallerReference": f"hc-{h}", "HealthCheckVersion": 1,
+            "HealthCheckConfig": {"Type": "HTTPS", "FullyQualifiedDomainName": f"app-{h:02d}.docqet.example",
+                                  "Port": 443, "ResourcePath": "/healthz"}} for h in range(HEALTH_CHECKS)]
+        self.rest_apis = [{"id": f"rest{a:06d}", "name": f"rest-api-{a:02d}"} for a in range(REST_APIS)]
+        self.http_apis = [{"ApiId": f"http{a:04d}", "Name": f"http-api-{a:02d}", "ProtocolType": "HTTP"}
+                          for a in range(HTTP_APIS)]
+        self.web_acls = {scope: [{"Name": f"{scope.lower()}-acl-{w}", "Id": f"{w:08x}-0000-4000-8000-{w:012x}",
+                                  "ARN": f"arn:aws:wafv2:{REGION}:{ACCOUNT}:{scope.lower()}/webacl/acl-{w}",
+                                  "LockToken": "lock"} for w in range(count)]
+                         for scope, count in (("REGIONAL", REGIONAL_ACLS), ("CLOUDFRONT", CLOUDFRONT_ACLS))}
+
     def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """The full answer (no pagination: the limits layer pages it, as moto would need)."""
+        if operation == "GetCallerIdentity":  # the default account's id (the `account` label), once per process
+            return {"UserId": "AIDABENCHMARK", "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/benchmark"}
+        edge = self._edge(operation, params)
+        if edge is not None:
+            return edge
         if operation == "ListClusters":
             return {"clusterArns": [_arn("ecs", f"cluster/{c}") for c in self.clusters]}
         if operation == "ListServices":
@@ -197,6 +230,38 @@ class Topology:
                                           for i, q in enumerate(params["MetricDataQueries"])]}
         raise ValueError(f"the fake does not know {operation}")
 
+    def _edge(self, operation: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """CloudFront, Route 53, API Gateway and WAF; rest protocols pass ``url`` and ``body`` (None: not one)."""
+        visibility = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True}
+        if operation == "ListHealthChecks":
+            return {"HealthChecks": self.health_checks, "Marker": "", "IsTruncated": False, "MaxItems": "1000"}
+        if operation == "ListTagsForResources":
+            ids = re.findall(r"<ResourceId>([^<]+)</ResourceId>", params["body"])
+            return {"ResourceTagSets": [{"ResourceType": "healthcheck", "ResourceId": i,
+                                         "Tags": [{"Key": "Name", "Value": f"check-{i[:8]}"}]} for i in ids]}
+        if operation == "ListDistributions":
+            return {"DistributionList": {"Marker": "", "MaxItems": 100, "IsTruncated": False,
+                                         "Quantity": len(self.distributions), "Items": self.distributions}}
+        if operation == "GetRestApis":
+            return {"items": self.rest_apis}
+        if operation == "GetStages" and "/restapis/" in params["url"]:
+            return {"item": [{"stageName": "prod", "deploymentId": "d1"}]}
+        if operation == "GetApis":
+            return {"Items": self.http_apis}
+        if operation == "GetStages":
+            return {"Items": [{"StageName": "$default"}]}
+        if operation == "ListWebACLs":
+            return {"WebACLs": self.web_acls[params["Scope"]]}
+        if operation == "GetWebACL":
+            rule = {"Name": "rate-limit", "Priority": 1, "Action": {"Block": {}},
+                    "Statement": {"RateBasedStatement": {"Limit": 2000, "AggregateKeyType": "IP"}},
+                    "VisibilityConfig": {**visibility, "MetricName": f"{params['Name']}-rate"}}
+            return {"WebACL": {"Name": params["Name"], "Id": params["Id"], "ARN": "arn:aws:wafv2:::webacl",
+                               "DefaultAction": {"Allow": {}}, "Rules": [rule],
+                               "VisibilityConfig": {**visibility, "MetricName": params["Name"]}},
+                    "LockToken": "lock"}
+        return None
+
 
 # --- answering at the HTTP layer ------------------------------------------------------------------
 
@@ -218,6 +283,19 @@ def _xml(shape: Any, value: Any, name: str) -> str:
     else:
         inner = escape(str(value))
     return f"<{name}>{inner}</{name}>"
+
+
+def _rest_json(shape: Any, value: Any) -> Any:
+    """rest-json for ``value`` of botocore ``shape``: members under their wire names (``locationName``)."""
+    kind = shape.type_name
+    if kind == "structure":
+        return {m.serialization.get("name", k): _rest_json(m, value[k]) for k, m in shape.members.items()
+                if k in value}
+    if kind == "list":
+        return [_rest_json(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: _rest_json(shape.value, v) for k, v in value.items()}
+    return value.timestamp() if isinstance(value, datetime) else value
 
 
 def _json(value: Any) -> Any:
@@ -249,9 +327,20 @@ class FakeAwsHttp(Aws):
     def _answer(self, model: Any, operation: str, request: Any) -> AWSResponse:
         time.sleep(self.latency)
         op = model.operation_model(operation)
-        if model.resolved_protocol == "rest-xml":  # S3, path-style on the fake endpoint: /<bucket>?<subresource>
+        protocol = model.resolved_protocol
+        if protocol == "rest-xml" and model.service_name == "s3":  # path-style on the fake endpoint
             return self._rest_xml(op, operation, request)
-        if model.resolved_protocol == "query":
+        if protocol in ("rest-json", "rest-xml"):  # API Gateway; Route 53 and CloudFront
+            body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "")
+            result = self.topology.answer(operation, {"url": request.url, "body": body})
+            if protocol == "rest-json":
+                payload = json.dumps(_rest_json(op.output_shape, result)).encode()
+                return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, Body(payload))
+            member = op.output_shape.serialization.get("payload")
+            xml = (_xml(op.output_shape.members[member], result[member], member) if member
+                   else _xml(op.output_shape, result, f"{operation}Response"))
+            return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, Body(xml.encode()))
+        if protocol == "query":
             result = self.topology.answer(operation, _query_params(request.body))
             wrapper = op.output_shape.serialization["resultWrapper"]
             body = (f"<{operation}Response>{_xml(op.output_shape, result, wrapper)}"
@@ -288,6 +377,11 @@ def expected(topology: Topology) -> dict[str, tuple[int, int]]:
     def calls(items: int, operation: str) -> int:
         return math.ceil(items / PAGE[operation])
 
+    # the edge: CloudWatch reads per collector and region (global services in us-east-1, WAF in both)
+    edge_reads = [DISTRIBUTIONS * CLOUDFRONT_METRICS, HEALTH_CHECKS * ROUTE53_METRICS,
+                  (REST_APIS + HTTP_APIS) * API_METRICS, REGIONAL_ACLS * WAF_METRICS_PER_ACL,
+                  CLOUDFRONT_ACLS * WAF_METRICS_PER_ACL]
+
     discovery = {
         "ecs ListClusters": calls(len(topology.clusters), "ListClusters"),
         "ecs ListServices": sum(calls(len(s), "ListServices") for s in topology.services.values()),
@@ -295,13 +389,22 @@ def expected(topology: Topology) -> dict[str, tuple[int, int]]:
         "elbv2 DescribeTargetGroups": calls(behind_alb, "DescribeTargetGroups"),  # the ECS services' groups
         "rds DescribeDBClusters": calls(len(topology.db_clusters), "DescribeDBClusters"),
         "rds DescribeDBInstances": calls(len(topology.db_instances), "DescribeDBInstances"),
+        "route53 ListHealthChecks": calls(HEALTH_CHECKS, "ListHealthChecks"),
+        "route53 ListTagsForResources": calls(HEALTH_CHECKS, "ListTagsForResources"),
+        "cloudfront ListDistributions": calls(DISTRIBUTIONS, "ListDistributions"),
+        "apigateway GetRestApis": calls(REST_APIS, "GetRestApis"),
+        "apigateway GetStages": REST_APIS,  # one per REST API: no batch form exists
+        "apigatewayv2 GetApis": calls(HTTP_APIS, "GetApis"),
+        "apigatewayv2 GetStages": HTTP_APIS,
+        "wafv2 ListWebACLs": calls(REGIONAL_ACLS, "ListWebACLs") + calls(CLOUDFRONT_ACLS, "ListWebACLs"),
+        "wafv2 GetWebACL": REGIONAL_ACLS + CLOUDFRONT_ACLS,  # the metric names are only in GetWebACL
     }
     result = {op: (n, n) for op, n in discovery.items()}
     platform, platform_queries = platform_expected(topology)
     for op, n in platform.items():
         result[op] = (result.get(op, (0, 0))[0] + n, result.get(op, (0, 0))[1] + n)
     # the collectors refresh on their own schedules, so each batches its own queries (and each period its own)
-    queries = [ecs_queries, rds_queries, *platform_queries]
+    queries = [ecs_queries, rds_queries, *platform_queries, *edge_reads]
     result["cloudwatch GetMetricData"] = (sum(calls(q, "GetMetricData") for q in queries if q),
                                           sum(queries))  # as GetMetricStatistics calls
     return result
@@ -405,7 +508,8 @@ def main() -> None:
           f"({len(topology.cache_clusters)} nodes), {len(topology.load_balancers)} load balancers "
           f"({len(topology.target_groups)} target groups), {len(topology.buckets)} buckets "
           f"({len(topology.replicating)} replicating), {len(topology.global_clusters)} Aurora Global databases, "
-          f"region {REGION}")
+          f"region {REGION}; {DISTRIBUTIONS} CloudFront distributions, {HEALTH_CHECKS} Route 53 health checks, "
+          f"{REST_APIS + HTTP_APIS} APIs, {REGIONAL_ACLS + CLOUDFRONT_ACLS} web ACLs")
 
     exporter, aws, limits = build()
     wall_cold = refresh(exporter)  # creates the clients

@@ -200,6 +200,17 @@ class AuroraGlobalCollectorConfig(CollectorSchedule):
 
 
 @dataclass(frozen=True)
+class EdgeCollectorConfig(CollectorSchedule):
+    """An AWS collector of named edge resources (CloudFront, Route 53, API Gateway, WAF).
+
+    ``names`` keeps only the resources whose name or id is listed (empty: everything discovered); for Route 53
+    health checks the name is their ``Name`` tag.
+    """
+
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class QdrantNodeConfig:
     name: str = field(metadata=matches(NAME, "a name of letters, digits, '.', '_' and '-'"))
     url: str = field(metadata=url())
@@ -237,6 +248,10 @@ class CollectorsConfig:
     aurora_global: AuroraGlobalCollectorConfig = AuroraGlobalCollectorConfig()
     qdrant: QdrantCollectorConfig = QdrantCollectorConfig()
     cost: CostCollectorConfig = CostCollectorConfig()
+    cloudfront: EdgeCollectorConfig = EdgeCollectorConfig()
+    route53: EdgeCollectorConfig = EdgeCollectorConfig()
+    apigateway: EdgeCollectorConfig = EdgeCollectorConfig()
+    waf: EdgeCollectorConfig = EdgeCollectorConfig()
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 ``metric_names(expr)`` tokenises the expression and keeps the identifiers that name series: not inside
 strings, label matchers ``{...}`` or ranges ``[...]``, not followed by ``(`` (functions), not keywords or
 aggregation operators, not in the label lists of ``by``/``without``/``on``/``ignoring``/``group_left``/
-``group_right``. A ``{__name__="..."}`` matcher counts as a metric name. Grafana variables (``$x``,
-``${x:fmt}``, ``[[x]]``) are skipped. The alert lint reuses this module.
+``group_right``. A ``{__name__="..."}`` matcher counts as a metric name, and so does each name of a
+``{__name__=~"a|b"}`` alternation of plain names. Grafana variables (``$x``, ``${x:fmt}``, ``[[x]]``) are
+skipped. The alert lint reuses this module.
 """
 
 from __future__ import annotations
@@ -52,10 +53,20 @@ def _skip_group(tokens: list[tuple[str, str]], i: int, open_: str, close: str) -
     return len(tokens)
 
 
+_NAME_ALTERNATION = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\|[a-zA-Z_:][a-zA-Z0-9_:]*)*")
+
+
 def _matcher_names(tokens: list[tuple[str, str]]) -> set[str]:
-    """``__name__="x"`` matchers inside one ``{...}`` group."""
-    return {value[1:-1] for (kind, name), (_, op), (vkind, value) in zip(tokens, tokens[1:], tokens[2:], strict=False)
-            if kind == "ident" and name == "__name__" and op == "=" and vkind == "string"}
+    """``__name__="x"`` and ``__name__=~"x|y"`` (plain names only) matchers inside one ``{...}`` group."""
+    names: set[str] = set()
+    for (kind, name), (_, op), (vkind, value) in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if kind != "ident" or name != "__name__" or vkind != "string":
+            continue
+        if op == "=":
+            names.add(value[1:-1])
+        elif op == "=~" and _NAME_ALTERNATION.fullmatch(value[1:-1]):
+            names.update(value[1:-1].split("|"))
+    return names
 
 
 def metric_names(expr: str) -> frozenset[str]:

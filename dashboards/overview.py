@@ -19,6 +19,37 @@ def _sli(name: str) -> list[S.Query]:
             for window, span in (("1h", "hour"), ("1d", "day"))]
 
 
+def _edge_rows(t: Thresholds) -> list[S.Row]:
+    """One row per edge system with its worst signal, each linking to the Edge dashboard."""
+    to_edge = [S.link_to(edge.UID, edge.TITLE)]
+    return [
+        S.Row("CloudFront", [
+            S.stat("CloudFront 5xx ratio (worst distribution)", ["max(docqet_cloudfront_5xx_error_ratio)"],
+                   S.PERCENT_RATIO, thresholds=t.above("CloudFront5xxErrorRatioHigh"), w=12, links=to_edge),
+            S.stat("CloudFront requests", ["sum(docqet_cloudfront_requests_per_second)"], S.REQUESTS_PER_SECOND,
+                   w=12, links=to_edge),
+        ]),
+        S.Row("Route 53", [
+            S.stat("Route 53 health checks failing", ["count(docqet_route53_health_check_up == 0) or vector(0)"],
+                   S.COUNT, thresholds=S.above(1), w=24, links=to_edge,
+                   description="Health checks Route 53 sees unhealthy from the internet: the product's outside view."),
+        ]),
+        S.Row("API Gateway", [
+            S.stat("API Gateway 5xx ratio (worst stage)", [
+                "max(docqet_apigateway_5xx_per_second / docqet_apigateway_requests_per_second)"], S.PERCENT_RATIO,
+                thresholds=t.above("ApiGateway5xxRatioHigh"), w=12, links=to_edge),
+            S.stat("API Gateway p95 latency (slowest stage)", ["max(docqet_apigateway_latency_p95_seconds)"],
+                   S.SECONDS, thresholds=t.above("ApiGatewayLatencyP95High"), w=12, links=to_edge),
+        ]),
+        S.Row("WAF", [
+            S.stat("WAF blocked share", [
+                'sum(docqet_waf_blocked_requests_per_second{rule="ALL"}) / (sum(docqet_waf_blocked_requests_per_second'
+                '{rule="ALL"}) + sum(docqet_waf_allowed_requests_per_second{rule="ALL"}))'], S.PERCENT_RATIO, w=24,
+                links=to_edge, description="Share of the requests reaching the web ACLs that they block."),
+        ]),
+    ]
+
+
 def build(t: Thresholds) -> G.Dashboard:
     to_ecs, to_aurora = [S.link_to(ecs.UID, ecs.TITLE)], [S.link_to(aurora.UID, aurora.TITLE)]
     to_qdrant, to_cost = [S.link_to(qdrant.UID, qdrant.TITLE)], [S.link_to(cost.UID, cost.TITLE)]
@@ -61,6 +92,7 @@ def build(t: Thresholds) -> G.Dashboard:
                 description="The worst ALB signal: the highest share of requests a load balancer answered with a "
                             "5xx of its own.", links=[S.link_to(edge.UID, edge.TITLE)]),
         ]),
+        *_edge_rows(t),
         S.Row("Redis (ElastiCache)", [
             S.stat("Redis memory usage (fullest node)", ["max(docqet_elasticache_node_memory_usage_ratio)"],
                    S.PERCENT_RATIO, thresholds=t.above("RedisMemoryUsageCritical"), w=24,

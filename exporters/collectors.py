@@ -13,7 +13,20 @@ from docqet_monitor.core import stats
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.shard import Shard
-from docqet_monitor.exporters import alb, aurora_global, cost, ecs, elasticache, qdrant, rds, s3
+from docqet_monitor.exporters import (
+    alb,
+    apigateway,
+    aurora_global,
+    cloudfront,
+    cost,
+    ecs,
+    elasticache,
+    qdrant,
+    rds,
+    route53,
+    s3,
+    waf,
+)
 from docqet_monitor.exporters.metrics import Collector
 
 log = logging.getLogger(__name__)
@@ -38,6 +51,9 @@ def build(config: Config, aws: Aws) -> list[Collector]:
         collectors.append(s3.collector(config, aws))
     if config.collectors.aurora_global.enabled:
         collectors.append(aurora_global.collector(config, aws))
+    edge = ((config.collectors.cloudfront, cloudfront.collector), (config.collectors.route53, route53.collector),
+            (config.collectors.apigateway, apigateway.collector), (config.collectors.waf, waf.collector))
+    collectors.extend(build_one(config, aws) for settings, build_one in edge if settings.enabled)
     optional = (qdrant.build(config.collectors.qdrant), cost.build(config.collectors.cost, aws))
     collectors.extend(c for c in optional if c is not None)
     shard = Shard.parse(config.exporter.shard)
@@ -49,4 +65,6 @@ def exported_metric_names() -> frozenset[str]:
     return (frozenset(stats.METRIC_NAMES) | frozenset(ecs.METRIC_NAMES) | frozenset(rds.METRIC_NAMES)
             | frozenset(qdrant.METRIC_NAMES) | frozenset(cost.METRIC_NAMES)
             | frozenset(elasticache.METRIC_NAMES) | frozenset(alb.METRIC_NAMES) | frozenset(s3.METRIC_NAMES)
-            | frozenset(aurora_global.METRIC_NAMES))
+            | frozenset(aurora_global.METRIC_NAMES)
+            | frozenset(cloudfront.METRIC_NAMES) | frozenset(route53.METRIC_NAMES)
+            | frozenset(apigateway.METRIC_NAMES) | frozenset(waf.METRIC_NAMES))

@@ -137,28 +137,41 @@ RegionScrape = Callable[[Clients, MetricReader, str, str], list[Metric]]
 
 def collector(name: str, settings: CollectorSchedule, config: Config, aws: Aws, scrape: RegionScrape,
               clock: Callable[[], float] = time.time, per_resource: bool = False,
-              global_data: bool = False) -> AwsCollector:
-    """An :class:`AwsCollector` over the configured targets; ``scrape`` reads CloudWatch through the batcher.
+              global_data: bool = False, target_list: Sequence[Target] | None = None) -> AwsCollector:
+    """An :class:`AwsCollector` over ``target_list`` (default: the configured targets; global services pass
+    :func:`~core.discovery.global_targets` with ``global_data``); ``scrape`` reads CloudWatch through the batcher.
 
     Sharded, the collector scrapes only the (account, region) pairs its shard owns, unless ``per_resource``:
     then it scrapes every pair and ``scrape`` keeps the resources the shard owns (:func:`owner`).
-    ``global_data``: only shard 1 runs it.
+    ``global_data``: only shard 1 runs it (and then scrapes every target it is given).
     """
-    cw = config.cloudwatch
     shard = Shard.parse(config.exporter.shard)
 
     def scrape_target(target: Target, client: Clients) -> list[Metric]:
-        def read(queries: Sequence[cloudwatch.MetricQuery]) -> dict[cloudwatch.MetricQuery, float]:
-            return cloudwatch.fetch_all(client("cloudwatch"), queries, clock(), cw.delay_seconds,
-                                        cw.lookback_periods, config.aws.max_concurrency)
         account = aws.account_id(target.account, target.region)
-        if not per_resource and not shard.owns(account, target.region):
+        if not (per_resource or global_data) and not shard.owns(account, target.region):
             return []
-        return scrape(client, read, account, target.region)
+        return scrape(client, reader(client, config, clock), account, target.region)
 
+    name_accounts(config, aws)
+    chosen = targets(config) if target_list is None else target_list
+    return AwsCollector(name, settings.interval_seconds, aws, chosen, scrape_target, global_data)
+
+
+def reader(client: Clients, config: Config, clock: Callable[[], float] = time.time) -> MetricReader:
+    """CloudWatch reads of one target through the batcher."""
+    cw = config.cloudwatch
+
+    def read(queries: Sequence[cloudwatch.MetricQuery]) -> dict[cloudwatch.MetricQuery, float]:
+        return cloudwatch.fetch_all(client("cloudwatch"), queries, clock(), cw.delay_seconds,
+                                    cw.lookback_periods, config.aws.max_concurrency)
+    return read
+
+
+def name_accounts(config: Config, aws: Aws) -> None:
+    """Name the role accounts of ``accounts[]`` for ``docqet_exporter_account_info``."""
     for account in config.accounts:
         aws.stats.name_account(account.account_id, account.name or account.account_id)
-    return AwsCollector(name, settings.interval_seconds, aws, targets(config), scrape_target, global_data)
 
 
 def owner(config: Config, kind: str) -> Callable[[str, str, str], bool]:

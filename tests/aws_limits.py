@@ -71,6 +71,15 @@ LIMITS = (
           "DescribeTargetGroups: no ARN cap in the model, but a page holds at most 400 (PageSize): batch by 400"),
     Limit(ELBV2, "DescribeLoadBalancers", "LoadBalancerArns", 1, 20, "DescribeLoadBalancers takes at most 20"),
     Limit(ELBV2, "DescribeLoadBalancers", "PageSize", 1, 400, "DescribeLoadBalancers PageSize is 1-400"),
+    Limit("route-53", "ListHealthChecks", "MaxItems", 1, 1000, "ListHealthChecks returns at most 1,000 a page"),
+    Limit("route-53", "ListTagsForResources", "ResourceIds", 1, 10, "ListTagsForResources takes 1-10 resources"),
+    Limit("cloudfront", "ListDistributions", "MaxItems", 1, 100, "ListDistributions MaxItems is at most 100"),
+    Limit("api-gateway", "GetRestApis", "limit", 1, 500, "GetRestApis limit is 1-500"),
+    Limit("apigatewayv2", "GetApis", "MaxResults", 1, 100,
+          "GetApis (v2): AWS documents no maximum; we hold ourselves to 100 a page"),
+    Limit("apigatewayv2", "GetStages", "MaxResults", 1, 100,
+          "GetStages (v2): AWS documents no maximum; we hold ourselves to 100 a page"),
+    Limit("wafv2", "ListWebACLs", "Limit", 1, 100, "ListWebACLs Limit is 1-100"),
 )
 
 
@@ -83,6 +92,8 @@ class Paging:
     token_out: str  # response key carrying the next token
     size_param: str  # request parameter with the page size
     default: int  # AWS's page size when none is asked
+    container: str = ""  # the response key holding the list and the token (CloudFront), empty: the top level
+    truncated: str = ""  # the response flag saying more pages follow (Route 53, CloudFront)
 
 
 PAGED = {
@@ -93,6 +104,14 @@ PAGED = {
     ("rds", "DescribeGlobalClusters"): Paging(("GlobalClusters",), "Marker", "Marker", "MaxRecords", 100),
     ("s3", "ListBuckets"): Paging(("Buckets",), "ContinuationToken", "ContinuationToken", "MaxBuckets", 10000),
     (ELBV2, "DescribeTargetGroups"): Paging(("TargetGroups",), "Marker", "NextMarker", "PageSize", 400),
+    ("route-53", "ListHealthChecks"): Paging(("HealthChecks",), "Marker", "NextMarker", "MaxItems", 100,
+                                             truncated="IsTruncated"),
+    ("cloudfront", "ListDistributions"): Paging(("Items",), "Marker", "NextMarker", "MaxItems", 100,
+                                                container="DistributionList", truncated="IsTruncated"),
+    ("api-gateway", "GetRestApis"): Paging(("items",), "position", "position", "limit", 25),
+    ("apigatewayv2", "GetApis"): Paging(("Items",), "NextToken", "NextToken", "MaxResults", 100),
+    ("apigatewayv2", "GetStages"): Paging(("Items",), "NextToken", "NextToken", "MaxResults", 100),
+    ("wafv2", "ListWebACLs"): Paging(("WebACLs",), "NextMarker", "NextMarker", "Limit", 100),
     ("cloudwatch", "DescribeAlarms"): Paging(("MetricAlarms", "CompositeAlarms"), "NextToken", "NextToken",
                                              "MaxRecords", 50),
 }
@@ -164,7 +183,7 @@ class AwsLimits:
             if (limit.service, limit.operation) != (service, model.name) or limit.param not in params:
                 continue
             value = params[limit.param]
-            size = len(value) if isinstance(value, list | tuple) else value
+            size = len(value) if isinstance(value, list | tuple) else _number(value)
             if not limit.low <= size <= limit.high:
                 self._violation(f"{key}: {limit.param}={size}: {limit.why}")
 
@@ -181,7 +200,7 @@ class AwsLimits:
         if isinstance(token, str) and token.startswith(TOKEN_PREFIX):
             offset = int(token.removeprefix(TOKEN_PREFIX))
             del params[paging.token_in]
-        size = params.get(paging.size_param) or paging.default
+        size = _number(params.get(paging.size_param) or paging.default)
         context["aws_limits_page"] = (offset, min(size, self.page_size or size))
 
     def _paginate(self, parsed: dict[str, Any], http_response: Any, model: Any, context: dict[str, Any],
@@ -190,6 +209,7 @@ class AwsLimits:
             return
         service = event_name.split(".")[1]
         paging = PAGED[service, model.name]
+        parsed = parsed.get(paging.container) or {} if paging.container else parsed
         if parsed.get(paging.token_out):
             self._violation(f"{service}.{model.name}: moto paginated by itself; drop its emulation in aws_limits")
         offset, size = context["aws_limits_page"]
@@ -199,5 +219,14 @@ class AwsLimits:
             if isinstance(items, list):
                 parsed[key] = items[offset:offset + size]
                 more = more or len(items) > offset + size
+        if paging.container and isinstance(parsed.get(paging.items[0]), list):
+            parsed["Quantity"] = len(parsed[paging.items[0]])
+        if paging.truncated:
+            parsed[paging.truncated] = more
         if more:
             parsed[paging.token_out] = f"{TOKEN_PREFIX}{offset + size}"
+
+
+def _number(value: Any) -> Any:
+    """Page sizes some APIs take as strings (Route 53, CloudFront, API Gateway v2) as numbers."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value

@@ -64,6 +64,11 @@ REDIS_REPLICA = _Labels({**REDIS_PRIMARY.values, "cache_cluster": "docqet-cache-
 REDIS_GROUP = _Labels({**_EU, "replication_group": "docqet-cache", "engine": "redis", "engine_version": "7.1",
                        "node_type": "cache.r7g.large", "cluster_mode": "disabled", "multi_az": "enabled"})
 NONE = _Labels()
+DIST = _Labels({"account": ACCOUNT, "distribution": "E2QWRUHEXAMPLE"})
+CHECK = _Labels({"account": ACCOUNT, "health_check": "hc-1"})
+STAGE = _Labels({"account": ACCOUNT, "region": "eu-west-1", "api": "docqet-public", "stage": "prod"})
+ACL = _Labels({"account": ACCOUNT, "region": "global", "web_acl": "docqet-edge", "rule": "ALL"})
+_CHECK_INFO = {"name": "docqet-app", "target": "https://app.docqet.example:443/healthz"}
 
 
 def _threshold_cases(series: str, bad: str, good: str, for_minutes: int, out: Mapping[str, str]) -> list[Case]:
@@ -84,6 +89,16 @@ def _pattern(bad: float, good: float, every: int, count: int) -> str:
 def _tasks(desired: int, running: int) -> dict[str, str]:
     return {SVC("docqet_ecs_service_desired_tasks"): f"{desired}x30",
             SVC("docqet_ecs_service_running_tasks"): f"{running}x30"}
+
+
+def _ratio(labels: _Labels, errors: str, requests: str, errors_per_second: str, requests_per_second: str,
+           samples: int) -> dict[str, str]:
+    return {labels(errors): f"{errors_per_second}x{samples}", labels(requests): f"{requests_per_second}x{samples}"}
+
+
+def _day_then(before: str, after: str, minutes: int = 30) -> str:
+    """A day of ``before`` a minute, then ``after`` for ``minutes``: a change against the last day's average."""
+    return f"{before}x1440 {after}x{minutes}"
 
 
 _SLOW_LATENCY = _pattern(2, 0.2, 20, 200)  # 5 % of periods over 0.5 s: a slow burn, not a fast one
@@ -309,6 +324,62 @@ CASES: dict[str, list[Case]] = {
         Case({SVC("docqet_ecs_service_http_response_time_p95_seconds"): _SLOW_LATENCY}, "14m",
              note="pending (for 15m)"),
         Case({SVC("docqet_ecs_service_http_response_time_p95_seconds"): "0.2x70"}, "60m", note="fast"),
+    ],
+    "CloudFront5xxErrorRatioHigh": [
+        Case(_ratio(DIST, "docqet_cloudfront_5xx_error_ratio", "docqet_cloudfront_requests_per_second", "0.1", "20",
+                    20), "5m", [DIST.out()]),
+        Case(_ratio(DIST, "docqet_cloudfront_5xx_error_ratio", "docqet_cloudfront_requests_per_second", "0.1", "20",
+                    20), "4m", note="pending"),
+        Case(_ratio(DIST, "docqet_cloudfront_5xx_error_ratio", "docqet_cloudfront_requests_per_second", "0.01", "20",
+                    20), "10m", note="1 % errors"),
+        Case(_ratio(DIST, "docqet_cloudfront_5xx_error_ratio", "docqet_cloudfront_requests_per_second", "0.5", "0.2",
+                    20), "10m", note="too little traffic"),
+    ],
+    "CloudFront4xxErrorRatioUnusual": [
+        Case({DIST("docqet_cloudfront_4xx_error_ratio"): _day_then("0.02", "0.3")}, "1456m", [DIST.out()],
+             note="from 2 % to 30 %"),
+        Case({DIST("docqet_cloudfront_4xx_error_ratio"): _day_then("0.02", "0.3")}, "1455m", note="pending"),
+        Case({DIST("docqet_cloudfront_4xx_error_ratio"): "0.2x1470"}, "1460m", note="always that high: usual"),
+        Case({DIST("docqet_cloudfront_4xx_error_ratio"): _day_then("0.005", "0.04")}, "1465m",
+             note="8x more, but under min_ratio"),
+    ],
+    "Route53HealthCheckFailing": [
+        Case({CHECK("docqet_route53_health_check_up"): "0x10",
+              CHECK("docqet_route53_health_check_info", type="HTTPS", **_CHECK_INFO): "1x10"}, "2m",
+             [CHECK.out(**_CHECK_INFO)]),
+        Case({CHECK("docqet_route53_health_check_up"): "0x10",
+              CHECK("docqet_route53_health_check_info", type="HTTPS", **_CHECK_INFO): "1x10"}, "1m", note="pending"),
+        Case({CHECK("docqet_route53_health_check_up"): "1x10",
+              CHECK("docqet_route53_health_check_info", type="HTTPS", **_CHECK_INFO): "1x10"}, "5m", note="healthy"),
+    ],
+    "ApiGateway5xxRatioHigh": [
+        Case(_ratio(STAGE, "docqet_apigateway_5xx_per_second", "docqet_apigateway_requests_per_second", "1", "10",
+                    20), "5m", [STAGE.out()]),
+        Case(_ratio(STAGE, "docqet_apigateway_5xx_per_second", "docqet_apigateway_requests_per_second", "1", "10",
+                    20), "4m", note="pending"),
+        Case(_ratio(STAGE, "docqet_apigateway_5xx_per_second", "docqet_apigateway_requests_per_second", "0.01", "10",
+                    20), "10m", note="0.1 % errors"),
+        Case(_ratio(STAGE, "docqet_apigateway_5xx_per_second", "docqet_apigateway_requests_per_second", "0.05", "0.05",
+                    20), "10m", note="too little traffic"),
+    ],
+    "ApiGatewayLatencyP95High": _threshold_cases(STAGE("docqet_apigateway_latency_p95_seconds"), "2", "0.3", 10,
+                                                 STAGE.out()),
+    "ApiGateway4xxRatioHigh": [
+        Case(_ratio(STAGE, "docqet_apigateway_4xx_per_second", "docqet_apigateway_requests_per_second", "3", "10",
+                    30), "15m", [STAGE.out()]),
+        Case(_ratio(STAGE, "docqet_apigateway_4xx_per_second", "docqet_apigateway_requests_per_second", "3", "10",
+                    30), "14m", note="pending"),
+        Case(_ratio(STAGE, "docqet_apigateway_4xx_per_second", "docqet_apigateway_requests_per_second", "0.5", "10",
+                    30), "20m", note="5 % client errors"),
+    ],
+    "WafBlockedRequestsSpike": [
+        Case({ACL("docqet_waf_blocked_requests_per_second"): _day_then("2", "50")}, "1451m", [ACL.out()]),
+        Case({ACL("docqet_waf_blocked_requests_per_second"): _day_then("2", "50")}, "1450m", note="pending"),
+        Case({ACL("docqet_waf_blocked_requests_per_second"): "50x1470"}, "1460m", note="always that many"),
+        Case({ACL("docqet_waf_blocked_requests_per_second"): _day_then("0.1", "0.9")}, "1460m",
+             note="under min_per_second"),
+        Case({ACL("docqet_waf_blocked_requests_per_second", rule="rate-limit"): _day_then("2", "50")}, "1460m",
+             note="one rule: the whole ACL is what alerts"),
     ],
 }
 

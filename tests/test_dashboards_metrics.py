@@ -26,6 +26,7 @@ from docqet_monitor.core.stats import Stats
 from docqet_monitor.dashboards.build import build_all
 from docqet_monitor.demo.aws import seed_staging
 from docqet_monitor.demo.cost_qdrant import seed_costs
+from docqet_monitor.demo.edge import seed_edge
 from docqet_monitor.exporters import collectors
 from docqet_monitor.exporters.server import Exporter, serve
 
@@ -59,6 +60,7 @@ def exporter_run(moto_endpoint: str, qdrant_urls: tuple[str, str], tmp_path: Pat
                  cost_forecast_restored: None) -> tuple[Config, Exporter]:
     """One full run of every collector against the seeded fakes (the config it ran with, the exporter)."""
     seed_staging(moto_endpoint, dr_region="us-east-1")  # the DR region: S3 replication, Aurora Global lag
+    seed_edge(moto_endpoint)
     config: Config = parse({"environment": "staging", "regions": ["eu-west-1", "us-east-1"], "collectors": {
         "qdrant": {"nodes": [{"name": "main", "url": qdrant_urls[0]}, {"name": "broken", "url": qdrant_urls[1]}]},
         "cost": {"cache_path": str(tmp_path / "cost.json"), "monthly_budget_usd": 4000}}}, "test")
@@ -68,6 +70,7 @@ def exporter_run(moto_endpoint: str, qdrant_urls: tuple[str, str], tmp_path: Pat
     exporter = Exporter(collectors.build(config, aws), stats)
     results = exporter.refresh_all()
     assert results == {"ecs": True, "rds": True, "elasticache": True, "alb": True, "s3": True, "aurora_global": True,
+                       "cloudfront": True, "route53": True, "apigateway": True, "waf": True,
                        "qdrant": False, "cost": True}  # qdrant: the broken node
     assert aws.injected
     return config, exporter

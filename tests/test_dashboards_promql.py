@@ -23,6 +23,9 @@ from docqet_monitor.core.promql import metric_names, variable_query_expr, variab
     ("max_over_time(m[1h:5m]) @ end()", {"m"}),
     ('label_replace(m, "dst", "$1", "src", "(.*)")', {"m"}),
     ('{__name__="by_name", job="x"}', {"by_name"}),
+    ('{__name__=~"docqet_alb_info|docqet_apigateway_api_info", account=~"$account"}',
+     {"docqet_alb_info", "docqet_apigateway_api_info"}),
+    ('{__name__=~"docqet_.*_info"}', set()),  # a pattern names no metric
     ("docqet:api_availability:ratio_rate5m > bool 0.999", {"docqet:api_availability:ratio_rate5m"}),
     ("topk by (collection) (5, points) # a comment with fake_metric\n", {"points"}),
     ("x > Inf or y < NaN", {"x", "y"}),

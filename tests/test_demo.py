@@ -21,7 +21,7 @@ from docqet_monitor.core.discovery.ecs import EcsService
 from docqet_monitor.core.discovery.rds import DbCluster, DbInstance
 from docqet_monitor.dashboards import build
 from docqet_monitor.demo import aws as demo
-from docqet_monitor.exporters import cloudwatch, ecs, rds
+from docqet_monitor.exporters import apigateway, cloudfront, cloudwatch, ecs, rds, route53, waf
 from docqet_monitor.exporters.collectors import exported_metric_names
 
 CLI = [sys.executable, "-m", "docqet_monitor"]
@@ -164,8 +164,12 @@ def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
                        db_instance="docqet-staging-2", role="reader")] == pytest.approx(0.018)
     assert values[_key("docqet_exporter_collector_up", collector="ecs")] == 1
     assert values[_key("docqet_exporter_collector_up", collector="rds")] == 1
+    for collector in ("cloudfront", "route53", "apigateway", "waf"):
+        assert values[_key("docqet_exporter_collector_up", collector=collector)] == 1
+    assert values[_key("docqet_apigateway_requests_per_second", **base, api="docqet-public", stage="prod")] == 10
     names = {name for name, _ in values}
-    assert set(ecs.METRIC_NAMES) | set(rds.METRIC_NAMES) <= names
+    edge = {*cloudfront.METRIC_NAMES, *route53.METRIC_NAMES, *apigateway.METRIC_NAMES, *waf.METRIC_NAMES}
+    assert set(ecs.METRIC_NAMES) | set(rds.METRIC_NAMES) | edge <= names
     assert names <= exported_metric_names()
 
 

@@ -25,16 +25,18 @@ from docqet_monitor.core import stats
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.stats import Stats
+from docqet_monitor.demo.edge import seed_edge
 from docqet_monitor.exporters import collectors, cost, qdrant
 from docqet_monitor.exporters.metrics import Collection, dedupe, render
 from docqet_monitor.exporters.server import Exporter
 
-COLLECTOR_MODULES = ("ecs", "rds", "elasticache", "alb", "s3", "aurora_global", "qdrant", "cost")
-
+EDGE = ("cloudfront", "route53", "apigateway", "waf")
+COLLECTOR_MODULES = ("ecs", "rds", "elasticache", "alb", "s3", "aurora_global", *EDGE, "qdrant", "cost")
 
 @pytest.fixture
 def staging(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
     monkeypatch.chdir(tmp_path)  # collectors with a cache write it here
+    seed_edge(moto_endpoint, REGIONS[0])  # CloudFront, Route 53, API Gateway, WAF (global ones in us-east-1)
     return seed(moto_endpoint)
 
 
@@ -52,8 +54,9 @@ def test_full_run_passes_promtool_with_no_findings(staging: Config, aws_limits: 
     # Prometheus's target labels stay Prometheus's: no honor_labels needed in the scrape config
     assert not [s for s in found if {"instance", "job"} & set(s.labels)]
     # every series built from AWS data names its account (moto's default account here)
-    aws_series = [s for s in found if s.name.startswith(("docqet_ecs_", "docqet_rds_"))]
-    assert aws_series and {s.labels.get("account") for s in aws_series} == {"123456789012"}
+    aws_series = [s for s in found if not s.name.startswith(("docqet_exporter_", "docqet_cost_", "docqet_qdrant_"))]
+    assert {s.name.split("_")[1] for s in aws_series} >= {"ecs", "rds", *EDGE}
+    assert {s.labels.get("account") for s in aws_series} == {"123456789012"}
     assert [s.labels for s in found if s.name == "docqet_exporter_account_info"] == [
         {"account": "123456789012", "name": "default"}]
     assert aws_limits.calls["sts.GetCallerIdentity"] == 1  # once per process, whatever the targets
@@ -75,8 +78,9 @@ def test_each_collector_exports_exactly_its_declared_names(staging: Config, aws_
         result: Collection = collector.collect()
         assert result.errors == (), collector.name
         assert sample_names(render(result.families)) == declared, collector.name
-        regions = {s.labels.get("region") for f in result.families for s in f.samples} - {None}  # global families
-        assert regions == set(REGIONS), collector.name
+        if collector.name not in EDGE:  # seeded in every region (the edge: in one, or global)
+            regions = {s.labels.get("region") for f in result.families for s in f.samples} - {None}  # global ones
+            assert regions == set(REGIONS), collector.name
     assert collectors.exported_metric_names() == declared_all | set(cost.METRIC_NAMES) | set(qdrant.METRIC_NAMES)
 
 

@@ -59,7 +59,8 @@ def setup(seeded: Config, moto_server: str, aws_limits: AwsLimits, tmp_path: Pat
     only_aws = dataclasses.replace(off, qdrant=dataclasses.replace(off.qdrant, enabled=False),
                                    cost=dataclasses.replace(off.cost, enabled=False),
                                    **{name: dataclasses.replace(getattr(off, name), enabled=False)
-                                      for name in ("elasticache", "alb", "s3", "aurora_global")})
+                                      for name in ("elasticache", "alb", "s3", "aurora_global",
+                                                   "cloudfront", "route53", "apigateway", "waf")})
     config = dataclasses.replace(config, aws=AwsConfig(max_attempts=3), collectors=only_aws)
     with _serving(config, aws_limits) as result:
         yield result

@@ -26,6 +26,9 @@ EXPECTED = {
         "cloudwatch:DescribeAlarms", "tag:GetResources", "cloudwatch:PutMetricAlarm",
         "cloudwatch:PutCompositeAlarm", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms",
         "ecs:DescribeServices", "elasticloadbalancing:DescribeTargetGroups"},
+    "tests/test_edge.py": {
+        "route53:ListHealthChecks", "route53:ListTagsForResources", "cloudfront:ListDistributions", "apigateway:GET",
+        "wafv2:ListWebACLs", "wafv2:GetWebACL"},
 }
 WRITES = {"cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:TagResource",
           "cloudwatch:DeleteAlarms"}
@@ -40,16 +43,33 @@ def _policy(*args: str) -> dict[str, Any]:
 def test_the_exporter_role_only_reads() -> None:
     doc = _policy("exporter")
     assert doc["Version"] == "2012-10-17"
-    [statement] = doc["Statement"]
-    assert statement["Sid"] == "ExporterRead" and statement["Resource"] == "*"
+    statements = {s["Sid"]: s for s in doc["Statement"]}
+    assert set(statements) == {"ExporterRead", "ApiGatewayRead"}
+    statement = statements["ExporterRead"]
+    assert statement["Resource"] == "*"
     assert "cloudwatch:GetMetricData" in statement["Action"]
     assert not set(statement["Action"]) & (WRITES | {"sts:AssumeRole"})  # no accounts: no AssumeRole either
     assert all(a.split(":")[1].startswith(("Get", "List", "Describe")) for a in statement["Action"])
+    assert {"route53:ListHealthChecks", "cloudfront:ListDistributions", "wafv2:GetWebACL"} <= set(statement["Action"])
+
+
+def test_api_gateway_reads_only_the_api_and_stage_lists() -> None:
+    for role in iam.ROLES:
+        statements = {s["Sid"]: s for s in _policy(role)["Statement"]}
+        # apigateway:GET on "*" would also read API keys: only the API and stage lists
+        assert statements["ApiGatewayRead"]["Action"] == ["apigateway:GET"]
+        assert sorted(statements["ApiGatewayRead"]["Resource"]) == [
+            "arn:aws:apigateway:*::/apis", "arn:aws:apigateway:*::/apis/*/stages",
+            "arn:aws:apigateway:*::/restapis", "arn:aws:apigateway:*::/restapis/*/stages"]
+        assert not any("apigateway" in a for s in statements.values() if s["Sid"] != "ApiGatewayRead"
+                       for a in s["Action"])
+    assert iam.iam_action("apigateway", "GetRestApis") == iam.iam_action("apigatewayv2", "GetStages") == \
+        "apigateway:GET"
 
 
 def test_the_sync_role_writes_only_our_alarms() -> None:
     statements = {s["Sid"]: s for s in _policy("sync")["Statement"]}
-    assert set(statements) == {"SyncRead", "SyncWriteOurAlarms"}
+    assert set(statements) == {"SyncRead", "SyncWriteOurAlarms", "ApiGatewayRead"}
     assert set(statements["SyncWriteOurAlarms"]["Action"]) == WRITES
     assert statements["SyncWriteOurAlarms"]["Resource"] == "arn:aws:cloudwatch:*:*:alarm:docqet-*"
     assert not set(statements["SyncRead"]["Action"]) & WRITES
@@ -83,7 +103,7 @@ def test_iam_policy_unknown_role_is_a_usage_error() -> None:
 def test_every_action_is_a_real_operation() -> None:
     session = botocore.session.get_session()
     services = ("ecs", "elbv2", "rds", "cloudwatch", "ce", "sts", "elasticache", "s3",
-                "resourcegroupstaggingapi")
+                "resourcegroupstaggingapi", "route53", "cloudfront", "apigateway", "apigatewayv2", "wafv2")
     known = {iam.iam_action(service, op) for service in services
              for op in session.get_service_model(service).operation_names}
     assert iam.actions() - known == set()

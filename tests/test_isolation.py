@@ -46,7 +46,7 @@ def staging(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     config = seed(moto_endpoint)
     off = config.collectors
     only_ecs = dataclasses.replace(off, **{name: dataclasses.replace(getattr(off, name), enabled=False) for name in (
-        "rds", "qdrant", "elasticache", "alb", "s3", "aurora_global")})
+        "rds", "qdrant", "elasticache", "alb", "s3", "aurora_global", "cloudfront", "route53", "apigateway", "waf")})
     return dataclasses.replace(config, collectors=only_ecs,
                                aws=AwsConfig(max_attempts=2, connect_timeout_seconds=1.0))
 

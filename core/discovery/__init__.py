@@ -3,6 +3,7 @@ Protocols that speak our dataclasses (pagination and batching inside), and ARN h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from docqet_monitor.core.config import AccountConfig, Config, regions
@@ -26,6 +27,21 @@ def targets(config: Config) -> tuple[Target, ...]:
     own = [Target(region) for region in top]
     found = own + [Target(region, account) for account in config.accounts for region in account.regions or top]
     return tuple(dict.fromkeys(found))  # a region (or account and region) listed twice is one target
+
+
+# Global services (CloudFront, Route 53, WAF for CloudFront) answer and publish their CloudWatch metrics here only.
+GLOBAL_REGION = "us-east-1"
+
+
+def global_targets(config: Config) -> tuple[Target, ...]:
+    """One target per account (the default one, then each role account) in :data:`GLOBAL_REGION`: where the
+    global services are read, once per account whatever regions are configured."""
+    return tuple(dict.fromkeys(Target(GLOBAL_REGION, t.account) for t in targets(config)))
+
+
+def selected(names: Sequence[str], *keys: str) -> bool:
+    """Whether a resource known by ``keys`` (its name, its id) passes a config filter (empty: all) (pure)."""
+    return not names or any(key in names for key in keys if key)
 
 
 def arn_resource(arn: str) -> str:
