@@ -9,6 +9,7 @@ and dashboards read. Thresholds are written into ``expr`` through ``{name}`` pla
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
 
 from docqet_monitor.alerts import runbooks, slo
@@ -664,15 +665,22 @@ def rules(config: Config) -> list[AlertRule]:
     ]
 
 
+def _expected_alert(name: str, catalog: Mapping[str, AlertRule]) -> str:
+    """What an unknown alert name should have been: the closest names, not the whole (long) catalog (pure)."""
+    close = difflib.get_close_matches(name, sorted(catalog), n=3)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"{hint}expected one of the {len(catalog)} alerts of the catalog (docs/alerts.md lists them)"
+
+
 def _check_overrides(config: Config, catalog: Mapping[str, AlertRule]) -> None:
-    known = ", ".join(sorted(catalog))
     for i, name in enumerate(config.alerts.disabled):
         if name not in catalog:
-            raise config_error(config, f"alerts.disabled[{i}]", f"unknown alert {short(name)}; expected one of: "
-                                                                 f"{known}")
+            raise config_error(config, f"alerts.disabled[{i}]",
+                               f"unknown alert {short(name)}; {_expected_alert(name[:100], catalog)}")
     for name, values in config.alerts.thresholds.items():
         if name not in catalog:
-            raise config_error(config, f"alerts.thresholds.{name}", f"unknown alert; expected one of: {known}")
+            raise config_error(config, f"alerts.thresholds.{name}",
+                               f"unknown alert; {_expected_alert(name[:100], catalog)}")
         allowed = catalog[name].thresholds
         for key in values:
             if key not in allowed:

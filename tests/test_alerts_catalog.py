@@ -63,12 +63,14 @@ def test_disabled_rules_are_dropped() -> None:
 
 
 @pytest.mark.parametrize(("alerts", "key", "expected"), [
-    ({"thresholds": {"EcsCpuHigh": {"threshold": 1}}}, "alerts.thresholds.EcsCpuHigh", "unknown alert"),
+    ({"thresholds": {"EcsCpuHigh": {"threshold": 1}}}, "alerts.thresholds.EcsCpuHigh",
+     "unknown alert; did you mean EcsServiceCpuHigh"),
     ({"thresholds": {"EcsServiceCpuHigh": {"limit": 1}}}, "alerts.thresholds.EcsServiceCpuHigh.limit",
      "expected one of: threshold"),
     ({"thresholds": {"QdrantDown": {"threshold": 1}}}, "alerts.thresholds.QdrantDown.threshold",
      "has no thresholds"),
-    ({"disabled": ["Watchdog", "NoSuchAlert"]}, "alerts.disabled[1]", "unknown alert 'NoSuchAlert'"),
+    ({"disabled": ["Watchdog", "NoSuchAlert"]}, "alerts.disabled[1]",
+     "unknown alert 'NoSuchAlert'; expected one of the "),
 ])
 def test_unknown_names_are_config_errors_naming_the_key(alerts: dict, key: str, expected: str) -> None:
     with pytest.raises(ConfigError) as exc:
