@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore import loaders
 from botocore.config import Config as BotoConfig
 from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
@@ -136,6 +137,7 @@ class Aws:
     _limits_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     _identity: threading.Condition = field(init=False, repr=False, default_factory=threading.Condition)
     _own_account: str | None = field(init=False, repr=False, default=None)
+    _loader: loaders.Loader | None = field(init=False, repr=False, default=None)
     _asking: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
@@ -271,9 +273,17 @@ class Aws:
             self._sessions[key] = self._assume(account, region) if account else self.session_factory()
         return self._sessions[key]
 
+    def _models(self) -> loaders.Loader:
+        """One botocore data loader (service models, endpoints) for every role session: each session would
+        otherwise parse and keep its own copy, about 25 MB — over 1 GB for 20 accounts x 3 regions."""
+        if self._loader is None:
+            self._loader = loaders.create_loader()
+        return self._loader
+
     def _assume(self, account: AccountConfig, region: str) -> boto3.Session:
-        # a regional STS endpoint: no region from the environment is needed (the config names them)
-        sts = self.session_factory().client("sts", region_name=region)
+        # a regional STS endpoint: no region from the environment is needed (the config names them); the client
+        # comes from the default credentials' session (not a new session, with models of its own)
+        sts = self._session(None, region).client("sts", region_name=region)
         self.instrument(sts)
 
         secrets.register(account.external_id)
@@ -287,6 +297,7 @@ class Aws:
                     "token": creds["SessionToken"], "expiry_time": creds["Expiration"].isoformat()}
 
         botocore_session = get_session()
+        botocore_session.register_component("data_loader", self._models())
         botocore_session._credentials = DeferredRefreshableCredentials(refresh_using=refresh,
                                                                        method="sts-assume-role")
         return boto3.Session(botocore_session=botocore_session)

@@ -260,6 +260,21 @@ def test_assume_role_per_account(moto_endpoint: str) -> None:
     assert aws.stats.requests["sts", "AssumeRole"] == 3
 
 
+def test_role_sessions_share_one_copy_of_the_service_models(moto_endpoint: str) -> None:
+    """Every (account, region) has a session of its own; the parsed botocore models are shared (each copy costs
+    about 25 MB: 20 accounts x 3 regions would take over 1 GB)."""
+    prod = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
+    shared = AccountConfig(role_arn="arn:aws:iam::222222222222:role/docqet-monitor", name="shared")
+    aws = _aws()
+    clients = [aws.client("ecs", region, account) for account in (prod, shared)
+               for region in ("eu-west-1", "us-east-1")]
+    assert len({id(c) for c in clients}) == 4
+    assert len({id(c._loader) for c in clients}) == 1
+    assert clients[0].meta.service_model.operation_model("ListClusters") is not None
+    assert [c.list_clusters()["clusterArns"] for c in clients] == [[], [], [], []]
+    assert aws.stats.requests["sts", "AssumeRole"] == 4  # still once per account and region
+
+
 def test_assume_role_needs_no_region_in_the_environment(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_REGION")
     monkeypatch.delenv("AWS_DEFAULT_REGION")  # regions come from the config, e.g. on a host without them
