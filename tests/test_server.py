@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import gzip
 import io
 import json
@@ -153,6 +154,26 @@ def test_every_scrape_sees_one_whole_refresh() -> None:
         stop.set()
         refresher.join(10)
     assert len(seen) > 1  # refreshes really happened between scrapes
+
+
+def test_once_every_collector_refreshed_the_long_lived_objects_leave_the_gc_passes() -> None:
+    collector = FakeCollector("one", _values)
+    exporter = Exporter([collector], Stats())
+    before = gc.get_threshold()
+    exporter.check()
+    assert gc.get_freeze_count() == 0  # not started
+    exporter.watchdog_seconds = 0.05
+    exporter.start()
+    try:
+        deadline = time.monotonic() + 10
+        while gc.get_freeze_count() == 0:
+            assert time.monotonic() < deadline, "the watchdog did not settle the garbage collector"
+            time.sleep(0.05)
+        assert gc.get_threshold() == server.GC_THRESHOLDS
+        assert collector.calls == 1 and exporter.stats.ready()
+    finally:
+        exporter.stop()
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, before)  # stop undoes it
 
 
 def test_one_refresh_of_a_collector_at_a_time() -> None:
