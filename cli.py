@@ -537,6 +537,7 @@ def demo(state: State, once: bool, alerts_pipeline: bool, broken_service: bool, 
         ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True), out_dir=out_dir)
         ctx.extras[alerts_demo.PIPELINE_FLAG] = alerts_pipeline
         ctx.extras[alerts_demo.BROKEN_FLAG] = broken_service or alerts_pipeline or stack
+        ctx.extras[alerts_demo.STACK_FLAG] = stack
         demo_mod.run_steps(ctx, DEMO_STEPS)
         exp = _build_exporter(ctx.config)
         if once:

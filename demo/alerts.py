@@ -26,6 +26,7 @@ from docqet_monitor.exporters.server import Exporter, serve
 BROKEN_SERVICE = "reports"
 PIPELINE_FLAG = "alerts_pipeline"  # ctx.extras key set by `demo --alerts-pipeline`
 BROKEN_FLAG = "broken_service"  # ctx.extras key set by `demo --broken-service` (and --alerts-pipeline, --stack)
+STACK_FLAG = "stack"  # ctx.extras key set by `demo --stack`
 
 
 def render_step(ctx: DemoContext) -> None:
@@ -35,8 +36,9 @@ def render_step(ctx: DemoContext) -> None:
     rules = [r for r in catalog.rules(ctx.config) if r.expr]
     ctx.echo(f"rendered {len(rules)} Prometheus alerts and the Alertmanager config for {ctx.config.environment} "
              f"to {out} ({len(written)} files)")
-    if not ctx.extras.get(PIPELINE_FLAG):
-        ctx.echo("  run `docqet-monitor demo --alerts-pipeline` to see an alert reach a local PagerDuty stand-in")
+    if not ctx.extras.get(PIPELINE_FLAG) and not ctx.extras.get(STACK_FLAG):
+        ctx.echo("  run `docqet-monitor demo --stack` to watch them in a local Prometheus and Alertmanager page a "
+                 "PagerDuty stand-in")
 
 
 def pipeline_step(ctx: DemoContext) -> None:

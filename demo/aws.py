@@ -176,7 +176,8 @@ def seed_staging(endpoint_url: str, region: str = REGION, *, now: float | None =
         _put_datapoints(client("cloudwatch"), _minutely(_replication_series(region), now, ahead_minutes))
         dr_rds = session.client("rds", endpoint_url=endpoint_url, region_name=dr_region)
         dr_rds.create_db_cluster(DBClusterIdentifier=DR_CLUSTER, Engine="aurora-postgresql",
-                                 EngineVersion=AURORA_ENGINE_VERSION, GlobalClusterIdentifier=GLOBAL_CLUSTER)
+                                 EngineVersion=AURORA_ENGINE_VERSION, GlobalClusterIdentifier=GLOBAL_CLUSTER,
+                                 BackupRetentionPeriod=BACKUP_RETENTION_DAYS)  # healthy: only `reports` pages
         dr_cloudwatch = session.client("cloudwatch", endpoint_url=endpoint_url, region_name=dr_region)
         _put_datapoints(dr_cloudwatch, _minutely(_global_series(), now, ahead_minutes))
     return StagingEnvironment(region, cluster_arn, service_arns, lb_arn, tg_arns, CLUSTER,

@@ -150,6 +150,7 @@ def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
     assert "AWS emulator (moto) on http://127.0.0.1:" in done.stderr
     assert f"demo output (kept until the next run): {out}" in done.stderr
+    assert "  run `docqet-monitor demo --stack` to watch them" in done.stderr  # where to go next
     assert list(tmp.iterdir()) == []  # nothing left behind in the temporary directory
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [demo.OUT_MARKER, "alerts", "cost.json", "dashboards", "sync-rules"])

@@ -171,6 +171,12 @@ def test_stack_runs_the_real_pipeline_around_the_demo_until_sigterm(tmp_path: Pa
         assert "routing_key" not in event  # the stand-in's listing leaves the key out
         summary = event["payload"]["summary"]
         assert summary in requests.get(standin, timeout=5).text
+        # by now every rule has been evaluated past its `for`: what is pending or firing is the broken service only
+        active = requests.get(f"{prometheus}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        others = {(a["labels"]["alertname"], a["labels"].get("service")) for a in active
+                  if a["labels"]["alertname"] != "Watchdog"
+                  and a["labels"].get("service") != alerts_demo.BROKEN_SERVICE}
+        assert others == set(), "the demo's healthy resources alert"
         _poll("the page printed", lambda: any(
             line.strip() == f"PagerDuty stand-in: trigger critical {summary}" for line in lines) or None, lines)
         assert requests.get(f"{urls['alertmanager']}/-/ready", timeout=5).status_code == 200
@@ -206,6 +212,7 @@ def test_stack_runs_the_real_pipeline_around_the_demo_until_sigterm(tmp_path: Pa
     assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []  # every child stopped and reaped
     assert list(tmp.iterdir()) == []  # the stack's temporary directory removed
     assert "Traceback" not in "".join(lines)
+    assert "run `docqet-monitor demo --stack`" not in "".join(lines)  # the hint is for the demo without it
 
 
 def test_stack_without_prometheus_exits_2_before_anything_starts(tmp_path: Path,
