@@ -9,7 +9,8 @@ Conventions (docs/development.md, "Examples that run"):
 - Every block runs with bash (the working directory carries over from one ``$`` line to the next, as in a
   terminal) in a fresh copy of a directory made by ``docqet-monitor init``, ``~/repo`` under a new ``$HOME``,
   without network: ``AWS_ENDPOINT_URL`` points at a closed port, or, for ```` ```console aws ````, at the
-  tests' moto server, reset and seeded with the demo's staging environment (eu-west-1) and its sample bill.
+  tests' moto server, reset and seeded with the demo's staging environment (eu-west-1), its edge and its
+  sample bill.
 - A ```` ```yaml file=NAME ```` block (any language) is written to NAME in the directory of every console
   block after it on the same page. A ```` ```yaml config ```` block must load as an environment file (the
   config loader and the alert catalog's checks).
@@ -185,10 +186,12 @@ class Sandbox:
 def seed_moto(endpoint: str) -> None:
     from docqet_monitor.demo.aws import patch_moto_percentiles, seed_staging
     from docqet_monitor.demo.cost_qdrant import seed_costs
+    from docqet_monitor.demo.edge import seed_edge
 
     requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     patch_moto_percentiles()
     seed_staging(endpoint, "eu-west-1")
+    seed_edge(endpoint, "eu-west-1")
     seed_costs(endpoint, datetime.now(UTC).date(), "staging", "Environment")
 
 
