@@ -1,21 +1,22 @@
 """The Aurora Global collector: global databases, their members' roles, and the secondaries' lag and RPO.
 
-Discovery: DescribeGlobalClusters (100 a page). Every region answers the same global clusters; each one's info
-families come from one watched region only (its primary's, when watched), so shards never export them twice.
-A secondary's lag (AWS/RDS AuroraGlobalDBReplicationLag, AuroraGlobalDBRPOLag, dimension DBClusterIdentifier,
-milliseconds) is published in the secondary's own region and read there: configure the DR regions in
-``regions`` to get it.
+Discovery: DescribeGlobalClusters (100 a page). Global databases are account-wide (every region answers the
+same ones), so the collector asks once per account, in the account's first watched region, and runs on shard 1
+only (``global_data``). A secondary's lag (AWS/RDS AuroraGlobalDBReplicationLag, AuroraGlobalDBRPOLag, dimension
+DBClusterIdentifier, milliseconds) is published in the secondary's own region and read there, one batched
+GetMetricData per watched region that holds a secondary: configure the DR regions in ``regions`` to get it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from prometheus_client.core import Metric
 
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.config import Config
-from docqet_monitor.core.discovery import targets
+from docqet_monitor.core.config import AccountConfig, Config
+from docqet_monitor.core.discovery import Target, targets
 from docqet_monitor.core.discovery.aurora_global import (
     AuroraGlobalApi,
     BotoAuroraGlobalApi,
@@ -25,7 +26,7 @@ from docqet_monitor.core.discovery.aurora_global import (
 )
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricValues, gauge
 
 LAG_LABELS = ("account", "region", "db_cluster")
 LAG_METRICS = {  # family -> (CloudWatch metric in ms, read as Maximum, help)
@@ -54,25 +55,16 @@ def queries(clusters: Sequence[GlobalCluster], region: str, period: int) -> list
             for metric, _ in LAG_METRICS.values()]
 
 
-def reporting_region(cluster: GlobalCluster, watched: Collection[str]) -> str:
-    """The one watched region that reports a global cluster's info (every region answers the same clusters;
-    one reporter keeps shards from exporting them twice): the primary's, else a member's, else the first (pure)."""
-    members = [m.region for m in cluster.members if m.role == "primary"] + sorted(m.region for m in cluster.members)
-    return next((r for r in members if r in watched), min(watched, default=""))
-
-
-def families(account: str, clusters: Sequence[GlobalCluster], region: str, values: MetricValues,
-             period: int, watched: Collection[str] = ()) -> list[Metric]:
-    """The Aurora Global families of one account seen from ``region`` (pure): the global clusters this region
-    reports (:func:`reporting_region` among the ``watched`` regions; all when none is given) with their members,
-    and the lag of the secondaries in ``region``."""
-    own = [g for g in clusters if not watched or reporting_region(g, watched) == region]
-    info = [((account, g.name, g.engine, g.engine_version), 1.0) for g in own]
-    members = [((account, g.name, m.region, m.db_cluster, m.role), 1.0) for g in own for m in g.members]
+def families(account: str, clusters: Sequence[GlobalCluster], values: Mapping[str, MetricValues],
+             period: int) -> list[Metric]:
+    """The Aurora Global families of one account (pure): its global clusters with their members, and the lag of
+    each secondary from ``values`` read in the secondary's region (region -> values)."""
+    info = [((account, g.name, g.engine, g.engine_version), 1.0) for g in clusters]
+    members = [((account, g.name, m.region, m.db_cluster, m.role), 1.0) for g in clusters for m in g.members]
     lag: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in LAG_METRICS}
-    for member in local_secondaries(clusters, region):
+    for member in (m for g in clusters for m in g.members if m.role == "secondary"):
         for name, (metric, _) in LAG_METRICS.items():
-            value = values.get(lag_query(member, metric, period))
+            value = values.get(member.region, {}).get(lag_query(member, metric, period))
             if value is not None:
                 lag[name].append(((account, member.region, member.db_cluster), value / 1000))
     return [
@@ -85,25 +77,46 @@ def families(account: str, clusters: Sequence[GlobalCluster], region: str, value
     ]
 
 
-# --- one region, the collector ------------------------------------------------------------------
+# --- one account, the collector -----------------------------------------------------------------
+
+RegionReader = Callable[[str, Sequence[MetricQuery]], MetricValues]  # (region, queries) -> values
 
 
-def scrape(api: AuroraGlobalApi, read: MetricReader, account: str, region: str, names: Sequence[str],
-           period: int, watched: Collection[str] = ()) -> list[Metric]:
-    """Discover the global clusters (``names`` restricts them), read this region's secondaries' lag, build."""
+def scrape(api: AuroraGlobalApi, read: RegionReader, account: str, watched: Sequence[str], names: Sequence[str],
+           period: int) -> list[Metric]:
+    """Discover the account's global clusters once (``names`` restricts them), read the lag of the secondaries
+    in each ``watched`` region there, build."""
     clusters = selected(api.global_clusters(), names)
     if not clusters:
         return []
-    return families(account, clusters, region, read(queries(clusters, region, period)), period, watched)
+    values = {region: read(region, wanted) for region in watched if (wanted := queries(clusters, region, period))}
+    return families(account, clusters, values, period)
+
+
+def account_targets(config: Config) -> dict[Target, tuple[str, ...]]:
+    """One target per account, in its first watched region (where DescribeGlobalClusters is asked) -> the
+    account's watched regions (pure)."""
+    by_account: dict[AccountConfig | None, list[Target]] = {}
+    for t in targets(config):
+        by_account.setdefault(t.account, []).append(t)
+    return {found[0]: tuple(t.region for t in found) for found in by_account.values()}
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
-    """The Aurora Global collector over every configured account and region."""
+    """The Aurora Global collector: once per account (shard 1 only), the lag from every watched region."""
     settings, period = config.collectors.aurora_global, config.cloudwatch.period_seconds
-    watched = frozenset(t.region for t in targets(config))
+    accounts = account_targets(config)
 
-    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+    def scrape_account(target: Target, client: Clients) -> list[Metric]:
+        def read(region: str, wanted: Sequence[MetricQuery]) -> MetricValues:
+            def clients(service: str) -> Any:
+                return aws.client(service, region, target.account)
+            return regional.reader(clients, config)(wanted)
+
+        account = aws.account_id(target.account, target.region)
         api = BotoAuroraGlobalApi(client("rds"))
-        return scrape(api, read, account, region, settings.global_clusters, period, watched)
+        return scrape(api, read, account, accounts[target], settings.global_clusters, period)
 
-    return regional.collector("aurora_global", settings, config, aws, scrape_region)
+    regional.name_accounts(config, aws)
+    return AwsCollector("aurora_global", settings.interval_seconds, aws, tuple(accounts), scrape_account,
+                        global_data=True)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+
 import boto3
 from aws_limits import AwsLimits
 from helpers import samples, value
 
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.config import AuroraGlobalCollectorConfig, AwsConfig, CollectorsConfig, Config
+from docqet_monitor.core.config import (
+    AccountConfig,
+    AuroraGlobalCollectorConfig,
+    AwsConfig,
+    CollectorsConfig,
+    Config,
+    ExporterConfig,
+)
+from docqet_monitor.core.discovery import Target
 from docqet_monitor.core.discovery.aurora_global import GlobalCluster, GlobalMember, parse_global_cluster
 from docqet_monitor.demo import aws as demo
-from docqet_monitor.exporters import aurora_global
+from docqet_monitor.exporters import aurora_global, collectors
+from docqet_monitor.exporters.cloudwatch import MetricQuery
 
 REGION, DR = "eu-west-1", "us-east-1"
 ACCOUNT = "123456789012"  # moto's
@@ -36,7 +48,7 @@ def test_lag_is_read_in_the_secondarys_region_only_and_converted_to_seconds() ->
     assert aurora_global.queries([cluster], REGION, 60) == []  # the primary's region publishes no lag
     secondary = cluster.members[1]
     values = {aurora_global.lag_query(secondary, "AuroraGlobalDBRPOLag", 60): 4_200_000.0}
-    fams = aurora_global.families(ACCOUNT, [cluster], DR, values, 60)
+    fams = aurora_global.families(ACCOUNT, [cluster], {DR: values}, 60)
     assert value(fams, "docqet_rds_cluster_global_rpo_lag_seconds", region=DR, db_cluster="main-dr") == 4200
     assert samples(fams, "docqet_rds_cluster_global_replication_lag_seconds") == {}
     assert value(fams, "docqet_rds_global_cluster_member_info", global_cluster="g", region=REGION,
@@ -45,14 +57,39 @@ def test_lag_is_read_in_the_secondarys_region_only_and_converted_to_seconds() ->
                  engine_version="15.4") == 1
 
 
-def test_one_watched_region_reports_each_global_cluster() -> None:
+def test_one_target_per_account_in_its_first_region_lists_the_accounts_regions() -> None:
+    role = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet", regions=("ap-south-1", DR))
+    config = Config(regions=(REGION, DR), accounts=(role,))
+    assert aurora_global.account_targets(config) == {Target(REGION): (REGION, DR),
+                                                     Target("ap-south-1", role): ("ap-south-1", DR)}
+
+
+class _Api:
+    def __init__(self, clusters: list[GlobalCluster]) -> None:
+        self.clusters, self.calls = clusters, 0
+
+    def global_clusters(self) -> list[GlobalCluster]:
+        self.calls += 1
+        return self.clusters
+
+
+def test_global_clusters_are_listed_once_and_lag_read_in_each_secondarys_region() -> None:
     cluster = parse_global_cluster(RAW)
     assert cluster is not None
-    assert aurora_global.reporting_region(cluster, {REGION, DR}) == REGION  # the primary's
-    assert aurora_global.reporting_region(cluster, {DR, "ap-south-1"}) == DR  # else a watched member's
-    assert aurora_global.reporting_region(cluster, {"sa-east-1", "ap-south-1"}) == "ap-south-1"  # else the first
-    assert samples(aurora_global.families(ACCOUNT, [cluster], DR, {}, 60, {REGION, DR}),
-                   "docqet_rds_global_cluster_info") == {}
+    asia = GlobalCluster("h", "aurora-postgresql", "15.4", (GlobalMember("h-main", REGION, "primary"),
+                                                            GlobalMember("h-dr", "ap-south-1", "secondary")))
+    api, reads = _Api([cluster, asia]), []
+
+    def read(region: str, queries: Sequence[MetricQuery]) -> dict[MetricQuery, float]:
+        reads.append((region, len(queries)))
+        return {q: 60_000.0 for q in queries}
+
+    fams = aurora_global.scrape(api, read, ACCOUNT, (REGION, DR, "ap-south-1"), (), 60)
+    assert api.calls == 1  # once per account, whatever the regions
+    assert reads == [(DR, 2), ("ap-south-1", 2)]  # only where a secondary is; both lag metrics in one batch
+    assert value(fams, "docqet_rds_cluster_global_rpo_lag_seconds", region="ap-south-1", db_cluster="h-dr") == 60
+    assert len(samples(fams, "docqet_rds_global_cluster_info")) == 2
+    assert aurora_global.scrape(_Api([cluster]), read, ACCOUNT, (REGION,), ("other",), 60) == []
 
 
 # --- against moto -------------------------------------------------------------------------------
@@ -79,6 +116,15 @@ def test_seeded_staging_values_from_both_regions(moto_endpoint: str, aws_limits:
     assert value(fams, "docqet_rds_cluster_global_replication_lag_seconds", **lag) == 0.85
     assert {s.name for f in fams for s in f.samples} == set(aurora_global.METRIC_NAMES)
     assert aws_limits.calls["cloudwatch.GetMetricData"] == 1  # the DR region only: the primary's has no lag
+    assert aws_limits.calls["rds.DescribeGlobalClusters"] == 1  # once for the account, not once per region
+
+
+def test_only_shard_1_reads_global_databases() -> None:
+    config = dataclasses.replace(_config(), exporter=ExporterConfig(shard="2/2"))
+    assert aurora_global.collector(_config(), Aws()).global_data
+    assert "aurora_global" not in {c.name for c in collectors.build(config, Aws())}
+    assert "aurora_global" in {c.name for c in collectors.build(dataclasses.replace(
+        config, exporter=ExporterConfig(shard="1/2")), Aws())}
 
 
 def test_pages_of_one_and_the_filter(moto_endpoint: str) -> None:
@@ -89,7 +135,7 @@ def test_pages_of_one_and_the_filter(moto_endpoint: str) -> None:
     result = aurora_global.collector(_config(), Aws(session_factory=limits.session)).collect()
     limits.assert_clean()
     assert result.errors == ()
-    assert limits.calls["rds.DescribeGlobalClusters"] == 2 * 2  # two a region, one a page
+    assert limits.calls["rds.DescribeGlobalClusters"] == 2  # once for the account, one global cluster a page
     assert len(samples(result.families, "docqet_rds_global_cluster_info")) == 2
     only = aurora_global.collector(_config(("lonely",)), Aws()).collect()
     assert samples(only.families, "docqet_rds_global_cluster_member_info") == {}
