@@ -21,14 +21,14 @@ from typing import Any, Protocol
 
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
 from docqet_monitor.core.aws import failing_as
-from docqet_monitor.core.config import Config
+from docqet_monitor.core.config import AccountConfig, Config
 from docqet_monitor.core.discovery import Target, arn_resource, global_targets, selected, targets
 from docqet_monitor.core.discovery import alb as alb_discovery
 from docqet_monitor.core.discovery import aurora_global as global_discovery
 from docqet_monitor.core.discovery import elasticache as elasticache_discovery
 from docqet_monitor.core.discovery.alb import AlbApi, BotoAlbApi
 from docqet_monitor.core.discovery.apigateway import ApiGatewayApi, BotoApiGatewayApi
-from docqet_monitor.core.discovery.aurora_global import AuroraGlobalApi, BotoAuroraGlobalApi
+from docqet_monitor.core.discovery.aurora_global import AuroraGlobalApi, BotoAuroraGlobalApi, GlobalCluster
 from docqet_monitor.core.discovery.cloudfront import BotoCloudFrontApi, CloudFrontApi
 from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, selected_clusters
 from docqet_monitor.core.discovery.elasticache import BotoElastiCacheApi, ElastiCacheApi
@@ -445,6 +445,19 @@ class Writer:
 
 # --- the whole target ---------------------------------------------------------------------------
 
+
+class _ListedOnce:
+    """An :class:`AuroraGlobalApi` asking its source once: every region answers the same global databases."""
+
+    def __init__(self, api: AuroraGlobalApi) -> None:
+        self._api = api
+        self._found: list[GlobalCluster] | None = None
+
+    def global_clusters(self) -> list[GlobalCluster]:
+        if self._found is None:
+            self._found = self._api.global_clusters()
+        return self._found
+
 Clients = Callable[[Target, str], Any]  # (target, service name) -> boto3 client
 
 
@@ -456,6 +469,7 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
     wanted: list[Desired] = []
     found: list[Live] = []
     ecs_cfg, rds_cfg, api_cfg = config.collectors.ecs, config.collectors.rds, config.collectors.apigateway
+    global_dbs: dict[AccountConfig | None, AuroraGlobalApi] = {}
     for t in targets(config):
         with failing_as(f"cannot discover the resources to alarm on in {where(t)}"):
             ecs = (BotoEcsApi(clients(t, "ecs"), clients(t, "elbv2"), config.aws.max_concurrency)
@@ -466,7 +480,9 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
             alb_cfg = config.collectors.alb
             alb = BotoAlbApi(clients(t, "elbv2")) if alb_cfg.enabled else None
             global_cfg = config.collectors.aurora_global
-            aurora_global = BotoAuroraGlobalApi(clients(t, "rds")) if global_cfg.enabled else None
+            if global_cfg.enabled and t.account not in global_dbs:  # account-wide: listed once per account
+                global_dbs[t.account] = _ListedOnce(BotoAuroraGlobalApi(clients(t, "rds")))
+            aurora_global = global_dbs.get(t.account)
             apis = (BotoApiGatewayApi(clients(t, "apigateway"), clients(t, "apigatewayv2"),
                                       config.aws.max_concurrency) if api_cfg.enabled else None)
             resources = discover(ecs, rds, ecs_cfg.clusters, rds_cfg.clusters, elasticache=redis,

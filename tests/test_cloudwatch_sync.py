@@ -20,6 +20,7 @@ from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm
 from docqet_monitor.cli import main
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import plan as p
+from docqet_monitor.core.ids import alarm_prefix
 from docqet_monitor.exporters.ecs import EcsService
 from docqet_monitor.exporters.rds import DbCluster
 from docqet_monitor.exporters.regional import Target
@@ -276,6 +277,22 @@ def test_duplicate_regions_are_planned_once(world: dict[str, str]) -> None:
     plan = _plan(config)
     assert LIMITS.calls["cloudwatch.DescribeAlarms"] == 2  # eu-west-1 once, us-east-1 for the global services
     assert len({c.key for c in plan.changes}) == len(plan.changes)
+
+
+def test_global_databases_are_listed_once_per_account_and_alarmed_in_the_secondarys_region(
+        world: dict[str, str]) -> None:
+    rds = boto3.client("rds")
+    rds.create_global_cluster(GlobalClusterIdentifier="docqet-global", Engine="aurora-postgresql")
+    rds.create_db_cluster(DBClusterIdentifier="docqet-main", Engine="aurora-postgresql", MasterUsername="u",
+                          MasterUserPassword="password123", GlobalClusterIdentifier="docqet-global")  # the primary
+    boto3.client("rds", region_name="us-east-1").create_db_cluster(
+        DBClusterIdentifier="docqet-dr", Engine="aurora-postgresql", GlobalClusterIdentifier="docqet-global")
+    config = dataclasses.replace(_config(), regions=("eu-west-1", "us-east-1"))
+    LIMITS.calls.clear()
+    plan = _plan(config)
+    assert LIMITS.calls["rds.DescribeGlobalClusters"] == 1  # account-wide: not once per region
+    rpo = [c.key for c in plan.changes if c.key.endswith("-AuroraGlobalRpoLagHigh")]
+    assert rpo == [f"us-east-1/{alarm_prefix(ENV)}docqet-dr-AuroraGlobalRpoLagHigh"]
 
 
 def test_an_unowned_alarm_with_our_name_is_an_error_not_an_overwrite(world: dict[str, str]) -> None:
