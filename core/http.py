@@ -77,6 +77,10 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
 
+    def passed(self) -> bool:
+        """Expired, or its time is up (a socket timeout can beat a timer thread slowed by load)."""
+        return self.expired or time.monotonic() >= self.at
+
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.append(sock)
@@ -217,7 +221,7 @@ def _request(s: requests.Session, method: str, url: str, deadline_seconds: float
             resp._content = b"".join(body)  # read: resp.content, .text and .json() work as usual
         return resp
     except (requests.RequestException, OSError) as exc:
-        if deadline.expired:
+        if deadline.passed():
             raise DeadlineExceeded(f"no complete answer within {deadline.seconds:g} s") from None
         raise exc from None
     finally:

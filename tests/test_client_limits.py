@@ -44,6 +44,23 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(stop: threading.Event, in_
     server.close()
 
 
+class _StarvedTimer(threading.Timer):
+    """A timer whose thread never gets to run (a loaded machine, at worst)."""
+
+    def start(self) -> None:
+        pass
+
+
+@pytest.mark.timeout(60)
+def test_a_socket_timeout_at_the_deadline_is_the_deadline(stop: threading.Event,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http.threading, "Timer", _StarvedTimer)
+    server = RawServer(dripping(stop, in_headers=True))
+    with pytest.raises(http.DeadlineExceeded, match=r"within 0\.5 s"):  # not requests' ReadTimeout
+        http.request(http.session(), "GET", server.url + "/", deadline_seconds=0.5)  # a byte a second: it times out
+    server.close()
+
+
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
 def test_a_body_past_the_cap_is_refused(declared: bool) -> None:
     def handle(conn: object, _head: bytes) -> None:
