@@ -1,37 +1,51 @@
-"""Benchmark: one full refresh of every AWS collector at production size, and /metrics at that size (prints,
-asserts nothing).
+"""Benchmark: the exporter at 100, 1,000 and 10,000 ECS services (one account, one region) and at 10,000
+services over 20 accounts x 3 regions, each as 1, 2 and 4 shards (prints numbers and ratios, asserts nothing).
 
-Topology: 1,000 ECS services in 10 clusters (every second one behind an ALB target group) and 50 Aurora
-clusters with 3 instances each, 20 Redis replication groups (a primary and a replica each), 30 application
-load balancers (the 10 of the ECS clusters and 20 more with 2 target groups each), 200 S3 buckets (every
-fourth replicating) and 5 Aurora Global databases (their secondaries in this region), in one region; at the
-edge 10 CloudFront distributions, 20 Route 53 health checks, 20 APIs (10 REST, 10 HTTP, one stage each) and 5
-web ACLs (3 REGIONAL, 2 CLOUDFRONT, one rule each). AWS is an in-process fake answering at the HTTP layer
-(query, JSON, rest-JSON and rest-XML protocols) through botocore's ``before-send`` event, so the real client
-path runs: the exporter's accounting and in-flight limit,
-retries, response parsing, and the AWS limits layer of the tests (real page sizes and batch limits; moto
-ignores them and is far too slow for GetMetricData at this size).
+For each row: AWS calls of one refresh against the minimum the AWS limits alone allow (page sizes and batch
+limits from the AWS API references / botocore models, written down here, never taken from the exporter's code),
+the refresh's wall time against its floor, peak RSS, scrape latency (p50/p99) idle and during a refresh, and
+the exporter's AWS bill per month at the default intervals. Sharded rows run each shard as its own process,
+one after the other: calls and the bill are the shards' sum, the other columns the worst shard.
 
-Run from the repository root::
+Topology of one (account, region) pair with S ECS services: ceil(S/100) ECS clusters (every second service
+behind an ALB target group), and per 1,000 services 50 Aurora clusters of 3 instances, 20 Redis replication
+groups (a primary and a replica), 20 more application load balancers with 2 target groups each, 200 S3 buckets
+(every fourth replicating) and 5 Aurora Global databases (their secondaries here) — at least one of each —,
+20 APIs (10 REST, 10 HTTP, one stage each) and 3 REGIONAL web ACLs; and per account, at the edge (us-east-1),
+10 CloudFront distributions, 20 Route 53 health checks and 2 CLOUDFRONT web ACLs (one rule each).
+AWS is an in-process fake answering at the HTTP layer (query, JSON, rest-JSON and rest-XML protocols) through
+botocore's ``before-send`` event, after the
+injected latency, while the request holds its in-flight slot: the real client path runs (the exporter's
+accounting and per-(account, region, service) limits, retries, response parsing) and the AWS limits layer of
+the tests pages the answers as AWS would and rejects what AWS would reject. Role accounts are reached with
+AssumeRole, as in production.
 
-    .venv/bin/python benchmarks/exporter_refresh.py [--latency-ms 50] [--scrapes 500]
+Run from the repository root (a full run takes a while; the machine should be otherwise idle)::
+
+    .venv/bin/python benchmarks/exporter_refresh.py [--latency-ms 50] [--rows 100,1000,10000,20x3]
+        [--shards 1,2,4] [--idle-scrapes 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import http.client
 import json
 import math
 import os
+import platform
 import re
+import resource
+import signal
 import statistics
+import subprocess
 import sys
+import threading
 import time
-import tracemalloc
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -45,71 +59,96 @@ from aws_limits import AwsLimits
 from faults import Body
 
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig, QdrantCollectorConfig
+from docqet_monitor.core.config import (
+    AccountConfig,
+    CollectorsConfig,
+    Config,
+    CostCollectorConfig,
+    ExporterConfig,
+    QdrantCollectorConfig,
+)
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters import collectors
-from docqet_monitor.exporters.server import Exporter, serve
+from docqet_monitor.exporters.server import Exporter, serve, steady_gc
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-ECS_CLUSTERS, SERVICES_PER_CLUSTER = 10, 100
-AURORA_CLUSTERS, INSTANCES_PER_CLUSTER = 50, 3
+DEFAULT_ACCOUNT = "123456789012"
+ROLE_ACCOUNTS = [f"{210000000000 + a:012d}" for a in range(1, 20)]  # with the default one: 20 accounts
+REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
+ROWS = {"100": (100, 1, 1), "1000": (1000, 1, 1), "10000": (10_000, 1, 1), "20x3": (10_000, 20, 3)}
+SERVICES_PER_CLUSTER = 100
+
+# CloudWatch metrics the collectors read per resource (what each collector documents it reads)
 ECS_METRICS, ALB_METRICS, RDS_CLUSTER_METRICS, RDS_INSTANCE_METRICS = 2, 3, 1, 8
+REDIS_NODE_METRICS, ALB_LB_METRICS, ALB_TG_METRICS, REPLICATION_METRICS, GLOBAL_LAG_METRICS = 10, 3, 2, 3, 2
 DISTRIBUTIONS, HEALTH_CHECKS, REST_APIS, HTTP_APIS, REGIONAL_ACLS, CLOUDFRONT_ACLS = 10, 20, 10, 10, 3, 2
-# CloudWatch metrics read per resource: CloudFront 5, Route 53 2, an API stage 5, a WAF rule dimension 2
-# (Allowed, Blocked) for the whole ACL and for its one rule
+# CloudFront 5, Route 53 2, an API stage 5, a web ACL 2 (Allowed, Blocked) for the whole ACL and for its one rule
 CLOUDFRONT_METRICS, ROUTE53_METRICS, API_METRICS, WAF_METRICS_PER_ACL = 5, 2, 5, 2 * 2
+EDGE_REGION = "us-east-1"  # CloudFront, Route 53 and CLOUDFRONT web ACLs are read there, once per account
 
-REDIS_GROUPS, REDIS_NODES_PER_GROUP, REDIS_NODE_METRICS = 20, 2, 10
-EXTRA_LOAD_BALANCERS, TARGET_GROUPS_PER_EXTRA_LB, ALB_LB_METRICS, ALB_TG_METRICS = 20, 2, 3, 2
-BUCKETS, REPLICATING_EVERY, REPLICATION_METRICS = 200, 4, 3
-GLOBAL_CLUSTERS, GLOBAL_LAG_METRICS = 5, 2
-
-# AWS limits: items a page / a call (API Gateway v2 documents no maximum page: its default, 100)
+# AWS limits, items a page / a call, from the API references and botocore's models (not the exporter's code)
 PAGE = {"ListClusters": 100, "ListServices": 100, "DescribeServices": 10, "DescribeTargetGroups": 400,
         "DescribeDBClusters": 100, "DescribeDBInstances": 100, "GetMetricData": 500,
+        "DescribeReplicationGroups": 100, "DescribeCacheClusters": 100, "DescribeLoadBalancers": 400,
+        "ListBuckets": 10_000, "ListMetrics": 500, "DescribeGlobalClusters": 100,
+        # API Gateway v2 documents no maximum page: its default, 100
         "ListHealthChecks": 1000, "ListTagsForResources": 10, "ListDistributions": 100, "GetRestApis": 500,
         "GetApis": 100, "ListWebACLs": 100}
-# the same for the platform collectors' operations (botocore models / AWS docs)
-PLATFORM_PAGE = {"DescribeReplicationGroups": 100, "DescribeCacheClusters": 100, "DescribeLoadBalancers": 400,
-                 "DescribeTargetGroups": 400, "ListBuckets": 10_000, "ListMetrics": 500,
-                 "DescribeGlobalClusters": 100}
+
+# AWS prices (us-east-1, aws.amazon.com/cloudwatch/pricing and /s3/pricing, S3 Standard): USD per unit
+PRICE_GET_METRIC_DATA_PER_METRIC = 0.01 / 1000
+PRICE_CLOUDWATCH_PER_REQUEST = 0.01 / 1000  # ListMetrics (like GetMetricStatistics)
+PRICE_S3_GET_PER_REQUEST = 0.0004 / 1000  # GET and other requests: GetBucketVersioning, GetBucketReplication
+PRICE_S3_LIST_PER_REQUEST = 0.005 / 1000  # LIST requests: ListBuckets
+# ECS, RDS, ElastiCache, ELB and STS API calls are free. Cost Explorer is off here: 3 requests a refresh at
+# $0.01 every 6 hours (its default) add $3.60 a month to any row.
+COST_EXPLORER_MONTH = 3 * 0.01 * 4 * 30
+MONTH_SECONDS = 30 * 86400
+# ListClusters, ListServices, DescribeServices, DescribeTargetGroups (the services' groups), GetMetricData: each
+# needs the previous one's answer, so no refresh is shorter than this many latencies (≤ 100 services a cluster)
+DEPENDENT_CALLS = 5
+BUSY_SECONDS = 5.0  # refreshes back to back for at least this long while the scraper scrapes
 
 
-# --- the synthetic topology, as AWS would describe it -------------------------------------------------
+# --- the synthetic topology of one (account, region), as AWS would describe it ----------------------------
 
 
-def _arn(service: str, resource: str) -> str:
-    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+def _scaled(per_thousand: int, services: int) -> int:
+    return max(1, round(per_thousand * services / 1000))
 
 
 class Topology:
-    def __init__(self) -> None:
-        self.clusters = [f"cluster-{c:02d}" for c in range(ECS_CLUSTERS)]
+    """One (account, region): its regional resources (``regional``) and, in the account's edge home, its
+    global ones (``edge_home``)."""
+
+    def __init__(self, account: str, region: str, services: int, regional: bool = True,
+                 edge_home: bool = False) -> None:
+        self.account, self.region, self.regional, self.edge_home = account, region, regional, edge_home
+        arn = self.arn
+        n_clusters = math.ceil(services / SERVICES_PER_CLUSTER)
+        self.clusters = [f"cluster-{c:03d}" for c in range(n_clusters)]
         self.services: dict[str, dict[str, dict[str, Any]]] = {}  # cluster -> name -> service
         self.target_groups: dict[str, dict[str, Any]] = {}
         for c, cluster in enumerate(self.clusters):
-            lb = _arn("elasticloadbalancing", f"loadbalancer/app/alb-{c:02d}/{c:016x}")
+            lb = arn("elasticloadbalancing", f"loadbalancer/app/alb-{c:03d}/{c:016x}")
             self.services[cluster] = {}
-            for s in range(SERVICES_PER_CLUSTER):
+            for s in range(services // n_clusters + (c < services % n_clusters)):
                 name = f"svc-{s:03d}"
                 lbs = []
                 if s % 2 == 0:
-                    tg = _arn("elasticloadbalancing", f"targetgroup/c{c:02d}-{name}/{c * 1000 + s:016x}")
-                    self.target_groups[tg] = {"TargetGroupArn": tg, "TargetGroupName": f"c{c:02d}-{name}",
+                    tg = arn("elasticloadbalancing", f"targetgroup/c{c:03d}-{name}/{c * 1000 + s:016x}")
+                    self.target_groups[tg] = {"TargetGroupArn": tg, "TargetGroupName": f"c{c:03d}-{name}",
                                               "LoadBalancerArns": [lb]}
                     lbs = [{"targetGroupArn": tg, "containerName": name, "containerPort": 8080}]
                 self.services[cluster][name] = {
-                    "serviceArn": _arn("ecs", f"service/{cluster}/{name}"), "serviceName": name,
-                    "clusterArn": _arn("ecs", f"cluster/{cluster}"), "status": "ACTIVE", "launchType": "FARGATE",
-                    "taskDefinition": _arn("ecs", f"task-definition/{name}:7"), "desiredCount": 2,
+                    "serviceArn": arn("ecs", f"service/{cluster}/{name}"), "serviceName": name,
+                    "clusterArn": arn("ecs", f"cluster/{cluster}"), "status": "ACTIVE", "launchType": "FARGATE",
+                    "taskDefinition": arn("ecs", f"task-definition/{name}:7"), "desiredCount": 2,
                     "runningCount": 2, "pendingCount": 0, "loadBalancers": lbs,
                     "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "rolloutState": "COMPLETED"}]}
-        self.db_clusters = []
-        self.db_instances = []
-        for c in range(AURORA_CLUSTERS):
-            cluster = f"aurora-{c:02d}"
-            members = [f"{cluster}-{i}" for i in range(INSTANCES_PER_CLUSTER)]
+        self.db_clusters, self.db_instances = [], []
+        for c in range(_scaled(50, services)):
+            cluster = f"aurora-{c:03d}"
+            members = [f"{cluster}-{i}" for i in range(3)]
             self.db_clusters.append({
                 "DBClusterIdentifier": cluster, "Engine": "aurora-postgresql", "EngineVersion": "15.4",
                 "Status": "available", "BackupRetentionPeriod": 7,
@@ -119,17 +158,21 @@ class Topology:
             self.db_instances += [{"DBInstanceIdentifier": m, "DBClusterIdentifier": cluster,
                                    "DBInstanceClass": "db.r6g.large", "DBInstanceStatus": "available"}
                                   for m in members]
-        self._platform()
+        self._platform(services)
         self._edge_topology()
 
-    def _platform(self) -> None:
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    def _platform(self, services: int) -> None:
         """Redis, load balancers, buckets and global databases (AWS's answers, unpaged)."""
+        arn, region = self.arn, self.region
         self.replication_groups, self.cache_clusters = [], []
-        for g in range(REDIS_GROUPS):
-            group = f"cache-{g:02d}"
+        for g in range(_scaled(20, services)):
+            group = f"cache-{g:03d}"
             members = [{"CacheClusterId": f"{group}-{n + 1:03d}", "CacheNodeId": "0001",
-                        "CurrentRole": "primary" if n == 0 else "replica", "PreferredAvailabilityZone": f"{REGION}a"}
-                       for n in range(REDIS_NODES_PER_GROUP)]
+                        "CurrentRole": "primary" if n == 0 else "replica", "PreferredAvailabilityZone": f"{region}a"}
+                       for n in range(2)]
             self.replication_groups.append({
                 "ReplicationGroupId": group, "ClusterEnabled": False, "AutomaticFailover": "enabled",
                 "MultiAZ": "enabled", "CacheNodeType": "cache.r7g.large",
@@ -137,32 +180,33 @@ class Topology:
             self.cache_clusters += [{"CacheClusterId": m["CacheClusterId"], "ReplicationGroupId": group,
                                      "Engine": "redis", "EngineVersion": "7.1"} for m in members]
         ecs_lbs = sorted({lb for tg in self.target_groups.values() for lb in tg["LoadBalancerArns"]})
-        extra = [_arn("elasticloadbalancing", f"loadbalancer/app/edge-{i:02d}/{i + 100:016x}")
-                 for i in range(EXTRA_LOAD_BALANCERS)]
-        self.load_balancers = [{"LoadBalancerArn": arn, "LoadBalancerName": arn.split("/")[-2], "Type": "application",
-                                "Scheme": "internet-facing"} for arn in ecs_lbs + extra]
+        extra = [arn("elasticloadbalancing", f"loadbalancer/app/edge-{i:03d}/{i + 100:016x}")
+                 for i in range(_scaled(20, services))]
+        self.load_balancers = [{"LoadBalancerArn": a, "LoadBalancerName": a.split("/")[-2], "Type": "application",
+                                "Scheme": "internet-facing"} for a in ecs_lbs + extra]
         for i, lb in enumerate(extra):
-            for t in range(TARGET_GROUPS_PER_EXTRA_LB):
-                tg = _arn("elasticloadbalancing", f"targetgroup/edge-{i:02d}-{t}/{i * 10 + t + 10**6:016x}")
-                self.target_groups[tg] = {"TargetGroupArn": tg, "TargetGroupName": f"edge-{i:02d}-{t}",
+            for t in range(2):
+                tg = arn("elasticloadbalancing", f"targetgroup/edge-{i:03d}-{t}/{i * 10 + t + 10**6:016x}")
+                self.target_groups[tg] = {"TargetGroupArn": tg, "TargetGroupName": f"edge-{i:03d}-{t}",
                                           "LoadBalancerArns": [lb]}
-        self.buckets = [f"docs-{b:03d}" for b in range(BUCKETS)]
-        self.replicating = set(self.buckets[::REPLICATING_EVERY])
+        self.buckets = [f"docs-{self.account[-4:]}-{region}-{b:04d}" for b in range(_scaled(200, services))]
+        self.replicating = set(self.buckets[::4])
         self.global_clusters = [{
             "GlobalClusterIdentifier": f"global-{g}", "Engine": "aurora-postgresql", "EngineVersion": "15.4",
             "GlobalClusterMembers": [
-                {"DBClusterArn": f"arn:aws:rds:eu-central-1:{ACCOUNT}:cluster:primary-{g}", "IsWriter": True},
-                {"DBClusterArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:secondary-{g}", "IsWriter": False}]}
-            for g in range(GLOBAL_CLUSTERS)]
+                {"DBClusterArn": f"arn:aws:rds:eu-central-1:{self.account}:cluster:primary-{g}", "IsWriter": True},
+                {"DBClusterArn": arn("rds", f"cluster:secondary-{g}"), "IsWriter": False}]}
+            for g in range(_scaled(5, services))]
 
     def storage_types(self, bucket: str) -> list[str]:
         """The storage classes CloudWatch lists for a bucket: every fifth also has infrequent-access data."""
-        return ["StandardStorage", "StandardIAStorage"] if int(bucket[-3:]) % 5 == 0 else ["StandardStorage"]
+        return ["StandardStorage", "StandardIAStorage"] if int(bucket[-4:]) % 5 == 0 else ["StandardStorage"]
 
     def _edge_topology(self) -> None:
         """CloudFront, Route 53, API Gateway and WAF (AWS's answers, unpaged)."""
+        account = self.account
         self.distributions = [{
-            "Id": f"E{d:013d}", "ARN": f"arn:aws:cloudfront::{ACCOUNT}:distribution/E{d:013d}", "Status": "Deployed",
+            "Id": f"E{d:013d}", "ARN": f"arn:aws:cloudfront::{account}:distribution/E{d:013d}", "Status": "Deployed",
             "DomainName": f"d{d:04d}.cloudfront.net", "Enabled": True,
             "Aliases": {"Quantity": 1, "Items": [f"site-{d:02d}.docqet.example"]}} for d in range(DISTRIBUTIONS)]
         self.health_checks = [{
@@ -173,62 +217,9 @@ class Topology:
         self.http_apis = [{"ApiId": f"http{a:04d}", "Name": f"http-api-{a:02d}", "ProtocolType": "HTTP"}
                           for a in range(HTTP_APIS)]
         self.web_acls = {scope: [{"Name": f"{scope.lower()}-acl-{w}", "Id": f"{w:08x}-0000-4000-8000-{w:012x}",
-                                  "ARN": f"arn:aws:wafv2:{REGION}:{ACCOUNT}:{scope.lower()}/webacl/acl-{w}",
+                                  "ARN": self.arn("wafv2", f"{scope.lower()}/webacl/acl-{w}"),
                                   "LockToken": "lock"} for w in range(count)]
                          for scope, count in (("REGIONAL", REGIONAL_ACLS), ("CLOUDFRONT", CLOUDFRONT_ACLS))}
-
-    def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """The full answer (no pagination: the limits layer pages it, as moto would need)."""
-        if operation == "GetCallerIdentity":  # the default account's id (the `account` label), once per process
-            return {"UserId": "AIDABENCHMARK", "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/benchmark"}
-        edge = self._edge(operation, params)
-        if edge is not None:
-            return edge
-        if operation == "ListClusters":
-            return {"clusterArns": [_arn("ecs", f"cluster/{c}") for c in self.clusters]}
-        if operation == "ListServices":
-            cluster = params["cluster"].rsplit("/", 1)[-1]
-            return {"serviceArns": [s["serviceArn"] for s in self.services[cluster].values()]}
-        if operation == "DescribeServices":
-            cluster = params["cluster"].rsplit("/", 1)[-1]
-            return {"services": [self.services[cluster][a.rsplit("/", 1)[-1]] for a in params["services"]],
-                    "failures": []}
-        if operation == "DescribeTargetGroups":  # by ARN (ECS) or every one (ALB collector; the limits layer pages)
-            arns = params.get("TargetGroupArns") or list(self.target_groups)
-            return {"TargetGroups": [self.target_groups[a] for a in arns]}
-        if operation == "DescribeLoadBalancers":
-            return {"LoadBalancers": self.load_balancers}
-        if operation == "DescribeReplicationGroups":
-            return {"ReplicationGroups": self.replication_groups}
-        if operation == "DescribeCacheClusters":
-            return {"CacheClusters": self.cache_clusters}
-        if operation == "DescribeGlobalClusters":
-            return {"GlobalClusters": self.global_clusters}
-        if operation == "ListBuckets":
-            return {"Buckets": [{"Name": b, "BucketRegion": REGION} for b in self.buckets]}
-        if operation == "GetBucketVersioning":
-            return {"Status": "Enabled"}
-        if operation == "GetBucketReplication":
-            bucket = params["Bucket"]
-            if bucket not in self.replicating:
-                raise LookupError("ReplicationConfigurationNotFoundError")
-            return {"ReplicationConfiguration": {"Role": _arn("iam", "role/replication"), "Rules": [{
-                "ID": "to-dr", "Status": "Enabled", "Priority": 1,
-                "Destination": {"Bucket": f"arn:aws:s3:::{bucket}-dr"}}]}}
-        if operation == "ListMetrics":
-            return {"Metrics": [{"Namespace": "AWS/S3", "MetricName": "BucketSizeBytes", "Dimensions": [
-                {"Name": "BucketName", "Value": b}, {"Name": "StorageType", "Value": t}]}
-                for b in self.buckets for t in self.storage_types(b)]}
-        if operation == "DescribeDBClusters":
-            return {"DBClusters": self.db_clusters}
-        if operation == "DescribeDBInstances":
-            return {"DBInstances": self.db_instances}
-        if operation == "GetMetricData":
-            end = params["EndTime"] - 60
-            return {"MetricDataResults": [{"Id": q["Id"], "StatusCode": "Complete", "Timestamps": [end],
-                                           "Values": [float(i % 97)]}
-                                          for i, q in enumerate(params["MetricDataQueries"])]}
-        raise ValueError(f"the fake does not know {operation}")
 
     def _edge(self, operation: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """CloudFront, Route 53, API Gateway and WAF; rest protocols pass ``url`` and ``body`` (None: not one)."""
@@ -261,6 +252,138 @@ class Topology:
                                "VisibilityConfig": {**visibility, "MetricName": params["Name"]}},
                     "LockToken": "lock"}
         return None
+
+    def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The full answer (no pagination: the limits layer pages it, as moto would need)."""
+        edge = self._edge(operation, params)
+        if edge is not None:
+            return edge
+        if operation == "ListClusters":
+            return {"clusterArns": [self.arn("ecs", f"cluster/{c}") for c in self.clusters]}
+        if operation == "ListServices":
+            cluster = params["cluster"].rsplit("/", 1)[-1]
+            return {"serviceArns": [s["serviceArn"] for s in self.services[cluster].values()]}
+        if operation == "DescribeServices":
+            cluster = params["cluster"].rsplit("/", 1)[-1]
+            return {"services": [self.services[cluster][a.rsplit("/", 1)[-1]] for a in params["services"]],
+                    "failures": []}
+        if operation == "DescribeTargetGroups":  # by ARN (ECS) or every one (ALB collector; the limits layer pages)
+            arns = params.get("TargetGroupArns") or list(self.target_groups)
+            return {"TargetGroups": [self.target_groups[a] for a in arns]}
+        if operation == "DescribeLoadBalancers":
+            return {"LoadBalancers": self.load_balancers}
+        if operation == "DescribeReplicationGroups":
+            return {"ReplicationGroups": self.replication_groups}
+        if operation == "DescribeCacheClusters":
+            return {"CacheClusters": self.cache_clusters}
+        if operation == "DescribeGlobalClusters":
+            return {"GlobalClusters": self.global_clusters}
+        if operation == "ListBuckets":
+            return {"Buckets": [{"Name": b, "BucketRegion": self.region} for b in self.buckets]}
+        if operation == "GetBucketVersioning":
+            return {"Status": "Enabled"}
+        if operation == "GetBucketReplication":
+            bucket = params["Bucket"]
+            if bucket not in self.replicating:
+                raise LookupError("ReplicationConfigurationNotFoundError")
+            return {"ReplicationConfiguration": {"Role": self.arn("iam", "role/replication"), "Rules": [{
+                "ID": "to-dr", "Status": "Enabled", "Priority": 1,
+                "Destination": {"Bucket": f"arn:aws:s3:::{bucket}-dr"}}]}}
+        if operation == "ListMetrics":
+            return {"Metrics": [{"Namespace": "AWS/S3", "MetricName": "BucketSizeBytes", "Dimensions": [
+                {"Name": "BucketName", "Value": b}, {"Name": "StorageType", "Value": t}]}
+                for b in self.buckets for t in self.storage_types(b)]}
+        if operation == "DescribeDBClusters":
+            return {"DBClusters": self.db_clusters}
+        if operation == "DescribeDBInstances":
+            return {"DBInstances": self.db_instances}
+        if operation == "GetMetricData":
+            end = params["EndTime"] - 60
+            return {"MetricDataResults": [{"Id": q["Id"], "StatusCode": "Complete", "Timestamps": [end],
+                                           "Values": [float(i % 97)]}
+                                          for i, q in enumerate(params["MetricDataQueries"])]}
+        if operation == "GetCallerIdentity":
+            return {"Account": DEFAULT_ACCOUNT, "Arn": f"arn:aws:iam::{DEFAULT_ACCOUNT}:user/benchmark",
+                    "UserId": "AIDABENCHMARK"}
+        if operation == "AssumeRole":
+            return {"Credentials": {"AccessKeyId": "ASIABENCHMARK", "SecretAccessKey": "benchmark",
+                                    "SessionToken": "benchmark", "Expiration": datetime.now(UTC) + timedelta(hours=1)},
+                    "AssumedRoleUser": {"AssumedRoleId": "AROA:docqet", "Arn": "arn:aws:sts::1:assumed-role/x/y"}}
+        raise ValueError(f"the fake does not know {operation}")
+
+
+def minimum_calls(t: Topology) -> Counter[str]:
+    """"service Operation" -> the fewest calls one refresh of this pair needs, from the AWS limits alone."""
+    def calls(items: int, operation: str) -> int:
+        return math.ceil(items / PAGE[operation])
+
+    minimum = _edge_minimum(t, calls)
+    if t.regional:
+        minimum += _regional_minimum(t, calls)
+    return minimum
+
+
+def _edge_minimum(t: Topology, calls: Callable[[int, str], int]) -> Counter[str]:
+    """The edge collectors' calls: API Gateway and REGIONAL web ACLs in every pair, CloudFront, Route 53 and
+    CLOUDFRONT web ACLs once per account (its edge home)."""
+    minimum = Counter[str]()
+    batches = []
+    if t.regional:
+        minimum.update({"apigateway GetRestApis": calls(REST_APIS, "GetRestApis"),
+                        "apigateway GetStages": REST_APIS,  # one per REST API: no batch form exists
+                        "apigatewayv2 GetApis": calls(HTTP_APIS, "GetApis"), "apigatewayv2 GetStages": HTTP_APIS,
+                        "wafv2 ListWebACLs": calls(REGIONAL_ACLS, "ListWebACLs"),
+                        "wafv2 GetWebACL": REGIONAL_ACLS})  # the metric names are only in GetWebACL
+        batches += [(REST_APIS + HTTP_APIS) * API_METRICS, REGIONAL_ACLS * WAF_METRICS_PER_ACL]
+    if t.edge_home:
+        minimum.update({"route53 ListHealthChecks": calls(HEALTH_CHECKS, "ListHealthChecks"),
+                        "route53 ListTagsForResources": calls(HEALTH_CHECKS, "ListTagsForResources"),
+                        "cloudfront ListDistributions": calls(DISTRIBUTIONS, "ListDistributions"),
+                        "wafv2 ListWebACLs": calls(CLOUDFRONT_ACLS, "ListWebACLs"),
+                        "wafv2 GetWebACL": CLOUDFRONT_ACLS})
+        batches += [DISTRIBUTIONS * CLOUDFRONT_METRICS, HEALTH_CHECKS * ROUTE53_METRICS,
+                    CLOUDFRONT_ACLS * WAF_METRICS_PER_ACL]
+    minimum["cloudwatch GetMetricData"] = sum(calls(q, "GetMetricData") for q in batches)
+    return minimum
+
+
+def _regional_minimum(t: Topology, calls: Callable[[int, str], int]) -> Counter[str]:
+    """ECS, RDS, ElastiCache, ALB, S3 and Aurora Global in one pair."""
+
+    services = [s for by_name in t.services.values() for s in by_name.values()]
+    behind_alb = sum(1 for s in services if s["loadBalancers"])
+    nodes = len(t.cache_clusters)
+    pairs = sum(len(tg["LoadBalancerArns"]) for tg in t.target_groups.values())
+    listed = sum(len(t.storage_types(b)) for b in t.buckets)
+    secondaries = sum(1 for g in t.global_clusters for m in g["GlobalClusterMembers"] if not m["IsWriter"])
+    minimum = Counter({
+        "ecs ListClusters": calls(len(t.clusters), "ListClusters"),
+        "ecs ListServices": sum(calls(len(s), "ListServices") for s in t.services.values()),
+        "ecs DescribeServices": sum(calls(len(s), "DescribeServices") for s in t.services.values()),
+        "rds DescribeDBClusters": calls(len(t.db_clusters), "DescribeDBClusters"),
+        "rds DescribeDBInstances": calls(len(t.db_instances), "DescribeDBInstances"),
+        "elasticache DescribeReplicationGroups": calls(len(t.replication_groups), "DescribeReplicationGroups"),
+        "elasticache DescribeCacheClusters": calls(nodes, "DescribeCacheClusters"),
+        "elbv2 DescribeLoadBalancers": calls(len(t.load_balancers), "DescribeLoadBalancers"),
+        # the ALB collector lists every group; the ECS collector asks for its services' groups by ARN
+        "elbv2 DescribeTargetGroups": calls(len(t.target_groups), "DescribeTargetGroups")
+        + calls(behind_alb, "DescribeTargetGroups"),
+        "s3 ListBuckets": calls(len(t.buckets), "ListBuckets"),
+        "s3 GetBucketVersioning": len(t.buckets),  # one bucket a call: no batch form exists
+        "s3 GetBucketReplication": len(t.buckets),
+        "cloudwatch ListMetrics": calls(listed, "ListMetrics"),
+        "rds DescribeGlobalClusters": calls(len(t.global_clusters), "DescribeGlobalClusters"),
+    })
+    # each collector refreshes on its own schedule, so each batches its own queries (S3: daily and per-minute
+    # metrics have different periods, one batch each)
+    batches = [len(services) * ECS_METRICS + behind_alb * ALB_METRICS,
+               len(t.db_clusters) * RDS_CLUSTER_METRICS + len(t.db_instances) * RDS_INSTANCE_METRICS,
+               nodes * REDIS_NODE_METRICS,
+               len(t.load_balancers) * ALB_LB_METRICS + pairs * ALB_TG_METRICS,
+               len(t.buckets) + listed, len(t.replicating) * REPLICATION_METRICS,
+               secondaries * GLOBAL_LAG_METRICS]
+    minimum["cloudwatch GetMetricData"] = sum(calls(q, "GetMetricData") for q in batches if q)
+    return minimum
 
 
 # --- answering at the HTTP layer ------------------------------------------------------------------
@@ -303,36 +426,100 @@ def _json(value: Any) -> Any:
 
 
 def _query_params(body: bytes | str) -> dict[str, Any]:
-    """The few query-protocol parameters the fake needs (TargetGroupArns.member.N)."""
+    """The few query-protocol parameters the fake needs (TargetGroupArns.member.N, paging)."""
     form = parse_qs(body.decode() if isinstance(body, bytes) else body)
     keys = [k for k in form if k.startswith("TargetGroupArns.member.")]
     arns = [form[k][0] for k in sorted(keys, key=lambda k: int(k.rsplit(".", 1)[-1]))]
-    return {"TargetGroupArns": arns}
+    return {"TargetGroupArns": arns, **{k: form[k][0] for k in ("Marker", "MaxRecords", "PageSize") if k in form}}
+
+
+# Operations the fake pages itself (the tests' limits layer leaves them to moto, which pages them):
+# operation -> (list key, token in, token out, page size parameter, AWS's maximum page)
+FAKE_PAGED = {"DescribeReplicationGroups": ("ReplicationGroups", "Marker", "Marker", "MaxRecords", 100),
+              "DescribeCacheClusters": ("CacheClusters", "Marker", "Marker", "MaxRecords", 100),
+              "DescribeLoadBalancers": ("LoadBalancers", "Marker", "NextMarker", "PageSize", 400),
+              "ListMetrics": ("Metrics", "NextToken", "NextToken", "", 500)}
+
+
+def paged(operation: str, params: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """One page of ``answer`` as AWS would give it: at most the page size asked, or AWS's maximum."""
+    if operation not in FAKE_PAGED:
+        return answer
+    items, token_in, token_out, size_param, most = FAKE_PAGED[operation]
+    offset = int(params.get(token_in) or 0)
+    size = min(int(params.get(size_param) or most), most)
+    page = {**answer, items: answer[items][offset:offset + size]}
+    if offset + size < len(answer[items]):
+        page[token_out] = str(offset + size)
+    return page
+
+
+@dataclass
+class Bill:
+    """What the fake answered: calls by (account, region, service) and by "service Operation", and USD a
+    month at the collectors' default intervals."""
+
+    by_key: Counter[tuple[str, str, str]]
+    by_operation: Counter[str]
+    month_usd: float = 0.0
 
 
 class FakeAwsHttp(Aws):
-    """:class:`Aws` whose clients never reach the network: the topology answers after ``latency`` seconds,
-    while the request holds its in-flight slot."""
+    """:class:`Aws` whose clients never reach the network: the pair's topology answers after ``latency``
+    seconds, while the request holds its in-flight slot. Role accounts' sessions get the AWS limits layer too."""
 
-    def __init__(self, topology: Topology, latency: float, **kwargs: Any) -> None:
+    def __init__(self, topologies: dict[tuple[str, str], Topology], latency: float, limits: AwsLimits,
+                 intervals: dict[str, float], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.topology, self.latency = topology, latency
+        self.topologies, self.latency, self.limits, self.intervals = topologies, latency, limits, intervals
+        self.bill = Bill(Counter(), Counter())
+        self._counting = threading.Lock()
+        self._equipped: set[int] = set()
+
+    def _session(self, account: AccountConfig | None, region: str) -> Any:
+        session = super()._session(account, region)
+        if account is not None and id(session) not in self._equipped:
+            self._equipped.add(id(session))
+            self.limits.install(session)
+        return session
 
     def instrument(self, client: Any, account: str = "") -> None:
         super().instrument(client, account)  # first: the accounting and the in-flight slot
         model = client.meta.service_model
+        account_id = account.split(":")[4] if account else DEFAULT_ACCOUNT
+        key = (account_id, client.meta.region_name, model.service_name)
         client.meta.events.register("before-send.*.*", lambda request, event_name, **_: self._answer(
-            model, event_name.rsplit(".", 1)[-1], request))
+            model, event_name.rsplit(".", 1)[-1], request, key))
 
-    def _answer(self, model: Any, operation: str, request: Any) -> AWSResponse:
+    def _count(self, key: tuple[str, str, str], operation: str, params: dict[str, Any]) -> None:
+        """Count the call and add what AWS bills for it, at the interval of the collector that makes it."""
+        service = key[2]
+        usd, collector = 0.0, "s3"
+        if operation == "GetMetricData":
+            queries = params["MetricDataQueries"]
+            usd = len(queries) * PRICE_GET_METRIC_DATA_PER_METRIC
+            collector = "s3" if queries[0]["MetricStat"]["Metric"]["Namespace"] == "AWS/S3" else "ecs"
+        elif service == "cloudwatch":  # ListMetrics
+            usd = PRICE_CLOUDWATCH_PER_REQUEST
+        elif service == "s3":
+            usd = PRICE_S3_LIST_PER_REQUEST if operation == "ListBuckets" else PRICE_S3_GET_PER_REQUEST
+        with self._counting:
+            self.bill.by_key[key] += 1
+            self.bill.by_operation[f"{service} {operation}"] += 1
+            self.bill.month_usd += usd * MONTH_SECONDS / self.intervals[collector]
+
+    def _answer(self, model: Any, operation: str, request: Any, key: tuple[str, str, str]) -> AWSResponse:
         time.sleep(self.latency)
+        topology = self.topologies[key[0], key[1]]
         op = model.operation_model(operation)
         protocol = model.resolved_protocol
         if protocol == "rest-xml" and model.service_name == "s3":  # path-style on the fake endpoint
-            return self._rest_xml(op, operation, request)
+            self._count(key, operation, {})
+            return self._rest_xml(topology, op, operation, request)
         if protocol in ("rest-json", "rest-xml"):  # API Gateway; Route 53 and CloudFront
+            self._count(key, operation, {})
             body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "")
-            result = self.topology.answer(operation, {"url": request.url, "body": body})
+            result = topology.answer(operation, {"url": request.url, "body": body})
             if protocol == "rest-json":
                 payload = json.dumps(_rest_json(op.output_shape, result)).encode()
                 return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, Body(payload))
@@ -341,20 +528,22 @@ class FakeAwsHttp(Aws):
                    else _xml(op.output_shape, result, f"{operation}Response"))
             return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, Body(xml.encode()))
         if protocol == "query":
-            result = self.topology.answer(operation, _query_params(request.body))
+            self._count(key, operation, {})
+            params = _query_params(request.body)
+            result = paged(operation, params, topology.answer(operation, params))
             wrapper = op.output_shape.serialization["resultWrapper"]
             body = (f"<{operation}Response>{_xml(op.output_shape, result, wrapper)}"
                     f"<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></{operation}Response>")
             return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, Body(body.encode()))
         params = json.loads(request.body)
-        body = json.dumps(self.topology.answer(operation, params), default=_json)
+        self._count(key, operation, params)
+        body = json.dumps(paged(operation, params, topology.answer(operation, params)), default=_json)
         return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, Body(body.encode()))
 
-
-    def _rest_xml(self, op: Any, operation: str, request: Any) -> AWSResponse:
+    def _rest_xml(self, topology: Topology, op: Any, operation: str, request: Any) -> AWSResponse:
         bucket = urlsplit(request.url).path.strip("/").split("/", 1)[0]
         try:
-            result = self.topology.answer(operation, {"Bucket": bucket})
+            result = topology.answer(operation, {"Bucket": bucket})
         except LookupError as missing:
             body = f"<Error><Code>{missing.args[0]}</Code><Message>none</Message></Error>"
             return AWSResponse(request.url, 404, {"Content-Type": "application/xml"}, Body(body.encode()))
@@ -364,96 +553,111 @@ class FakeAwsHttp(Aws):
         return AWSResponse(request.url, 200, {"Content-Type": "application/xml"}, Body(body.encode()))
 
 
-# --- the numbers -------------------------------------------------------------------------------------
+# --- one shard of one row, in its own process ------------------------------------------------------------
 
 
-def expected(topology: Topology) -> dict[str, tuple[int, int]]:
-    """operation -> (minimum calls the AWS limits allow, calls with one GetMetricStatistics per metric)."""
-    services = [s for by_name in topology.services.values() for s in by_name.values()]
-    behind_alb = sum(1 for s in services if s["loadBalancers"])
-    ecs_queries = len(services) * ECS_METRICS + behind_alb * ALB_METRICS
-    rds_queries = len(topology.db_clusters) * RDS_CLUSTER_METRICS + len(topology.db_instances) * RDS_INSTANCE_METRICS
-
-    def calls(items: int, operation: str) -> int:
-        return math.ceil(items / PAGE[operation])
-
-    # the edge: CloudWatch reads per collector and region (global services in us-east-1, WAF in both)
-    edge_reads = [DISTRIBUTIONS * CLOUDFRONT_METRICS, HEALTH_CHECKS * ROUTE53_METRICS,
-                  (REST_APIS + HTTP_APIS) * API_METRICS, REGIONAL_ACLS * WAF_METRICS_PER_ACL,
-                  CLOUDFRONT_ACLS * WAF_METRICS_PER_ACL]
-
-    discovery = {
-        "ecs ListClusters": calls(len(topology.clusters), "ListClusters"),
-        "ecs ListServices": sum(calls(len(s), "ListServices") for s in topology.services.values()),
-        "ecs DescribeServices": sum(calls(len(s), "DescribeServices") for s in topology.services.values()),
-        "elbv2 DescribeTargetGroups": calls(behind_alb, "DescribeTargetGroups"),  # the ECS services' groups
-        "rds DescribeDBClusters": calls(len(topology.db_clusters), "DescribeDBClusters"),
-        "rds DescribeDBInstances": calls(len(topology.db_instances), "DescribeDBInstances"),
-        "route53 ListHealthChecks": calls(HEALTH_CHECKS, "ListHealthChecks"),
-        "route53 ListTagsForResources": calls(HEALTH_CHECKS, "ListTagsForResources"),
-        "cloudfront ListDistributions": calls(DISTRIBUTIONS, "ListDistributions"),
-        "apigateway GetRestApis": calls(REST_APIS, "GetRestApis"),
-        "apigateway GetStages": REST_APIS,  # one per REST API: no batch form exists
-        "apigatewayv2 GetApis": calls(HTTP_APIS, "GetApis"),
-        "apigatewayv2 GetStages": HTTP_APIS,
-        "wafv2 ListWebACLs": calls(REGIONAL_ACLS, "ListWebACLs") + calls(CLOUDFRONT_ACLS, "ListWebACLs"),
-        "wafv2 GetWebACL": REGIONAL_ACLS + CLOUDFRONT_ACLS,  # the metric names are only in GetWebACL
-    }
-    result = {op: (n, n) for op, n in discovery.items()}
-    platform, platform_queries = platform_expected(topology)
-    for op, n in platform.items():
-        result[op] = (result.get(op, (0, 0))[0] + n, result.get(op, (0, 0))[1] + n)
-    # the collectors refresh on their own schedules, so each batches its own queries (and each period its own)
-    queries = [ecs_queries, rds_queries, *platform_queries, *edge_reads]
-    result["cloudwatch GetMetricData"] = (sum(calls(q, "GetMetricData") for q in queries if q),
-                                          sum(queries))  # as GetMetricStatistics calls
-    return result
+def config_of(accounts: int, regions: int, shard: str) -> Config:
+    roles = tuple(AccountConfig(role_arn=f"arn:aws:iam::{a}:role/docqet-monitor", name=f"team-{i + 2:02d}")
+                  for i, a in enumerate(ROLE_ACCOUNTS[:accounts - 1]))
+    return Config(regions=REGIONS[:regions], accounts=roles, exporter=ExporterConfig(shard=shard),
+                  collectors=CollectorsConfig(qdrant=QdrantCollectorConfig(enabled=False),
+                                              cost=CostCollectorConfig(enabled=False)))
 
 
-def platform_expected(topology: Topology) -> tuple[dict[str, int], list[int]]:
-    """The platform collectors' minimum calls from the AWS limits alone (operation -> calls), and the
-    GetMetricData queries of each (collector, period) batch."""
-    def calls(items: int, operation: str) -> int:
-        return math.ceil(items / PLATFORM_PAGE[operation])
-
-    nodes = len(topology.cache_clusters)
-    pairs = sum(len(tg["LoadBalancerArns"]) for tg in topology.target_groups.values())
-    listed = sum(len(topology.storage_types(b)) for b in topology.buckets)
-    secondaries = sum(1 for g in topology.global_clusters for m in g["GlobalClusterMembers"] if not m["IsWriter"])
-    minimum = {
-        "elasticache DescribeReplicationGroups": calls(len(topology.replication_groups), "DescribeReplicationGroups"),
-        "elasticache DescribeCacheClusters": calls(nodes, "DescribeCacheClusters"),
-        "elbv2 DescribeLoadBalancers": calls(len(topology.load_balancers), "DescribeLoadBalancers"),
-        "elbv2 DescribeTargetGroups": calls(len(topology.target_groups), "DescribeTargetGroups"),
-        "s3 ListBuckets": calls(len(topology.buckets), "ListBuckets"),
-        "s3 GetBucketVersioning": len(topology.buckets),  # one bucket a call
-        "s3 GetBucketReplication": len(topology.buckets),
-        "cloudwatch ListMetrics": calls(listed, "ListMetrics"),
-        "rds DescribeGlobalClusters": calls(len(topology.global_clusters), "DescribeGlobalClusters"),
-    }
-    batches = [nodes * REDIS_NODE_METRICS,
-               len(topology.load_balancers) * ALB_LB_METRICS + pairs * ALB_TG_METRICS,
-               len(topology.buckets) + listed,  # daily: objects and sizes
-               len(topology.replicating) * REPLICATION_METRICS,  # per-minute replication
-               secondaries * GLOBAL_LAG_METRICS]
-    return minimum, batches
+def topologies_of(services: int, accounts: int, regions: int) -> dict[tuple[str, str], Topology]:
+    """Each (account, region) pair's topology, ``services`` ECS services spread evenly over the pairs; each
+    account's edge home (us-east-1) holds its global resources (only those when it is not one of the regions)."""
+    names = [DEFAULT_ACCOUNT, *ROLE_ACCOUNTS[:accounts - 1]]
+    pairs = [(a, r) for a in names for r in REGIONS[:regions]]
+    found = {(a, r): Topology(a, r, services // len(pairs) + (i < services % len(pairs)), edge_home=r == EDGE_REGION)
+             for i, (a, r) in enumerate(pairs)}
+    for account in names:
+        found.setdefault((account, EDGE_REGION), Topology(account, EDGE_REGION, 0, regional=False, edge_home=True))
+    return found
 
 
-def aws_only_config() -> Config:
-    return Config(regions=(REGION,), collectors=CollectorsConfig(
-        qdrant=QdrantCollectorConfig(enabled=False), cost=CostCollectorConfig(enabled=False)))
+def intervals_of(config: Config) -> dict[str, float]:
+    return {"ecs": config.collectors.ecs.interval_seconds, "s3": config.collectors.s3.interval_seconds}
 
 
-def build() -> tuple[Exporter, FakeAwsHttp, AwsLimits]:
-    config = aws_only_config()
+class Scraper:
+    """GET /metrics (gzip, as Prometheus asks) from another process, every ``pause`` seconds, until stopped."""
+
+    def __init__(self, port: int, pause: float, count: int = 0) -> None:
+        self.count = count
+        self.proc = subprocess.Popen([sys.executable, __file__, "--scrape", str(port), "--pause-ms",
+                                      str(pause * 1000), "--count", str(count)], stdout=subprocess.PIPE, text=True)
+        if not count:
+            assert self.proc.stdout is not None
+            self.proc.stdout.readline()  # it runs: the first scrape is done (and not counted)
+
+    def stop(self) -> list[float]:
+        """The latencies in seconds (a ``count`` scraper: once it has made them all)."""
+        if not self.count:
+            self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=600)
+        return [float(line) for line in out.split()]
+
+
+def scrape_loop(port: int, pause: float, count: int) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    n = 0
+    while count == 0 or n < count:
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        conn.getresponse().read()
+        conn.close()
+        print(time.perf_counter() - started, flush=True)
+        n += 1
+        time.sleep(pause)
+
+
+def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[str, Any]:
+    """One exporter process: a first refresh (clients, credentials), then the measured one while a scraper
+    scrapes, then idle scrapes."""
+    services, accounts, regions = ROWS[row]
+    config = config_of(accounts, regions, shard)
     limits = AwsLimits()
     stats = Stats(version="benchmark")
-    aws = FakeAwsHttp(Topology(), 0.0, settings=config.aws, stats=stats, session_factory=limits.session)
-    return Exporter(collectors.build(config, aws), stats), aws, limits
+    aws = FakeAwsHttp(topologies_of(services, accounts, regions), latency, limits, intervals_of(config),
+                      settings=config.aws, stats=stats, session_factory=limits.session)
+    fake_mb = _rss_mb()  # the process, botocore and the fake's topology: not the exporter's
+    exporter = Exporter(collectors.build(config, aws), stats)
+    httpd = serve(exporter, "127.0.0.1", 0)
+    port = httpd.server_address[1]
+    aws.latency = 0.0
+    first = _refresh(exporter)  # creates the clients and assumes the roles (no latency: it is not measured)
+    aws.latency = latency
+    steady_gc()  # what `exporter serve` does once every collector has refreshed
+    aws.bill = Bill(Counter(), Counter())
+    busy = Scraper(port, 0.02)
+    started = time.perf_counter()
+    wall = _refresh(exporter)
+    bill, aws.bill = aws.bill, Bill(Counter(), Counter())
+    while time.perf_counter() - started < BUSY_SECONDS:  # back-to-back refreshes: enough scrapes during them
+        _refresh(exporter)
+    during = busy.stop()
+    idle = Scraper(port, 0.01, idle_scrapes).stop()
+    limits.assert_clean()
+    snap = exporter.snapshot()
+    series = sum(1 for chunk in snap.chunks(False) for line in chunk.splitlines() if not line.startswith(b"#"))
+    httpd.shutdown()
+    return {"wall": wall, "first_wall": first, "by_key": [[*k, n] for k, n in bill.by_key.items()],
+            "by_operation": dict(bill.by_operation), "month_usd": bill.month_usd,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "fake_mb": fake_mb,
+            "series": series,
+            "body_mb": sum(map(len, snap.chunks(False))) / 1e6, "gzip_kb": len(snap.gzipped) / 1e3,
+            "idle": idle, "during": during, "max_concurrency": config.aws.max_concurrency,
+            "max_concurrency_total": config.aws.max_concurrency_total}
 
 
-def refresh(exporter: Exporter) -> float:
-    """One full refresh of every collector; its wall seconds."""
+def _rss_mb() -> float:
+    """The process's resident memory now (Linux)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _refresh(exporter: Exporter) -> float:
     started = time.perf_counter()
     results = exporter.refresh_all()
     wall = time.perf_counter() - started
@@ -462,97 +666,135 @@ def refresh(exporter: Exporter) -> float:
     return wall
 
 
-def peak_memory() -> int:
-    """Peak bytes traced by tracemalloc while building the exporter and running its first refresh."""
-    tracemalloc.start()
-    try:
-        refresh(build()[0])
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+# --- the table ----------------------------------------------------------------------------------------
 
 
-def scrape_latency(exporter: Exporter, scrapes: int, gzipped: bool) -> tuple[float, float]:
-    """Median and p99 seconds of ``scrapes`` GET /metrics over one keep-alive-less connection each."""
-    httpd = serve(exporter, "127.0.0.1", 0)
-    port = httpd.server_address[1]
-    headers = {"Accept-Encoding": "gzip"} if gzipped else {}
-    times = []
-    try:
-        for _ in range(scrapes):
-            started = time.perf_counter()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("GET", "/metrics", headers=headers)
-            conn.getresponse().read()
-            conn.close()
-            times.append(time.perf_counter() - started)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)]
+def floor_seconds(by_key: Counter[tuple[str, str, str]], per_key: int, total_cap: int, latency: float) -> float:
+    """The least wall time the calls need at ``latency`` each: calls / concurrency x latency, where no
+    (account, region, AWS service) has more than ``per_key`` in flight and all of them together no more than
+    ``total_cap``; and never less than the chain of :data:`DEPENDENT_CALLS`."""
+    if not by_key:
+        return 0.0
+    load = max(max(n / per_key for n in by_key.values()), sum(by_key.values()) / total_cap)
+    return latency * max(load, DEPENDENT_CALLS)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(p * len(ordered)) - 1)] if ordered else math.nan
+
+
+def row_result(row: str, shards: int, latency: float, idle_scrapes: int) -> dict[str, Any]:
+    runs = []
+    for k in range(1, shards + 1):
+        spec = f"{k}/{shards}" if shards > 1 else ""
+        out = subprocess.run([sys.executable, __file__, "--run", row, "--shard", spec, "--latency-ms",
+                              str(latency * 1000), "--idle-scrapes", str(idle_scrapes)],
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise SystemExit(f"row {row} shard {spec or '-'} failed:\n{out.stderr[-3000:]}")
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    services, accounts, regions = ROWS[row]
+    minimum = Counter[str]()
+    for topology in topologies_of(services, accounts, regions).values():
+        minimum += minimum_calls(topology)
+    operations = Counter[str]()
+    for run in runs:
+        operations += Counter(run["by_operation"])
+    floors = [floor_seconds(Counter({tuple(k[:3]): k[3] for k in run["by_key"]}), run["max_concurrency"],
+                            run["max_concurrency_total"], latency) for run in runs]
+    worst = max(range(len(runs)), key=lambda i: runs[i]["wall"] / floors[i] if floors[i] else 0)
+    return {"row": row, "shards": shards, "series": sum(r["series"] for r in runs),
+            "calls": sum(operations.values()), "minimum": sum(minimum.values()),
+            "operations": operations, "minimum_by_operation": minimum,
+            "wall": runs[worst]["wall"], "floor": floors[worst], "slowest": max(r["wall"] for r in runs),
+            "rss_mb": max(r["rss_mb"] for r in runs), "fake_mb": max(r["fake_mb"] for r in runs),
+            "idle": [percentile(r["idle"], p) for r in runs for p in (0.5, 0.99)],
+            "during": [percentile(r["during"], p) for r in runs for p in (0.5, 0.99)],
+            "during_n": sum(len(r["during"]) for r in runs),
+            "month_usd": sum(r["month_usd"] for r in runs),
+            "body_mb": sum(r["body_mb"] for r in runs), "gzip_kb": sum(r["gzip_kb"] for r in runs)}
+
+
+def describe(row: str) -> str:
+    services, accounts, regions = ROWS[row]
+    where = "1 account x 1 region" if accounts == regions == 1 else f"{accounts} accounts x {regions} regions"
+    return f"{services:,} services, {where}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--latency-ms", type=float, default=50.0, help="injected latency per AWS call")
-    parser.add_argument("--scrapes", type=int, default=500, help="GET /metrics requests to time")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"rows to run, of {', '.join(ROWS)}")
+    parser.add_argument("--shards", default="1,2,4", help="shard counts to run each row with")
+    parser.add_argument("--idle-scrapes", type=int, default=300, help="GET /metrics to time when idle")
+    parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: one shard of one row
+    parser.add_argument("--shard", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--scrape", type=int, help=argparse.SUPPRESS)  # internal: the scraper process
+    parser.add_argument("--pause-ms", type=float, default=20.0, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    os.environ.update(AWS_ACCESS_KEY_ID="benchmark", AWS_SECRET_ACCESS_KEY="benchmark", AWS_DEFAULT_REGION=REGION,
-                      AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL="http://127.0.0.1:9")
-    topology = Topology()
-    services = sum(len(s) for s in topology.services.values())
-    print(f"topology: {services} ECS services in {len(topology.clusters)} clusters "
-          f"({services // 2} behind ALB target groups), {len(topology.db_clusters)} Aurora clusters "
-          f"with {len(topology.db_instances)} instances, {len(topology.replication_groups)} Redis groups "
-          f"({len(topology.cache_clusters)} nodes), {len(topology.load_balancers)} load balancers "
-          f"({len(topology.target_groups)} target groups), {len(topology.buckets)} buckets "
-          f"({len(topology.replicating)} replicating), {len(topology.global_clusters)} Aurora Global databases, "
-          f"region {REGION}; {DISTRIBUTIONS} CloudFront distributions, {HEALTH_CHECKS} Route 53 health checks, "
-          f"{REST_APIS + HTTP_APIS} APIs, {REGIONAL_ACLS + CLOUDFRONT_ACLS} web ACLs")
+    latency = args.latency_ms / 1000
+    if args.scrape:
+        scrape_loop(args.scrape, args.pause_ms / 1000, args.count)
+        return
+    os.environ.update(AWS_ACCESS_KEY_ID="benchmark", AWS_SECRET_ACCESS_KEY="benchmark",
+                      AWS_DEFAULT_REGION=REGIONS[0], AWS_EC2_METADATA_DISABLED="true",
+                      AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    if args.run:
+        print(json.dumps(run_shard(args.run, args.shard, latency, args.idle_scrapes)))
+        return
 
-    exporter, aws, limits = build()
-    wall_cold = refresh(exporter)  # creates the clients
-    wall_fast = refresh(exporter)
-    requests_before, cost_before, limit_calls_before = Counter(aws.stats.requests), aws.stats.cost_usd, \
-        sum(limits.calls.values())
-    aws.latency = args.latency_ms / 1000
-    wall = refresh(exporter)
-    limits.assert_clean()
-    calls = Counter({f"{service} {op}": n for (service, op), n in (aws.stats.requests - requests_before).items()})
-    cost = aws.stats.cost_usd - cost_before
-    api_calls = sum(limits.calls.values()) - limit_calls_before
-    print(f"\nAWS calls of one full refresh (HTTP requests; the limits layer saw {api_calls} API calls)")
-    print(f"{'operation':<38} {'calls':>7} {'minimum':>8} {'ratio':>6} {'per metric per resource':>24} {'ratio':>7}")
-    totals = [0, 0, 0]
-    for operation, (minimum, per_metric) in expected(topology).items():
-        made = calls.pop(operation, 0)
-        totals = [totals[0] + made, totals[1] + minimum, totals[2] + per_metric]
-        print(f"{operation:<38} {made:>7} {minimum:>8} {made / minimum:>6.2f} {per_metric:>24} "
-              f"{per_metric / made if made else math.inf:>6.1f}x")
-    for operation, made in sorted(calls.items()):
-        totals[0] += made
-        print(f"{operation:<38} {made:>7} {'-':>8} {'':>6} {'-':>24}  (not expected)")
-    print(f"{'total':<38} {totals[0]:>7} {totals[1]:>8} {totals[0] / totals[1]:>6.2f} {totals[2]:>24} "
-          f"{totals[2] / totals[0]:>6.1f}x")
-    interval = aws_only_config().collectors.ecs.interval_seconds
-    print(f"estimated AWS cost: ${cost:.4f} a refresh, "
-          f"${cost * 30 * 86400 / interval:,.0f} per 30 days at one refresh every {interval:.0f} s "
-          f"(GetMetricData: $0.01 per 1,000 metrics; GetMetricStatistics: $0.01 per 1,000 requests, the same)")
+    config = config_of(1, 1, "")
+    print(f"machine: {os.cpu_count()} CPUs ({_cpu_model()}), load average {os.getloadavg()[0]:.2f} at start, "
+          f"python {platform.python_version()}; {args.latency_ms:.0f} ms per AWS call; "
+          f"in flight: {config.aws.max_concurrency} per (account, region, AWS service), "
+          f"{config.aws.max_concurrency_total} in all")
+    print("\n| row | N | series | AWS calls / minimum | wall / floor | peak RSS MB (before) "
+          "| scrape p50 / p99 ms, idle | during refreshes (scrapes) | AWS $ / month |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    detail = []
+    for row in args.rows.split(","):
+        for shards in (int(n) for n in args.shards.split(",")):
+            r = row_result(row, shards, latency, args.idle_scrapes)
+            detail.append(r)
+            print(table_row(r), flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    print("\ncalls by operation vs the minimum (first row of each size, N = 1)")
+    for r in detail:
+        if r["shards"] != 1:
+            continue
+        print(f"  {describe(r['row'])}:")
+        for op in sorted(set(r["operations"]) | set(r["minimum_by_operation"])):
+            made, least = r["operations"].get(op, 0), r["minimum_by_operation"].get(op, 0)
+            print(f"    {op:<40} {made:>6} {least:>6}" + ("" if made == least else "  <- more"))
+    print(f"\nprices: GetMetricData ${PRICE_GET_METRIC_DATA_PER_METRIC * 1000:.2f} per 1,000 metrics, ListMetrics "
+          f"${PRICE_CLOUDWATCH_PER_REQUEST * 1000:.2f} per 1,000 requests, S3 GET "
+          f"${PRICE_S3_GET_PER_REQUEST * 1000:.4f} and LIST ${PRICE_S3_LIST_PER_REQUEST * 1000:.3f} per 1,000 "
+          "requests; ECS, RDS, ElastiCache, ELB, STS, CloudFront, Route 53, API Gateway and WAF calls free. "
+          f"Intervals: {config.collectors.ecs.interval_seconds:.0f} s, "
+          f"S3 {config.collectors.s3.interval_seconds:.0f} s. "
+          f"Cost Explorer (off here) adds ${COST_EXPLORER_MONTH:.2f}.")
 
-    body = exporter.snapshot().body
-    series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
-    print(f"\nrefresh wall time: {wall:.2f} s with {args.latency_ms:.0f} ms per AWS call "
-          f"(in-flight limit {aws.settings.max_concurrency}); {wall_fast:.2f} s with none "
-          f"({wall_cold:.2f} s for the first refresh, which creates the clients)")
-    print(f"exposition: {series} series, {len(body) / 1e6:.2f} MB, {len(gzip.compress(body)) / 1e3:.0f} kB gzipped")
-    print(f"peak traced memory of a refresh: {peak_memory() / 1e6:.1f} MB "
-          "(tracemalloc; the clients and the in-process fake included)")
-    for gzipped in (False, True):
-        median, p99 = scrape_latency(exporter, args.scrapes, gzipped)
-        print(f"/metrics{' (gzip)' if gzipped else '':<7} over {args.scrapes} scrapes: median {median * 1e3:.2f} ms, "
-              f"p99 {p99 * 1e3:.2f} ms")
-    print(f"(python {sys.version.split()[0]})")
+
+def table_row(r: dict[str, Any]) -> str:
+    """One markdown table row of :func:`row_result`."""
+    idle = statistics.median(r["idle"][::2]) * 1e3, max(r["idle"][1::2]) * 1e3
+    busy = statistics.median(r["during"][::2]) * 1e3, max(r["during"][1::2]) * 1e3
+    return (f"| {describe(r['row'])} | {r['shards']} | {r['series']:,} | {r['calls']:,} / {r['minimum']:,} = "
+            f"{r['calls'] / r['minimum']:.2f} | {r['wall']:.1f} s / {r['floor']:.1f} s = {r['wall'] / r['floor']:.2f} "
+            f"| {r['rss_mb']:.0f} ({r['fake_mb']:.0f}) | {idle[0]:.1f} / {idle[1]:.1f} "
+            f"| {busy[0]:.1f} / {busy[1]:.1f} ({r['during_n']}) | {r['month_usd']:,.0f} |")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
