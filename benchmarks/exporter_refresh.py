@@ -191,10 +191,11 @@ class Topology:
                                           "LoadBalancerArns": [lb]}
         self.buckets = [f"docs-{self.account[-4:]}-{region}-{b:04d}" for b in range(_scaled(200, services))]
         self.replicating = set(self.buckets[::4])
-        self.global_clusters = [{
-            "GlobalClusterIdentifier": f"global-{g}", "Engine": "aurora-postgresql", "EngineVersion": "15.4",
+        self.global_clusters = [{  # DescribeGlobalClusters is account-wide: FakeAwsHttp answers every region's
+            "GlobalClusterIdentifier": f"global-{region}-{g}", "Engine": "aurora-postgresql", "EngineVersion": "15.4",
             "GlobalClusterMembers": [
-                {"DBClusterArn": f"arn:aws:rds:eu-central-1:{self.account}:cluster:primary-{g}", "IsWriter": True},
+                {"DBClusterArn": f"arn:aws:rds:eu-central-1:{self.account}:cluster:primary-{region}-{g}",
+                 "IsWriter": True},
                 {"DBClusterArn": arn("rds", f"cluster:secondary-{g}"), "IsWriter": False}]}
             for g in range(_scaled(5, services))]
 
@@ -372,7 +373,6 @@ def _regional_minimum(t: Topology, calls: Callable[[int, str], int]) -> Counter[
         "s3 GetBucketVersioning": len(t.buckets),  # one bucket a call: no batch form exists
         "s3 GetBucketReplication": len(t.buckets),
         "cloudwatch ListMetrics": calls(listed, "ListMetrics"),
-        "rds DescribeGlobalClusters": calls(len(t.global_clusters), "DescribeGlobalClusters"),
     })
     # each collector refreshes on its own schedule, so each batches its own queries (S3: daily and per-minute
     # metrics have different periods, one batch each)
@@ -531,6 +531,9 @@ class FakeAwsHttp(Aws):
             self._count(key, operation, {})
             params = _query_params(request.body)
             result = paged(operation, params, topology.answer(operation, params))
+            if operation == "DescribeGlobalClusters":  # account-wide: the global databases of every region
+                result = {"GlobalClusters": [g for (account, _), t in self.topologies.items() if account == key[0]
+                                             for g in t.global_clusters if t.regional]}
             wrapper = op.output_shape.serialization["resultWrapper"]
             body = (f"<{operation}Response>{_xml(op.output_shape, result, wrapper)}"
                     f"<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></{operation}Response>")
@@ -696,8 +699,12 @@ def row_result(row: str, shards: int, latency: float, idle_scrapes: int) -> dict
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     services, accounts, regions = ROWS[row]
     minimum = Counter[str]()
-    for topology in topologies_of(services, accounts, regions).values():
+    topologies = topologies_of(services, accounts, regions)
+    for topology in topologies.values():
         minimum += minimum_calls(topology)
+    for account in {a for a, _ in topologies}:  # account-wide: once per account, whatever the region
+        databases = sum(len(t.global_clusters) for (a, _), t in topologies.items() if a == account and t.regional)
+        minimum["rds DescribeGlobalClusters"] += math.ceil(databases / PAGE["DescribeGlobalClusters"])
     operations = Counter[str]()
     for run in runs:
         operations += Counter(run["by_operation"])
