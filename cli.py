@@ -533,15 +533,15 @@ def demo(state: State, once: bool, alerts_pipeline: bool, broken_service: bool, 
                          "what listens there or choose another port with --port (0: any free port)")
     out_dir = demo_mod.prepare_out(out)
     with demo_mod.moto_server() as endpoint, demo_mod.aws_environment(endpoint):
-        click.echo(f"AWS emulator (moto) on {endpoint}", err=True)
-        ctx = demo_mod.DemoContext(endpoint, config, echo=lambda line: click.echo(line, err=True), out_dir=out_dir)
+        logs.note(f"AWS emulator (moto) on {endpoint}")
+        ctx = demo_mod.DemoContext(endpoint, config, echo=logs.note, out_dir=out_dir)  # JSON under --log-format json
         ctx.extras[alerts_demo.PIPELINE_FLAG] = alerts_pipeline
         ctx.extras[alerts_demo.BROKEN_FLAG] = broken_service or alerts_pipeline or stack
         ctx.extras[alerts_demo.STACK_FLAG] = stack
         demo_mod.run_steps(ctx, DEMO_STEPS)
         exp = _build_exporter(ctx.config)
         if once:
-            click.echo(f"demo output (kept until the next run): {out_dir}", err=True)
+            logs.note(f"demo output (kept until the next run): {out_dir}")
             _print_once(exp)
         else:
             _serve_until_signal(exp, address, listen, lambda url: _announce_demo(url, out_dir),
@@ -558,13 +558,13 @@ def _demo_staging(state: State) -> config_mod.Config:
 
 
 def _announce_demo(url: str, out_dir: Path) -> None:
-    click.echo(f"""
+    logs.note(f"""
 docqet-monitor demo is running against the emulator (Ctrl-C to stop).
   metrics:   {url}/metrics
   readiness: {url}/readyz
   try:       curl -s {url}/metrics | grep docqet_ecs_service_running_tasks
   output:    {out_dir} (dashboards, rendered rules; kept until the next run)
-""", err=True)
+""")
 
 
 main.add_command(dashboards_group)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -144,10 +145,13 @@ def test_demo_once_prints_the_seeded_environment(tmp_path: Path) -> None:
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
-    for _ in range(2):  # a second run replaces the first one's output
-        done = subprocess.run([*CLI, "demo", "--once", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=240, env=env)
+    for fmt in ("json", "text"):  # a second run replaces the first one's output
+        done = subprocess.run([*CLI, "--log-format", fmt, "demo", "--once", "--out", str(out)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=240, env=env)
         assert done.returncode == 0, done.stderr
+        if fmt == "json":  # every stderr line one JSON object, the demo's progress lines included
+            records = [json.loads(line) for line in done.stderr.splitlines()]
+            assert any(r["message"].startswith("AWS emulator (moto) on ") for r in records)
     assert "AWS emulator (moto) on http://127.0.0.1:" in done.stderr
     assert f"demo output (kept until the next run): {out}" in done.stderr
     assert "  run `docqet-monitor demo --stack` to watch them" in done.stderr  # where to go next
