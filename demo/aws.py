@@ -166,20 +166,20 @@ def seed_staging(endpoint_url: str, region: str = REGION, *, now: float | None =
     _seed_aurora(client("rds"), GLOBAL_CLUSTER if dr_region else None)
     _seed_redis(client("elasticache"), region)
     now = now or time.time()
-    _put_datapoints(client("cloudwatch"), datapoints(lb_arn, tg_arns, now, ahead_minutes))
-    _put_datapoints(client("cloudwatch"), daily_datapoints(region, now))
+    put_datapoints(client("cloudwatch"), datapoints(lb_arn, tg_arns, now, ahead_minutes))
+    put_datapoints(client("cloudwatch"), daily_datapoints(region, now))
     _seed_bucket(client("s3"), documents_bucket(region), region)
     if dr_region:
         dr = session.client("s3", endpoint_url=endpoint_url, region_name=dr_region)
         _seed_bucket(dr, replica_bucket(region), dr_region)
         _seed_replication(client("s3"), region)
-        _put_datapoints(client("cloudwatch"), _minutely(_replication_series(region), now, ahead_minutes))
+        put_datapoints(client("cloudwatch"), minutely(_replication_series(region), now, ahead_minutes))
         dr_rds = session.client("rds", endpoint_url=endpoint_url, region_name=dr_region)
         dr_rds.create_db_cluster(DBClusterIdentifier=DR_CLUSTER, Engine="aurora-postgresql",
                                  EngineVersion=AURORA_ENGINE_VERSION, GlobalClusterIdentifier=GLOBAL_CLUSTER,
                                  BackupRetentionPeriod=BACKUP_RETENTION_DAYS)  # healthy: only `reports` pages
         dr_cloudwatch = session.client("cloudwatch", endpoint_url=endpoint_url, region_name=dr_region)
-        _put_datapoints(dr_cloudwatch, _minutely(_global_series(), now, ahead_minutes))
+        put_datapoints(dr_cloudwatch, minutely(_global_series(), now, ahead_minutes))
     return StagingEnvironment(region, cluster_arn, service_arns, lb_arn, tg_arns, CLUSTER,
                               tuple(i.name for i in AURORA_INSTANCES))
 
@@ -261,35 +261,35 @@ def _seed_replication(s3: Any, region: str) -> None:
                                    "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}}]})
 
 
-def _dims(**dims: str) -> list[dict[str, str]]:
+def dimensions(**dims: str) -> list[dict[str, str]]:
     return [{"Name": k, "Value": v} for k, v in dims.items()]
 
 
 def series(lb_arn: str, tg_arns: dict[str, str]) -> list[tuple[str, str, list[dict[str, str]], float]]:
     """(namespace, metric, dimensions, value per minute) of every seeded CloudWatch series (pure)."""
     lb_dim = lb_arn.split(":loadbalancer/", 1)[1]
-    lb_only = _dims(LoadBalancer=lb_dim)
+    lb_only = dimensions(LoadBalancer=lb_dim)
     result = [("AWS/ApplicationELB", "RequestCount", lb_only,
                sum(s.http.requests_per_minute for s in ECS_SERVICES if s.http)),
               ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", lb_only, ALB_ELB_5XX_PER_MINUTE)]
     for s in ECS_SERVICES:
-        dims = _dims(ClusterName=CLUSTER, ServiceName=s.name)
+        dims = dimensions(ClusterName=CLUSTER, ServiceName=s.name)
         result += [("AWS/ECS", "CPUUtilization", dims, s.cpu_percent),
                    ("AWS/ECS", "MemoryUtilization", dims, s.memory_percent)]
         if s.http and s.name in tg_arns:
-            alb = _dims(LoadBalancer=lb_dim, TargetGroup=tg_arns[s.name].split(":", 5)[5])
+            alb = dimensions(LoadBalancer=lb_dim, TargetGroup=tg_arns[s.name].split(":", 5)[5])
             result += [("AWS/ApplicationELB", "RequestCount", alb, s.http.requests_per_minute),
                        ("AWS/ApplicationELB", "TargetResponseTime", alb, s.http.p95_seconds),
                        ("AWS/ApplicationELB", "HealthyHostCount", alb, float(s.desired)),
                        ("AWS/ApplicationELB", "UnHealthyHostCount", alb, 0.0)]
             if s.http.errors_per_minute:
                 result.append(("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, s.http.errors_per_minute))
-    result.append(("AWS/RDS", "VolumeBytesUsed", _dims(DBClusterIdentifier=CLUSTER), AURORA_VOLUME_BYTES))
+    result.append(("AWS/RDS", "VolumeBytesUsed", dimensions(DBClusterIdentifier=CLUSTER), AURORA_VOLUME_BYTES))
     for i in AURORA_INSTANCES:
-        dims = _dims(DBInstanceIdentifier=i.name)
+        dims = dimensions(DBInstanceIdentifier=i.name)
         result += [("AWS/RDS", metric, dims, value) for metric, value in i.metrics.items()]
     for cache_cluster, metrics in REDIS_NODES:
-        dims = _dims(CacheClusterId=cache_cluster, CacheNodeId="0001")
+        dims = dimensions(CacheClusterId=cache_cluster, CacheNodeId="0001")
         result += [("AWS/ElastiCache", metric, dims, value) for metric, value in metrics.items()]
     return result
 
@@ -311,17 +311,17 @@ Series = list[tuple[str, str, list[dict[str, str]], float]]
 
 
 def _replication_series(region: str) -> Series:
-    dims = _dims(SourceBucket=documents_bucket(region), DestinationBucket=replica_bucket(region),
+    dims = dimensions(SourceBucket=documents_bucket(region), DestinationBucket=replica_bucket(region),
                  RuleId=S3_REPLICATION_RULE)
     return [("AWS/S3", metric, dims, value) for metric, value in S3_REPLICATION.items()]
 
 
 def _global_series() -> Series:
-    dims = _dims(DBClusterIdentifier=DR_CLUSTER)
+    dims = dimensions(DBClusterIdentifier=DR_CLUSTER)
     return [("AWS/RDS", metric, dims, value) for metric, value in GLOBAL_LAG_MS.items()]
 
 
-def _minutely(found: Series, now: float, ahead_minutes: int,
+def minutely(found: Series, now: float, ahead_minutes: int,
               history_minutes: int = 30) -> dict[str, list[dict[str, Any]]]:
     first = math.floor(now / 60) - history_minutes
     result: dict[str, list[dict[str, Any]]] = {}
@@ -338,15 +338,15 @@ def daily_datapoints(region: str, now: float, days: int = 3) -> dict[str, list[d
     them) for the ``days`` complete days before ``now`` (pure)."""
     today = math.floor(now / 86400) * 86400
     bucket = documents_bucket(region)
-    found = [("BucketSizeBytes", _dims(BucketName=bucket, StorageType=kind), size)
+    found = [("BucketSizeBytes", dimensions(BucketName=bucket, StorageType=kind), size)
              for kind, size in S3_STORAGE_BYTES.items()]
-    found.append(("NumberOfObjects", _dims(BucketName=bucket, StorageType="AllStorageTypes"), S3_OBJECTS))
+    found.append(("NumberOfObjects", dimensions(BucketName=bucket, StorageType="AllStorageTypes"), S3_OBJECTS))
     return {"AWS/S3": [{"MetricName": metric, "Dimensions": dims, "Value": value,
                         "Timestamp": datetime.fromtimestamp(today - day * 86400, UTC)}
                        for metric, dims, value in found for day in range(1, days + 1)]}
 
 
-def _put_datapoints(cloudwatch: Any, by_namespace: dict[str, list[dict[str, Any]]]) -> None:
+def put_datapoints(cloudwatch: Any, by_namespace: dict[str, list[dict[str, Any]]]) -> None:
     for namespace, datums in by_namespace.items():
         for i in range(0, len(datums), MAX_DATUMS_PER_PUT):
             cloudwatch.put_metric_data(Namespace=namespace, MetricData=datums[i:i + MAX_DATUMS_PER_PUT])

@@ -18,18 +18,14 @@ them for an idle account): the datapoints are put with PutMetricData, as AWS wou
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
 from docqet_monitor.core.discovery import GLOBAL_REGION
-from docqet_monitor.demo.aws import REGION, DemoContext
-
-MAX_DATUMS_PER_PUT = 1000  # PutMetricData limit
+from docqet_monitor.demo.aws import REGION, DemoContext, Series, dimensions, minutely, put_datapoints
 
 HEALTH_CHECK_NAME = "docqet-app"
 HEALTH_CHECK = {"HealthCheckStatus": 1.0, "HealthCheckPercentageHealthy": 100.0}
@@ -74,12 +70,8 @@ def seed_edge(endpoint_url: str, region: str = REGION, *, now: float | None = No
     client("apigatewayv2").create_stage(ApiId=http_api, StageName=HTTP_STAGE)
     env = EdgeEnvironment(region, health_check, distribution, rest_api, http_api)
     now = now or time.time()
-    for where, datums in (("global", _datums(global_series(env), now, ahead_minutes)),
-                          ("regional", _datums(regional_series(env), now, ahead_minutes))):
-        cloudwatch = client("cloudwatch", GLOBAL_REGION if where == "global" else region)
-        for namespace, items in datums.items():
-            for i in range(0, len(items), MAX_DATUMS_PER_PUT):
-                cloudwatch.put_metric_data(Namespace=namespace, MetricData=items[i:i + MAX_DATUMS_PER_PUT])
+    put_datapoints(client("cloudwatch", GLOBAL_REGION), minutely(global_series(env), now, ahead_minutes))
+    put_datapoints(client("cloudwatch", region), minutely(regional_series(env), now, ahead_minutes))
     return env
 
 
@@ -123,21 +115,15 @@ def _seed_rest_api(apigateway: Any) -> str:
     return api
 
 
-def _dims(**dims: str) -> list[dict[str, str]]:
-    return [{"Name": k, "Value": v} for k, v in dims.items()]
-
-
-Series = list[tuple[str, str, list[dict[str, str]], float]]
-
-
 def global_series(env: EdgeEnvironment) -> Series:
     """(namespace, metric, dimensions, value per minute) of the us-east-1 series (pure)."""
-    result: Series = [("AWS/Route53", m, _dims(HealthCheckId=env.health_check_id), v) for m, v in HEALTH_CHECK.items()]
-    result += [("AWS/CloudFront", m, _dims(DistributionId=env.distribution_id, Region="Global"), v)
+    result: Series = [("AWS/Route53", m, dimensions(HealthCheckId=env.health_check_id), v)
+                      for m, v in HEALTH_CHECK.items()]
+    result += [("AWS/CloudFront", m, dimensions(DistributionId=env.distribution_id, Region="Global"), v)
                for m, v in CLOUDFRONT.items()]
     for metric, value in WAF.items():
-        result.append(("AWS/WAFV2", metric, _dims(Rule="ALL", WebACL=EDGE_ACL_METRIC), value))
-    result.append(("AWS/WAFV2", "BlockedRequests", _dims(Rule=RATE_RULE_METRIC, WebACL=EDGE_ACL_METRIC),
+        result.append(("AWS/WAFV2", metric, dimensions(Rule="ALL", WebACL=EDGE_ACL_METRIC), value))
+    result.append(("AWS/WAFV2", "BlockedRequests", dimensions(Rule=RATE_RULE_METRIC, WebACL=EDGE_ACL_METRIC),
                    WAF["BlockedRequests"]))
     return result
 
@@ -147,22 +133,11 @@ def regional_series(env: EdgeEnvironment) -> Series:
     http_names = {"4XXError": "4xx", "5XXError": "5xx"}
     result: Series = []
     for metric, value in API_METRICS.items():
-        result.append(("AWS/ApiGateway", metric, _dims(ApiName=REST_API, Stage=REST_STAGE), value))
-        result.append(("AWS/ApiGateway", http_names.get(metric, metric), _dims(ApiId=env.http_api_id,
+        result.append(("AWS/ApiGateway", metric, dimensions(ApiName=REST_API, Stage=REST_STAGE), value))
+        result.append(("AWS/ApiGateway", http_names.get(metric, metric), dimensions(ApiId=env.http_api_id,
                                                                                 Stage=HTTP_STAGE), value / 2))
-    result += [("AWS/WAFV2", m, _dims(Region=env.region, Rule="ALL", WebACL=API_ACL_METRIC), v / 3)
+    result += [("AWS/WAFV2", m, dimensions(Region=env.region, Rule="ALL", WebACL=API_ACL_METRIC), v / 3)
                for m, v in WAF.items()]
-    return result
-
-
-def _datums(series: Series, now: float, ahead_minutes: int, history_minutes: int = 30) -> dict[str, list[Any]]:
-    first = math.floor(now / 60) - history_minutes
-    result: dict[str, list[Any]] = {}
-    for namespace, metric, dims, value in series:
-        result.setdefault(namespace, []).extend(
-            {"MetricName": metric, "Dimensions": dims, "Value": value,
-             "Timestamp": datetime.fromtimestamp(m * 60 + 30, UTC)}
-            for m in range(first, first + history_minutes + ahead_minutes))
     return result
 
 
