@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from docqet_monitor.core.errors import RunError
+
+T = TypeVar("T")
 
 
 class RepeatedTokenError(RunError):
@@ -31,3 +33,13 @@ def pages(call: Callable[..., Mapping[str, Any]], params: Mapping[str, Any], tok
             raise RepeatedTokenError(f"the API returned the page token {str(token)[:40]!r} twice")
         seen.add(token)
         request[token_in] = token
+
+
+def described(call: Callable[..., Mapping[str, Any]], key: str, parse: Callable[[Mapping[str, Any]], T | None],
+              max_records: int) -> list[T]:
+    """Every item under ``key`` of an RDS-style ``Describe*`` (``MaxRecords`` / ``Marker`` pages), parsed;
+    an item that is not an object, or that ``parse`` rejects (None), is left out."""
+    found = (parse(raw) if isinstance(raw, dict) else None
+             for page in pages(call, {"MaxRecords": max_records}, "Marker") for raw in page.get(key, []))
+    return [item for item in found if item is not None]
+

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from docqet_monitor.core.paging import pages
+from docqet_monitor.core.paging import described
 
 PAGE_SIZE = 100  # DescribeGlobalClusters MaxRecords limit (20-100)
 
@@ -62,10 +62,7 @@ class BotoAuroraGlobalApi:
         self._rds = rds
 
     def global_clusters(self) -> list[GlobalCluster]:
-        found = (parse_global_cluster(raw) if isinstance(raw, dict) else None
-                 for page in pages(self._rds.describe_global_clusters, {"MaxRecords": PAGE_SIZE}, "Marker")
-                 for raw in page.get("GlobalClusters", []))
-        return [g for g in found if g is not None]
+        return described(self._rds.describe_global_clusters, "GlobalClusters", parse_global_cluster, PAGE_SIZE)
 
 
 def selected(clusters: Sequence[GlobalCluster], names: Sequence[str]) -> list[GlobalCluster]:

@@ -8,11 +8,11 @@ only); engine and engine version come from the cache clusters, which the replica
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from docqet_monitor.core.paging import pages
+from docqet_monitor.core.paging import described
 
 PAGE_SIZE = 100  # DescribeReplicationGroups / DescribeCacheClusters MaxRecords limit (20-100)
 
@@ -92,16 +92,11 @@ class BotoElastiCacheApi:
         self._client = elasticache
 
     def replication_groups(self) -> list[ReplicationGroup]:
-        return self._describe("describe_replication_groups", "ReplicationGroups", parse_replication_group)
+        return described(self._client.describe_replication_groups, "ReplicationGroups", parse_replication_group,
+                         PAGE_SIZE)
 
     def cache_clusters(self) -> list[CacheCluster]:
-        return self._describe("describe_cache_clusters", "CacheClusters", parse_cache_cluster)
-
-    def _describe(self, operation: str, key: str, parse: Callable[[Mapping[str, Any]], Any]) -> list[Any]:
-        call = getattr(self._client, operation)
-        found = (parse(raw) if isinstance(raw, dict) else None
-                 for page in pages(call, {"MaxRecords": PAGE_SIZE}, "Marker") for raw in page.get(key, []))
-        return [item for item in found if item is not None]
+        return described(self._client.describe_cache_clusters, "CacheClusters", parse_cache_cluster, PAGE_SIZE)
 
 
 def selected(groups: Sequence[ReplicationGroup], names: Sequence[str]) -> list[ReplicationGroup]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from docqet_monitor.core.paging import pages
+from docqet_monitor.core.paging import described
 
 PAGE_SIZE = 100  # DescribeDBClusters / DescribeDBInstances MaxRecords limit (20-100)
 
@@ -76,13 +76,7 @@ class BotoRdsApi:
         self._rds = rds
 
     def clusters(self) -> list[DbCluster]:
-        return self._describe("describe_db_clusters", "DBClusters", parse_cluster)
+        return described(self._rds.describe_db_clusters, "DBClusters", parse_cluster, PAGE_SIZE)
 
     def instances(self) -> list[DbInstance]:
-        return self._describe("describe_db_instances", "DBInstances", parse_instance)
-
-    def _describe(self, operation: str, key: str, parse: Callable[[Mapping[str, Any]], Any]) -> list[Any]:
-        call = getattr(self._rds, operation)
-        found = (parse(raw) if isinstance(raw, dict) else None
-                 for page in pages(call, {"MaxRecords": PAGE_SIZE}, "Marker") for raw in page.get(key, []))
-        return [item for item in found if item is not None]
+        return described(self._rds.describe_db_instances, "DBInstances", parse_instance, PAGE_SIZE)
