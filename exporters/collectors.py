@@ -38,22 +38,13 @@ def build(config: Config, aws: Aws) -> list[Collector]:
     Sharded (``exporter.shard``), a collector of global data (``global_data = True``: cost, Qdrant, global
     AWS services) runs on shard 1 only; the others split their work (see :mod:`exporters.regional`).
     """
-    collectors: list[Collector] = []
-    if config.collectors.ecs.enabled:
-        collectors.append(ecs.collector(config, aws))
-    if config.collectors.rds.enabled:
-        collectors.append(rds.collector(config, aws))
-    if config.collectors.elasticache.enabled:
-        collectors.append(elasticache.collector(config, aws))
-    if config.collectors.alb.enabled:
-        collectors.append(alb.collector(config, aws))
-    if config.collectors.s3.enabled:
-        collectors.append(s3.collector(config, aws))
-    if config.collectors.aurora_global.enabled:
-        collectors.append(aurora_global.collector(config, aws))
-    edge = ((config.collectors.cloudfront, cloudfront.collector), (config.collectors.route53, route53.collector),
-            (config.collectors.apigateway, apigateway.collector), (config.collectors.waf, waf.collector))
-    collectors.extend(build_one(config, aws) for settings, build_one in edge if settings.enabled)
+    c = config.collectors
+    aws_collectors = ((c.ecs, ecs.collector), (c.rds, rds.collector), (c.elasticache, elasticache.collector),
+                      (c.alb, alb.collector), (c.s3, s3.collector), (c.aurora_global, aurora_global.collector),
+                      (c.cloudfront, cloudfront.collector), (c.route53, route53.collector),
+                      (c.apigateway, apigateway.collector), (c.waf, waf.collector))
+    collectors: list[Collector] = [build_one(config, aws) for settings, build_one in aws_collectors
+                                   if settings.enabled]
     optional = (qdrant.build(config.collectors.qdrant), cost.build(config.collectors.cost, aws))
     collectors.extend(c for c in optional if c is not None)
     shard = Shard.parse(config.exporter.shard)
