@@ -35,7 +35,8 @@ from docqet_monitor.demo.dashboards import dashboards_step
 from docqet_monitor.demo.sync import sync_step
 from docqet_monitor.exporters import collectors as collector_registry
 from docqet_monitor.exporters import webconfig
-from docqet_monitor.exporters.server import Exporter, serve
+from docqet_monitor.exporters.front import Front
+from docqet_monitor.exporters.server import Exporter, listen
 from docqet_monitor.sync import init_self_monitoring
 
 log = logging.getLogger("docqet_monitor")
@@ -360,13 +361,19 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
                         web: webconfig.WebConfig | None = None,
                         around: Callable[[str], AbstractContextManager[object]] | None = None) -> None:
     """Serve, refreshing in the background, until SIGTERM/SIGINT; ``announce(base_url)`` once listening;
-    ``around(base_url)``: a context entered then and left on the signal, before the server stops (demo --stack)."""
+    ``around(base_url)``: a context entered then and left on the signal, before the server stops (demo --stack).
+
+    This process binds the port; its HTTP front process (exporters/front.py) serves it, so that scrapes never
+    wait for the collectors' CPU work. RunError (exit 1) when the front exits on its own."""
     stop = _stop_on_signals()  # before the port opens: a signal right after is not missed
     try:
-        httpd = serve(exp, address, port, web)
+        sock = listen(address, port)
     except OSError as exc:
         raise RunError(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
-    host, bound = httpd.server_address[:2]
+    host, bound = sock.getsockname()[:2]
+    front = Front(exp, sock, web, on_exit=stop.set)
+    with sock:  # the front's from now on
+        front.start()
     url = f"{'https' if web and web.tls else 'http'}://{host}:{bound}"
     announce(url)
     exp.start()
@@ -375,17 +382,18 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
             stop.wait()
     finally:
         log.info("stopping")
+        front.stop()  # the port closes now
         http.abort_all()  # requests in flight (Qdrant, a slow server) end now, not at their deadline
         exp.stop(timeout=2.0)
         http.abort_all()  # and any a collector started meanwhile
-        httpd.shutdown()
-        httpd.server_close()
-    _exit_if_stuck()
+    _exit_if_stuck(FAILURE if front.failure else 0)
+    if front.failure:
+        raise RunError(f"the HTTP server process exited unexpectedly ({front.failure}); the exporter stopped")
 
 
-def _exit_if_stuck(grace_seconds: float = 1.0) -> None:
-    """Exit now when a worker thread (a collector's pool, stuck in a client call) would hold the interpreter's exit:
-    SIGTERM stops the exporter within seconds whatever its clients are doing."""
+def _exit_if_stuck(exit_code: int = 0, grace_seconds: float = 1.0) -> None:
+    """Exit now (with ``exit_code``) when a worker thread (a collector's pool, stuck in a client call) would hold
+    the interpreter's exit: SIGTERM stops the exporter within seconds whatever its clients are doing."""
     deadline = time.monotonic() + grace_seconds
     stuck = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
     for thread in stuck:
@@ -395,7 +403,7 @@ def _exit_if_stuck(grace_seconds: float = 1.0) -> None:
         log.warning("exiting with %d worker thread(s) still busy: %s", len(stuck), ", ".join(stuck[:5]))
         logging.shutdown()
         sys.stdout.flush()
-        os._exit(0)
+        os._exit(exit_code)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -3,7 +3,8 @@ services over 20 accounts x 3 regions, each as 1, 2 and 4 shards (prints numbers
 
 For each row: AWS calls of one refresh against the minimum the AWS limits alone allow (page sizes and batch
 limits from the AWS API references / botocore models, written down here, never taken from the exporter's code),
-the refresh's wall time against its floor, peak RSS, scrape latency (p50/p99) idle and during a refresh, and
+the refresh's wall time against its floor, peak RSS (the exporter process's plus its HTTP front's), scrape
+latency (p50/p99, answered by the front process as in ``exporter serve``) idle and during a refresh, and
 the exporter's AWS bill per month at the default intervals. Sharded rows run each shard as its own process,
 one after the other: calls and the bill are the shards' sum, the other columns the worst shard.
 
@@ -69,7 +70,8 @@ from docqet_monitor.core.config import (
 )
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters import collectors
-from docqet_monitor.exporters.server import Exporter, serve, steady_gc
+from docqet_monitor.exporters.front import Front
+from docqet_monitor.exporters.server import Exporter, listen, steady_gc
 
 DEFAULT_ACCOUNT = "123456789012"
 ROLE_ACCOUNTS = [f"{210000000000 + a:012d}" for a in range(1, 20)]  # with the default one: 20 accounts
@@ -627,8 +629,10 @@ def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[s
                       settings=config.aws, stats=stats, session_factory=limits.session)
     fake_mb = _rss_mb()  # the process, botocore and the fake's topology: not the exporter's
     exporter = Exporter(collectors.build(config, aws), stats)
-    httpd = serve(exporter, "127.0.0.1", 0)
-    port = httpd.server_address[1]
+    with listen("127.0.0.1", 0) as sock:  # served by the front process, as `exporter serve` does
+        port = sock.getsockname()[1]
+        front = Front(exporter, sock)
+        front.start()
     aws.latency = 0.0
     first = _refresh(exporter)  # creates the clients and assumes the roles (no latency: it is not measured)
     aws.latency = latency
@@ -645,10 +649,12 @@ def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[s
     limits.assert_clean()
     snap = exporter.snapshot()
     series = sum(1 for chunk in snap.chunks(False) for line in chunk.splitlines() if not line.startswith(b"#"))
-    httpd.shutdown()
+    front_mb = _peak_rss_mb(front.pid)
+    front.stop()
     return {"wall": wall, "first_wall": first, "by_key": [[*k, n] for k, n in bill.by_key.items()],
             "by_operation": dict(bill.by_operation), "month_usd": bill.month_usd,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "fake_mb": fake_mb,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + front_mb, "fake_mb": fake_mb,
+            "front_mb": front_mb,
             "series": series,
             "body_mb": sum(map(len, snap.chunks(False))) / 1e6, "gzip_kb": len(snap.gzipped) / 1e3,
             "idle": idle, "during": during, "max_concurrency": config.aws.max_concurrency,
@@ -658,6 +664,14 @@ def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[s
 def _rss_mb() -> float:
     """The process's resident memory now (Linux)."""
     return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (Linux: VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit(f"no VmHWM for process {pid}")
 
 
 def _refresh(exporter: Exporter) -> float:
@@ -716,6 +730,7 @@ def row_result(row: str, shards: int, latency: float, idle_scrapes: int) -> dict
             "operations": operations, "minimum_by_operation": minimum,
             "wall": runs[worst]["wall"], "floor": floors[worst], "slowest": max(r["wall"] for r in runs),
             "rss_mb": max(r["rss_mb"] for r in runs), "fake_mb": max(r["fake_mb"] for r in runs),
+            "front_mb": max(r["front_mb"] for r in runs),
             "idle": [percentile(r["idle"], p) for r in runs for p in (0.5, 0.99)],
             "during": [percentile(r["during"], p) for r in runs for p in (0.5, 0.99)],
             "during_n": sum(len(r["during"]) for r in runs),
@@ -771,7 +786,7 @@ def main() -> None:
     for r in detail:
         if r["shards"] != 1:
             continue
-        print(f"  {describe(r['row'])}:")
+        print(f"  {describe(r['row'])} (peak RSS: the front process {r['front_mb']:.0f} MB of it):")
         for op in sorted(set(r["operations"]) | set(r["minimum_by_operation"])):
             made, least = r["operations"].get(op, 0), r["minimum_by_operation"].get(op, 0)
             print(f"    {op:<40} {made:>6} {least:>6}" + ("" if made == least else "  <- more"))

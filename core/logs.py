@@ -13,6 +13,7 @@ from docqet_monitor.core.secrets import RedactingFilter
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 _notes = logging.getLogger("docqet_monitor")
 _json_lines = False  # --log-format json: set by setup()
+_options = (0, "text")  # setup()'s verbosity and format, for a child process that logs the same way
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,8 +47,8 @@ def setup(verbosity: int, fmt: str) -> None:
     output can carry request headers."""
     level = logging.INFO if verbosity == 0 else logging.DEBUG
     logging.getLogger("docqet_monitor.requests").setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
-    global _json_lines
-    _json_lines = fmt == "json"
+    global _json_lines, _options
+    _json_lines, _options = fmt == "json", (verbosity, fmt)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactingFilter())  # every record, from any logger, loses the secrets the process knows
@@ -56,6 +57,11 @@ def setup(verbosity: int, fmt: str) -> None:
     root.setLevel(level)
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "requests"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def options() -> tuple[int, str]:
+    """The verbosity and format :func:`setup` was given (0 and text before it ran)."""
+    return _options
 
 
 def note(line: str, level: int = logging.INFO) -> None:

@@ -48,6 +48,10 @@ class Redactor:
                 text = text.replace(needle, REDACTED)
         return text
 
+    def known(self) -> tuple[str, ...]:
+        """Every form of every secret registered (for a child process's own redactor)."""
+        return self._needles
+
     def clear(self) -> None:
         with self._lock:
             self._needles = ()

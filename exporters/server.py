@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client.core import Metric
 
@@ -96,6 +96,16 @@ class Snapshot:
 
 
 SELF = ""  # the part of the self-metrics (a collector's name is never empty)
+# called with every new snapshot and the names of its parts (SELF last), inside the swap: no I/O, no blocking
+SwapListener = Callable[[tuple[str, ...], Snapshot], None]
+
+
+class Source(Protocol):
+    """What the HTTP handler serves: the :class:`Exporter` in-process, the front process's mirror of it."""
+
+    def snapshot(self) -> Snapshot: ...
+
+    def not_ready(self) -> list[str]: ...
 
 
 class Exporter:
@@ -122,6 +132,7 @@ class Exporter:
         self._running = {c.name: threading.Lock() for c in self.collectors}
         self._claims = threading.Lock()
         self._swap = threading.Lock()
+        self._listeners: list[SwapListener] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._gc_before: tuple[int, int, int] | None = None  # steady_gc() ran (when started, once ready)
@@ -131,9 +142,21 @@ class Exporter:
                 log.warning("interval clamped", extra={"collector": collector.name,
                                                        "interval_seconds": self._intervals[collector.name]})
         self._snapshot = Snapshot.of([render_part(stats.families())])
+        self._names: tuple[str, ...] = (SELF,)
 
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    def not_ready(self) -> list[str]:
+        """Why the exporter is not ready (empty: ready): see :meth:`Stats.not_ready`."""
+        return self.stats.not_ready()
+
+    def watch(self, listener: SwapListener) -> None:
+        """Call ``listener(names, snapshot)`` with the current snapshot now and with every new one (the front
+        process's link: it passes the changed parts on)."""
+        with self._swap:
+            self._listeners.append(listener)
+            listener(self._names, self._snapshot)
 
     def refresh(self, collector: Collector, wait_all: bool = False) -> bool | None:
         """Run one refresh of ``collector``; None when a refresh of it is already running.
@@ -206,8 +229,11 @@ class Exporter:
         with self._swap:
             if part is not None:
                 self._parts[part[0]] = part[1]
-            collectors = [self._parts[c.name] for c in self.collectors if c.name in self._parts]
-            self._snapshot = Snapshot.of((*collectors, render_part(self.stats.families())))
+            names = [c.name for c in self.collectors if c.name in self._parts]
+            self._snapshot = Snapshot.of((*(self._parts[n] for n in names), render_part(self.stats.families())))
+            self._names = (*names, SELF)
+            for listener in self._listeners:
+                listener(self._names, self._snapshot)
 
     def refresh_all(self) -> dict[str, bool | None]:
         """Refresh every collector once, concurrently, waiting for all of their parts; name -> success."""
@@ -297,7 +323,7 @@ PAGES = {"/metrics", "/healthz", "/readyz", "/"}
 OPEN_PATHS = ("/healthz", "/readyz")  # probes answer without credentials: they carry no inventory or cost data
 
 
-def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
+def make_handler(source: Source, auth: BasicAuth | None = None,
                  timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "docqet-monitor"
@@ -355,7 +381,7 @@ def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
                 self._send(401, b"unauthorized\n", head=head,
                            headers={"WWW-Authenticate": 'Basic realm="docqet-monitor", charset="UTF-8"'})
             elif path == "/metrics":
-                snap = exporter.snapshot()
+                snap = source.snapshot()
                 use_gzip = accepts_gzip(self.headers.get("Accept-Encoding"))
                 headers = {"Vary": "Accept-Encoding", "ETag": snap.etag(use_gzip)}
                 if use_gzip:
@@ -367,7 +393,7 @@ def make_handler(exporter: Exporter, auth: BasicAuth | None = None,
             elif path == "/healthz":
                 self._send(200, b"ok\n", head=head)
             elif path == "/readyz":
-                why = exporter.stats.not_ready()
+                why = source.not_ready()
                 self._send(503 if why else 200, f"not ready: {'; '.join(why)}\n".encode() if why else b"ready\n",
                            head=head)
             elif path == "/":
@@ -456,14 +482,15 @@ class _Server(HTTPServer):
     both is closed at once (not a thread per connection). TLS handshakes happen in the workers, under the same
     timeout; TLS bytes on a plain port are answered by closing the connection."""
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], workers: int,
+    def __init__(self, sock: socket.socket, handler: type[BaseHTTPRequestHandler], workers: int,
                  queue_size: int, tls: ssl.SSLContext | None, timeout_seconds: float) -> None:
         self.tls, self.timeout_seconds = tls, timeout_seconds
         self._queue: queue.Queue[tuple[socket.socket, Any] | None] = queue.Queue(queue_size)
         self.refused = 0
-        self._workers: list[threading.Thread] = []  # server_close runs inside __init__ when the bind fails
         self.deadlines = _Deadlines()
-        super().__init__(address, handler)
+        super().__init__(sock.getsockname()[:2], handler, bind_and_activate=False)
+        self.socket.close()  # the one socketserver made: ``sock`` listens already (see :func:`listen`)
+        self.socket, self.server_address = sock, sock.getsockname()
         self._workers = [threading.Thread(target=self._work, name=f"http-{i}", daemon=True) for i in range(workers)]
         for worker in self._workers:
             worker.start()
@@ -527,15 +554,33 @@ class _Server(HTTPServer):
         log.warning("http request from %s failed", client_address[0], exc_info=True)
 
 
-def serve(exporter: Exporter, address: str, port: int, web: WebConfig | None = None,
-          workers: int = WORKERS, queue_size: int = QUEUE_SIZE,
-          timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> HTTPServer:
-    """Bind the HTTP server (port 0 picks a free one) and serve it from a background thread; TLS and basic auth
-    when ``web`` (``--web.config.file``) says so. Sets the process's GIL switch interval to
-    ``SWITCH_INTERVAL_SECONDS`` (scrapes wait less for the collectors' CPU work)."""
+def listen(address: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``address``:``port`` (0: a free port), as :class:`HTTPServer` would bind it;
+    OSError when it cannot. ``exporter serve`` binds it and hands it to its front process."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(_Server.request_queue_size)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(source: Source, address: str, port: int, web: WebConfig | None = None, **options: Any) -> HTTPServer:
+    """Bind ``address``:``port`` (:func:`listen`) and serve ``source`` there (:func:`serve_socket`)."""
+    return serve_socket(source, listen(address, port), web, **options)
+
+
+def serve_socket(source: Source, sock: socket.socket, web: WebConfig | None = None, workers: int = WORKERS,
+                 queue_size: int = QUEUE_SIZE, timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> HTTPServer:
+    """Serve ``source`` on the listening ``sock`` from a background thread; TLS and basic auth when ``web``
+    (``--web.config.file``) says so. Sets the process's GIL switch interval to ``SWITCH_INTERVAL_SECONDS``
+    (a request waits less for the process's other threads)."""
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     auth = BasicAuth(web.users) if web and web.users else None
-    handler = make_handler(exporter, auth, timeout_seconds)
-    httpd = _Server((address, port), handler, workers, queue_size, web.tls if web else None, timeout_seconds)
+    handler = make_handler(source, auth, timeout_seconds)
+    httpd = _Server(sock, handler, workers, queue_size, web.tls if web else None, timeout_seconds)
     threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
     return httpd

@@ -191,8 +191,8 @@ def test_stack_runs_the_real_pipeline_around_the_demo_until_sigterm(tmp_path: Pa
 
         children = _children(proc.pid)
         commands = " | ".join(children.values())
-        assert len(children) == 3 and "prometheus" in commands and "alertmanager" in commands \
-            and "grafana-server" in commands, commands
+        assert len(children) == 4 and "prometheus" in commands and "alertmanager" in commands \
+            and "grafana-server" in commands and "docqet_monitor.exporters.front" in commands, commands
 
         # a process of the stack that dies is reported; the rest keeps running
         [alertmanager] = [pid for pid, command in children.items() if "alertmanager" in command]
