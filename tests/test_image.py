@@ -164,7 +164,9 @@ def test_exporter_serves_the_emulator_as_uid_10001(podman: str, image: str, cont
     assert samples[("docqet_exporter_collector_up", (("collector", "ecs"),))] == 1
 
     assert _run(podman, "exec", container, "id", "-u").stdout.strip() == UID
-    assert _run(podman, "top", container, "user").stdout.split()[1:] == ["docqet-monitor"]
+    processes = _run(podman, "top", container, "user", "args").stdout.splitlines()[1:]  # the exporter, its front
+    assert len(processes) == 2 and all(p.split()[0] == "docqet-monitor" for p in processes), processes
+    assert any("-m docqet_monitor.exporters.front" in p for p in processes), processes
     assert _run(podman, "exec", container, "printenv", "HOME").stdout.strip() == "/var/lib/docqet-monitor"
 
     _run(podman, "stop", "--time", "20", container)  # SIGTERM to PID 1: a clean stop
