@@ -623,7 +623,7 @@ def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[s
     scrapes, then idle scrapes."""
     services, accounts, regions = ROWS[row]
     config = config_of(accounts, regions, shard)
-    limits = AwsLimits()
+    limits = AwsLimits(keep_params=False)  # the parameters of every call would be most of the peak RSS
     stats = Stats(version="benchmark")
     aws = FakeAwsHttp(topologies_of(services, accounts, regions), latency, limits, intervals_of(config),
                       settings=config.aws, stats=stats, session_factory=limits.session)

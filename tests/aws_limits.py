@@ -7,7 +7,8 @@ Usage::
     ...                                          # or limits.install(session) / limits.client(...)
     limits.assert_clean()                       # the ``aws_limits`` fixture does this at teardown
     limits.calls["ecs.DescribeServices"]        # API calls made (retries not counted), by "service.Operation"
-    limits.params["ecs.DescribeServices"]       # the parameters of each of those calls
+    limits.params["ecs.DescribeServices"]       # the parameters of each of those calls (none kept with
+                                                # AwsLimits(keep_params=False): a benchmark's thousands of calls)
 
 A call breaking a limit (:data:`LIMITS`) raises :class:`AwsLimitExceeded` (an AssertionError) and is recorded
 in ``violations``, so a test fails even when the code under test catches the error.
@@ -133,8 +134,9 @@ class AwsLimitExceeded(AssertionError):
 class AwsLimits:
     """Counts calls, enforces :data:`LIMITS` and emulates :data:`PAGED` pagination on the sessions it equips."""
 
-    def __init__(self, page_size: int | None = None) -> None:
+    def __init__(self, page_size: int | None = None, keep_params: bool = True) -> None:
         self.page_size = page_size
+        self.keep_params = keep_params  # False: count the calls only (a benchmark's thousands of them)
         self.calls: Counter[str] = Counter()
         self.params: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         self.violations: list[str] = []
@@ -178,7 +180,8 @@ class AwsLimits:
         key = f"{service}.{model.name}"
         with self._lock:
             self.calls[key] += 1
-            self.params[key].append(dict(params))
+            if self.keep_params:
+                self.params[key].append(dict(params))
         for limit in LIMITS:
             if (limit.service, limit.operation) != (service, model.name) or limit.param not in params:
                 continue

@@ -65,3 +65,13 @@ def test_a_broken_limit_raises_and_stays_recorded_when_caught(moto_endpoint: str
     with pytest.raises(AwsLimitExceeded, match="DeleteAlarms takes at most 100 names"):
         limits.assert_clean()
     assert len(limits.violations) == 2
+
+
+def test_keep_params_false_counts_calls_without_keeping_their_parameters(moto_endpoint: str) -> None:
+    limits, counting = AwsLimits(), AwsLimits(keep_params=False)
+    for each in (limits, counting):
+        each.client("rds").describe_db_clusters(MaxRecords=20)
+    assert limits.params["rds.DescribeDBClusters"] == [{"MaxRecords": 20}]
+    assert counting.calls["rds.DescribeDBClusters"] == 1 and counting.params["rds.DescribeDBClusters"] == []
+    with pytest.raises(AwsLimitExceeded, match="MaxRecords is 20-100"):  # the limits still hold
+        counting.client("rds").describe_db_instances(MaxRecords=10)
