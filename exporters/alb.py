@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery.alb import AlbApi, BotoAlbApi, LoadBalancer, TargetGroup, selected
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 NAMESPACE = "AWS/ApplicationELB"
@@ -65,7 +64,7 @@ def queries(lbs: Sequence[LoadBalancer], tgs: Iterable[TargetGroup], period: int
 
 
 def families(account: str, region: str, lbs: Sequence[LoadBalancer], tgs: Iterable[TargetGroup],
-             values: MetricValues, period: int) -> list[Metric]:
+             values: MetricValues, period: int) -> list[Rendered]:
     """The ALB families of one region of one account (pure)."""
     info = [((account, region, lb.name, lb.scheme), 1.0) for lb in lbs]
     lb_samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in LB_METRICS}
@@ -93,7 +92,7 @@ def families(account: str, region: str, lbs: Sequence[LoadBalancer], tgs: Iterab
 
 
 def scrape(api: AlbApi, read: MetricReader, account: str, region: str, names: Sequence[str],
-           period: int) -> list[Metric]:
+           period: int) -> list[Rendered]:
     """Discover the region's application load balancers (``names`` restricts them), read, build."""
     lbs = selected(api.load_balancers(), names)
     if not lbs:
@@ -106,7 +105,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     """The ALB collector over every configured account and region."""
     settings, period = config.collectors.alb, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Rendered]:
         return scrape(BotoAlbApi(client("elbv2")), read, account, region, settings.load_balancers, period)
 
     return regional.collector("alb", settings, config, aws, scrape_region)

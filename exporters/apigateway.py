@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import selected
 from docqet_monitor.core.discovery.apigateway import ApiGatewayApi, ApiStage, BotoApiGatewayApi
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 LABELS = ("account", "region", "api", "stage")
@@ -55,7 +54,7 @@ def queries(stages: Iterable[ApiStage], period: int) -> list[MetricQuery]:
 
 
 def families(account: str, region: str, stages: Sequence[ApiStage], values: MetricValues,
-             period: int) -> list[Metric]:
+             period: int) -> list[Rendered]:
     """The API Gateway families of one region of one account (pure). No datapoint, no series."""
     samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in FAMILIES}
     for stage in stages:
@@ -69,7 +68,7 @@ def families(account: str, region: str, stages: Sequence[ApiStage], values: Metr
 
 
 def scrape(api: ApiGatewayApi, read: MetricReader, account: str, region: str, names: Sequence[str],
-           period: int) -> list[Metric]:
+           period: int) -> list[Rendered]:
     """Discover the region's API stages (``names``: API names or ids to keep, empty: all), read their metrics,
     build the families."""
     stages = [s for s in api.stages() if selected(names, s.api, s.api_id)]
@@ -80,7 +79,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     """The API Gateway collector over every configured account and region."""
     settings, period = config.collectors.apigateway, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Rendered]:
         api = BotoApiGatewayApi(client("apigateway"), client("apigatewayv2"), config.aws.max_concurrency)
         return scrape(api, read, account, region, settings.names, period)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AccountConfig, Config
 from docqet_monitor.core.discovery import Target, targets
@@ -26,6 +24,7 @@ from docqet_monitor.core.discovery.aurora_global import (
 )
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricValues, gauge
 
 LAG_LABELS = ("account", "region", "db_cluster")
@@ -56,7 +55,7 @@ def queries(clusters: Sequence[GlobalCluster], region: str, period: int) -> list
 
 
 def families(account: str, clusters: Sequence[GlobalCluster], values: Mapping[str, MetricValues],
-             period: int) -> list[Metric]:
+             period: int) -> list[Rendered]:
     """The Aurora Global families of one account (pure): its global clusters with their members, and the lag of
     each secondary from ``values`` read in the secondary's region (region -> values)."""
     info = [((account, g.name, g.engine, g.engine_version), 1.0) for g in clusters]
@@ -83,7 +82,7 @@ RegionReader = Callable[[str, Sequence[MetricQuery]], MetricValues]  # (region, 
 
 
 def scrape(api: AuroraGlobalApi, read: RegionReader, account: str, watched: Sequence[str], names: Sequence[str],
-           period: int) -> list[Metric]:
+           period: int) -> list[Rendered]:
     """Discover the account's global clusters once (``names`` restricts them), read the lag of the secondaries
     in each ``watched`` region there, build."""
     clusters = selected(api.global_clusters(), names)
@@ -107,7 +106,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     settings, period = config.collectors.aurora_global, config.cloudwatch.period_seconds
     accounts = account_targets(config)
 
-    def scrape_account(target: Target, client: Clients) -> list[Metric]:
+    def scrape_account(target: Target, client: Clients) -> list[Rendered]:
         def read(region: str, wanted: Sequence[MetricQuery]) -> MetricValues:
             def clients(service: str) -> Any:
                 return aws.client(service, region, target.account)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import global_targets, selected
 from docqet_monitor.core.discovery.cloudfront import BotoCloudFrontApi, CloudFrontApi, Distribution
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 LABELS = ("account", "distribution")
@@ -47,7 +46,7 @@ def queries(distributions: Iterable[Distribution], period: int) -> list[MetricQu
 
 
 def families(account: str, distributions: Sequence[Distribution], values: MetricValues,
-             period: int) -> list[Metric]:
+             period: int) -> list[Rendered]:
     """The CloudFront families of one account (pure). No datapoint, no series."""
     samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in FAMILIES}
     for d in distributions:
@@ -62,7 +61,7 @@ def families(account: str, distributions: Sequence[Distribution], values: Metric
 
 
 def scrape(api: CloudFrontApi, read: MetricReader, account: str, names: Sequence[str],
-           period: int) -> list[Metric]:
+           period: int) -> list[Rendered]:
     """Discover the account's distributions (``names``: ids or aliases to keep, empty: all), read their
     metrics, build the families."""
     found = [d for d in api.distributions() if selected(names, d.id, d.alias, d.domain_name)]
@@ -73,7 +72,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     """The CloudFront collector: once per account, in us-east-1."""
     settings, period = config.collectors.cloudfront, config.cloudwatch.period_seconds
 
-    def scrape_account(client: Clients, read: MetricReader, account: str, _region: str) -> list[Metric]:
+    def scrape_account(client: Clients, read: MetricReader, account: str, _region: str) -> list[Rendered]:
         return scrape(BotoCloudFrontApi(client("cloudfront")), read, account, settings.names, period)
 
     return regional.collector("cloudfront", settings, config, aws, scrape_account,

@@ -11,14 +11,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import arn_name, arn_resource
 from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, EcsService, selected_clusters
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import (
     AwsCollector,
     Clients,
@@ -107,7 +106,7 @@ METRIC_NAMES = ("docqet_ecs_service_info", *FAMILIES)
 
 
 def families(account: str, region: str, services: Iterable[EcsService], load_balancers: Mapping[str, Sequence[str]],
-             values: MetricValues, period: int) -> list[Metric]:
+             values: MetricValues, period: int) -> list[Rendered]:
     """The ECS metric families of one region of one account (pure). Unknown values produce no series."""
     samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in FAMILIES}
     info = []
@@ -141,7 +140,7 @@ def _ratio(percent: float | None) -> float | None:
 
 
 def scrape(api: EcsApi, read: MetricReader, account: str, region: str,
-           clusters: Sequence[str], period: int, owns: Callable[[str], bool] = lambda cluster: True) -> list[Metric]:
+           clusters: Sequence[str], period: int, owns: Callable[[str], bool] = lambda cluster: True) -> list[Rendered]:
     """Discover the region's services, read their CloudWatch values, build the families.
 
     ``read(queries) -> {query: value}``; ``clusters`` (names or ARNs) restricts discovery when non-empty;
@@ -161,7 +160,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
 
     owns = regional.owner(config, "ecs")
 
-    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Rendered]:
         api = BotoEcsApi(client("ecs"), client("elbv2"), config.aws.max_concurrency)
         return scrape(api, read, account, region, settings.clusters, period,
                       lambda cluster: owns(account, region, cluster))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery.elasticache import (
@@ -24,6 +22,7 @@ from docqet_monitor.core.discovery.elasticache import (
 )
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 NAMESPACE = "AWS/ElastiCache"
@@ -97,7 +96,7 @@ def role(node: CacheNode, values: MetricValues, period: int) -> str:
 
 
 def families(account: str, region: str, groups: Sequence[ReplicationGroup], clusters: Mapping[str, CacheCluster],
-             values: MetricValues, period: int) -> list[Metric]:
+             values: MetricValues, period: int) -> list[Rendered]:
     """The ElastiCache families of one region of one account (pure); ``clusters`` by cache cluster id."""
     info, node_info = [], []
     node_samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in NODE_METRICS}
@@ -127,7 +126,7 @@ def families(account: str, region: str, groups: Sequence[ReplicationGroup], clus
 
 
 def scrape(api: ElastiCacheApi, read: MetricReader, account: str, region: str, names: Sequence[str],
-           period: int) -> list[Metric]:
+           period: int) -> list[Rendered]:
     """Discover the region's replication groups (``names`` restricts them when non-empty), read, build."""
     groups = selected(api.replication_groups(), names)
     if not groups:
@@ -141,7 +140,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     """The ElastiCache collector over every configured account and region."""
     settings, period = config.collectors.elasticache, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Rendered]:
         api = BotoElastiCacheApi(client("elasticache"))
         return scrape(api, read, account, region, settings.replication_groups, period)
 

@@ -15,10 +15,30 @@ from prometheus_client.utils import floatToGoString
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """One family's series as exposition text, rendered once (the AWS collectors keep each target's families so,
+    a third of the memory of prometheus_client's objects, and render nothing again when they publish).
+
+    ``header``: its HELP and TYPE lines; empty when ``text`` is prometheus_client's rendering of a family that is
+    not a plain gauge, counter or untyped one (that text holds its own). ``text``: its series lines, each series
+    once. ``common``: labels every series carries; two families of one name whose common labels differ in a value
+    cannot share a series.
+    """
+
+    name: str
+    header: bytes
+    text: bytes
+    common: tuple[tuple[str, str], ...] = ()
+
+
+Families = list[Metric] | list[Rendered]  # what a collector hands over: prometheus_client's families or rendered ones
+
+
+@dataclass(frozen=True)
 class Collection:
     """What one refresh of a collector produced. Any error marks the collector as failed (up 0)."""
 
-    families: list[Metric] = field(default_factory=list)
+    families: Families = field(default_factory=list)
     errors: tuple[str, ...] = ()
 
 
@@ -31,7 +51,7 @@ class Collector(Protocol):
     def collect(self) -> Collection: ...
 
 
-Publish = Callable[[list[Metric]], None]  # hands over the families found so far, while a refresh goes on
+Publish = Callable[[Families], None]  # hands over the families found so far, while a refresh goes on
 
 
 @runtime_checkable
@@ -126,34 +146,99 @@ def _text_lines(group: list[Metric]) -> list[str] | None:
     return lines
 
 
-def render_chunks(families: Iterable[Metric]) -> Iterator[bytes]:
-    """:func:`render` in chunks of about ``CHUNK_CHARS`` characters: no single large string or bytes is built
-    (building one holds the GIL, and a scrape waits, for tens of milliseconds at 100k series)."""
+def rendered(families: Iterable[Metric]) -> list[Rendered]:
+    """The families rendered, one :class:`Rendered` per name in the order of first appearance (pure): families of
+    one name merged (the first one's HELP and TYPE), a repeated series dropped (the first one wins).
+
+    The same text as prometheus_client's ``generate_latest`` of :func:`dedupe` d families, about 4x faster: plain
+    gauges, counters and untyped families are written here, any other family by prometheus_client.
+    """
     groups: dict[str, list[Metric]] = {}
     for family in families:
         groups.setdefault(family.name, []).append(family)
-    pending: list[str] = []
-    size = 0
-    for group in groups.values():
+    result = []
+    for name, group in groups.items():
         lines = _text_lines(group)
         if lines is None:
-            lines = [generate_latest(_Families(dedupe(group))).decode()]  # type: ignore[arg-type]
-        for line in lines:
-            pending.append(line)
-            size += len(line)
+            text = generate_latest(_Families(dedupe(group)))  # type: ignore[arg-type]
+            result.append(Rendered(name, b"", text))
+        else:
+            result.append(Rendered(name, lines[0].encode(), "".join(lines[1:]).encode()))
+    return result
+
+
+def _series(line: bytes) -> bytes:
+    """A series line without its value (and timestamp): the name and labels, which identify the series."""
+    brace, space = line.find(b"{"), line.find(b" ")
+    return line[:line.rindex(b"}") + 1] if 0 <= brace < space else line[:space]
+
+
+def _lines(text: bytes) -> list[bytes]:
+    """Series lines without their newline (a label value may hold a carriage return: not ``splitlines``)."""
+    return text.split(b"\n")[:-1]
+
+
+def _apart(a: Rendered, b: Rendered) -> bool:
+    """Whether two families cannot share a series: a label both always carry has different values."""
+    labels = dict(b.common)
+    return any(labels.get(key, value) != value for key, value in a.common)
+
+
+def _joined(group: list[Rendered]) -> Iterator[bytes]:
+    """The text of one family from its rendered families of one name, in order (pure): the first one's HELP and
+    TYPE, each series once (the first one wins). Families that cannot share a series are joined as they are; the
+    lines of the others are compared."""
+    yield group[0].header
+    seen: set[bytes] | None = None
+    for k, family in enumerate(group):
+        if seen is None and all(_apart(family, before) for before in group[:k]):
+            yield family.text
+            continue
+        if seen is None:
+            seen = {_series(line) for before in group[:k] for line in _lines(before.text)}
+        kept = []
+        for line in _lines(family.text):
+            series = _series(line)
+            if series not in seen:
+                seen.add(series)
+                kept.append(line + b"\n")
+        yield b"".join(kept)
+
+
+def render_chunks(families: Families) -> Iterator[bytes]:
+    """:func:`render` in chunks of about ``CHUNK_CHARS`` bytes: no single large string or bytes is built (building
+    one holds the GIL, and a scrape waits, for tens of milliseconds at 100k series); a family's text that long
+    is a chunk of its own (not copied)."""
+    groups: dict[str, list[Rendered]] = {}
+    for family in _as_rendered(families):
+        groups.setdefault(family.name, []).append(family)
+    pending: list[bytes] = []
+    size = 0
+    for group in groups.values():
+        for piece in _joined(group):
+            if len(piece) >= CHUNK_CHARS:
+                if pending:
+                    yield b"".join(pending)
+                    pending, size = [], 0
+                yield piece
+                continue
+            pending.append(piece)
+            size += len(piece)
             if size >= CHUNK_CHARS:
-                yield "".join(pending).encode()
+                yield b"".join(pending)
                 pending, size = [], 0
     if pending:
-        yield "".join(pending).encode()
+        yield b"".join(pending)
 
 
-def render(families: Iterable[Metric]) -> bytes:
-    """The Prometheus text exposition (0.0.4) of the families, duplicates removed: families of one name merged
-    (the first one's HELP and TYPE), a repeated series dropped (the first one wins).
+def _as_rendered(families: Families) -> list[Rendered]:
+    return rendered(families) if families and isinstance(families[0], Metric) else families  # type: ignore[return-value]
 
-    The same bytes as prometheus_client's ``generate_latest`` of :func:`dedupe` d families, about 4x faster: plain
-    gauges, counters and untyped families are written here, any other family by prometheus_client.
+
+def render(families: Families) -> bytes:
+    """The Prometheus text exposition (0.0.4) of the families (:func:`rendered` ones or prometheus_client's),
+    duplicates removed: families of one name merged (the first one's HELP and TYPE), a repeated series dropped
+    (the first one wins): the same bytes as prometheus_client's ``generate_latest`` of :func:`dedupe` d families.
     """
     return b"".join(render_chunks(families))
 
@@ -186,10 +271,9 @@ class Part:
         return int.from_bytes(self.gzipped[-8:-4], "little")
 
 
-def render_part(families: Iterable[Metric]) -> Part:
+def render_part(families: Families) -> Part:
     """Render (and gzip, as one member with no timestamp) a part of the exposition: :func:`render_chunks` of
     ``families``. zlib releases the GIL while it compresses."""
-    families = list(families)
     chunks = tuple(render_chunks(families))
     deflate = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip member
     gzipped = b"".join([*(deflate.compress(chunk) for chunk in chunks), deflate.flush()])

@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery.rds import BotoRdsApi, DbCluster, DbInstance, RdsApi
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def queries(clusters: Iterable[DbCluster], instances: Iterable[DbInstance], peri
 
 
 def families(account: str, region: str, clusters: Sequence[DbCluster], instances: Iterable[DbInstance],
-             values: MetricValues, period: int) -> list[Metric]:
+             values: MetricValues, period: int) -> list[Rendered]:
     """The RDS metric families of one region of one account (pure). Instances with no known role are left out."""
     cluster_info, cluster_samples = [], {name: [] for name in CLUSTER_FAMILIES}
     for c in clusters:
@@ -119,7 +118,7 @@ def families(account: str, region: str, clusters: Sequence[DbCluster], instances
 
 
 def scrape(api: RdsApi, read: MetricReader, account: str, region: str,
-           clusters: Sequence[str], period: int, owns: Callable[[str], bool] = lambda cluster: True) -> list[Metric]:
+           clusters: Sequence[str], period: int, owns: Callable[[str], bool] = lambda cluster: True) -> list[Rendered]:
     """Discover the region's clusters and instances, read their CloudWatch values, build the families.
 
     ``clusters`` (identifiers) restricts discovery when non-empty; ``owns(cluster)`` keeps this shard's clusters
@@ -139,7 +138,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
 
     owns = regional.owner(config, "rds")
 
-    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Rendered]:
         return scrape(BotoRdsApi(client("rds")), read, account, region, settings.clusters, period,
                       lambda cluster: owns(account, region, cluster))
 

@@ -21,16 +21,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import replace
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily
 
 from docqet_monitor.core.aws import Aws, explain
 from docqet_monitor.core.config import CollectorSchedule, Config
 from docqet_monitor.core.discovery import Target, targets
 from docqet_monitor.core.shard import Shard
 from docqet_monitor.exporters import cloudwatch
-from docqet_monitor.exporters.metrics import Collection, Publish, dedupe
+from docqet_monitor.exporters.metrics import Collection, Publish, Rendered, rendered
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ PUBLISH_SECONDS = 5.0  # while targets are still running, hand over the finished
 
 
 Clients = Callable[[str], Any]  # service name -> boto3 client for the target being scraped
-Scrape = Callable[[Target, Clients], list[Metric]]
+Scrape = Callable[[Target, Clients], list[Rendered]]
 MetricValues = Mapping[cloudwatch.MetricQuery, float]
 
 
@@ -58,7 +59,7 @@ class AwsCollector:
         self._targets = tuple(dict.fromkeys(target_list))
         self._scrape = scrape
         self._lock = threading.Lock()
-        self._last: dict[Target, list[Metric]] = {}
+        self._last: dict[Target, list[Rendered]] = {}  # rendered when the target's scrape ended
         self._errors: dict[Target, str] = {}  # targets whose last completed scrape failed
         self._running: dict[Target, Future[None]] = {}
         self._slots = threading.BoundedSemaphore(MAX_PARALLEL_TARGETS)
@@ -94,10 +95,11 @@ class AwsCollector:
         return self._collection()
 
     def _collection(self) -> Collection:
+        """The targets' last good families in target order (the exporter joins the families of one name)."""
         with self._lock:
             families = [f for t in self._targets for f in self._last.get(t, [])]
             errors = tuple(self._errors[t] for t in self._targets if t in self._errors)
-        return Collection(dedupe(families), errors)
+        return Collection(families, errors)
 
     def _start(self, target: Target) -> Future[None]:
         """Scrape ``target`` in a daemon thread (a hung region never blocks the process's exit); ``_lock`` held."""
@@ -132,7 +134,7 @@ class AwsCollector:
 
 MetricReader = Callable[[Sequence[cloudwatch.MetricQuery]], MetricValues]
 # (clients, read, account id, region) -> families
-RegionScrape = Callable[[Clients, MetricReader, str, str], list[Metric]]
+RegionScrape = Callable[[Clients, MetricReader, str, str], list[Rendered]]
 
 
 def collector(name: str, settings: CollectorSchedule, config: Config, aws: Aws, scrape: RegionScrape,
@@ -147,7 +149,7 @@ def collector(name: str, settings: CollectorSchedule, config: Config, aws: Aws, 
     """
     shard = Shard.parse(config.exporter.shard)
 
-    def scrape_target(target: Target, client: Clients) -> list[Metric]:
+    def scrape_target(target: Target, client: Clients) -> list[Rendered]:
         account = aws.account_id(target.account, target.region)
         if not (per_resource or global_data) and not shard.owns(account, target.region):
             return []
@@ -182,9 +184,13 @@ def owner(config: Config, kind: str) -> Callable[[str, str, str], bool]:
 
 
 def gauge(name: str, documentation: str, labels: Sequence[str],
-          samples: Sequence[tuple[Sequence[str], float]]) -> GaugeMetricFamily:
-    """A gauge family from ``(label values, value)`` pairs (pure)."""
+          samples: Sequence[tuple[Sequence[str], float]]) -> Rendered:
+    """A gauge family from ``(label values, value)`` pairs, rendered (pure); the labels whose value all its series
+    share are its ``common`` ones (so families of different accounts or regions are joined without comparing)."""
     family = GaugeMetricFamily(name, documentation, labels=list(labels))
     for label_values, value in samples:
         family.add_metric(list(label_values), value)
-    return family
+    first = samples[0][0] if samples else ()
+    common = tuple((label, first[i]) for i, label in enumerate(labels)
+                   if first and all(values[i] == first[i] for values, _ in samples))
+    return replace(rendered([family])[0], common=common)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import global_targets, selected
 from docqet_monitor.core.discovery.route53 import BotoRoute53Api, HealthCheck, Route53Api
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 LABELS = ("account", "health_check")
@@ -42,7 +41,7 @@ def queries(checks: Iterable[HealthCheck], period: int) -> list[MetricQuery]:
     return [_query(c.id, metric, stat, period) for c in checks for metric, stat, _, _ in FAMILIES.values()]
 
 
-def families(account: str, checks: Sequence[HealthCheck], values: MetricValues, period: int) -> list[Metric]:
+def families(account: str, checks: Sequence[HealthCheck], values: MetricValues, period: int) -> list[Rendered]:
     """The Route 53 families of one account (pure). A health check without a datapoint has its info series only."""
     samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in FAMILIES}
     for c in checks:
@@ -56,7 +55,7 @@ def families(account: str, checks: Sequence[HealthCheck], values: MetricValues, 
             *(gauge(name, doc, LABELS, samples[name]) for name, (_, _, _, doc) in FAMILIES.items())]
 
 
-def scrape(api: Route53Api, read: MetricReader, account: str, names: Sequence[str], period: int) -> list[Metric]:
+def scrape(api: Route53Api, read: MetricReader, account: str, names: Sequence[str], period: int) -> list[Rendered]:
     """Discover the account's health checks (``names``: ids or Name tags to keep, empty: all), read their
     status, build the families."""
     checks = api.health_checks()
@@ -70,7 +69,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     """The Route 53 collector: once per account, in us-east-1."""
     settings, period = config.collectors.route53, config.cloudwatch.period_seconds
 
-    def scrape_account(client: Clients, read: MetricReader, account: str, _region: str) -> list[Metric]:
+    def scrape_account(client: Clients, read: MetricReader, account: str, _region: str) -> list[Rendered]:
         return scrape(BotoRoute53Api(client("route53")), read, account, settings.names, period)
 
     return regional.collector("route53", settings, config, aws, scrape_account, global_data=True,

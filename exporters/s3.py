@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery.s3 import BotoS3Api, Bucket, ReplicationRule, S3Api
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import DAY, MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 NAMESPACE = "AWS/S3"
@@ -63,7 +62,7 @@ def queries(buckets: Sequence[Bucket], storage: Mapping[str, Sequence[str]], per
 
 
 def families(account: str, buckets: Sequence[Bucket], storage: Mapping[str, Sequence[str]], values: MetricValues,
-             period: int) -> list[Metric]:
+             period: int) -> list[Rendered]:
     """The S3 families of one region of one account (pure); ``region`` is each bucket's own."""
     info = [((account, b.region, b.name, b.versioning), 1.0) for b in buckets if b.versioning]
     sizes, objects = [], []
@@ -97,7 +96,7 @@ def families(account: str, buckets: Sequence[Bucket], storage: Mapping[str, Sequ
 
 
 def scrape(api: S3Api, read: MetricReader, account: str, region: str, names: Sequence[str],
-           period: int) -> list[Metric]:
+           period: int) -> list[Rendered]:
     """Discover the region's buckets (``names`` restricts them when non-empty), read, build."""
     buckets = api.buckets(region, names)
     if not buckets:
@@ -110,7 +109,7 @@ def collector(config: Config, aws: Aws) -> AwsCollector:
     """The S3 collector over every configured account and region."""
     settings, period = config.collectors.s3, config.cloudwatch.period_seconds
 
-    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Metric]:
+    def scrape_region(client: Clients, read: MetricReader, account: str, region: str) -> list[Rendered]:
         api = BotoS3Api(client("s3"), client("cloudwatch"), config.aws.max_concurrency)
         return scrape(api, read, account, region, settings.buckets, period)
 

@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.exporters.metrics import Collection, Collector, Part, Progressive, render_part
+from docqet_monitor.exporters.metrics import Collection, Collector, Families, Part, Progressive, render_part
 from docqet_monitor.exporters.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger(__name__)
@@ -193,21 +191,21 @@ class Exporter:
         finally:
             lock.release()
 
-    def _publish(self, name: str, families: list[Metric]) -> None:
+    def _publish(self, name: str, families: Families) -> None:
         """Serve a collector's families found so far (its refresh is still running)."""
         self._update(name, families)
 
-    def _update(self, name: str, families: list[Metric]) -> None:
+    def _update(self, name: str, families: Families) -> None:
         """Render the families of collector ``name`` as its part (outside the swap lock: one refresh of a
         collector runs at a time) and serve it with the others."""
         part = render_part(self._claim(name, families))
         self._swap_snapshot((name, part))
 
-    def _claim(self, collector: str, families: list[Metric]) -> list[Metric]:
+    def _claim(self, collector: str, families: Families) -> Families:
         """The families ``collector`` may export: the names it owns or claims now (it releases the ones it no
         longer exports); a family name another part owns is dropped, with one warning per collector and name."""
         names = {f.name for f in families}
-        kept: list[Metric] = []
+        kept: list = []  # of the one kind ``families`` is
         dropped: dict[str, str] = {}
         with self._claims:
             for name in [n for n, owner in self._owners.items() if owner == collector and n not in names]:

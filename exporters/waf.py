@@ -11,8 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client.core import Metric
-
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery import Target, global_targets, selected, targets
@@ -20,6 +18,7 @@ from docqet_monitor.core.discovery.waf import BotoWafApi, Scope, WafApi, WebAcl
 from docqet_monitor.core.shard import Shard
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
+from docqet_monitor.exporters.metrics import Rendered
 from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
 
 GLOBAL = "global"  # the region label of CLOUDFRONT-scope ACLs
@@ -52,7 +51,7 @@ def queries(acls: Iterable[WebAcl], region: str, period: int) -> list[MetricQuer
 
 
 def families(account: str, region: str, acls: Sequence[WebAcl], values: MetricValues,
-             period: int) -> list[Metric]:
+             period: int) -> list[Rendered]:
     """The WAF families of one region of one account (``region``: the AWS region the ACLs live in) (pure)."""
     samples: dict[str, list[tuple[tuple[str, ...], float]]] = {name: [] for name in FAMILIES}
     info = []
@@ -69,7 +68,7 @@ def families(account: str, region: str, acls: Sequence[WebAcl], values: MetricVa
 
 
 def scrape(api: WafApi, read: MetricReader, account: str, region: str, scope: Scope, names: Sequence[str],
-           period: int) -> list[Metric]:
+           period: int) -> list[Rendered]:
     """Discover the scope's web ACLs (``names``: ACL names or ids to keep, empty: all), read their metrics,
     build the families."""
     found = [api.web_acl(name, acl_id, scope) for name, acl_id in api.web_acls(scope) if selected(names, name, acl_id)]
@@ -85,7 +84,7 @@ def collector(config: Config, aws: Aws, clock: Callable[[], float] = time.time) 
     regional_targets = targets(config)
     global_ones = global_targets(config) if shard.runs_global else ()
 
-    def scrape_target(target: Target, client: Clients) -> list[Metric]:
+    def scrape_target(target: Target, client: Clients) -> list[Rendered]:
         account, region = aws.account_id(target.account, target.region), target.region
         api, read = BotoWafApi(client("wafv2")), regional.reader(client, config, clock)
         scopes: list[Scope] = []

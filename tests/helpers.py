@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from docqet_monitor.core.config import CollectorsConfig, Config, CostCollectorConfig
 from docqet_monitor.core.repository import Repository
 from docqet_monitor.demo.aws import patch_moto_percentiles, seed_staging
+from docqet_monitor.exporters.metrics import Rendered
 
 CONTRACTS = Path(__file__).resolve().parent / "contracts"  # vendored API specs: see contracts/README.md
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -60,12 +61,18 @@ def seed(endpoint: str, regions: tuple[str, ...] = REGIONS) -> Config:
                   collectors=CollectorsConfig(cost=CostCollectorConfig(enabled=False)))
 
 
-def samples(families: Iterable[Metric], name: str) -> dict[tuple[tuple[str, str], ...], float]:
+def parsed(families: Iterable[Metric | Rendered]) -> list[Metric]:
+    """Families as prometheus_client's objects: rendered ones (the AWS collectors') parsed back from their text."""
+    return [m for f in families
+            for m in ([f] if isinstance(f, Metric) else text_string_to_metric_families((f.header + f.text).decode()))]
+
+
+def samples(families: Iterable[Metric | Rendered], name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """Sample name -> {sorted labels: value}."""
-    return {tuple(sorted(s.labels.items())): s.value for f in families for s in f.samples if s.name == name}
+    return {tuple(sorted(s.labels.items())): s.value for f in parsed(families) for s in f.samples if s.name == name}
 
 
-def value(families: Iterable[Metric], name: str, **labels: str) -> float | None:
+def value(families: Iterable[Metric | Rendered], name: str, **labels: str) -> float | None:
     for key, v in samples(families, name).items():
         if all(dict(key).get(k) == want for k, want in labels.items()):
             return v

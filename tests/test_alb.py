@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from aws_limits import AwsLimits
-from helpers import samples, value
+from helpers import parsed, samples, value
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AlbCollectorConfig, AwsConfig, CollectorsConfig, Config
@@ -68,7 +68,7 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     assert value(fams, "docqet_alb_http_5xx_per_second", **lb) == demo.ALB_ELB_5XX_PER_MINUTE / 60
     assert value(fams, "docqet_alb_target_group_healthy_targets", **lb, target_group="docqet-staging-api") == 3
     assert value(fams, "docqet_alb_target_group_unhealthy_targets", **lb, target_group="docqet-staging-web") == 0
-    assert {s.name for f in fams for s in f.samples} == set(alb.METRIC_NAMES)
+    assert {s.name for f in parsed(fams) for s in f.samples} == set(alb.METRIC_NAMES)
     assert aws_limits.calls["cloudwatch.GetMetricData"] == 1
     assert [p["PageSize"] for p in aws_limits.params["elastic-load-balancing-v2.DescribeLoadBalancers"]] == [400]
 

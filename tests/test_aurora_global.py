@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import boto3
 from aws_limits import AwsLimits
-from helpers import samples, value
+from helpers import parsed, samples, value
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import (
@@ -114,7 +114,7 @@ def test_seeded_staging_values_from_both_regions(moto_endpoint: str, aws_limits:
     lag = {"account": ACCOUNT, "region": DR, "db_cluster": demo.DR_CLUSTER}
     assert value(fams, "docqet_rds_cluster_global_rpo_lag_seconds", **lag) == 1.9
     assert value(fams, "docqet_rds_cluster_global_replication_lag_seconds", **lag) == 0.85
-    assert {s.name for f in fams for s in f.samples} == set(aurora_global.METRIC_NAMES)
+    assert {s.name for f in parsed(fams) for s in f.samples} == set(aurora_global.METRIC_NAMES)
     assert aws_limits.calls["cloudwatch.GetMetricData"] == 1  # the DR region only: the primary's has no lag
     assert aws_limits.calls["rds.DescribeGlobalClusters"] == 1  # once for the account, not once per region
 

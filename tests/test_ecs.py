@@ -8,7 +8,7 @@ import boto3
 import pytest
 from aws_limits import AwsLimits
 from faults import FaultyAws, unavailable, when
-from helpers import samples, value
+from helpers import parsed, samples, value
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
@@ -149,7 +149,7 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     assert (("account", ACCOUNT), ("cluster", "docqet-staging"), ("launch_type", "FARGATE"), ("region", REGION),
             ("rollout_state", "IN_PROGRESS"), ("service", "api"), ("status", "ACTIVE"),
             ("task_definition", "docqet-staging-api:1")) in info
-    assert {name for f in fams for s in f.samples for name in [s.name]} == set(ecs.METRIC_NAMES)
+    assert {name for f in parsed(fams) for s in f.samples for name in [s.name]} == set(ecs.METRIC_NAMES)
     assert aws_limits.calls["cloudwatch.GetMetricData"] == 1  # one batched read for the region
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_limits import AwsLimits
-from helpers import samples, value
+from helpers import parsed, samples, value
 
 from docqet_monitor.alerts import catalog
 from docqet_monitor.alerts import cloudwatch as cw
@@ -184,9 +184,9 @@ def test_seeded_edge_with_pages_of_one(moto_endpoint: str) -> None:
     assert {dict(k)["web_acl"] for k in samples(fams, "docqet_waf_web_acl_info")} == {"docqet-api", "docqet-edge",
                                                                                         "dark"}
     assert limits.calls["wafv2.ListWebACLs"] == 2 + 1 and limits.calls["wafv2.GetWebACL"] == 3
-    assert {s.name for f in fams for s in f.samples} == {
+    assert {s.name for f in parsed(fams) for s in f.samples} == {
         *route53.METRIC_NAMES, *cloudfront.METRIC_NAMES, *apigateway.METRIC_NAMES, *waf.METRIC_NAMES}
-    assert {s.labels["account"] for f in fams for s in f.samples} == {ACCOUNT}  # every series, global ones too
+    assert {s.labels["account"] for f in parsed(fams) for s in f.samples} == {ACCOUNT}  # every series, global ones too
 
 
 def test_global_services_are_read_once_per_account_in_us_east_1(moto_endpoint: str, aws_limits: AwsLimits) -> None:
@@ -226,7 +226,7 @@ def test_nothing_found_means_no_series_and_no_metric_reads(moto_endpoint: str, a
     for build in (route53.collector, cloudfront.collector, apigateway.collector, waf.collector):
         result = build(_config(), aws).collect()
         assert result.errors == ()
-        assert [s for f in result.families for s in f.samples] == []
+        assert [s for f in parsed(result.families) for s in f.samples] == []
     assert aws_limits.calls["cloudwatch.GetMetricData"] == 0
     assert aws_limits.calls["route-53.ListTagsForResources"] == 0
 
@@ -279,7 +279,8 @@ def test_sharded_global_services_run_on_shard_1_and_the_union_is_the_whole(moto_
         config = dataclasses.replace(_config(regions=(REGION, "us-east-1")), exporter=ExporterConfig(shard=shard))
         built = collectors.build(config, Aws(session_factory=aws_limits.session))
         edge = [c for c in built if c.name in ("cloudfront", "route53", "apigateway", "waf")]
-        found = {(s.name, *sorted(s.labels.items())) for c in edge for f in c.collect().families for s in f.samples}
+        found = {(s.name, *sorted(s.labels.items()))
+                 for c in edge for f in parsed(c.collect().families) for s in f.samples}
         return {c.name for c in edge}, found
 
     names_1, whole_1 = run("1/2")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from aws_limits import AwsLimits
-from helpers import samples, value
+from helpers import parsed, samples, value
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsConfig, CollectorsConfig, Config, ElastiCacheCollectorConfig
@@ -103,7 +103,7 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     assert value(fams, "docqet_elasticache_node_network_receive_bytes_per_second", **primary) == 1.2e6 / 60
     assert value(fams, "docqet_elasticache_node_replication_lag_seconds", **replica) == pytest.approx(0.02)
     assert value(fams, "docqet_elasticache_node_replication_lag_seconds", **primary) is None
-    assert {s.name for f in fams for s in f.samples} == set(elasticache.METRIC_NAMES)
+    assert {s.name for f in parsed(fams) for s in f.samples} == set(elasticache.METRIC_NAMES)
     assert aws_limits.calls["cloudwatch.GetMetricData"] == 1
     assert [p["MaxRecords"] for p in aws_limits.params["elasticache.DescribeReplicationGroups"]] == [100]
 

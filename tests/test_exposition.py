@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from aws_limits import AwsLimits
-from helpers import REGIONS, promtool_findings, sample_names, seed
+from helpers import REGIONS, parsed, promtool_findings, sample_names, seed
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -26,7 +26,7 @@ from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.demo.edge import seed_edge
-from docqet_monitor.exporters import collectors, cost, qdrant
+from docqet_monitor.exporters import collectors, cost, qdrant, regional
 from docqet_monitor.exporters.metrics import Collection, dedupe, render
 from docqet_monitor.exporters.server import Exporter
 
@@ -79,8 +79,8 @@ def test_each_collector_exports_exactly_its_declared_names(staging: Config, aws_
         assert result.errors == (), collector.name
         assert sample_names(render(result.families)) == declared, collector.name
         if collector.name not in EDGE:  # seeded in every region (the edge: in one, or global)
-            regions = {s.labels.get("region") for f in result.families for s in f.samples} - {None}  # global ones
-            assert regions == set(REGIONS), collector.name
+            regions = {s.labels.get("region") for f in parsed(result.families) for s in f.samples}
+            assert regions - {None} == set(REGIONS), collector.name  # None: global ones
     assert collectors.exported_metric_names() == declared_all | set(cost.METRIC_NAMES) | set(qdrant.METRIC_NAMES)
 
 
@@ -141,3 +141,24 @@ def test_render_writes_what_prometheus_client_writes() -> None:
     assert body.count(b"# TYPE docqet_test_odd gauge") == 1
     assert b'docqet_test_odd{a="x",z="dup"} 7.0' in body and b"8.0" not in body
     assert promtool_findings(body) == ""
+
+
+def test_families_rendered_apart_join_as_one_render_of_them_all() -> None:
+    """An AWS collector renders each target's families when its scrape ends; joined, they are prometheus_client's
+    render of all of them at once: a repeated series dropped (first one wins) where two targets' families may
+    share series, also when a label value holds a space, a brace, a quote or a carriage return."""
+    odd = ['a} 1', 'b{c="d"} 2', "e\rf", 'q"u\\o\nte', ""]
+    targets = [("1", "eu", odd), ("2", "eu", odd), ("1", "eu", [*odd, "new"]), ("1", "us", odd[:2])]
+    per_target = [[("docqet_test_x", f"Help {t}.", ("region", "account", "v"),
+                    [((region, account, v), 10.0 * t + k) for k, v in enumerate(values)]),
+                   ("docqet_test_y", "Y.", ("v",), [((v,), float(t)) for v in values])]  # no common label
+                  for t, (account, region, values) in enumerate(targets)]
+    joined = render([regional.gauge(*family) for families in per_target for family in families])
+    metrics = []
+    for name, documentation, labels, samples in (family for families in per_target for family in families):
+        metrics.append(GaugeMetricFamily(name, documentation, labels=list(labels)))
+        for values, value in samples:
+            metrics[-1].add_metric(list(values), value)
+    assert joined == generate_latest(_Registry(dedupe(metrics)))  # type: ignore[arg-type]
+    assert joined.count(b"docqet_test_x{") == 5 + 5 + 1 + 2 and joined.count(b"docqet_test_y{") == 5 + 1
+    assert promtool_findings(joined) == ""

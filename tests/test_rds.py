@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from aws_limits import AwsLimits
-from helpers import samples, value
+from helpers import parsed, samples, value
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsCollectorConfig, AwsConfig, CollectorsConfig, Config
@@ -100,7 +100,7 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
     assert value(fams, "docqet_rds_instance_write_latency_seconds", **writer) == pytest.approx(0.0021)
     assert value(fams, "docqet_rds_instance_free_local_storage_bytes", **writer) == 30 * demo.GIB
     assert value(fams, "docqet_rds_instance_deadlocks_per_second", **reader) == 0
-    assert {s.name for f in fams for s in f.samples} == set(rds.METRIC_NAMES)
+    assert {s.name for f in parsed(fams) for s in f.samples} == set(rds.METRIC_NAMES)
     assert [p["MaxRecords"] for p in aws_limits.params["rds.DescribeDBInstances"]] == [100]
 
 

@@ -8,12 +8,12 @@ from typing import Any
 import boto3
 import pytest
 from helpers import samples, value
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 from docqet_monitor.core import discovery
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AccountConfig, AwsConfig, Config
 from docqet_monitor.exporters import ecs, regional
+from docqet_monitor.exporters.metrics import Rendered, render
 
 PROD = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
 DR = AccountConfig(role_arn="arn:aws:iam::222222222222:role/docqet-monitor", regions=("us-west-2",))
@@ -31,7 +31,7 @@ def test_targets_default_to_the_environment_region(monkeypatch: pytest.MonkeyPat
     assert discovery.targets(Config()) == (discovery.Target("ap-southeast-2"),)
 
 
-def _gauge(region: str, v: float) -> list[Metric]:
+def _gauge(region: str, v: float) -> list[Rendered]:
     return [regional.gauge("docqet_test", "test", ("region", "cluster"), [((region, "same"), v), (("x", "y"), 1)])]
 
 
@@ -39,7 +39,7 @@ def test_collect_isolates_failures_per_target_and_merges_families() -> None:
     calls: dict[str, int] = {}
     broken: set[str] = set()
 
-    def scrape(target: discovery.Target, client: Any) -> list[Metric]:
+    def scrape(target: discovery.Target, client: Any) -> list[Rendered]:
         calls[target.region] = calls.get(target.region, 0) + 1
         if target.region in broken:
             raise TimeoutError("read timed out")
@@ -48,8 +48,9 @@ def test_collect_isolates_failures_per_target_and_merges_families() -> None:
     collector = regional.AwsCollector("t", 60, Aws(), [discovery.Target("a"), discovery.Target("b")], scrape)
     first = collector.collect()
     assert first.errors == ()
-    assert [f.name for f in first.families] == ["docqet_test"]  # one family, merged
-    assert len(first.families[0].samples) == 3  # ("x", "y") from both targets once: no duplicate series
+    body = render(first.families)
+    assert body.count(b"# TYPE docqet_test gauge") == 1  # one family, merged
+    assert len(body.splitlines()) == 2 + 3  # ("x", "y") from both targets once: no duplicate series
 
     broken.add("b")
     second = collector.collect()
@@ -65,7 +66,7 @@ def test_a_failing_target_is_one_warning_line_in_the_exporter_log(caplog: pytest
     from docqet_monitor.core.stats import Stats
     from docqet_monitor.exporters.server import Exporter
 
-    def scrape(target: discovery.Target, client: Any) -> list[Metric]:
+    def scrape(target: discovery.Target, client: Any) -> list[Rendered]:
         raise TimeoutError("read timed out")
 
     caplog.set_level(logging.WARNING)
@@ -81,7 +82,7 @@ def test_a_failing_target_is_one_warning_line_in_the_exporter_log(caplog: pytest
 def test_an_aws_failure_is_named_in_our_words() -> None:
     from botocore.exceptions import NoCredentialsError
 
-    def scrape(target: discovery.Target, client: Any) -> list[Metric]:
+    def scrape(target: discovery.Target, client: Any) -> list[Rendered]:
         raise NoCredentialsError()
 
     result = regional.AwsCollector("ecs", 60, Aws(), [discovery.Target("eu-west-1")], scrape).collect()
@@ -89,7 +90,7 @@ def test_an_aws_failure_is_named_in_our_words() -> None:
 
 
 def test_a_target_that_never_succeeded_has_no_series() -> None:
-    def scrape(target: discovery.Target, client: Any) -> list[Metric]:
+    def scrape(target: discovery.Target, client: Any) -> list[Rendered]:
         raise ConnectionError("no route")
 
     result = regional.AwsCollector("t", 60, Aws(), [discovery.Target("a")], scrape).collect()
@@ -97,8 +98,9 @@ def test_a_target_that_never_succeeded_has_no_series() -> None:
 
 
 def test_gauge_and_arn_helpers() -> None:
-    family = regional.gauge("docqet_x", "help", ("a",), [(("1",), 2.0)])
-    assert isinstance(family, GaugeMetricFamily) and family.samples[0].labels == {"a": "1"}
+    family = regional.gauge("docqet_x", "help", ("b", "a"), [(("2", "1"), 2.0), (("3", "1"), 3.0)])
+    assert family == Rendered("docqet_x", b"# HELP docqet_x help\n# TYPE docqet_x gauge\n",
+                              b'docqet_x{a="1",b="2"} 2.0\ndocqet_x{a="1",b="3"} 3.0\n', (("a", "1"),))
     assert discovery.arn_resource("arn:aws:ecs:eu-west-1:1:service/c/s") == "service/c/s"
     assert discovery.arn_name("arn:aws:ecs:eu-west-1:1:service/c/s") == "s"
     assert discovery.arn_name("plain") == "plain"

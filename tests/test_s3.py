@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from aws_limits import AwsLimits
-from helpers import samples, value
+from helpers import parsed, samples, value
 
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AwsConfig, CollectorsConfig, Config, S3CollectorConfig
@@ -85,7 +85,7 @@ def test_seeded_staging_values(moto_endpoint: str, aws_limits: AwsLimits) -> Non
             "rule": demo.S3_REPLICATION_RULE}
     assert value(fams, "docqet_s3_bucket_replication_latency_seconds", **rule) == 42
     assert value(fams, "docqet_s3_bucket_replication_pending_operations", **rule) == 12
-    assert {s.name for f in fams for s in f.samples} == set(s3.METRIC_NAMES)
+    assert {s.name for f in parsed(fams) for s in f.samples} == set(s3.METRIC_NAMES)
     assert sorted(p["BucketRegion"] for p in aws_limits.params["s3.ListBuckets"]) == [REGION, DR]  # one a region
     assert "s3.GetBucketLocation" not in aws_limits.calls
     assert aws_limits.calls["cloudwatch.GetMetricData"] == 3  # daily + per-minute in the source, daily in the DR

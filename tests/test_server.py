@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from docqet_monitor import cli
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.exporters import metrics, server
+from docqet_monitor.exporters import metrics, regional, server
 from docqet_monitor.exporters.metrics import Collection, Part, dedupe
 from docqet_monitor.exporters.server import Exporter, Snapshot, serve
 
@@ -306,6 +306,30 @@ class _Registry:
         return self.families
 
 
+GaugeData = tuple[str, str, tuple[str, ...], list[tuple[tuple[str, ...], float]]]
+
+
+def _targets_families() -> list[GaugeData]:
+    """An AWS collector's families from its targets, as ``regional.gauge`` arguments: two families a target; the
+    last target repeats the first's account and region (its repeated series are dropped, its new one kept)."""
+    targets = [("1", "eu", 0), ("1", "us", 1), ("2", "eu", 2), ("1", "eu", 3)]
+    result: list[GaugeData] = []
+    for account, region, t in targets:
+        services = [f"s{k}" for k in range(30)] + (["new"] if t == 3 else [])
+        result.append(("docqet_test_service", f"Services {t}.", ("service", "region", "account"),
+                       [((s, region, account), float(t * 100 + k)) for k, s in enumerate(services)]))
+        result.append(("docqet_test_up", "Up.", ("account", "region"), [((account, region), float(t))]))
+    return result
+
+
+def _gauge_family(name: str, documentation: str, labels: tuple[str, ...],
+                  samples: list[tuple[tuple[str, ...], float]]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=list(labels))
+    for values, value in samples:
+        family.add_metric(list(values), value)
+    return family
+
+
 def test_the_parts_make_the_exposition_one_render_made(monkeypatch: pytest.MonkeyPatch) -> None:
     """The concatenated parts equal prometheus_client's render of every family at once (the single render of
     before), parse with its parser and promtool with no family split, and their gzip members decode as one."""
@@ -317,14 +341,16 @@ def test_the_parts_make_the_exposition_one_render_made(monkeypatch: pytest.Monke
         FakeCollector("two", lambda n: Collection([_family("docqet_test_two", {f"i{k}": k for k in range(500)}),
                                                    _family("docqet_test_two", {"i1": 99, "j": 2})])),
         FakeCollector("empty", lambda n: Collection()),
+        FakeCollector("regions", lambda n: Collection([regional.gauge(*f) for f in _targets_families()])),
     ]
     stats = Stats(version="1.0")
     exporter = Exporter(collectors, stats, clock=lambda: 1000.0)
     exporter.refresh_all()
     snap = exporter.snapshot()
-    assert len(snap.parts) == 4 and len(snap.parts[1].chunks) > 5
+    assert len(snap.parts) == 5 and len(snap.parts[1].chunks) > 1 and len(snap.parts[3].chunks) > 2
     assert b"".join(snap.chunks(gzipped=False)) == snap.body
-    families = [f for c in collectors for f in c.behaviour(1).families] + stats.families()
+    families = [f for c in collectors[:3] for f in c.behaviour(1).families]
+    families += [_gauge_family(*f) for f in _targets_families()] + stats.families()
     assert snap.body == generate_latest(_Registry(dedupe(families)))  # type: ignore[arg-type]
 
     parsed = [f.name for f in text_string_to_metric_families(snap.body.decode())]
