@@ -17,7 +17,7 @@ from prometheus_client.utils import floatToGoString
 @dataclass(frozen=True)
 class Rendered:
     """One family's series as exposition text, rendered once (the AWS collectors keep each target's families so,
-    a third of the memory of prometheus_client's objects, and render nothing again when they publish).
+    half the memory of prometheus_client's objects, and render nothing again when they publish).
 
     ``header``: its HELP and TYPE lines; empty when ``text`` is prometheus_client's rendering of a family that is
     not a plain gauge, counter or untyped one (that text holds its own). ``text``: its series lines, each series
@@ -178,10 +178,10 @@ def _lines(text: bytes) -> list[bytes]:
     return text.split(b"\n")[:-1]
 
 
-def _apart(a: Rendered, b: Rendered) -> bool:
-    """Whether two families cannot share a series: a label both always carry has different values."""
-    labels = dict(b.common)
-    return any(labels.get(key, value) != value for key, value in a.common)
+def _apart(a: tuple[tuple[str, str], ...], b: dict[str, str]) -> bool:
+    """Whether two families with these common labels cannot share a series: a label both always carry has
+    different values."""
+    return any(b.get(key, value) != value for key, value in a)
 
 
 def _joined(group: list[Rendered]) -> Iterator[bytes]:
@@ -190,8 +190,9 @@ def _joined(group: list[Rendered]) -> Iterator[bytes]:
     lines of the others are compared."""
     yield group[0].header
     seen: set[bytes] | None = None
+    commons = [dict(family.common) for family in group]
     for k, family in enumerate(group):
-        if seen is None and all(_apart(family, before) for before in group[:k]):
+        if seen is None and all(_apart(family.common, before) for before in commons[:k]):
             yield family.text
             continue
         if seen is None:
