@@ -14,12 +14,14 @@ groups (a primary and a replica), 20 more application load balancers with 2 targ
 (every fourth replicating) and 5 Aurora Global databases (their secondaries here) — at least one of each —,
 20 APIs (10 REST, 10 HTTP, one stage each) and 3 REGIONAL web ACLs; and per account, at the edge (us-east-1),
 10 CloudFront distributions, 20 Route 53 health checks and 2 CLOUDFRONT web ACLs (one rule each).
-AWS is an in-process fake answering at the HTTP layer (query, JSON, rest-JSON and rest-XML protocols) through
-botocore's ``before-send`` event, after the
-injected latency, while the request holds its in-flight slot: the real client path runs (the exporter's
-accounting and per-(account, region, service) limits, retries, response parsing) and the AWS limits layer of
-the tests pages the answers as AWS would and rejects what AWS would reject. Role accounts are reached with
-AssumeRole, as in production.
+AWS is a fake in a process of its own (one per shard), answering at the HTTP layer (query, JSON, rest-JSON and
+rest-XML protocols): botocore's ``before-send`` event forwards the prepared request over a Unix socket and
+returns the fake's bytes no sooner than the injected latency after sending, while the request holds its in-flight
+slot. Building AWS's answers is AWS's work, done on its own machines: in the exporter's process it would hold the
+exporter's GIL (it was a tenth of its CPU over 20 accounts x 3 regions). The real client path runs in the
+exporter's process (botocore's validation, serialisation, signing, retries and parsing, the exporter's accounting
+and per-(account, region, service) limits), and so does the AWS limits layer of the tests, which rejects what AWS
+would reject and pages the answers as AWS would. Role accounts are reached with AssumeRole, as in production.
 
 Run from the repository root (a full run takes a while; the machine should be otherwise idle)::
 
@@ -35,24 +37,28 @@ import json
 import math
 import os
 import platform
+import queue
 import re
 import resource
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSResponse
+from botocore.session import get_session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # aws_limits, faults: test support
 
@@ -108,6 +114,7 @@ MONTH_SECONDS = 30 * 86400
 # ListClusters, ListServices, DescribeServices, DescribeTargetGroups (the services' groups), GetMetricData: each
 # needs the previous one's answer, so no refresh is shorter than this many latencies (≤ 100 services a cluster)
 DEPENDENT_CALLS = 5
+Answer = tuple[int, dict[str, str], bytes]  # the fake's HTTP answer: status, headers, body
 BUSY_SECONDS = 5.0  # refreshes back to back for at least this long while the scraper scrapes
 
 
@@ -466,32 +473,40 @@ class Bill:
     month_usd: float = 0.0
 
 
-class FakeAwsHttp(Aws):
-    """:class:`Aws` whose clients never reach the network: the pair's topology answers after ``latency``
-    seconds, while the request holds its in-flight slot. Role accounts' sessions get the AWS limits layer too."""
+class FakeAws:
+    """AWS for the benchmark, in a process of its own (:func:`serve_fake`): answers a forwarded request from the
+    (account, region) pair's topology in the wire format of its service's protocol, and counts what it answered
+    (:class:`Bill`). Its CPU is AWS's, not the exporter's: it never holds the exporter's GIL."""
 
-    def __init__(self, topologies: dict[tuple[str, str], Topology], latency: float, limits: AwsLimits,
-                 intervals: dict[str, float], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.topologies, self.latency, self.limits, self.intervals = topologies, latency, limits, intervals
+    def __init__(self, topologies: dict[tuple[str, str], Topology], intervals: dict[str, float]) -> None:
+        self.topologies, self.intervals = topologies, intervals
         self.bill = Bill(Counter(), Counter())
         self._counting = threading.Lock()
-        self._equipped: set[int] = set()
+        self._botocore = get_session()
+        self._models: dict[str, Any] = {}
 
-    def _session(self, account: AccountConfig | None, region: str) -> Any:
-        session = super()._session(account, region)
-        if account is not None and id(session) not in self._equipped:
-            self._equipped.add(id(session))
-            self.limits.install(session)
-        return session
+    def serve(self, conn: Connection) -> None:
+        """Answer one connection's requests, one at a time, until the exporter closes it."""
+        with conn:
+            while True:
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    return
+                if message == "bill":  # the bill so far, and a new one
+                    with self._counting:
+                        conn.send(self.bill)
+                        self.bill = Bill(Counter(), Counter())
+                    continue
+                key, operation, url, body = message
+                response = self.answer(key, operation, url, body)
+                conn.send(response)
 
-    def instrument(self, client: Any, account: str = "") -> None:
-        super().instrument(client, account)  # first: the accounting and the in-flight slot
-        model = client.meta.service_model
-        account_id = account.split(":")[4] if account else DEFAULT_ACCOUNT
-        key = (account_id, client.meta.region_name, model.service_name)
-        client.meta.events.register("before-send.*.*", lambda request, event_name, **_: self._answer(
-            model, event_name.rsplit(".", 1)[-1], request, key))
+    def _model(self, service: str) -> Any:
+        with self._counting:
+            if service not in self._models:
+                self._models[service] = self._botocore.get_service_model(service)
+            return self._models[service]
 
     def _count(self, key: tuple[str, str, str], operation: str, params: dict[str, Any]) -> None:
         """Count the call and add what AWS bills for it, at the interval of the collector that makes it."""
@@ -510,52 +525,117 @@ class FakeAwsHttp(Aws):
             self.bill.by_operation[f"{service} {operation}"] += 1
             self.bill.month_usd += usd * MONTH_SECONDS / self.intervals[collector]
 
-    def _answer(self, model: Any, operation: str, request: Any, key: tuple[str, str, str]) -> AWSResponse:
-        time.sleep(self.latency)
+    def answer(self, key: tuple[str, str, str], operation: str, url: str, raw: bytes | str | None) -> Answer:
+        """(status, headers, body) for ``operation`` of ``key``'s (account, region, service)."""
+        body = raw.decode() if isinstance(raw, bytes) else (raw or "")
         topology = self.topologies[key[0], key[1]]
+        model = self._model(key[2])
         op = model.operation_model(operation)
         protocol = model.resolved_protocol
         if protocol == "rest-xml" and model.service_name == "s3":  # path-style on the fake endpoint
             self._count(key, operation, {})
-            return self._rest_xml(topology, op, operation, request)
+            return self._rest_xml(topology, op, operation, url)
         if protocol in ("rest-json", "rest-xml"):  # API Gateway; Route 53 and CloudFront
             self._count(key, operation, {})
-            body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "")
-            result = topology.answer(operation, {"url": request.url, "body": body})
+            result = topology.answer(operation, {"url": url, "body": body})
             if protocol == "rest-json":
-                payload = json.dumps(_rest_json(op.output_shape, result)).encode()
-                return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, Body(payload))
+                payload = json.dumps(_rest_json(op.output_shape, result))
+                return 200, {"Content-Type": "application/json"}, payload.encode()
             member = op.output_shape.serialization.get("payload")
             xml = (_xml(op.output_shape.members[member], result[member], member) if member
                    else _xml(op.output_shape, result, f"{operation}Response"))
-            return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, Body(xml.encode()))
+            return 200, {"Content-Type": "text/xml"}, xml.encode()
         if protocol == "query":
             self._count(key, operation, {})
-            params = _query_params(request.body)
+            params = _query_params(body)
             result = paged(operation, params, topology.answer(operation, params))
             if operation == "DescribeGlobalClusters":  # account-wide: the global databases of every region
                 result = {"GlobalClusters": [g for (account, _), t in self.topologies.items() if account == key[0]
                                              for g in t.global_clusters if t.regional]}
             wrapper = op.output_shape.serialization["resultWrapper"]
-            body = (f"<{operation}Response>{_xml(op.output_shape, result, wrapper)}"
-                    f"<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></{operation}Response>")
-            return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, Body(body.encode()))
-        params = json.loads(request.body)
+            xml = (f"<{operation}Response>{_xml(op.output_shape, result, wrapper)}"
+                   f"<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></{operation}Response>")
+            return 200, {"Content-Type": "text/xml"}, xml.encode()
+        params = json.loads(body)
         self._count(key, operation, params)
-        body = json.dumps(paged(operation, params, topology.answer(operation, params)), default=_json)
-        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, Body(body.encode()))
+        answer = json.dumps(paged(operation, params, topology.answer(operation, params)), default=_json)
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, answer.encode()
 
-    def _rest_xml(self, topology: Topology, op: Any, operation: str, request: Any) -> AWSResponse:
-        bucket = urlsplit(request.url).path.strip("/").split("/", 1)[0]
+    def _rest_xml(self, topology: Topology, op: Any, operation: str, url: str) -> Answer:
+        bucket = urlsplit(url).path.strip("/").split("/", 1)[0]
         try:
             result = topology.answer(operation, {"Bucket": bucket})
         except LookupError as missing:
-            body = f"<Error><Code>{missing.args[0]}</Code><Message>none</Message></Error>"
-            return AWSResponse(request.url, 404, {"Content-Type": "application/xml"}, Body(body.encode()))
+            error = f"<Error><Code>{missing.args[0]}</Code><Message>none</Message></Error>"
+            return 404, {"Content-Type": "application/xml"}, error.encode()
         shape, payload = op.output_shape, op.output_shape.serialization.get("payload")
-        body = (_xml(shape.members[payload], result[payload], payload) if payload
-                else _xml(shape, result, f"{operation}Result"))
-        return AWSResponse(request.url, 200, {"Content-Type": "application/xml"}, Body(body.encode()))
+        xml = (_xml(shape.members[payload], result[payload], payload) if payload
+               else _xml(shape, result, f"{operation}Result"))
+        return 200, {"Content-Type": "application/xml"}, xml.encode()
+
+
+def serve_fake(row: str, address: str) -> None:
+    """The fake AWS process: builds the row's topologies, listens on the Unix socket ``address`` (a thread per
+    connection), says ``ready`` on stdout and serves until its standard input closes (its parent is gone)."""
+    services, accounts, regions = ROWS[row]
+    fake = FakeAws(topologies_of(services, accounts, regions), intervals_of(config_of(accounts, regions, "")))
+    listener = Listener(address, family="AF_UNIX")
+
+    def accept() -> None:
+        while True:
+            threading.Thread(target=fake.serve, args=(listener.accept(),), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    print("ready", flush=True)
+    sys.stdin.read()
+
+
+class ForwardingAws(Aws):
+    """:class:`Aws` whose clients never reach the network: ``before-send`` forwards each prepared request to the
+    fake AWS process (:func:`serve_fake`) and returns its answer no sooner than ``latency`` seconds after it was
+    sent, while the request holds its in-flight slot. The client path up to the wire and back (botocore's
+    validation, serialisation, signing, retries and parsing, the exporter's accounting and per-(account, region,
+    service) limits) runs here; so do the AWS limits layer's checks, on role accounts' sessions too."""
+
+    def __init__(self, address: str, latency: float, limits: AwsLimits, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.address, self.latency, self.limits = address, latency, limits
+        self._connections: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self._equipped: set[int] = set()
+
+    def _session(self, account: AccountConfig | None, region: str) -> Any:
+        session = super()._session(account, region)
+        if account is not None and id(session) not in self._equipped:
+            self._equipped.add(id(session))
+            self.limits.install(session)
+        return session
+
+    def instrument(self, client: Any, account: str = "") -> None:
+        super().instrument(client, account)  # first: the accounting and the in-flight slot
+        account_id = account.split(":")[4] if account else DEFAULT_ACCOUNT
+        key = (account_id, client.meta.region_name, client.meta.service_model.service_name)
+        client.meta.events.register("before-send.*.*", lambda request, event_name, **_: self._forward(
+            key, event_name.rsplit(".", 1)[-1], request))
+
+    def _forward(self, key: tuple[str, str, str], operation: str, request: Any) -> AWSResponse:
+        sent = time.monotonic()
+        status, headers, body = self._ask((key, operation, request.url, request.body))
+        time.sleep(max(0.0, self.latency - (time.monotonic() - sent)))
+        return AWSResponse(request.url, status, headers, Body(body))
+
+    def bill(self) -> Bill:
+        """What the fake answered since the last call."""
+        return self._ask("bill")
+
+    def _ask(self, message: Any) -> Any:
+        try:
+            conn = self._connections.get_nowait()
+        except queue.Empty:
+            conn = Client(self.address, family="AF_UNIX")
+        conn.send(message)
+        answer = conn.recv()
+        self._connections.put(conn)
+        return answer
 
 
 # --- one shard of one row, in its own process ------------------------------------------------------------
@@ -621,13 +701,27 @@ def scrape_loop(port: int, pause: float, count: int) -> None:
 def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[str, Any]:
     """One exporter process: a first refresh (clients, credentials), then the measured one while a scraper
     scrapes, then idle scrapes."""
-    services, accounts, regions = ROWS[row]
+    _, accounts, regions = ROWS[row]
     config = config_of(accounts, regions, shard)
     limits = AwsLimits(keep_params=False)  # the parameters of every call would be most of the peak RSS
     stats = Stats(version="benchmark")
-    aws = FakeAwsHttp(topologies_of(services, accounts, regions), latency, limits, intervals_of(config),
-                      settings=config.aws, stats=stats, session_factory=limits.session)
-    fake_mb = _rss_mb()  # the process, botocore and the fake's topology: not the exporter's
+    with tempfile.TemporaryDirectory() as tmp:
+        address = str(Path(tmp) / "aws.sock")
+        fake = subprocess.Popen([sys.executable, __file__, "--fake", row, "--socket", address],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert fake.stdout is not None and fake.stdout.readline().strip() == "ready"
+            return _measure(config, ForwardingAws(address, latency, limits, settings=config.aws, stats=stats,
+                                                  session_factory=limits.session), limits, idle_scrapes)
+        finally:
+            fake.kill()
+            fake.wait()
+
+
+def _measure(config: Config, aws: ForwardingAws, limits: AwsLimits, idle_scrapes: int) -> dict[str, Any]:
+    latency = aws.latency
+    stats = aws.stats
+    fake_mb = _rss_mb()  # the process and botocore: not the exporter's
     exporter = Exporter(collectors.build(config, aws), stats)
     with listen("127.0.0.1", 0) as sock:  # served by the front process, as `exporter serve` does
         port = sock.getsockname()[1]
@@ -637,11 +731,11 @@ def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[s
     first = _refresh(exporter)  # creates the clients and assumes the roles (no latency: it is not measured)
     aws.latency = latency
     steady_gc()  # what `exporter serve` does once every collector has refreshed
-    aws.bill = Bill(Counter(), Counter())
+    aws.bill()
     busy = Scraper(port, 0.02)
     started = time.perf_counter()
     wall = _refresh(exporter)
-    bill, aws.bill = aws.bill, Bill(Counter(), Counter())
+    bill = aws.bill()
     while time.perf_counter() - started < BUSY_SECONDS:  # back-to-back refreshes: enough scrapes during them
         _refresh(exporter)
     during = busy.stop()
@@ -725,10 +819,13 @@ def row_result(row: str, shards: int, latency: float, idle_scrapes: int) -> dict
     floors = [floor_seconds(Counter({tuple(k[:3]): k[3] for k in run["by_key"]}), run["max_concurrency"],
                             run["max_concurrency_total"], latency) for run in runs]
     worst = max(range(len(runs)), key=lambda i: runs[i]["wall"] / floors[i] if floors[i] else 0)
+    # every shard refreshes side by side (on machines of their own): the data is fresh once the slowest is done,
+    # and that cannot be sooner than the largest of their floors
     return {"row": row, "shards": shards, "series": sum(r["series"] for r in runs),
             "calls": sum(operations.values()), "minimum": sum(minimum.values()),
             "operations": operations, "minimum_by_operation": minimum,
-            "wall": runs[worst]["wall"], "floor": floors[worst], "slowest": max(r["wall"] for r in runs),
+            "wall": runs[worst]["wall"], "floor": floors[worst],
+            "slowest": max(r["wall"] for r in runs), "slowest_floor": max(floors),
             "rss_mb": max(r["rss_mb"] for r in runs), "fake_mb": max(r["fake_mb"] for r in runs),
             "front_mb": max(r["front_mb"] for r in runs),
             "idle": [percentile(r["idle"], p) for r in runs for p in (0.5, 0.99)],
@@ -752,6 +849,8 @@ def main() -> None:
     parser.add_argument("--idle-scrapes", type=int, default=300, help="GET /metrics to time when idle")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: one shard of one row
     parser.add_argument("--shard", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--fake", help=argparse.SUPPRESS)  # internal: the fake AWS of a row
+    parser.add_argument("--socket", help=argparse.SUPPRESS)
     parser.add_argument("--scrape", type=int, help=argparse.SUPPRESS)  # internal: the scraper process
     parser.add_argument("--pause-ms", type=float, default=20.0, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
@@ -763,6 +862,9 @@ def main() -> None:
     os.environ.update(AWS_ACCESS_KEY_ID="benchmark", AWS_SECRET_ACCESS_KEY="benchmark",
                       AWS_DEFAULT_REGION=REGIONS[0], AWS_EC2_METADATA_DISABLED="true",
                       AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    if args.fake:
+        serve_fake(args.fake, args.socket)
+        return
     if args.run:
         print(json.dumps(run_shard(args.run, args.shard, latency, args.idle_scrapes)))
         return
@@ -772,9 +874,9 @@ def main() -> None:
           f"python {platform.python_version()}; {args.latency_ms:.0f} ms per AWS call; "
           f"in flight: {config.aws.max_concurrency} per (account, region, AWS service), "
           f"{config.aws.max_concurrency_total} in all")
-    print("\n| row | N | series | AWS calls / minimum | wall / floor | peak RSS MB (before) "
-          "| scrape p50 / p99 ms, idle | during refreshes (scrapes) | AWS $ / month |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| row | N | series | AWS calls / minimum | wall / floor | all shards: wall / floor "
+          "| peak RSS MB (before) | scrape p50 / p99 ms, idle | during refreshes (scrapes) | AWS $ / month |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     detail = []
     for row in args.rows.split(","):
         for shards in (int(n) for n in args.shards.split(",")):
@@ -805,6 +907,7 @@ def table_row(r: dict[str, Any]) -> str:
     busy = statistics.median(r["during"][::2]) * 1e3, max(r["during"][1::2]) * 1e3
     return (f"| {describe(r['row'])} | {r['shards']} | {r['series']:,} | {r['calls']:,} / {r['minimum']:,} = "
             f"{r['calls'] / r['minimum']:.2f} | {r['wall']:.1f} s / {r['floor']:.1f} s = {r['wall'] / r['floor']:.2f} "
+            f"| {r['slowest']:.1f} s / {r['slowest_floor']:.1f} s = {r['slowest'] / r['slowest_floor']:.2f} "
             f"| {r['rss_mb']:.0f} ({r['fake_mb']:.0f}) | {idle[0]:.1f} / {idle[1]:.1f} "
             f"| {busy[0]:.1f} / {busy[1]:.1f} ({r['during_n']}) | {r['month_usd']:,.0f} |")
 
