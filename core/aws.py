@@ -20,12 +20,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from botocore import loaders
+from botocore import loaders, utils
 from botocore.config import Config as BotoConfig
 from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
@@ -107,6 +108,16 @@ def failing_as(what: str = "") -> Iterator[None]:
 def missing_fields(service: str, operation: str, parsed: dict[str, Any]) -> tuple[str, ...]:
     """The required fields absent from a parsed response (pure)."""
     return tuple(f for f in REQUIRED_FIELDS.get((service, operation), ()) if f not in parsed)
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser, but epoch seconds (the JSON protocols' timestamps: every CloudWatch datapoint)
+    straight to UTC: botocore gives them the local time zone through dateutil, which made parsing a
+    GetMetricData answer about 6 times slower."""
+    if isinstance(value, int | float):
+        with suppress(OverflowError, OSError, ValueError):  # out of range: botocore's fallbacks
+            return datetime.fromtimestamp(value, UTC)
+    return utils.parse_timestamp(value)
 
 
 def estimated_cost(service: str, operation: str, params: dict[str, Any]) -> float:
@@ -270,7 +281,10 @@ class Aws:
         """
         key = (account.role_arn, region) if account else ("", "")
         if key not in self._sessions:
-            self._sessions[key] = self._assume(account, region) if account else self.session_factory()
+            session = self._assume(account, region) if account else self.session_factory()
+            parsers = session._session.get_component("response_parser_factory")  # boto3 keeps botocore's private
+            parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
+            self._sessions[key] = session
         return self._sessions[key]
 
     def _models(self) -> loaders.Loader:

@@ -173,6 +173,29 @@ def test_response_without_required_field_is_an_error(moto_endpoint: str) -> None
     assert aws.stats.errors == {("cloudwatch", "GetMetricData", "MalformedResponse"): 1}
 
 
+def test_timestamps_parse_to_their_instants_in_utc(moto_endpoint: str) -> None:
+    """Epoch seconds (CloudWatch's datapoints, JSON) and ISO 8601 (query XML) both give the instant AWS sent,
+    in default and role sessions alike."""
+    prod = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
+    aws = _aws()
+    call = plan([MetricQuery("AWS/ECS", "CPUUtilization", (), "Average", 60)], 1.8e9, 120, 5)[0]
+    for account in (None, prod):
+        cw = aws.client("cloudwatch", "eu-west-1", account)
+        _answer(cw, "GetMetricData", 200, b'{"MetricDataResults": [{"Id": "q0", "StatusCode": "Complete", '
+                                         b'"Timestamps": [1800000000, 1799999940.5], "Values": [1.0, 2.0]}]}')
+        result = cw.get_metric_data(**call.params())["MetricDataResults"][0]
+        assert result["Timestamps"] == [datetime(2027, 1, 15, 8, 0, tzinfo=UTC),
+                                        datetime(2027, 1, 15, 7, 59, 0, 500000, tzinfo=UTC)]
+        assert all(t.tzinfo is UTC for t in result["Timestamps"])  # not the local zone through dateutil (slow)
+        rds = aws.client("rds", "eu-west-1", account)
+        _answer(rds, "DescribeDBClusters", 200, b"<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters>"
+                b"<DBCluster><DBClusterIdentifier>main</DBClusterIdentifier>"
+                b"<LatestRestorableTime>2027-01-15T08:37:00.000Z</LatestRestorableTime></DBCluster>"
+                b"</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>")
+        cluster = rds.describe_db_clusters()["DBClusters"][0]
+        assert cluster["LatestRestorableTime"] == datetime(2027, 1, 15, 8, 37, tzinfo=UTC)
+
+
 # --- the in-flight limit ------------------------------------------------------------------------
 
 
