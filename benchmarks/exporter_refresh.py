@@ -307,11 +307,15 @@ class Topology:
             return {"DBClusters": self.db_clusters}
         if operation == "DescribeDBInstances":
             return {"DBInstances": self.db_instances}
-        if operation == "GetMetricData":
-            end = params["EndTime"] - 60
-            return {"MetricDataResults": [{"Id": q["Id"], "StatusCode": "Complete", "Timestamps": [end],
-                                           "Values": [float(i % 97)]}
-                                          for i, q in enumerate(params["MetricDataQueries"])]}
+        if operation == "GetMetricData":  # a datapoint every period of the window, newest first, as AWS sends
+            start, end = params["StartTime"], params["EndTime"]
+            results = []
+            for i, q in enumerate(params["MetricDataQueries"]):
+                period = q["MetricStat"]["Period"]
+                stamps = list(range(end - period, start - 1, -period))
+                results.append({"Id": q["Id"], "Label": q["MetricStat"]["Metric"]["MetricName"],
+                                "StatusCode": "Complete", "Timestamps": stamps, "Values": [i % 97.0] * len(stamps)})
+            return {"MetricDataResults": results, "Messages": []}
         if operation == "GetCallerIdentity":
             return {"Account": DEFAULT_ACCOUNT, "Arn": f"arn:aws:iam::{DEFAULT_ACCOUNT}:user/benchmark",
                     "UserId": "AIDABENCHMARK"}
