@@ -59,10 +59,15 @@ def window(now: float, period: int, delay: int, lookback_periods: int) -> tuple[
     return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
 
 
+def _order(query: MetricQuery) -> tuple[str, str, tuple[tuple[str, str], ...], str, int]:
+    """The queries' order (their fields' order) as one key: cheaper than the dataclass's comparisons."""
+    return query.namespace, query.metric, query.dimensions, query.statistic, query.period
+
+
 def plan(queries: Iterable[MetricQuery], now: float, delay: int, lookback_periods: int) -> list[Call]:
     """The fewest GetMetricData calls for ``queries`` (pure): unique queries, by period, 500 a call."""
     by_period: dict[int, list[MetricQuery]] = {}
-    for query in sorted(set(queries)):
+    for query in sorted(set(queries), key=_order):
         by_period.setdefault(query.period, []).append(query)
     calls = []
     for period, group in sorted(by_period.items()):
@@ -85,9 +90,12 @@ def latest_values(call: Call, pages: Iterable[dict[str, Any]]) -> dict[MetricQue
             query = by_id.get(result.get("Id", ""))
             if query is None:
                 raise ValueError(f"GetMetricData answered an unknown query id {result.get('Id')!r}")
+            best = newest.get(query)
             for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
-                if math.isfinite(value) and (query not in newest or ts > newest[query][0]):
-                    newest[query] = (ts, value)
+                if (best is None or ts > best[0]) and math.isfinite(value):
+                    best = (ts, value)
+            if best is not None:
+                newest[query] = best
     return {query: value for query, (_, value) in newest.items()}
 
 
@@ -110,8 +118,8 @@ def fetch_all(client: Any, queries: Sequence[MetricQuery], now: float, delay: in
     """Latest values of all queries through one client (one region), calls in parallel."""
     calls = plan(queries, now, delay, lookback_periods)
     values: dict[MetricQuery, float] = {}
-    if not calls:
-        return values
+    if len(calls) <= 1:  # no thread for a single call
+        return fetch(client, calls[0]) if calls else values
     with ThreadPoolExecutor(max_workers=min(max_concurrency, len(calls))) as pool:
         for part in pool.map(lambda c: fetch(client, c), calls):
             values.update(part)
