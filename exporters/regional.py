@@ -7,7 +7,8 @@ Targets do not wait for each other: each scrape runs in its own thread, the fami
 to the exporter every few seconds while others are still running, and a refresh in the background ends after
 ``interval_seconds`` even if a target is still busy (a hung region): that target keeps running, is not started
 again until it ends, and counts as failed only once its attempts have run out. The in-flight AWS request limits
-are :class:`~core.aws.Aws`'s (per account, region and service).
+are :class:`~core.aws.Aws`'s (per account, region and service, under ``aws.max_concurrency_total``); a collector
+scrapes up to ``aws.max_concurrency_total`` targets at once, so that it alone can keep that many requests in flight.
 
 Shards: by default a shard scrapes only the (account, region) pairs it owns; a collector that splits finer
 (``per_resource``) scrapes every pair and keeps the resources it owns (e.g. ECS clusters); a collector of
@@ -35,7 +36,6 @@ from docqet_monitor.exporters.metrics import Collection, Publish, Rendered, rend
 
 log = logging.getLogger(__name__)
 
-MAX_PARALLEL_TARGETS = 16
 PUBLISH_SECONDS = 5.0  # while targets are still running, hand over the finished ones' families this often
 
 
@@ -62,7 +62,8 @@ class AwsCollector:
         self._last: dict[Target, list[Rendered]] = {}  # rendered when the target's scrape ended
         self._errors: dict[Target, str] = {}  # targets whose last completed scrape failed
         self._running: dict[Target, Future[None]] = {}
-        self._slots = threading.BoundedSemaphore(MAX_PARALLEL_TARGETS)
+        # as many targets at once as requests may be in flight in all: one collector alone can fill the cap
+        self._slots = threading.BoundedSemaphore(aws.settings.max_concurrency_total)
 
     def collect(self) -> Collection:
         """Scrape every target and wait for all of them."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import boto3
@@ -60,6 +61,20 @@ def test_collect_isolates_failures_per_target_and_merges_families() -> None:
 
     broken.clear()
     assert value(collector.collect().families, "docqet_test", region="b") == 3
+
+
+def test_a_collector_scrapes_as_many_targets_at_once_as_requests_may_be_in_flight() -> None:
+    """Each target waits for all the others: this ends only when every one runs at the same time (20 targets,
+    more than the 16 an earlier fixed cap allowed)."""
+    targets = [discovery.Target(f"region-{i}") for i in range(20)]
+    together = threading.Barrier(len(targets), timeout=20)
+
+    def scrape(target: discovery.Target, client: Any) -> list[Rendered]:
+        together.wait()
+        return _gauge(target.region, 1)
+
+    aws = Aws(settings=AwsConfig(max_concurrency_total=len(targets)))
+    assert regional.AwsCollector("t", 60, aws, targets, scrape).collect().errors == ()
 
 
 def test_a_failing_target_is_one_warning_line_in_the_exporter_log(caplog: pytest.LogCaptureFixture) -> None:
