@@ -497,10 +497,10 @@ class FakeAws:
                     message = conn.recv()
                 except EOFError:
                     return
-                if message == "bill":  # the bill so far, and a new one
+                if message == "bill":  # the bill so far (plain data: no class crosses), and a new one
                     with self._counting:
-                        conn.send(self.bill)
-                        self.bill = Bill(Counter(), Counter())
+                        bill, self.bill = self.bill, Bill(Counter(), Counter())
+                    conn.send((dict(bill.by_key), dict(bill.by_operation), bill.month_usd))
                     continue
                 key, operation, url, body = message
                 response = self.answer(key, operation, url, body)
@@ -629,7 +629,8 @@ class ForwardingAws(Aws):
 
     def bill(self) -> Bill:
         """What the fake answered since the last call."""
-        return self._ask("bill")
+        by_key, by_operation, month_usd = self._ask("bill")
+        return Bill(Counter(by_key), Counter(by_operation), month_usd)
 
     def _ask(self, message: Any) -> Any:
         try:
@@ -738,7 +739,9 @@ def _measure(config: Config, aws: ForwardingAws, limits: AwsLimits, idle_scrapes
     aws.bill()
     busy = Scraper(port, 0.02)
     started = time.perf_counter()
+    cpu = time.process_time()
     wall = _refresh(exporter)
+    cpu = time.process_time() - cpu  # the exporter's process: every thread, the HTTP server's too
     bill = aws.bill()
     while time.perf_counter() - started < BUSY_SECONDS:  # back-to-back refreshes: enough scrapes during them
         _refresh(exporter)
@@ -749,7 +752,7 @@ def _measure(config: Config, aws: ForwardingAws, limits: AwsLimits, idle_scrapes
     series = sum(1 for chunk in snap.chunks(False) for line in chunk.splitlines() if not line.startswith(b"#"))
     front_mb = _peak_rss_mb(front.pid)
     front.stop()
-    return {"wall": wall, "first_wall": first, "by_key": [[*k, n] for k, n in bill.by_key.items()],
+    return {"wall": wall, "cpu": cpu, "first_wall": first, "by_key": [[*k, n] for k, n in bill.by_key.items()],
             "by_operation": dict(bill.by_operation), "month_usd": bill.month_usd,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + front_mb, "fake_mb": fake_mb,
             "front_mb": front_mb,
@@ -829,7 +832,7 @@ def row_result(row: str, shards: int, latency: float, idle_scrapes: int) -> dict
             "calls": sum(operations.values()), "minimum": sum(minimum.values()),
             "operations": operations, "minimum_by_operation": minimum,
             "wall": runs[worst]["wall"], "floor": floors[worst],
-            "slowest": max(r["wall"] for r in runs), "slowest_floor": max(floors),
+            "slowest": max(r["wall"] for r in runs), "slowest_floor": max(floors), "cpu": runs[0]["cpu"],
             "rss_mb": max(r["rss_mb"] for r in runs), "fake_mb": max(r["fake_mb"] for r in runs),
             "front_mb": max(r["front_mb"] for r in runs),
             "idle": [percentile(r["idle"], p) for r in runs for p in (0.5, 0.99)],
@@ -892,7 +895,8 @@ def main() -> None:
     for r in detail:
         if r["shards"] != 1:
             continue
-        print(f"  {describe(r['row'])} (peak RSS: the front process {r['front_mb']:.0f} MB of it):")
+        print(f"  {describe(r['row'])} (peak RSS: the front process {r['front_mb']:.0f} MB of it; the exporter's "
+              f"CPU in the measured refresh {r['cpu']:.1f} s, {r['cpu'] / r['calls'] * 1000:.2f} ms a call):")
         for op in sorted(set(r["operations"]) | set(r["minimum_by_operation"])):
             made, least = r["operations"].get(op, 0), r["minimum_by_operation"].get(op, 0)
             print(f"    {op:<40} {made:>6} {least:>6}" + ("" if made == least else "  <- more"))
