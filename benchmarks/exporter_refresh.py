@@ -741,7 +741,7 @@ def _measure(config: Config, aws: ForwardingAws, limits: AwsLimits, idle_scrapes
     started = time.perf_counter()
     cpu = time.process_time()
     wall = _refresh(exporter)
-    cpu = time.process_time() - cpu  # the exporter's process: every thread, the HTTP server's too
+    cpu = time.process_time() - cpu  # every thread of the exporter's process (the HTTP front has its own)
     bill = aws.bill()
     while time.perf_counter() - started < BUSY_SECONDS:  # back-to-back refreshes: enough scrapes during them
         _refresh(exporter)
