@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+import pytest
+import requests
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -20,6 +24,35 @@ CONTRACTS = Path(__file__).resolve().parent / "contracts"  # vendored API specs:
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # this checkout as a monitoring repository: its monitoring/ holds the committed examples the package ships
 CHECKOUT = Repository(Path(__file__).resolve().parents[1])
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: pid -> command line."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return found
+
+
+def poll(what: str, check: Callable[[], Any], seconds: float, every: float = 0.1,
+         said: list[str] | None = None) -> Any:
+    """``check()``'s first result that is not None (a request error counts as none yet); the test fails, quoting
+    the last lines of ``said`` (what the process under test printed), after ``seconds`` (a bound, not a
+    measurement)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if (found := check()) is not None:
+                return found
+        except requests.RequestException:
+            pass
+        time.sleep(every)
+    pytest.fail(f"{what}: not within {seconds} s" + ("; the process said:\n" + "".join(said[-60:]) if said else ""))
 
 
 def free_port() -> int:

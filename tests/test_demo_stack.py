@@ -26,7 +26,7 @@ import pytest
 import requests
 import yaml
 from click.testing import CliRunner
-from helpers import CONTRACTS
+from helpers import CONTRACTS, children, poll
 
 from docqet_monitor import cli
 from docqet_monitor.alerts import pipeline
@@ -70,19 +70,6 @@ HTTPServer((ini["server"]["http_addr"], int(ini["server"]["http_port"])), Handle
 '''
 
 
-def _children(pid: int) -> dict[int, str]:
-    """The processes whose parent is ``pid``: pid -> command line."""
-    found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-    return found
-
-
 def _tools_path(tmp_path: Path, grafana: bool) -> str:
     """A PATH holding only Prometheus and Alertmanager (and the grafana-server stand-in, in a Grafana-like
     tarball layout: bin/grafana-server beside conf/defaults.ini)."""
@@ -104,15 +91,7 @@ def _tools_path(tmp_path: Path, grafana: bool) -> str:
 
 
 def _poll(what: str, check: Any, lines: list[str]) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        try:
-            if (found := check()) is not None:
-                return found
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{what}: not within {WAIT} s; the demo said:\n" + "".join(lines[-60:]))
+    return poll(what, check, WAIT, 0.5, lines)
 
 
 def test_stack_runs_the_real_pipeline_around_the_demo_until_sigterm(tmp_path: Path) -> None:
@@ -189,13 +168,13 @@ def test_stack_runs_the_real_pipeline_around_the_demo_until_sigterm(tmp_path: Pa
         [provider] = yaml.safe_load((provisioning / "dashboards" / "docqet-monitor.yaml").read_text())["providers"]
         assert provider["options"]["path"] == str(tmp_path / "out" / "dashboards")
 
-        children = _children(proc.pid)
-        commands = " | ".join(children.values())
-        assert len(children) == 4 and "prometheus" in commands and "alertmanager" in commands \
+        processes = children(proc.pid)
+        commands = " | ".join(processes.values())
+        assert len(processes) == 4 and "prometheus" in commands and "alertmanager" in commands \
             and "grafana-server" in commands and "docqet_monitor.exporters.front" in commands, commands
 
         # a process of the stack that dies is reported; the rest keeps running
-        [alertmanager] = [pid for pid, command in children.items() if "alertmanager" in command]
+        [alertmanager] = [pid for pid, command in processes.items() if "alertmanager" in command]
         os.kill(alertmanager, signal.SIGKILL)
         _poll("the dead Alertmanager reported", lambda: any(line.startswith(
             "--stack: prometheus-alertmanager exited with code -9") for line in lines) or None, lines)
@@ -209,7 +188,7 @@ def test_stack_runs_the_real_pipeline_around_the_demo_until_sigterm(tmp_path: Pa
             proc.wait()
         reader.join(timeout=10)
     assert proc.returncode == 0, "".join(lines[-40:])
-    assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []  # every child stopped and reaped
+    assert [pid for pid in processes if Path(f"/proc/{pid}").exists()] == []  # every child stopped and reaped
     assert list(tmp.iterdir()) == []  # the stack's temporary directory removed
     assert "Traceback" not in "".join(lines)
     assert "run `docqet-monitor demo --stack`" not in "".join(lines)  # the hint is for the demo without it

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from helpers import exposition_samples, free_port
+from helpers import children, exposition_samples, free_port, poll
 from prometheus_client.core import GaugeMetricFamily
 
 from docqet_monitor.core.errors import RunError
@@ -46,28 +45,8 @@ class Counting:
 
 
 def _poll(what: str, check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        try:
-            if (found := check()) is not None:
-                return found
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"{what}: not within {WAIT} s")
+    return poll(what, check, WAIT)
 
-
-def _children(pid: int) -> dict[int, str]:
-    """The processes whose parent is ``pid``: pid -> command line."""
-    found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
 
 
 def _gone(pid: int) -> bool:
@@ -163,7 +142,7 @@ def test_the_front_serves_what_the_exporter_renders_and_follows_its_refreshes() 
     collector = Counting()
     exporter = Exporter([collector], Stats(version="7.7.7"))
     with _front(exporter) as (front, url):
-        assert _children(os.getpid())[front.pid].split()[1:3] == ["-m", "docqet_monitor.exporters.front"]
+        assert children(os.getpid())[front.pid].split()[1:3] == ["-m", "docqet_monitor.exporters.front"]
         ready = requests.get(f"{url}/readyz", timeout=5)
         assert (ready.status_code, ready.text) == (503, "not ready: counting: first refresh pending\n")
         before = requests.get(f"{url}/metrics", timeout=5)
@@ -234,7 +213,7 @@ def served(moto_endpoint: str, tmp_path: Path) -> Iterator[Callable[..., tuple[s
             return requests.get(f"{url}/healthz", timeout=1).ok or None
 
         _poll("the exporter listens", listening)
-        [front] = _children(proc.pid)
+        [front] = children(proc.pid)
         return proc, url, front
 
     yield start
@@ -246,7 +225,7 @@ def served(moto_endpoint: str, tmp_path: Path) -> Iterator[Callable[..., tuple[s
 
 def test_serve_answers_through_its_front_and_stops_both_on_sigterm(served: Any) -> None:
     proc, url, front = served()
-    assert "docqet_monitor.exporters.front" in _children(proc.pid)[front]
+    assert "docqet_monitor.exporters.front" in children(proc.pid)[front]
     _poll("ready", lambda: requests.get(f"{url}/readyz", timeout=5).ok or None)
     gzipped = requests.get(f"{url}/metrics", timeout=5)  # requests asks for gzip and inflates it
     plain = requests.get(f"{url}/metrics", headers={"Accept-Encoding": "identity"}, timeout=5)
