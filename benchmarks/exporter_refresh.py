@@ -726,7 +726,7 @@ def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[s
 def _measure(config: Config, aws: ForwardingAws, limits: AwsLimits, idle_scrapes: int) -> dict[str, Any]:
     latency = aws.latency
     stats = aws.stats
-    fake_mb = _rss_mb()  # the process and botocore: not the exporter's
+    before_mb = _rss_mb()  # Python and botocore, before the exporter exists
     exporter = Exporter(collectors.build(config, aws), stats)
     with listen("127.0.0.1", 0) as sock:  # served by the front process, as `exporter serve` does
         port = sock.getsockname()[1]
@@ -754,7 +754,7 @@ def _measure(config: Config, aws: ForwardingAws, limits: AwsLimits, idle_scrapes
     front.stop()
     return {"wall": wall, "cpu": cpu, "first_wall": first, "by_key": [[*k, n] for k, n in bill.by_key.items()],
             "by_operation": dict(bill.by_operation), "month_usd": bill.month_usd,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + front_mb, "fake_mb": fake_mb,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + front_mb, "before_mb": before_mb,
             "front_mb": front_mb,
             "series": series,
             "body_mb": sum(map(len, snap.chunks(False))) / 1e6, "gzip_kb": len(snap.gzipped) / 1e3,
@@ -833,7 +833,7 @@ def row_result(row: str, shards: int, latency: float, idle_scrapes: int) -> dict
             "operations": operations, "minimum_by_operation": minimum,
             "wall": runs[worst]["wall"], "floor": floors[worst],
             "slowest": max(r["wall"] for r in runs), "slowest_floor": max(floors), "cpu": runs[0]["cpu"],
-            "rss_mb": max(r["rss_mb"] for r in runs), "fake_mb": max(r["fake_mb"] for r in runs),
+            "rss_mb": max(r["rss_mb"] for r in runs), "before_mb": max(r["before_mb"] for r in runs),
             "front_mb": max(r["front_mb"] for r in runs),
             "idle": [percentile(r["idle"], p) for r in runs for p in (0.5, 0.99)],
             "during": [percentile(r["during"], p) for r in runs for p in (0.5, 0.99)],
@@ -916,7 +916,7 @@ def table_row(r: dict[str, Any]) -> str:
     return (f"| {describe(r['row'])} | {r['shards']} | {r['series']:,} | {r['calls']:,} / {r['minimum']:,} = "
             f"{r['calls'] / r['minimum']:.2f} | {r['wall']:.1f} s / {r['floor']:.1f} s = {r['wall'] / r['floor']:.2f} "
             f"| {r['slowest']:.1f} s / {r['slowest_floor']:.1f} s = {r['slowest'] / r['slowest_floor']:.2f} "
-            f"| {r['rss_mb']:.0f} ({r['fake_mb']:.0f}) | {idle[0]:.1f} / {idle[1]:.1f} "
+            f"| {r['rss_mb']:.0f} ({r['before_mb']:.0f}) | {idle[0]:.1f} / {idle[1]:.1f} "
             f"| {busy[0]:.1f} / {busy[1]:.1f} ({r['during_n']}) | {r['month_usd']:,.0f} |")
 
 
