@@ -26,13 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from botocore import loaders, utils
+from botocore import utils
 from botocore.config import Config as BotoConfig
 from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.session import get_session
 
-from docqet_monitor.core import secrets
+from docqet_monitor.core import botoshare, secrets
 from docqet_monitor.core.config import AccountConfig, AwsConfig
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.paging import RepeatedTokenError
@@ -150,11 +150,11 @@ class Aws:
     _limits_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     _identity: threading.Condition = field(init=False, repr=False, default_factory=threading.Condition)
     _own_account: str | None = field(init=False, repr=False, default=None)
-    _loader: loaders.Loader | None = field(init=False, repr=False, default=None)
     _asking: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
         self._limit = threading.BoundedSemaphore(self.settings.max_concurrency_total)
+        botoshare.install()
 
     def account_id(self, account: AccountConfig | None, region: str) -> str:
         """The 12-digit id of ``account``; for the default credentials one GetCallerIdentity per process.
@@ -200,6 +200,7 @@ class Aws:
                     max_pool_connections=self.settings.max_concurrency,
                 )
                 client = self._session(account, region).client(service, config=botocfg)
+                botoshare.prune_events(client)
                 self.instrument(client, account.role_arn if account else "")
                 self._clients[key] = client
             return self._clients[key]
@@ -283,23 +284,21 @@ class Aws:
         """
         key = (account.role_arn, region) if account else ("", "")
         if key not in self._sessions:
-            session = self._assume(account, region) if account else self.session_factory()
+            if account:
+                session = self._assume(account, region)
+            else:
+                session = self.session_factory()
+                session._session.register_component("data_loader", botoshare.loader())
             parsers = session._session.get_component("response_parser_factory")  # boto3 keeps botocore's private
             parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
             self._sessions[key] = session
         return self._sessions[key]
 
-    def _models(self) -> loaders.Loader:
-        """One botocore data loader (service models, endpoints) for every role session: each session would
-        otherwise parse and keep its own copy, about 25 MB — over 1 GB for 20 accounts x 3 regions."""
-        if self._loader is None:
-            self._loader = loaders.create_loader()
-        return self._loader
-
     def _assume(self, account: AccountConfig, region: str) -> boto3.Session:
         # a regional STS endpoint: no region from the environment is needed (the config names them); the client
         # comes from the default credentials' session (not a new session, with models of its own)
         sts = self._session(None, region).client("sts", region_name=region)
+        botoshare.prune_events(sts)
         self.instrument(sts)
 
         secrets.register(account.external_id)
@@ -313,7 +312,7 @@ class Aws:
                     "token": creds["SessionToken"], "expiry_time": creds["Expiration"].isoformat()}
 
         botocore_session = get_session()
-        botocore_session.register_component("data_loader", self._models())
+        botocore_session.register_component("data_loader", botoshare.loader())
         botocore_session._credentials = DeferredRefreshableCredentials(refresh_using=refresh,
                                                                        method="sts-assume-role")
         return boto3.Session(botocore_session=botocore_session)
