@@ -191,8 +191,14 @@ def _joined(group: list[Rendered]) -> Iterator[bytes]:
     yield group[0].header
     seen: set[bytes] | None = None
     commons = [dict(family.common) for family in group]
+    shared = sorted(set.intersection(*(set(common) for common in commons)))  # labels every family always carries
+    keys: set[tuple[str, ...]] = set()  # their values in the families joined so far
     for k, family in enumerate(group):
-        if seen is None and all(_apart(family.common, before) for before in commons[:k]):
+        key = tuple(commons[k][label] for label in shared)
+        # a new key is apart from every family before (the common case: one per account and region), found
+        # without comparing it with each of them
+        if seen is None and (key not in keys or all(_apart(family.common, before) for before in commons[:k])):
+            keys.add(key)
             yield family.text
             continue
         if seen is None:

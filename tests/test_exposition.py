@@ -162,3 +162,21 @@ def test_families_rendered_apart_join_as_one_render_of_them_all() -> None:
     assert joined == generate_latest(_Registry(dedupe(metrics)))  # type: ignore[arg-type]
     assert joined.count(b"docqet_test_x{") == 5 + 5 + 1 + 2 and joined.count(b"docqet_test_y{") == 5 + 1
     assert promtool_findings(joined) == ""
+
+
+def test_families_whose_common_labels_differ_join_as_one_render_of_them_all() -> None:
+    """Families told apart only by a label some of them lack a common value for (``db``), or not at all, join as
+    prometheus_client renders them all at once."""
+    per_target = [(("region", "db"), [(("eu", "a"), 1.0), (("eu", "a"), 9.0)]),  # a repeated series in one family
+                  (("region", "db"), [(("us", "a"), 2.0), (("us", "b"), 3.0)]),
+                  (("region", "db"), [(("eu", "b"), 4.0)]),  # region as the first one's, db apart
+                  (("region", "db"), [(("eu", "a"), 5.0), (("eu", "c"), 6.0)])]  # shares a series with the first
+    joined = render([regional.gauge("docqet_test_z", "Z.", labels, samples) for labels, samples in per_target])
+    metrics = []
+    for labels, samples in per_target:
+        metrics.append(GaugeMetricFamily("docqet_test_z", "Z.", labels=list(labels)))
+        for values, value in samples:
+            metrics[-1].add_metric(list(values), value)
+    assert joined == generate_latest(_Registry(dedupe(metrics)))  # type: ignore[arg-type]
+    assert b'db="a",region="eu"} 1.0' in joined and b"5.0" not in joined and b"9.0" not in joined
+    assert b'db="c",region="eu"} 6.0' in joined and b'db="b",region="eu"} 4.0' in joined
