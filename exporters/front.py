@@ -27,15 +27,14 @@ import socket
 import subprocess
 import sys
 import threading
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import IO
 
 from docqet_monitor.core import logs, secrets
 from docqet_monitor.core.errors import DocqetError, RunError
 from docqet_monitor.exporters import webconfig
+from docqet_monitor.exporters.metrics import Part
 from docqet_monitor.exporters.server import Exporter, Snapshot, serve_socket
 
 MODULE = "docqet_monitor.exporters.front"  # also when run as __main__
@@ -99,31 +98,11 @@ def read_frame(stream: IO[bytes]) -> Frame | None:
 # --- the child: the mirror it serves --------------------------------------------------------------------
 
 
-class WirePart:
-    """A part as the front holds it: its gzip member; the plain text is inflated on the first scrape that does
-    not accept gzip, then kept until the part changes (Prometheus asks for gzip: most parts never are)."""
-
-    def __init__(self, gzipped: bytes) -> None:
-        self.gzipped = gzipped
-
-    @property
-    def size(self) -> int:
-        return int.from_bytes(self.gzipped[-4:], "little")  # ISIZE (RFC 1952)
-
-    @property
-    def crc(self) -> int:
-        return int.from_bytes(self.gzipped[-8:-4], "little")
-
-    @cached_property
-    def chunks(self) -> tuple[bytes, ...]:
-        return (zlib.decompress(self.gzipped, wbits=31),)
-
-
 class Mirror:
     """The exporter's snapshot and readiness as the front received them: the :class:`server.Source` it serves."""
 
     def __init__(self) -> None:
-        self._parts: dict[str, WirePart] = {}
+        self._parts: dict[str, Part] = {}
         self._snapshot = Snapshot.of([])
         self._not_ready: list[str] = []
 
@@ -138,10 +117,10 @@ class Mirror:
         missing = [name for name in frame.names if name not in frame.parts and name not in self._parts]
         if missing:
             raise ValueError(f"an update names parts never sent: {', '.join(missing)}")
-        parts = {name: WirePart(frame.parts[name]) if name in frame.parts else self._parts[name]
+        parts = {name: Part(frame.parts[name]) if name in frame.parts else self._parts[name]
                  for name in frame.names}
         self._parts = parts
-        self._snapshot = Snapshot.of(parts[name] for name in frame.names)  # type: ignore[misc]
+        self._snapshot = Snapshot.of(parts[name] for name in frame.names)
         self._not_ready = list(frame.not_ready)
         secrets.register(*frame.secrets)
 

@@ -7,6 +7,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 from prometheus_client.core import Metric
@@ -252,16 +253,21 @@ def render(families: Families) -> bytes:
 
 @dataclass(frozen=True)
 class Part:
-    """One collector's share of the exposition: its families' text (in chunks) and that text as one gzip member.
+    """One collector's share of the exposition (the families named ``names``): its text as one gzip member.
 
     The exposition is the concatenation of the parts, in plain text and in gzip alike (a gzip stream may hold
     several members, RFC 1952 2.2); so each family must live in one part only (the text format forbids a family
     split across the exposition).
     """
 
-    names: frozenset[str]
-    chunks: tuple[bytes, ...]
     gzipped: bytes
+    names: frozenset[str] = frozenset()
+
+    @cached_property
+    def chunks(self) -> tuple[bytes, ...]:
+        """The plain text, inflated on the first scrape that does not accept gzip and kept until the part changes
+        (Prometheus asks for gzip: most parts never are; zlib releases the GIL while it inflates)."""
+        return (zlib.decompress(self.gzipped, wbits=31),)
 
     @property
     def body(self) -> bytes:
@@ -279,9 +285,8 @@ class Part:
 
 
 def render_part(families: Families) -> Part:
-    """Render (and gzip, as one member with no timestamp) a part of the exposition: :func:`render_chunks` of
-    ``families``. zlib releases the GIL while it compresses."""
-    chunks = tuple(render_chunks(families))
+    """Render a part of the exposition, :func:`render_chunks` of ``families``, as one gzip member with no
+    timestamp; the plain text is not kept (zlib releases the GIL while it compresses)."""
     deflate = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip member
-    gzipped = b"".join([*(deflate.compress(chunk) for chunk in chunks), deflate.flush()])
-    return Part(frozenset(f.name for f in families), chunks, gzipped)
+    gzipped = b"".join([*(deflate.compress(chunk) for chunk in render_chunks(families)), deflate.flush()])
+    return Part(gzipped, frozenset(f.name for f in families))
