@@ -201,6 +201,7 @@ class Aws:
                 )
                 client = self._session(account, region).client(service, config=botocfg)
                 botoshare.prune_events(client)
+                botoshare.share_tls(client)
                 self.instrument(client, account.role_arn if account else "")
                 self._clients[key] = client
             return self._clients[key]
@@ -299,6 +300,7 @@ class Aws:
         # comes from the default credentials' session (not a new session, with models of its own)
         sts = self._session(None, region).client("sts", region_name=region)
         botoshare.prune_events(sts)
+        botoshare.share_tls(sts)
         self.instrument(sts)
 
         secrets.register(account.external_id)

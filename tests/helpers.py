@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import socket
 import subprocess
@@ -12,6 +13,10 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -116,3 +121,25 @@ def interpolate(expr: str) -> str:
     """What Grafana sends for the expression with every variable at "All" (``.*``) and a 1m rate interval."""
     expr = re.sub(r"\$(__rate_interval|\{__rate_interval\})", "1m", expr)
     return re.sub(r"\$\{?\w+(?::\w+)?\}?", ".*", expr)
+
+
+def certificate(folder: Path, name: str = "server", issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+                 | None = None, ca: bool = False) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate and its key, written to ``folder/<name>.crt`` and ``.key``: a CA's, or a server's for
+    ``localhost`` (self-signed, or by ``issuer``)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (x509.CertificateBuilder().subject_name(subject)
+               .issuer_name(issuer[0].subject if issuer else subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if not ca:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+    (folder / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+    return cert, key

@@ -1,17 +1,27 @@
 """What botocore keeps per client, kept per service: one model and one client class for every client of the
-process's loader, and each client's event handlers pruned to its own service, handler for handler the same."""
+process's loader, each client's event handlers pruned to its own service (handler for handler the same), the
+resolved endpoints of hundreds of clients cached, and one TLS context for all clients (verification unchanged)."""
 
 from __future__ import annotations
 
 import copy
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.endpoint_provider import EndpointProvider
+from botocore.exceptions import SSLError
+from helpers import certificate
 
 from docqet_monitor.core import botoshare
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.config import AccountConfig
+from docqet_monitor.core.config import AccountConfig, AwsConfig
 
 # every AWS service a collector, sync or discovery reads
 SERVICES = ("apigateway", "apigatewayv2", "ce", "cloudfront", "cloudwatch", "ecs", "elasticache", "elbv2", "rds",
@@ -89,3 +99,63 @@ def test_resolved_endpoints_of_many_clients_stay_cached(moto_endpoint: str) -> N
     resolve_all()
     after = EndpointProvider._resolve_endpoint.cache_info()
     assert after.misses == before.misses and after.hits - before.hits >= 300
+
+
+@contextmanager
+def _tls_server(folder: Path, name: str) -> Iterator[int]:
+    """An HTTPS server on 127.0.0.1 with ``folder/<name>.crt`` answering every request as ECS ListClusters."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the client's connection stays in its pool
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"clusterArns": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / f"{name}.crt", folder / f"{name}.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_clients_share_one_tls_context_and_still_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients of other regions and services connect through one TLS context, which trusts the CA bundle given
+    (AWS_CA_BUNDLE) and nothing else: a server whose certificate another CA signed is refused. The bundle is read
+    once, not for each new connection (garbage in its place afterwards changes nothing)."""
+    ca = certificate(tmp_path, "ca", ca=True)
+    certificate(tmp_path, "server", issuer=ca)
+    certificate(tmp_path, "stranger", issuer=certificate(tmp_path, "other-ca", ca=True))
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "ca.crt"))
+    with _tls_server(tmp_path, "server") as port:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"https://localhost:{port}")
+        aws = Aws(settings=AwsConfig(max_attempts=1))
+        clients = [aws.client("ecs", "eu-west-1"), aws.client("ecs", "us-east-1"), aws.client("rds", "eu-west-1")]
+        assert clients[0].list_clusters()["clusterArns"] == [] and clients[1].list_clusters()["clusterArns"] == []
+        used = set()
+        for client in clients[:2]:
+            pool = client._endpoint.http_session._manager.connection_from_url(f"https://localhost:{port}")
+            conn = pool._get_conn()
+            used.add(id(conn.sock.context))  # the socket the call went over
+            pool._put_conn(conn)
+        contexts = {id(c._endpoint.http_session._manager.connection_pool_kw["ssl_context"]) for c in clients}
+        assert len(used) == 1 and contexts == used
+        (tmp_path / "ca.crt").write_text("not a certificate")
+        assert aws.client("ecs", "ap-southeast-2").list_clusters()["clusterArns"] == []  # a new connection
+    with _tls_server(tmp_path, "stranger") as port:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"https://localhost:{port}")
+        with pytest.raises(SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+            Aws(settings=AwsConfig(max_attempts=1)).client("ecs", "eu-west-1").list_clusters()

@@ -4,7 +4,6 @@ format), checked with a generated self-signed certificate and requests."""
 
 from __future__ import annotations
 
-import datetime
 import gzip
 import os
 import signal
@@ -21,11 +20,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from helpers import free_port
+from helpers import certificate, free_port
 from prometheus_client.core import GaugeMetricFamily
 
 from docqet_monitor.core.stats import Stats
@@ -151,26 +146,6 @@ def test_headers_dripped_slowly_are_cut_off() -> None:
 # --- TLS and basic auth -------------------------------------------------------------------------------------
 
 
-def _certificate(folder: Path, name: str = "server", issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
-                 | None = None, ca: bool = False) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder().subject_name(subject)
-               .issuer_name(issuer[0].subject if issuer else subject).public_key(key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-    (folder / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                           serialization.PrivateFormat.PKCS8,
-                                                           serialization.NoEncryption()))
-    return cert, key
-
-
 def _web_config(folder: Path, text: str) -> Path:
     path = folder / "web.yml"
     path.write_text(text)
@@ -179,7 +154,7 @@ def _web_config(folder: Path, text: str) -> Path:
 
 @pytest.fixture
 def tls_and_auth(tmp_path: Path) -> Path:
-    _certificate(tmp_path)
+    certificate(tmp_path)
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode().replace("$2b$", "$2y$")
     return _web_config(tmp_path, f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
                                  f"basic_auth_users:\n  prometheus: '{hashed}'\n")
@@ -223,9 +198,9 @@ def test_unknown_users_cost_the_same_bcrypt_work(monkeypatch: pytest.MonkeyPatch
 
 
 def test_client_certificates_when_required(tmp_path: Path) -> None:
-    ca = _certificate(tmp_path, "ca", ca=True)
-    _certificate(tmp_path, "server", issuer=ca)
-    _certificate(tmp_path, "client", issuer=ca)
+    ca = certificate(tmp_path, "ca", ca=True)
+    certificate(tmp_path, "server", issuer=ca)
+    certificate(tmp_path, "client", issuer=ca)
     web = webconfig.load(_web_config(tmp_path, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
                                                "  client_auth_type: RequireAndVerifyClientCert\n"
                                                "  client_ca_file: ca.crt\n"))
