@@ -200,8 +200,7 @@ class Aws:
                     max_pool_connections=self.settings.max_concurrency,
                 )
                 client = self._session(account, region).client(service, config=botocfg)
-                botoshare.prune_events(client)
-                botoshare.share_tls(client)
+                botoshare.adopt(client)
                 self.instrument(client, account.role_arn if account else "")
                 self._clients[key] = client
             return self._clients[key]
@@ -289,7 +288,7 @@ class Aws:
                 session = self._assume(account, region)
             else:
                 session = self.session_factory()
-                session._session.register_component("data_loader", botoshare.loader())
+                botoshare.equip(session._session)
             parsers = session._session.get_component("response_parser_factory")  # boto3 keeps botocore's private
             parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
             self._sessions[key] = session
@@ -299,8 +298,7 @@ class Aws:
         # a regional STS endpoint: no region from the environment is needed (the config names them); the client
         # comes from the default credentials' session (not a new session, with models of its own)
         sts = self._session(None, region).client("sts", region_name=region)
-        botoshare.prune_events(sts)
-        botoshare.share_tls(sts)
+        botoshare.adopt(sts)
         self.instrument(sts)
 
         secrets.register(account.external_id)
@@ -314,7 +312,7 @@ class Aws:
                     "token": creds["SessionToken"], "expiry_time": creds["Expiration"].isoformat()}
 
         botocore_session = get_session()
-        botocore_session.register_component("data_loader", botoshare.loader())
+        botoshare.equip(botocore_session)
         botocore_session._credentials = DeferredRefreshableCredentials(refresh_using=refresh,
                                                                        method="sts-assume-role")
         return boto3.Session(botocore_session=botocore_session)

@@ -1,24 +1,22 @@
-"""What botocore keeps once per client, kept once per AWS service instead.
+"""What botocore keeps once per client or session, kept once per AWS service or process instead.
 
-An exporter over 20 accounts x 3 regions holds about 700 clients (one per account, region and AWS service).
-botocore gives each of them its own parsed service model, its own client class (a method and a docstring object
-per operation) and its own copy of every event handler of its session, for 36 services: about 0.3 MB a client.
-Everything the :class:`~core.aws.Aws` sessions load comes from one process-wide data loader (:func:`loader`), so
-what is built from it is the same for every client of one service:
+An exporter over 20 accounts x 3 regions holds about 700 clients (one per account, region and AWS service) in 60
+sessions (one per account and region). botocore gives each client its own parsed service model, client class (a
+method and a docstring object per operation), endpoint rules, TLS context and copy of every event handler of its
+session (for 36 services), and each session its own loaded models and exception classes: about 0.45 MB a client.
+What is built from the same models is the same for every client of one service, so:
 
-- :func:`install` makes botocore build one service model and one client class per service of that loader and
-  hand them to every client (clients made from another loader, e.g. a test's own session, are left alone), and
+- :func:`install` (once per process) makes botocore build one service model and one client class per service for
+  the clients of :func:`loader` (clients of another loader, e.g. a test's own session, are left alone), and
   keeps more resolved endpoints: botocore keeps 100 for all clients together, which S3's endpoints (one per
   bucket) and 700 clients evict long before they are asked again;
-- :func:`prune_events` drops from a client's event handlers those registered for other services only: no event
-  that client emits can reach them;
-- :func:`share_tls` gives a client's HTTPS connections the process's TLS context, its CA bundle loaded once:
-  botocore makes one per client, each holds its own copy of the bundle once it has connected (about 0.7 MB: about
-  490 MB for 700), and urllib3 loads the bundle into it again for every new connection (about 20 ms of CPU).
+- :func:`equip` gives a session the process's data loader and exception classes;
+- :func:`adopt` gives a client of such a session its service's endpoint rules, the process's TLS context and
+  only its own service's event handlers (:func:`prune_events`, :func:`share_tls`).
 
-They rest on botocore internals (``ClientCreator``, the emitter's trie, the endpoint provider's cache, the HTTP
-session's pool manager);
-``tests/test_botoshare.py`` proves them on the botocore installed.
+They rest on botocore internals (``ClientCreator``, the emitter's trie, the endpoint provider and its cache, the
+HTTP session's pool manager, the session's internal components); ``tests/test_botoshare.py`` proves them on the
+botocore installed.
 """
 
 from __future__ import annotations
@@ -30,19 +28,71 @@ from typing import Any
 from botocore import loaders, utils
 from botocore.client import ClientCreator
 from botocore.endpoint_provider import EndpointProvider
+from botocore.errorfactory import ClientExceptionsFactory
 from botocore.httpsession import create_urllib3_context, get_cert_path
 
 ENDPOINT_CACHE_SIZE = 4096  # resolved endpoints kept for all clients (20 accounts x 3 regions: about 2,100)
 _lock = threading.Lock()
 _models: dict[tuple[str, str | None], Any] = {}
 _classes: dict[str, type] = {}
+_endpoint_rules: dict[str, EndpointProvider] = {}
+
+
+class _Loader(loaders.Loader):
+    """botocore's data loader, with the service models' documentation emptied once loaded (about a fifth of their
+    memory; it only ever makes docstrings; the keys stay, botocore reads some of them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._undocumented: set[int] = set()  # the models (cached by botocore, never freed) already left out
+
+    def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+        model = super().load_service_model(service_name, type_name, api_version)  # cached by botocore
+        if type_name == "service-2" and id(model) not in self._undocumented:
+            _drop_documentation(model)
+            self._undocumented.add(id(model))
+        return model
+
+
+def _drop_documentation(node: Any) -> None:
+    if isinstance(node, dict):
+        for key in ("documentation", "documentationUrl"):
+            if key in node:
+                node[key] = ""
+        for value in node.values():
+            _drop_documentation(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_documentation(value)
 
 
 @functools.cache
 def loader() -> loaders.Loader:
     """The process's one botocore data loader (service models, endpoint rules): the files never change while it
     runs, and each session's own loader would parse and keep its own copy (about 25 MB each)."""
-    return loaders.create_loader()
+    return _Loader()
+
+
+@functools.cache
+def _exceptions() -> ClientExceptionsFactory:
+    return ClientExceptionsFactory()  # the clients' exception classes, made once per service
+
+
+def equip(session: Any) -> None:
+    """Give a botocore session (before it makes a client) the process's data loader and exception classes."""
+    session.register_component("data_loader", loader())
+    session._internal_components.register_component("exceptions_factory", _exceptions())
+
+
+def adopt(client: Any) -> None:
+    """Share what ``client``, made by a session :func:`equip` ped, may share with every client of its service."""
+    prune_events(client)
+    share_tls(client)
+    resolver = client._ruleset_resolver
+    if resolver is not None:  # the endpoint rules, parsed into objects for each client (S3's: over 1,000 rules)
+        with _lock:
+            resolver._provider = _endpoint_rules.setdefault(client.meta.service_model.service_name,
+                                                            resolver._provider)
 
 
 @functools.cache

@@ -159,3 +159,27 @@ def test_clients_share_one_tls_context_and_still_verify(tmp_path: Path, monkeypa
         monkeypatch.setenv("AWS_ENDPOINT_URL", f"https://localhost:{port}")
         with pytest.raises(SSLError, match="CERTIFICATE_VERIFY_FAILED"):
             Aws(settings=AwsConfig(max_attempts=1)).client("ecs", "eu-west-1").list_clusters()
+
+
+def test_the_shared_models_carry_no_documentation_and_still_serve(moto_endpoint: str) -> None:
+    def documented(node: object) -> bool:
+        if isinstance(node, dict):
+            return bool(node.get("documentation")) or any(documented(v) for v in node.values())
+        return isinstance(node, list) and any(documented(v) for v in node)
+
+    assert documented(boto3.Session().client("ecs", region_name="eu-west-1").meta.service_model._service_description)
+    client = Aws().client("ecs", "eu-west-1")
+    assert not documented(client.meta.service_model._service_description)
+    assert client.meta.service_model.operation_model("ListClusters").documentation == ""
+    assert client.list_clusters()["clusterArns"] == []
+
+
+def test_clients_of_one_service_share_endpoint_rules_and_exception_classes(moto_endpoint: str) -> None:
+    aws = Aws()
+    role = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
+    s3 = [aws.client("s3", "eu-west-1"), aws.client("s3", "us-east-1"), aws.client("s3", "eu-west-1", role)]
+    assert len({id(c._ruleset_resolver._provider) for c in s3}) == 1 and len({id(c.exceptions) for c in s3}) == 1
+    assert aws.client("ecs", "eu-west-1")._ruleset_resolver._provider is not s3[0]._ruleset_resolver._provider
+    for client in s3:  # each still resolves its own region's endpoint and raises its modelled errors
+        with pytest.raises(client.exceptions.NoSuchBucket):
+            client.get_bucket_versioning(Bucket="docqet-nothing-here")
