@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib
 import json
 import math
 import os
@@ -726,7 +727,8 @@ def run_shard(row: str, shard: str, latency: float, idle_scrapes: int) -> dict[s
 def _measure(config: Config, aws: ForwardingAws, limits: AwsLimits, idle_scrapes: int) -> dict[str, Any]:
     latency = aws.latency
     stats = aws.stats
-    before_mb = _rss_mb()  # Python and botocore, before the exporter exists
+    importlib.import_module("docqet_monitor.cli")  # all that `exporter serve` has loaded (Sentry, click, ...)
+    before_mb = _rss_mb()  # Python, botocore and the CLI, before the exporter exists
     exporter = Exporter(collectors.build(config, aws), stats)
     with listen("127.0.0.1", 0) as sock:  # served by the front process, as `exporter serve` does
         port = sock.getsockname()[1]
