@@ -85,7 +85,8 @@ def equip(session: Any) -> None:
 
 
 def adopt(client: Any) -> None:
-    """Share what ``client``, made by a session :func:`equip` ped, may share with every client of its service."""
+    """Give ``client`` (made by a session given to :func:`equip`) what it may share with every client of its
+    service: the endpoint rules, the TLS context, and only its own service's event handlers."""
     prune_events(client)
     share_tls(client)
     resolver = client._ruleset_resolver
