@@ -2,16 +2,19 @@
 
 Each request is answered by ``respond(operation, attempt)`` -> ``(status, body)`` (``None`` body: never
 answer, so the client times out). The server records every operation and the peak number of requests it
-was serving at once.
+was serving at once. With ``tls`` (a certificate and its key) it serves HTTPS, keeping connections alive as AWS
+does.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 Responder = Callable[[str, int], tuple[int, dict[str, Any] | None]]
@@ -46,8 +49,10 @@ class FakeAws:
                 self.in_flight -= 1
 
 
-def _handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
+def _handler(fake: FakeAws, keep_alive: bool) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             operation = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
@@ -68,15 +73,21 @@ def _handler(fake: FakeAws) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def fake_aws(respond: Responder, hold_seconds: float = 0.0) -> Iterator[tuple[FakeAws, str]]:
-    """Serve a :class:`FakeAws`; yields it and its URL."""
+def fake_aws(respond: Responder, hold_seconds: float = 0.0,
+             tls: tuple[Path, Path] | None = None) -> Iterator[tuple[FakeAws, str]]:
+    """Serve a :class:`FakeAws`; yields it and its URL (``https://localhost:PORT`` with ``tls``)."""
     fake = FakeAws(respond, hold_seconds)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake, keep_alive=tls is not None))
     httpd.daemon_threads = True
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield fake, f"http://127.0.0.1:{httpd.server_address[1]}"
+        port = httpd.server_address[1]
+        yield fake, f"https://localhost:{port}" if tls is not None else f"http://127.0.0.1:{port}"
     finally:
         fake.hold.set()
         httpd.shutdown()

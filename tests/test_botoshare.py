@@ -5,18 +5,13 @@ resolved endpoints of hundreds of clients cached, and one TLS context for all cl
 from __future__ import annotations
 
 import copy
-import json
-import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.endpoint_provider import EndpointProvider
 from botocore.exceptions import SSLError
+from fakeaws import fake_aws
 from helpers import certificate
 
 from docqet_monitor.core import botoshare
@@ -101,37 +96,6 @@ def test_resolved_endpoints_of_many_clients_stay_cached(moto_endpoint: str) -> N
     assert after.misses == before.misses and after.hits - before.hits >= 300
 
 
-@contextmanager
-def _tls_server(folder: Path, name: str) -> Iterator[int]:
-    """An HTTPS server on 127.0.0.1 with ``folder/<name>.crt`` answering every request as ECS ListClusters."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: the client's connection stays in its pool
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = json.dumps({"clusterArns": []}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(folder / f"{name}.crt", folder / f"{name}.key")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_clients_share_one_tls_context_and_still_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Clients of other regions and services connect through one TLS context, which trusts the CA bundle given
     (AWS_CA_BUNDLE) and nothing else: a server whose certificate another CA signed is refused. The bundle is read
@@ -140,14 +104,18 @@ def test_clients_share_one_tls_context_and_still_verify(tmp_path: Path, monkeypa
     certificate(tmp_path, "server", issuer=ca)
     certificate(tmp_path, "stranger", issuer=certificate(tmp_path, "other-ca", ca=True))
     monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "ca.crt"))
-    with _tls_server(tmp_path, "server") as port:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"https://localhost:{port}")
+
+    def no_clusters(operation: str, attempt: int) -> tuple[int, dict[str, list[str]]]:
+        return 200, {"clusterArns": []}
+
+    with fake_aws(no_clusters, tls=(tmp_path / "server.crt", tmp_path / "server.key")) as (_, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         aws = Aws(settings=AwsConfig(max_attempts=1))
         clients = [aws.client("ecs", "eu-west-1"), aws.client("ecs", "us-east-1"), aws.client("rds", "eu-west-1")]
         assert clients[0].list_clusters()["clusterArns"] == [] and clients[1].list_clusters()["clusterArns"] == []
         used = set()
         for client in clients[:2]:
-            pool = client._endpoint.http_session._manager.connection_from_url(f"https://localhost:{port}")
+            pool = client._endpoint.http_session._manager.connection_from_url(url)
             conn = pool._get_conn()
             used.add(id(conn.sock.context))  # the socket the call went over
             pool._put_conn(conn)
@@ -155,8 +123,8 @@ def test_clients_share_one_tls_context_and_still_verify(tmp_path: Path, monkeypa
         assert len(used) == 1 and contexts == used
         (tmp_path / "ca.crt").write_text("not a certificate")
         assert aws.client("ecs", "ap-southeast-2").list_clusters()["clusterArns"] == []  # a new connection
-    with _tls_server(tmp_path, "stranger") as port:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"https://localhost:{port}")
+    with fake_aws(no_clusters, tls=(tmp_path / "stranger.crt", tmp_path / "stranger.key")) as (_, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         with pytest.raises(SSLError, match="CERTIFICATE_VERIFY_FAILED"):
             Aws(settings=AwsConfig(max_attempts=1)).client("ecs", "eu-west-1").list_clusters()
 
