@@ -15,8 +15,8 @@ from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery.alb import AlbApi, BotoAlbApi, LoadBalancer, TargetGroup, selected
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+from docqet_monitor.exporters.metrics import Rendered, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues
 
 NAMESPACE = "AWS/ApplicationELB"
 LB_LABELS = ("account", "region", "load_balancer")

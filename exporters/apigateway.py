@@ -15,8 +15,8 @@ from docqet_monitor.core.discovery import selected
 from docqet_monitor.core.discovery.apigateway import ApiGatewayApi, ApiStage, BotoApiGatewayApi
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+from docqet_monitor.exporters.metrics import Rendered, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues
 
 LABELS = ("account", "region", "api", "stage")
 INFO_LABELS = ("account", "region", "api", "api_id", "protocol", "stage")

@@ -24,8 +24,8 @@ from docqet_monitor.core.discovery.aurora_global import (
 )
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricValues, gauge
+from docqet_monitor.exporters.metrics import Rendered, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricValues
 
 LAG_LABELS = ("account", "region", "db_cluster")
 LAG_METRICS = {  # family -> (CloudWatch metric in ms, read as Maximum, help)

@@ -15,8 +15,8 @@ from docqet_monitor.core.discovery import global_targets, selected
 from docqet_monitor.core.discovery.cloudfront import BotoCloudFrontApi, CloudFrontApi, Distribution
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+from docqet_monitor.exporters.metrics import Rendered, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues
 
 LABELS = ("account", "distribution")
 INFO_LABELS = (*LABELS, "domain_name", "alias", "enabled")

@@ -17,13 +17,12 @@ from docqet_monitor.core.discovery import arn_name, arn_resource
 from docqet_monitor.core.discovery.ecs import BotoEcsApi, EcsApi, EcsService, selected_clusters
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
+from docqet_monitor.exporters.metrics import Rendered, gauge
 from docqet_monitor.exporters.regional import (
     AwsCollector,
     Clients,
     MetricReader,
     MetricValues,
-    gauge,
 )
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from docqet_monitor.core.discovery.elasticache import (
 )
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+from docqet_monitor.exporters.metrics import Rendered, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues
 
 NAMESPACE = "AWS/ElastiCache"
 GROUP_LABELS = ("account", "region", "replication_group")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol, runtime_checkable
@@ -166,6 +166,28 @@ def rendered(families: Iterable[Metric]) -> list[Rendered]:
         else:
             result.append(Rendered(name, lines[0].encode(), "".join(lines[1:]).encode()))
     return result
+
+
+def gauge(name: str, documentation: str, labels: Sequence[str],
+          samples: Sequence[tuple[Sequence[str], float]]) -> Rendered:
+    """A gauge family from ``(label values, value)`` pairs, rendered as :func:`rendered` renders prometheus_client's
+    gauge of them (pure), without building one: a repeated series is dropped (the first one wins). Its ``common``
+    labels are those whose value all its series share (so families of different accounts or regions are joined
+    without comparing). ValueError for a name or label name the text format does not allow."""
+    if not _METRIC_NAME.fullmatch(name) or not all(_LABEL_NAME.fullmatch(label) for label in labels):
+        raise ValueError(f"not a legacy metric or label name: {name} {list(labels)}")
+    documentation = documentation.replace("\\", r"\\").replace("\n", r"\n")
+    header = f"# HELP {name} {documentation}\n# TYPE {name} gauge\n".encode()
+    inner = ",".join(f'{labels[i]}="{{{i}}}"' for i in sorted(range(len(labels)), key=labels.__getitem__))
+    template = f"{name}{{{{{inner}}}}}" if labels else name  # e.g. 'x{{a="{1}",b="{0}"}}'
+    values: dict[str, float] = {}
+    for label_values, value in samples:
+        values.setdefault(template.format(*map(_label_value, label_values)), value)
+    first = samples[0][0] if samples else ()
+    common = tuple((label, first[i]) for i, label in enumerate(labels)
+                   if first and all(label_values[i] == first[i] for label_values, _ in samples))
+    text = "".join([f"{series} {_number(value)}\n" for series, value in values.items()])
+    return Rendered(name, header, text.encode(), common)
 
 
 def _series(line: bytes) -> bytes:

@@ -15,8 +15,8 @@ from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery.rds import BotoRdsApi, DbCluster, DbInstance, RdsApi
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+from docqet_monitor.exporters.metrics import Rendered, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues
 
 log = logging.getLogger(__name__)
 

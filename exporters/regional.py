@@ -22,17 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import replace
 from typing import Any
-
-from prometheus_client.core import GaugeMetricFamily
 
 from docqet_monitor.core.aws import Aws, explain
 from docqet_monitor.core.config import CollectorSchedule, Config
 from docqet_monitor.core.discovery import Target, targets
 from docqet_monitor.core.shard import Shard
 from docqet_monitor.exporters import cloudwatch
-from docqet_monitor.exporters.metrics import Collection, Publish, Rendered, rendered
+from docqet_monitor.exporters.metrics import Collection, Publish, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -183,15 +180,3 @@ def owner(config: Config, kind: str) -> Callable[[str, str, str], bool]:
     shard = Shard.parse(config.exporter.shard)
     return lambda account, region, resource: shard.owns(account, region, kind, resource)
 
-
-def gauge(name: str, documentation: str, labels: Sequence[str],
-          samples: Sequence[tuple[Sequence[str], float]]) -> Rendered:
-    """A gauge family from ``(label values, value)`` pairs, rendered (pure); the labels whose value all its series
-    share are its ``common`` ones (so families of different accounts or regions are joined without comparing)."""
-    family = GaugeMetricFamily(name, documentation, labels=list(labels))
-    for label_values, value in samples:
-        family.add_metric(list(label_values), value)
-    first = samples[0][0] if samples else ()
-    common = tuple((label, first[i]) for i, label in enumerate(labels)
-                   if first and all(values[i] == first[i] for values, _ in samples))
-    return replace(rendered([family])[0], common=common)

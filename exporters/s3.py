@@ -16,8 +16,8 @@ from docqet_monitor.core.config import Config
 from docqet_monitor.core.discovery.s3 import BotoS3Api, Bucket, ReplicationRule, S3Api
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import DAY, MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+from docqet_monitor.exporters.metrics import Rendered, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues
 
 NAMESPACE = "AWS/S3"
 BUCKET_LABELS = ("account", "region", "bucket")

@@ -18,8 +18,8 @@ from docqet_monitor.core.discovery.waf import BotoWafApi, Scope, WafApi, WebAcl
 from docqet_monitor.core.shard import Shard
 from docqet_monitor.exporters import regional
 from docqet_monitor.exporters.cloudwatch import MetricQuery
-from docqet_monitor.exporters.metrics import Rendered
-from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues, gauge
+from docqet_monitor.exporters.metrics import Rendered, gauge
+from docqet_monitor.exporters.regional import AwsCollector, Clients, MetricReader, MetricValues
 
 GLOBAL = "global"  # the region label of CLOUDFRONT-scope ACLs
 ALL = "ALL"  # the rule label (and CloudWatch Rule dimension) of the whole ACL

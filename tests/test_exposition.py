@@ -26,8 +26,8 @@ from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.demo.edge import seed_edge
-from docqet_monitor.exporters import collectors, cost, qdrant, regional
-from docqet_monitor.exporters.metrics import Collection, dedupe, render
+from docqet_monitor.exporters import collectors, cost, qdrant
+from docqet_monitor.exporters.metrics import Collection, dedupe, gauge, render, rendered
 from docqet_monitor.exporters.server import Exporter
 
 EDGE = ("cloudfront", "route53", "apigateway", "waf")
@@ -143,6 +143,28 @@ def test_render_writes_what_prometheus_client_writes() -> None:
     assert promtool_findings(body) == ""
 
 
+def test_gauge_writes_what_prometheus_client_writes_of_its_gauge() -> None:
+    """``gauge`` writes the text (and knows the common labels) without building prometheus_client's family: the
+    same bytes as its rendering, for odd values and label values, a repeated series, unsorted label names, no
+    labels and no samples."""
+    odd = [(0,), (1,), (-1,), (1.5,), (999999.99,), (1e6,), (123456789.0,), (1e20,), (-1e20,), (math.inf,),
+           (-math.inf,), (math.nan,), (-0.0,), (5e-324,)]
+    cases = [("docqet_test_odd", "Help with \\ and\na newline.", ("z", "a", "m"),
+              [((f"v{v}", 'q"u\\o\nte', "{x} 1"), v) for (v,) in odd] + [(("v0", 'q"u\\o\nte', "{x} 1"), 7)]),
+             ("docqet_test_bare", "No labels.", (), [((), 3)]),
+             ("docqet_test_empty", "No series.", ("a",), [])]
+    for name, documentation, labels, samples in cases:
+        family = GaugeMetricFamily(name, documentation, labels=list(labels))
+        for values, value in samples:
+            family.add_metric(list(values), value)
+        expected, got = rendered([family])[0], gauge(name, documentation, labels, samples)
+        assert (got.header, got.text) == (expected.header, expected.text)
+    assert gauge(*cases[0]).text.count(b"\n") == len(odd)  # the repeated series once, with its first value
+    assert gauge(*cases[0]).common == (("a", 'q"u\\o\nte'), ("m", "{x} 1"))
+    with pytest.raises(ValueError, match="not a legacy"):
+        gauge("docqet-bad", "x", ("a",), [])
+
+
 def test_families_rendered_apart_join_as_one_render_of_them_all() -> None:
     """An AWS collector renders each target's families when its scrape ends; joined, they are prometheus_client's
     render of all of them at once: a repeated series dropped (first one wins) where two targets' families may
@@ -153,7 +175,7 @@ def test_families_rendered_apart_join_as_one_render_of_them_all() -> None:
                     [((region, account, v), 10.0 * t + k) for k, v in enumerate(values)]),
                    ("docqet_test_y", "Y.", ("v",), [((v,), float(t)) for v in values])]  # no common label
                   for t, (account, region, values) in enumerate(targets)]
-    joined = render([regional.gauge(*family) for families in per_target for family in families])
+    joined = render([gauge(*family) for families in per_target for family in families])
     metrics = []
     for name, documentation, labels, samples in (family for families in per_target for family in families):
         metrics.append(GaugeMetricFamily(name, documentation, labels=list(labels)))
@@ -171,7 +193,7 @@ def test_families_whose_common_labels_differ_join_as_one_render_of_them_all() ->
                   (("region", "db"), [(("us", "a"), 2.0), (("us", "b"), 3.0)]),
                   (("region", "db"), [(("eu", "b"), 4.0)]),  # region as the first one's, db apart
                   (("region", "db"), [(("eu", "a"), 5.0), (("eu", "c"), 6.0)])]  # shares a series with the first
-    joined = render([regional.gauge("docqet_test_z", "Z.", labels, samples) for labels, samples in per_target])
+    joined = render([gauge("docqet_test_z", "Z.", labels, samples) for labels, samples in per_target])
     metrics = []
     for labels, samples in per_target:
         metrics.append(GaugeMetricFamily("docqet_test_z", "Z.", labels=list(labels)))

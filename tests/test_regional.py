@@ -14,7 +14,7 @@ from docqet_monitor.core import discovery
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import AccountConfig, AwsConfig, Config
 from docqet_monitor.exporters import ecs, regional
-from docqet_monitor.exporters.metrics import Rendered, render
+from docqet_monitor.exporters.metrics import Rendered, gauge, render
 
 PROD = AccountConfig(role_arn="arn:aws:iam::111111111111:role/docqet-monitor", name="prod")
 DR = AccountConfig(role_arn="arn:aws:iam::222222222222:role/docqet-monitor", regions=("us-west-2",))
@@ -33,7 +33,7 @@ def test_targets_default_to_the_environment_region(monkeypatch: pytest.MonkeyPat
 
 
 def _gauge(region: str, v: float) -> list[Rendered]:
-    return [regional.gauge("docqet_test", "test", ("region", "cluster"), [((region, "same"), v), (("x", "y"), 1)])]
+    return [gauge("docqet_test", "test", ("region", "cluster"), [((region, "same"), v), (("x", "y"), 1)])]
 
 
 def test_collect_isolates_failures_per_target_and_merges_families() -> None:
@@ -113,7 +113,7 @@ def test_a_target_that_never_succeeded_has_no_series() -> None:
 
 
 def test_gauge_and_arn_helpers() -> None:
-    family = regional.gauge("docqet_x", "help", ("b", "a"), [(("2", "1"), 2.0), (("3", "1"), 3.0)])
+    family = gauge("docqet_x", "help", ("b", "a"), [(("2", "1"), 2.0), (("3", "1"), 3.0)])
     assert family == Rendered("docqet_x", b"# HELP docqet_x help\n# TYPE docqet_x gauge\n",
                               b'docqet_x{a="1",b="2"} 2.0\ndocqet_x{a="1",b="3"} 3.0\n', (("a", "1"),))
     assert discovery.arn_resource("arn:aws:ecs:eu-west-1:1:service/c/s") == "service/c/s"

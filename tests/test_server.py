@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from docqet_monitor import cli
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.exporters import metrics, regional, server
+from docqet_monitor.exporters import metrics, server
 from docqet_monitor.exporters.metrics import Collection, Part, dedupe
 from docqet_monitor.exporters.server import Exporter, Snapshot, serve
 
@@ -310,7 +310,7 @@ GaugeData = tuple[str, str, tuple[str, ...], list[tuple[tuple[str, ...], float]]
 
 
 def _targets_families() -> list[GaugeData]:
-    """An AWS collector's families from its targets, as ``regional.gauge`` arguments: two families a target; the
+    """An AWS collector's families from its targets, as ``metrics.gauge`` arguments: two families a target; the
     last target repeats the first's account and region (its repeated series are dropped, its new one kept)."""
     targets = [("1", "eu", 0), ("1", "us", 1), ("2", "eu", 2), ("1", "eu", 3)]
     result: list[GaugeData] = []
@@ -341,7 +341,7 @@ def test_the_parts_make_the_exposition_one_render_made(monkeypatch: pytest.Monke
         FakeCollector("two", lambda n: Collection([_family("docqet_test_two", {f"i{k}": k for k in range(500)}),
                                                    _family("docqet_test_two", {"i1": 99, "j": 2})])),
         FakeCollector("empty", lambda n: Collection()),
-        FakeCollector("regions", lambda n: Collection([regional.gauge(*f) for f in _targets_families()])),
+        FakeCollector("regions", lambda n: Collection([metrics.gauge(*f) for f in _targets_families()])),
     ]
     stats = Stats(version="1.0")
     exporter = Exporter(collectors, stats, clock=lambda: 1000.0)
