@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import os
 import signal
@@ -13,31 +14,28 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from docqet_monitor import __version__
-from docqet_monitor.alerts import commands as alerts_commands
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import http, logs, outputs, secrets
 from docqet_monitor.core import repository as repo_mod
 from docqet_monitor.core import shard as shard_mod
 from docqet_monitor.core.aws import Aws
+from docqet_monitor.core.crashes import init_self_monitoring
 from docqet_monitor.core.errors import FAILURE, DocqetError, RunError, UsageError
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.dashboards.commands import dashboards as dashboards_group
 from docqet_monitor.demo import alerts as alerts_demo
 from docqet_monitor.demo import aws as demo_mod
 from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
 from docqet_monitor.demo import edge as demo_edge
 from docqet_monitor.demo import stack as demo_stack
-from docqet_monitor.demo.dashboards import dashboards_step
-from docqet_monitor.demo.sync import sync_step
 from docqet_monitor.exporters import collectors as collector_registry
 from docqet_monitor.exporters import webconfig
 from docqet_monitor.exporters.front import Front
 from docqet_monitor.exporters.server import Exporter, listen
-from docqet_monitor.sync import init_self_monitoring
 
 log = logging.getLogger("docqet_monitor")
 
@@ -83,7 +81,25 @@ DETAILED_EXITCODE = "--detailed-exitcode"
 LOG_FORMAT = "docqet_monitor.log_format"  # ctx.meta key: how the final error is written
 
 
-class Cli(click.Group):
+class LazyGroup(click.Group):
+    """A group whose commands named in ``lazy`` (name -> ``module:attribute``) are imported when one of them is run
+    or listed (``--help``): ``exporter serve`` loads neither grafanalib nor Sentry's SDK nor the sync code."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+class Cli(LazyGroup):
     """The one place errors become output: a :class:`DocqetError` is ``Error: <message>`` on stderr and its exit
     code (2 usage/config/missing settings, 1 run time); with --detailed-exitcode every error exits 1 (2 means
     "changes" there)."""
@@ -110,7 +126,14 @@ class Cli(click.Group):
         raise error from None
 
 
-@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+ALERTS_COMMANDS = "docqet_monitor.alerts.commands"
+
+
+@click.group(cls=Cli, lazy={"dashboards": "docqet_monitor.dashboards.commands:dashboards",
+                            "sync": f"{ALERTS_COMMANDS}:sync_command",
+                            "iam-policy": f"{ALERTS_COMMANDS}:iam_policy_command",
+                            "prometheus-config": f"{ALERTS_COMMANDS}:prometheus_config_command"},
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--env", "env", metavar="NAME",
               help="Environment: reads monitoring/environments/NAME.yaml of the monitoring repository.")
 @click.option("--config", "config_path", metavar="PATH", envvar=config_mod.CONFIG_ENV_VAR,
@@ -244,7 +267,9 @@ def _validate_committed(state: State) -> list[str]:
 # --- alerts -----------------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy={"plan": f"{ALERTS_COMMANDS}:plan_command",
+                                "apply": f"{ALERTS_COMMANDS}:apply_command",
+                                "test-page": f"{ALERTS_COMMANDS}:test_page_command"})
 def alerts() -> None:
     """Alerts as code: one catalog rendered to Prometheus rules and Alertmanager config, synced to CloudWatch/Sentry."""
 
@@ -486,11 +511,15 @@ Commands find this repository from any directory inside it (or give --root DIR).
 
 # --- demo -------------------------------------------------------------------------------------
 
-# The demo's steps, in order; each feature keeps its step in its own package and appends it here.
-DEMO_STEPS: list[demo_mod.Step] = [demo_mod.seed_aws_step, demo_edge.edge_step, demo_cost_qdrant.cost_step,
-                                   demo_cost_qdrant.qdrant_step, dashboards_step,
-                                   alerts_demo.broken_service_step, alerts_demo.render_step,
-                                   alerts_demo.pipeline_step, sync_step]
+
+def demo_steps() -> list[demo_mod.Step]:
+    """The demo's steps, in order; each feature keeps its step in its own package and appends it here."""
+    from docqet_monitor.demo.dashboards import dashboards_step
+    from docqet_monitor.demo.sync import sync_step
+
+    return [demo_mod.seed_aws_step, demo_edge.edge_step, demo_cost_qdrant.cost_step, demo_cost_qdrant.qdrant_step,
+            dashboards_step, alerts_demo.broken_service_step, alerts_demo.render_step, alerts_demo.pipeline_step,
+            sync_step]
 
 
 @main.command()
@@ -546,7 +575,7 @@ def demo(state: State, once: bool, alerts_pipeline: bool, broken_service: bool, 
         ctx.extras[alerts_demo.PIPELINE_FLAG] = alerts_pipeline
         ctx.extras[alerts_demo.BROKEN_FLAG] = broken_service or alerts_pipeline or stack
         ctx.extras[alerts_demo.STACK_FLAG] = stack
-        demo_mod.run_steps(ctx, DEMO_STEPS)
+        demo_mod.run_steps(ctx, demo_steps())
         exp = _build_exporter(ctx.config)
         if once:
             logs.note(f"demo output (kept until the next run): {out_dir}")
@@ -575,13 +604,5 @@ docqet-monitor demo is running against the emulator (Ctrl-C to stop).
 """)
 
 
-main.add_command(dashboards_group)
-alerts.add_command(alerts_commands.plan_command)
-alerts.add_command(alerts_commands.apply_command)
-alerts.add_command(alerts_commands.test_page_command)
-main.add_command(alerts_commands.sync_command)
-main.add_command(alerts_commands.iam_policy_command)
-
 if __name__ == "__main__":
     main()
-main.add_command(alerts_commands.prometheus_config_command)

@@ -18,21 +18,19 @@ import sentry_sdk
 from sentry_sdk.crons import capture_checkin
 from sentry_sdk.crons.consts import MonitorStatus
 
-from docqet_monitor import __version__
 from docqet_monitor.alerts import catalog, render
 from docqet_monitor.alerts import cloudwatch as cw
 from docqet_monitor.alerts import sentry as sentry_mod
 from docqet_monitor.alerts.spec import AlertRule
-from docqet_monitor.core import secrets
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.crashes import DSN_ENV, init_self_monitoring
 from docqet_monitor.core.discovery import Target
 from docqet_monitor.core.errors import DocqetError, UsageError
 from docqet_monitor.core.plan import Backend, Plan, Report, apply, render_text, summary
 
 ALERT_TARGETS = ("cloudwatch", "sentry")
 SYNC_TARGETS = ("dashboards", "rules", *ALERT_TARGETS)
-DSN_ENV = "SENTRY_DSN"
 
 
 class Skipped(UsageError):
@@ -176,15 +174,6 @@ def table(outcomes: Sequence[Outcome]) -> str:
 
 def monitor_slug(env: str) -> str:
     return f"docqet-monitor-sync-{env}"
-
-
-def init_self_monitoring(environment: str, environ: Mapping[str, str] = os.environ) -> None:
-    """Send the tool's crashes to Sentry when ``SENTRY_DSN`` is set (nothing otherwise); without the stack
-    frames' local variables, which hold the environment and its tokens."""
-    dsn = environ.get(DSN_ENV, "")
-    if dsn:
-        sentry_sdk.init(dsn=dsn, environment=environment, release=f"docqet-monitor@{__version__}",
-                        traces_sample_rate=0, include_local_variables=False, before_send=secrets.scrub_event)
 
 
 def _capture(exc: BaseException) -> None:

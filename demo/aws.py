@@ -3,7 +3,7 @@
 ``docqet-monitor demo`` starts moto (:func:`moto_server`), points this process at it
 (:func:`aws_environment`), runs the demo steps in order, then runs the exporter against it. A step is a
 function ``step(ctx: DemoContext) -> None``; each feature keeps its step in its own package and the CLI lists
-them (``cli.DEMO_STEPS``). Steps may put what later steps need in ``ctx.extras``.
+them (``cli.demo_steps``). Steps may put what later steps need in ``ctx.extras``.
 
 Seeding for tests and other features::
 

@@ -304,6 +304,9 @@ def _options(command: click.Command) -> dict[str, click.Option]:
     return {name: p for p in command.params if isinstance(p, click.Option) for name in p.opts + p.secondary_opts}
 
 
+CONTEXT = click.Context(main)  # for get_command: the CLI imports some commands' modules when first asked
+
+
 def unknown_names(arguments: str) -> list[str]:
     """Commands and options in ``docqet-monitor ARGUMENTS`` that do not exist (``[...]``, ``a|b``,
     ``a/b`` and placeholders read as a synopsis: every alternative must exist)."""
@@ -333,7 +336,8 @@ def unknown_names(arguments: str) -> list[str]:
             # (`…`, `<command>`, `COMMAND`: a placeholder, not a command name)
             found = []
             for alternative in re.split(r"[|/]", token):
-                sub = next((c.commands.get(alternative) for c in commands if alternative in c.commands), None)
+                sub = next((c.get_command(CONTEXT, alternative) for c in commands
+                            if c.get_command(CONTEXT, alternative)), None)
                 if sub is None:
                     problems.append(f"{' '.join(c.name or '' for c in commands)}: no command {alternative}")
                 else:
@@ -349,7 +353,7 @@ def all_invocations(path: Path) -> list[tuple[str, str]]:
     found = [(f"{b.where}", args) for b in fenced_blocks(page, text) for args in invocations(b.text)]
     for span in re.findall(r"`([^`\n]+)`", prose(text)):
         found += [(page, args) for args in invocations(span)]
-        if span.split()[:1] and span.split()[0] in main.commands:  # `alerts render --check`: no program name
+        if span.split()[:1] and main.get_command(CONTEXT, span.split()[0]):  # `alerts render --check`: no program name
             found.append((page, f" {span}"))
     return found
 

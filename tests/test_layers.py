@@ -7,6 +7,8 @@ import sync; nothing but the CLI imports it."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import docqet_monitor
@@ -69,3 +71,15 @@ def test_only_the_cli_imports_the_command_modules() -> None:
              if p.name not in ("cli.py", "commands.py") and ".venv" not in p.parts and "tests" not in p.parts
              and any(t.endswith("commands") or ".commands." in t for t in imports(p))]
     assert users == []
+
+
+def test_the_cli_loads_other_domains_commands_only_when_asked() -> None:
+    """`exporter serve` imports the CLI: grafanalib, Sentry's SDK and the sync code (about 8 MB and 0.4 s) load
+    only when a command of theirs is run or listed."""
+    script = ("import sys, click\nfrom docqet_monitor import cli\n"
+              "print([m for m in ('grafanalib', 'sentry_sdk', 'docqet_monitor.sync') if m in sys.modules])\n"
+              "cli.main.get_command(click.Context(cli.main), 'dashboards')\n"
+              "cli.main.get_command(click.Context(cli.main), 'sync')\n"
+              "print([m for m in ('grafanalib', 'sentry_sdk', 'docqet_monitor.sync') if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "['grafanalib', 'sentry_sdk', 'docqet_monitor.sync']"]

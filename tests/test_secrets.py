@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from hostile_http import RawServer, header, respond
 
 from docqet_monitor import cli
+from docqet_monitor.alerts import testpage
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import logs, secrets
 from docqet_monitor.core.config import AccountConfig, Config
@@ -117,7 +118,7 @@ def test_a_commands_own_env_feeds_the_redactor_too(args: tuple[str, ...], tmp_pa
     def send(config: Config, url: str, environ: object) -> list[str]:
         raise config_mod.ConfigError("accounts[0].external_id", "", f"the server echoed {external_id}")
 
-    monkeypatch.setattr(cli.alerts_commands.testpage, "send", send)
+    monkeypatch.setattr(testpage, "send", send)
     result = CliRunner().invoke(cli.main, ["--root", str(tmp_path), *args])
     assert result.exit_code == 2
     assert external_id not in result.output
