@@ -35,7 +35,7 @@ from docqet_monitor.demo import stack as demo_stack
 from docqet_monitor.exporters import collectors as collector_registry
 from docqet_monitor.exporters import webconfig
 from docqet_monitor.exporters.front import Front
-from docqet_monitor.exporters.server import Exporter, listen
+from docqet_monitor.exporters.server import Exporter, limit_malloc_arenas, listen
 
 log = logging.getLogger("docqet_monitor")
 
@@ -358,6 +358,9 @@ def _with_shard(config: config_mod.Config, shard: str | None) -> config_mod.Conf
 
 
 def _build_exporter(config: config_mod.Config) -> Exporter:
+    """The exporter of ``config``; from now on the process's threads share two malloc arenas
+    (:func:`~docqet_monitor.exporters.server.limit_malloc_arenas`)."""
+    limit_malloc_arenas()
     stats = Stats(version=__version__, shard=shard_mod.Shard.parse(config.exporter.shard).label)
     aws = Aws(settings=config.aws, stats=stats)
     return Exporter(collector_registry.build(config, aws), stats)  # a bad $QDRANT_URL: ConfigError

@@ -78,7 +78,7 @@ from docqet_monitor.core.config import (
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters import collectors
 from docqet_monitor.exporters.front import Front
-from docqet_monitor.exporters.server import Exporter, listen, steady_gc
+from docqet_monitor.exporters.server import Exporter, limit_malloc_arenas, listen, steady_gc
 
 DEFAULT_ACCOUNT = "123456789012"
 ROLE_ACCOUNTS = [f"{210000000000 + a:012d}" for a in range(1, 20)]  # with the default one: 20 accounts
@@ -729,6 +729,7 @@ def _measure(config: Config, aws: ForwardingAws, limits: AwsLimits, idle_scrapes
     stats = aws.stats
     importlib.import_module("docqet_monitor.cli")  # all that `exporter serve` has loaded (Sentry, click, ...)
     before_mb = _rss_mb()  # Python, botocore and the CLI, before the exporter exists
+    limit_malloc_arenas()  # as `exporter serve` does before it builds the exporter
     exporter = Exporter(collectors.build(config, aws), stats)
     with listen("127.0.0.1", 0) as sock:  # served by the front process, as `exporter serve` does
         port = sock.getsockname()[1]

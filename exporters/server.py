@@ -8,10 +8,12 @@ self-metrics: a refresh of one collector renders and compresses only its own par
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import hashlib
 import logging
 import math
+import os
 import queue
 import re
 import socket
@@ -19,7 +21,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -42,6 +44,8 @@ REQUEST_TIMEOUT_SECONDS = 10.0  # request line + headers in all, each socket rea
 # (Python's default is 5 ms, paid at every socket operation of a request)
 SWITCH_INTERVAL_SECONDS = 0.001
 GC_THRESHOLDS = (10_000, 10, 100)  # Python's are (700, 10, 10)
+MALLOC_ARENAS = 2  # glibc's malloc arenas for the exporter's threads (its default: up to 8 per core)
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 
 
 def steady_gc() -> tuple[int, int, int]:
@@ -54,6 +58,20 @@ def steady_gc() -> tuple[int, int, int]:
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()
     return before
+
+
+def limit_malloc_arenas(environ: Mapping[str, str] = os.environ) -> bool:
+    """At most :data:`MALLOC_ARENAS` glibc malloc arenas from now on, as ``MALLOC_ARENA_MAX=2`` would set: a refresh
+    runs a thread per target, and each new thread would get an arena of its own that keeps what it freed (about
+    13 MB less peak RSS over 20 accounts x 3 regions; the GIL serialises the threads' allocations anyway). False
+    when ``$MALLOC_ARENA_MAX`` is set (it stands) or the C library is not glibc (musl, macOS)."""
+    if "MALLOC_ARENA_MAX" in environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
 
 
 def bounded_interval(seconds: float) -> float:

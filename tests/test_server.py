@@ -603,3 +603,39 @@ def test_serve_port_in_use_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.
         result = CliRunner().invoke(cli.main, ["exporter", "serve", "--address", "127.0.0.1", "--port", port])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+ARENAS = """\
+import ctypes, sys, tempfile, threading
+from docqet_monitor.exporters import server
+limited = server.limit_malloc_arenas() if sys.argv[1] == "limit" else None
+libc = ctypes.CDLL(None)
+libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+ready, done = threading.Barrier(7), threading.Event()
+def work():
+    block = bytearray(100_000)  # from the thread's malloc arena (below the mmap threshold)
+    ready.wait()
+    done.wait()
+for _ in range(6):
+    threading.Thread(target=work).start()
+ready.wait()
+with tempfile.NamedTemporaryFile("r") as out:
+    fp = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    print(limited, out.read().count("<heap nr="))
+done.set()
+"""
+
+
+@pytest.mark.parametrize(("mode", "environ", "expected"), [
+    ("none", {}, "None 7"),  # glibc: an arena for each new thread (up to 8 per core)
+    ("limit", {}, "True 2"),
+    ("limit", {"MALLOC_ARENA_MAX": "3"}, "False 3"),  # the environment's setting stands
+])
+def test_the_exporters_threads_share_two_malloc_arenas(mode: str, environ: dict[str, str], expected: str) -> None:
+    """Six threads each holding a block: glibc's malloc_info counts the arenas (heaps) they use."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | environ
+    out = subprocess.run([sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == expected
