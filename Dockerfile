@@ -58,8 +58,9 @@ ENV PATH=/opt/docqet-monitor/bin:$PATH \
 WORKDIR /var/lib/docqet-monitor
 USER 10001:10001
 EXPOSE 19842
-# liveness on the default port, with the image's own Python (no curl or wget in the image)
+# liveness: /healthz of $DOCQET_MONITOR_HEALTH_URL (default http://127.0.0.1:19842/healthz; set it for another
+# port or HTTPS), with the image's own Python and only its standard library (no curl or wget in the image)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:19842/healthz', timeout=4)"]
+    CMD ["python", "-m", "docqet_monitor.exporters.health"]
 ENTRYPOINT ["docqet-monitor"]
 CMD ["exporter", "serve"]

@@ -20,6 +20,7 @@ from botocore.validate import ParamValidator
 from click.testing import CliRunner
 
 from docqet_monitor.cli import main
+from docqet_monitor.exporters import health
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_DEFINITION = ROOT / "deploy" / "ecs" / "task-definition.json"
@@ -82,7 +83,8 @@ def test_task_definition_runs_the_image_as_built() -> None:
     # the same health check as the image's HEALTHCHECK (which test_image.py runs in the image)
     image_check = json.loads(dockerfile("HEALTHCHECK").split(" CMD ", 1)[1])
     assert spec["healthCheck"]["command"] == ["CMD", *image_check]
-    assert f"127.0.0.1:{exposed}/healthz" in spec["healthCheck"]["command"][-1]
+    assert spec["healthCheck"]["command"][1:] == ["python", "-m", "docqet_monitor.exporters.health"]
+    assert f"http://127.0.0.1:{exposed}/healthz" == health.DEFAULT_URL  # the check's default: the exposed port
     assert spec["healthCheck"]["startPeriod"] >= 30
     assert spec["logConfiguration"]["logDriver"] == "awslogs"
     assert taskdef["taskRoleArn"].endswith(":role/docqet-monitor-exporter")

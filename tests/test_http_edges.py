@@ -23,8 +23,9 @@ import requests
 from helpers import certificate, free_port
 from prometheus_client.core import GaugeMetricFamily
 
+from docqet_monitor.core import config
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.exporters import webconfig
+from docqet_monitor.exporters import health, webconfig
 from docqet_monitor.exporters.metrics import Collection
 from docqet_monitor.exporters.server import Exporter, accepts_gzip, serve
 
@@ -265,3 +266,36 @@ def test_serve_with_a_web_config_file(tls_and_auth: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def _health(url: str | None) -> subprocess.CompletedProcess[str]:
+    """The image's HEALTHCHECK command with ``$DOCQET_MONITOR_HEALTH_URL`` = ``url`` (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if k != health.URL_ENV} | ({health.URL_ENV: url} if url else {})
+    return subprocess.run([sys.executable, "-m", "docqet_monitor.exporters.health"], capture_output=True, text=True,
+                          env=env, timeout=30, check=False)
+
+
+def test_the_health_check_asks_healthz_over_http_or_https(tls_and_auth: Path) -> None:
+    """Exit 0 when /healthz answers 200, also over HTTPS with basic auth on (a self-signed certificate, asked by
+    address); else 1 (Docker reads it as unhealthy and reserves 2) and why on stderr."""
+    with _served() as (_, port):
+        assert _health(f"http://127.0.0.1:{port}/healthz").returncode == 0
+        missing = _health(f"http://127.0.0.1:{port}/nope")
+        assert missing.returncode == 1 and f"127.0.0.1:{port}/nope answered 404" in missing.stderr
+    with _served(webconfig.load(tls_and_auth)) as (scheme, port):
+        assert scheme == "https" and _health(f"https://127.0.0.1:{port}/healthz").returncode == 0
+        assert _health(f"http://127.0.0.1:{port}/healthz").returncode == 1  # plain HTTP to the TLS port
+    closed = _health(f"http://127.0.0.1:{free_port()}/healthz")
+    assert closed.returncode == 1 and "unhealthy: cannot reach" in closed.stderr and "refused" in closed.stderr
+    bad = _health("ftp://127.0.0.1/healthz")
+    assert bad.returncode == 1 and "DOCQET_MONITOR_HEALTH_URL: expected an http:// or https:// URL" in bad.stderr
+    assert f"http://127.0.0.1:{config.DEFAULT_PORT}/healthz" == health.DEFAULT_URL
+
+
+def test_the_health_check_imports_the_standard_library_only() -> None:
+    """Docker and ECS run it every 30 s: no botocore, click, YAML or prometheus_client to load."""
+    script = ("import sys\nimport docqet_monitor.exporters.health\n"
+              "print(sorted({m.split('.')[0] for m in sys.modules} & {'botocore', 'boto3', 'click', 'yaml', "
+              "'prometheus_client', 'requests'}))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
