@@ -14,6 +14,7 @@ import os
 import ssl
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 URL_ENV = "DOCQET_MONITOR_HEALTH_URL"
@@ -23,9 +24,15 @@ TIMEOUT_SECONDS = 4.0  # under the image's HEALTHCHECK --timeout (5 s)
 
 def problem(url: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """None when ``url`` answers 200, else why not."""
-    if not url.startswith(("http://", "https://")):
-        return f"${URL_ENV}: expected an http:// or https:// URL, got {url!r}"
-    context = ssl._create_unverified_context() if url.startswith("https://") else None
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = urllib.parse.urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.netloc:  # not echoed: it may hold a password
+        return f"${URL_ENV}: expected an http:// or https:// URL such as {DEFAULT_URL}"
+    if "@" in parts.netloc:
+        return f"${URL_ENV}: /healthz needs no credentials; give the URL without them"
+    context = ssl._create_unverified_context() if parts.scheme == "https" else None
     try:
         with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             return None if response.status == 200 else f"{url} answered {response.status}"

@@ -287,8 +287,11 @@ def test_the_health_check_asks_healthz_over_http_or_https(tls_and_auth: Path) ->
         assert _health(f"http://127.0.0.1:{port}/healthz").returncode == 1  # plain HTTP to the TLS port
     closed = _health(f"http://127.0.0.1:{free_port()}/healthz")
     assert closed.returncode == 1 and "unhealthy: cannot reach" in closed.stderr and "refused" in closed.stderr
-    bad = _health("ftp://127.0.0.1/healthz")
-    assert bad.returncode == 1 and "DOCQET_MONITOR_HEALTH_URL: expected an http:// or https:// URL" in bad.stderr
+    for url in ("ftp://127.0.0.1/healthz", "127.0.0.1:19842/healthz", "http://[::1/healthz"):
+        bad = _health(url)
+        assert bad.returncode == 1 and "DOCQET_MONITOR_HEALTH_URL: expected an http:// or https:// URL" in bad.stderr
+    secret = _health("http://probe:s3cret-pw@127.0.0.1:19842/healthz")
+    assert secret.returncode == 1 and "needs no credentials" in secret.stderr and "s3cret-pw" not in secret.stderr
     assert f"http://127.0.0.1:{config.DEFAULT_PORT}/healthz" == health.DEFAULT_URL
 
 
