@@ -109,6 +109,12 @@ def _number(value: float) -> str:
     return repr(value) if -math.inf < value < 1e6 else floatToGoString(value)
 
 
+def _header(name: str, documentation: str, kind: str) -> str:
+    """A family's HELP and TYPE lines, its help text escaped as prometheus_client escapes it (pure)."""
+    documentation = documentation.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {documentation}\n# TYPE {name} {kind}\n"
+
+
 def _text_lines(group: list[Metric]) -> list[str] | None:
     """The 0.0.4 text lines of one family (``group``: its families of one name, first one's HELP and TYPE),
     repeated series dropped (first one wins); None when the family is not a plain gauge, counter or untyped
@@ -118,8 +124,7 @@ def _text_lines(group: list[Metric]) -> list[str] | None:
     if kind is None or not _METRIC_NAME.fullmatch(first.name):
         return None
     name = f"{first.name}_total" if kind == "counter" else first.name
-    documentation = first.documentation.replace("\\", r"\\").replace("\n", r"\n")
-    lines = [f"# HELP {name} {documentation}\n# TYPE {name} {kind}\n"]
+    lines = [_header(name, first.documentation, kind)]
     orders: dict[tuple[str, ...], tuple[str, ...]] = {}
     seen: set[str] = set()
     for family in group:
@@ -176,8 +181,7 @@ def gauge(name: str, documentation: str, labels: Sequence[str],
     without comparing). ValueError for a name or label name the text format does not allow."""
     if not _METRIC_NAME.fullmatch(name) or not all(_LABEL_NAME.fullmatch(label) for label in labels):
         raise ValueError(f"not a legacy metric or label name: {name} {list(labels)}")
-    documentation = documentation.replace("\\", r"\\").replace("\n", r"\n")
-    header = f"# HELP {name} {documentation}\n# TYPE {name} gauge\n".encode()
+    header = _header(name, documentation, "gauge").encode()
     inner = ",".join(f'{labels[i]}="{{{i}}}"' for i in sorted(range(len(labels)), key=labels.__getitem__))
     template = f"{name}{{{{{inner}}}}}" if labels else name  # e.g. 'x{{a="{1}",b="{0}"}}'
     values: dict[str, float] = {}
