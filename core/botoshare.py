@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from botocore import loaders, utils
@@ -91,9 +92,16 @@ def adopt(client: Any) -> None:
     share_tls(client)
     resolver = client._ruleset_resolver
     if resolver is not None:  # the endpoint rules, parsed into objects for each client (S3's: over 1,000 rules)
-        with _lock:
-            resolver._provider = _endpoint_rules.setdefault(client.meta.service_model.service_name,
-                                                            resolver._provider)
+        own = resolver._provider
+        resolver._provider = _once(_endpoint_rules, client.meta.service_model.service_name, lambda: own)
+
+
+def _once(cache: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
+    """``cache[key]``, made by ``make()`` the first time (under the module's lock)."""
+    with _lock:
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
 
 
 @functools.cache
@@ -103,21 +111,12 @@ def install() -> None:
     load_model, make_class = ClientCreator._load_service_model, ClientCreator._create_client_class
 
     def shared_model(self: ClientCreator, service_name: str, api_version: str | None = None) -> Any:
-        if self._loader is not loader():
-            return load_model(self, service_name, api_version)
-        with _lock:
-            key = (service_name, api_version)
-            if key not in _models:
-                _models[key] = load_model(self, service_name, api_version)
-            return _models[key]
+        make = functools.partial(load_model, self, service_name, api_version)
+        return _once(_models, (service_name, api_version), make) if self._loader is loader() else make()
 
     def shared_class(self: ClientCreator, service_name: str, service_model: Any) -> type:
-        if self._loader is not loader():
-            return make_class(self, service_name, service_model)
-        with _lock:
-            if service_name not in _classes:
-                _classes[service_name] = make_class(self, service_name, service_model)
-            return _classes[service_name]
+        make = functools.partial(make_class, self, service_name, service_model)
+        return _once(_classes, service_name, make) if self._loader is loader() else make()
 
     ClientCreator._load_service_model = shared_model  # type: ignore[method-assign]
     ClientCreator._create_client_class = shared_class  # type: ignore[method-assign]
