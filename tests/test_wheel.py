@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import CHECKOUT
+from helpers import CHECKOUT, free_port
 
 from docqet_monitor.dashboards import build
+from docqet_monitor.exporters import health
 
 pytestmark = pytest.mark.timeout(1200)  # the module fixture's install counts against the first test
 
@@ -43,6 +44,7 @@ class Installed:
     site_packages: Path
     work: Path  # the empty directory the commands ran in
     without_extra: subprocess.CompletedProcess[str]  # `demo` once moto was uninstalled
+    health: subprocess.CompletedProcess[str]  # the image's health check, asking a port nothing serves
     results: dict[tuple[str, ...], subprocess.CompletedProcess[str]]
     before: dict[str, tuple[int, int]]  # the venv's files (size, mtime) before the commands
     after: dict[str, tuple[int, int]]
@@ -100,10 +102,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
                                   env=env).stdout.strip())
     before = _snapshot(venv)
     results = {args: command(args) for args in COMMANDS}
+    env[health.URL_ENV] = f"http://127.0.0.1:{free_port()}/healthz"
+    unhealthy = command(("-m", "docqet_monitor.exporters.health"))
     after = _snapshot(venv)
     _checked([*pip, "uninstall", "--quiet", "--yes", "moto"], env=pip_env)
     without_extra = command(("demo", "--once", "--port", "0"))
-    return Installed(wheel, venv, site_packages, work, without_extra, results, before, after)
+    return Installed(wheel, venv, site_packages, work, without_extra, unhealthy, results, before, after)
 
 
 def test_the_wheel_has_one_top_level_import_name_and_every_module(installed: Installed) -> None:
@@ -126,6 +130,12 @@ def test_without_the_extra_the_demo_says_how_to_install_it(installed: Installed)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == ("Error: the demo needs the `demo` extra (moto's AWS emulator): "
                                    "pip install 'docqet-monitor[demo]' (in a checkout: `make demo`)")
+
+
+def test_the_health_check_runs_from_the_wheel(installed: Installed) -> None:
+    done = installed.health
+    assert done.returncode == 1 and done.stderr.startswith("unhealthy: cannot reach http://127.0.0.1:"), done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
