@@ -40,6 +40,7 @@ COMMANDS = (
 @dataclass
 class Installed:
     wheel: Path
+    build_log: str  # what the build backend said
     venv: Path
     site_packages: Path
     work: Path  # the empty directory the commands ran in
@@ -78,8 +79,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     source = tmp / "source"
     shutil.copytree(CHECKOUT.root, source, ignore=shutil.ignore_patterns(*NOT_PACKAGED))
     pip_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    _checked([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp / "dist"),
-              str(source)], env=pip_env)
+    built = _checked([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp / "dist"),
+                      str(source)], env=pip_env)
     (wheel,) = (tmp / "dist").glob("docqet_monitor-*.whl")
     venv = tmp / "venv"
     _checked([sys.executable, "-m", "venv", "--without-pip", str(venv)], env=pip_env)
@@ -107,7 +108,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     after = _snapshot(venv)
     _checked([*pip, "uninstall", "--quiet", "--yes", "moto"], env=pip_env)
     without_extra = command(("demo", "--once", "--port", "0"))
-    return Installed(wheel, venv, site_packages, work, without_extra, unhealthy, results, before, after)
+    return Installed(wheel, built.stdout + built.stderr, venv, site_packages, work, without_extra, unhealthy, results,
+                     before, after)
 
 
 def test_the_wheel_has_one_top_level_import_name_and_every_module(installed: Installed) -> None:
@@ -123,6 +125,14 @@ def test_the_wheel_has_one_top_level_import_name_and_every_module(installed: Ins
     installed_record = (installed.site_packages / info / "RECORD").read_text().splitlines()
     tops = {line.split(",")[0].split("/")[0] for line in installed_record}
     assert tops == {"docqet_monitor", info, ".."}  # ..: the docqet-monitor script in the venv's bin/
+
+
+def test_the_build_backend_warns_of_nothing(installed: Installed) -> None:
+    """setuptools' warnings are tomorrow's build errors: a deprecated pyproject key, data it cannot place."""
+    assert "Warning" not in installed.build_log, installed.build_log[-3000:]
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        metadata = wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
 
 
 def test_without_the_extra_the_demo_says_how_to_install_it(installed: Installed) -> None:
