@@ -22,6 +22,7 @@ botocore installed.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -43,8 +44,10 @@ class _Loader(loaders.Loader):
     """botocore's data loader, with the service models' documentation emptied once loaded (about a fifth of their
     memory; it only ever makes docstrings; the keys stay, botocore reads some of them)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, data_path: str | None = None) -> None:
+        # as botocore's own loaders.create_loader: $AWS_DATA_PATH's folders are searched before botocore's data
+        super().__init__(extra_search_paths=[os.path.expanduser(os.path.expandvars(path))
+                                             for path in data_path.split(os.pathsep)] if data_path else None)
         self._undocumented: set[int] = set()  # the models (cached by botocore, never freed) already left out
 
     def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
@@ -70,8 +73,9 @@ def _drop_documentation(node: Any) -> None:
 @functools.cache
 def loader() -> loaders.Loader:
     """The process's one botocore data loader (service models, endpoint rules): the files never change while it
-    runs, and each session's own loader would parse and keep its own copy (about 25 MB each)."""
-    return _Loader()
+    runs, and each session's own loader would parse and keep its own copy (about 25 MB each). It searches
+    ``$AWS_DATA_PATH`` first, as a session's own loader would."""
+    return _Loader(os.environ.get("AWS_DATA_PATH"))
 
 
 @functools.cache

@@ -5,12 +5,17 @@ resolved endpoints of hundreds of clients cached, and one TLS context for all cl
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.endpoint_provider import EndpointProvider
 from botocore.exceptions import SSLError
+from botocore.loaders import Loader
 from fakeaws import fake_aws
 from helpers import certificate
 
@@ -151,3 +156,20 @@ def test_clients_of_one_service_share_endpoint_rules_and_exception_classes(moto_
     for client in s3:  # each still resolves its own region's endpoint and raises its modelled errors
         with pytest.raises(client.exceptions.NoSuchBucket):
             client.get_bucket_versioning(Bucket="docqet-nothing-here")
+
+
+def test_the_shared_loader_searches_aws_data_path_first(tmp_path: Path) -> None:
+    """A model in ``$AWS_DATA_PATH`` (a newer or patched one) is the one the exporter's clients use, as with a
+    session's own loader; without the variable botocore's own."""
+    model = Loader().load_service_model("sts", "service-2")
+    model["operations"]["DocqetPing"] = {"name": "DocqetPing", "http": {"method": "POST", "requestUri": "/"}}
+    folder = tmp_path / "models" / "sts" / model["metadata"]["apiVersion"]
+    folder.mkdir(parents=True)
+    (folder / "service-2.json").write_text(json.dumps(model))
+    probe = ("from docqet_monitor.core.aws import Aws; "
+             "print('DocqetPing' in Aws().client('sts', 'eu-west-1').meta.service_model.operation_names)")
+    env = {k: v for k, v in os.environ.items() if k != "AWS_DATA_PATH"}
+    answers = [subprocess.run([sys.executable, "-c", probe], env=e, capture_output=True, text=True, check=True,
+                              timeout=120).stdout.strip()
+               for e in ({**env, "AWS_DATA_PATH": f"{tmp_path / 'nowhere'}{os.pathsep}{tmp_path / 'models'}"}, env)]
+    assert answers == ["True", "False"]
