@@ -402,6 +402,7 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
     front = Front(exp, sock, web, on_exit=stop.set)
     with sock:  # the front's from now on
         front.start()
+    exp.stats.watch_processes({"exporter": os.getpid(), "front": front.pid})
     url = f"{'https' if web and web.tls else 'http'}://{host}:{bound}"
     announce(url)
     exp.start()

@@ -1,12 +1,14 @@
-"""The exporter's own metrics: collector health and what the AWS calls cost."""
+"""The exporter's own metrics: collector health, what the AWS calls cost, and its processes' CPU and memory."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
 
 # USD per unit, from the AWS price list (us-east-1).
 GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1000
@@ -22,6 +24,13 @@ METRIC_NAMES = (
     "docqet_exporter_aws_requests_total",
     "docqet_exporter_aws_request_errors_total",
     "docqet_exporter_aws_estimated_cost_usd_total",
+    # the standard process metrics of prometheus_client, one series per process of `exporter serve` (Linux;
+    # not process_virtual_memory_bytes: a thread's stack reserves 8 MB of it, and a refresh runs hundreds)
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_start_time_seconds",
+    "process_open_fds",
+    "process_max_fds",
 )
 
 
@@ -51,6 +60,33 @@ class Stats:
     collectors: dict[str, CollectorState] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # account id -> name
     shard: str = ""  # "K/N" when sharded: a `shard` label on the self-metrics (not on account_info: shard 1's)
+    _processes: dict[str, ProcessCollector] = field(default_factory=dict, repr=False)
+    _process_families: list[Metric] = field(default_factory=list, repr=False)
+
+    def watch_processes(self, pids: Mapping[str, int]) -> None:
+        """Export the CPU, memory and file descriptors of these processes (name -> pid; the ``process`` label),
+        as read by :meth:`sample_processes`."""
+        with self._lock:
+            self._processes = {name: ProcessCollector(pid=lambda pid=pid: pid, registry=None)
+                               for name, pid in pids.items()}
+        self.sample_processes()
+
+    def sample_processes(self) -> bool:
+        """Read the watched processes' /proc now (nothing on a system without it; a process that has ended has no
+        series); the next :meth:`families` carry it. Whether any process is watched."""
+        extra = ["process", "shard"] if self.shard else ["process"]
+        merged: dict[str, Metric] = {}
+        for name, collector in self._processes.items():
+            for family in collector.collect():
+                if family.name == "process_virtual_memory_bytes":
+                    continue
+                kind = CounterMetricFamily if family.type == "counter" else GaugeMetricFamily
+                out = merged.setdefault(family.name, kind(family.name, family.documentation, labels=extra))
+                for sample in family.samples:
+                    out.add_metric([name, self.shard] if self.shard else [name], sample.value)
+        with self._lock:
+            self._process_families = list(merged.values())
+        return bool(self._processes)
 
     def name_account(self, account: str, name: str) -> None:
         """Name an AWS account in ``docqet_exporter_account_info`` (the first name given wins)."""
@@ -156,4 +192,4 @@ class Stats:
                                        "Estimated AWS charges of the exporter's own API calls, in USD.",
                                        labels=extra)
             cost.add_metric(more, self.cost_usd)
-            return [build, accounts, up, last, duration, requests, errors, cost]
+            return [build, accounts, up, last, duration, requests, errors, cost, *self._process_families]

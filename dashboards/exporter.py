@@ -1,4 +1,5 @@
-"""Exporter health: collectors, scrape, AWS requests and errors by operation, the exporter's own AWS bill."""
+"""Exporter health: collectors, scrape, AWS requests and errors by operation, the exporter's own AWS bill, its
+processes' CPU and memory."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ _AGE = "time() - docqet_exporter_collector_last_success_timestamp_seconds"
 # sharded exporters (--shard K/N) label their self-metrics with shard="K/N"; unsharded the label is absent
 # and Grafana writes nothing for it
 _BY_COLLECTOR = "{{collector}} {{shard}}"
+_JOB = '{job="docqet-monitor"}'  # the process metrics' names are every client library's: the exporter's job only
+_BY_PROCESS = "{{process}} {{shard}}"
 
 
 def build(t: Thresholds) -> G.Dashboard:
@@ -52,6 +55,22 @@ def build(t: Thresholds) -> G.Dashboard:
             S.timeseries("Estimated API spend (daily rate)", [
                 S.Query("sum by (shard) (rate(docqet_exporter_aws_estimated_cost_usd_total[$__rate_interval])) * 86400",
                         "USD per day {{shard}}")], S.USD, w=16),
+        ]),
+        S.Row("Processes", [
+            S.timeseries("CPU", [S.Query(f"sum by (process, shard) (rate(process_cpu_seconds_total{_JOB}"
+                                         "[$__rate_interval]))", _BY_PROCESS)], S.PERCENT_RATIO, w=8,
+                         description="CPU time per second of the exporter's two processes (exporter: the "
+                                     "collectors; front: the HTTP server), 100 % = one core. The exporter "
+                                     "process's Python code runs on one core at a time: near 100 % its refreshes "
+                                     "are bound by its own CPU, not by AWS; run more shards (docs: Scaling out)."),
+            S.timeseries("Resident memory", [S.Query(f"process_resident_memory_bytes{_JOB}", _BY_PROCESS)],
+                         S.BYTES, w=8, description="Resident memory of each process; the container's memory "
+                                                   "limit must hold both."),
+            S.timeseries("File descriptors in use", [
+                S.Query(f"process_open_fds{_JOB} / process_max_fds{_JOB}", _BY_PROCESS)], S.PERCENT_RATIO, w=4,
+                description="Open file descriptors of the process's limit (sockets to AWS, scrapes)."),
+            S.timeseries("Uptime", [S.Query(f"time() - process_start_time_seconds{_JOB}", _BY_PROCESS)],
+                         S.SECONDS, w=4, description="Since each process started: a drop is a restart."),
         ]),
         S.Row("Build", [
             S.table("Exporter versions", [S.Query("docqet_exporter_build_info")], hide=("Time", "Value", "__name__"),

@@ -284,9 +284,11 @@ class Exporter:
             self._gc_before = None
 
     def check(self) -> None:
-        """One watchdog pass: re-render the self-metrics when a collector went stale (or recovered); started
-        (:meth:`start`), once every collector has refreshed once: :func:`steady_gc`."""
-        if self.stats.check_stale(self._clock()):
+        """One watchdog pass: re-render the self-metrics when a collector went stale (or recovered) and, when
+        processes are watched (``exporter serve``), with their CPU and memory read now; started (:meth:`start`),
+        once every collector has refreshed once: :func:`steady_gc`."""
+        stale_changed = self.stats.check_stale(self._clock())
+        if self.stats.sample_processes() or stale_changed:
             self._swap_snapshot()
         if self._threads and self._gc_before is None and self.stats.ready():
             self._gc_before = steady_gc()

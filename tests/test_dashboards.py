@@ -185,8 +185,14 @@ UNIT_BY_SUFFIX = {"_bytes": style.BYTES, "_seconds": style.SECONDS, "_ratio": st
 
 
 def test_units_follow_the_metric_names() -> None:
-    """A panel showing a plain ``*_bytes``/``*_seconds``/``*_ratio``/``*_usd`` metric uses that unit."""
+    """A panel showing a plain ``*_bytes``/``*_seconds``/``*_ratio``/``*_usd`` metric uses that unit; the rate of a
+    ``*_seconds_total`` counter (CPU seconds a second) is a ratio."""
     from docqet_monitor.core.promql import metric_names
+
+    def suffix(expr: str, name: str) -> str | None:
+        if name.endswith("_seconds_total") and "rate(" in expr:
+            return "_ratio"
+        return next((s for s in UNIT_BY_SUFFIX if name.removesuffix("_total").endswith(s)), None)
 
     checked = 0
     for model in built().values():
@@ -194,8 +200,7 @@ def test_units_follow_the_metric_names() -> None:
             exprs = [t["expr"] for t in p["targets"]]
             if p["type"] not in ("timeseries", "stat") or any("/" in e or "count(" in e for e in exprs):
                 continue
-            suffixes = {s for e in exprs for name in metric_names(e) for s in UNIT_BY_SUFFIX
-                        if name.removesuffix("_total").endswith(s)}
+            suffixes = {suffix(e, name) for e in exprs for name in metric_names(e)} - {None}
             if len(suffixes) == 1:
                 assert p["fieldConfig"]["defaults"]["unit"] == UNIT_BY_SUFFIX[suffixes.pop()], p["title"]
                 checked += 1

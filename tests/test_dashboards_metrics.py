@@ -6,6 +6,7 @@ config and rules, scrapes that exporter and every dashboard query returns data."
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ def exporter_run(moto_endpoint: str, qdrant_urls: tuple[str, str], tmp_path: Pat
     stats = Stats(version=__version__)
     aws = FaultyAws(settings=config.aws, stats=stats, fault=every_nth(3, throttled))
     exporter = Exporter(collectors.build(config, aws), stats)
+    stats.watch_processes({"exporter": os.getpid()})  # as `exporter serve` does (its front aside)
     results = exporter.refresh_all()
     assert results == {"ecs": True, "rds": True, "elasticache": True, "alb": True, "s3": True, "aurora_global": True,
                        "cloudfront": True, "route53": True, "apigateway": True, "waf": True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,7 @@ def test_self_metrics_are_the_declared_names() -> None:
     s.record_run("ecs", True, 1.0, 0.5)
     s.count_request("ecs", "ListClusters", "ThrottlingException")
     s.add_cost(0.01)
+    s.watch_processes({"exporter": os.getpid()})  # `exporter serve`'s processes: the standard process metrics
     assert sample_names(render(s.families())) == set(stats.METRIC_NAMES)
     assert promtool_findings(render(s.families())) == ""
 

@@ -246,6 +246,31 @@ def test_serve_answers_through_its_front_and_stops_both_on_sigterm(served: Any) 
     assert _gone(front)
 
 
+def test_serve_exports_the_cpu_and_memory_of_its_two_processes(served: Any) -> None:
+    proc, url, front = served()
+
+    def processes() -> dict[str, dict[str, float]] | None:
+        text = requests.get(f"{url}/metrics", headers={"Accept-Encoding": "identity"}, timeout=5).text
+        found: dict[str, dict[str, float]] = {}
+        for (name, labels), value in exposition_samples(text).items():
+            if name.startswith("process_"):
+                found.setdefault(dict(labels)["process"], {})[name] = value
+        return found or None
+
+    found = _poll("the process metrics", processes)
+    assert found.keys() == {"exporter", "front"}
+    for process in found.values():
+        assert process.keys() == {"process_cpu_seconds_total", "process_resident_memory_bytes",
+                                  "process_start_time_seconds", "process_open_fds", "process_max_fds"}
+    for name, pid in (("exporter", proc.pid), ("front", front)):  # each series is its own process's
+        vm_rss = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if line.startswith("VmRSS:")).split()[1]) * 1024
+        assert 0.5 < found[name]["process_resident_memory_bytes"] / vm_rss < 2
+        assert found[name]["process_open_fds"] == pytest.approx(len(os.listdir(f"/proc/{pid}/fd")), abs=10)
+    assert found["front"]["process_start_time_seconds"] >= found["exporter"]["process_start_time_seconds"]
+    assert found["exporter"]["process_cpu_seconds_total"] > 0.2  # it imported botocore and ran a refresh
+
+
 def test_sigterm_to_the_front_alone_stops_the_exporter_cleanly(served: Any) -> None:
     proc, _, front = served()
     os.kill(front, signal.SIGTERM)

@@ -3,12 +3,16 @@ clamped (no overflow), and the watchdog marks a collector down and not ready aft
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
-from helpers import exposition_samples
+from helpers import exposition_samples, poll
 
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters.metrics import Collection
@@ -133,3 +137,45 @@ def test_readyz_says_why_it_is_not_ready() -> None:
         httpd.server_close()
     assert response.status_code == 503
     assert response.text == "not ready: a: first refresh pending\n"
+
+
+def _process_samples(exporter: Exporter, name: str) -> dict[str, float]:
+    """process -> value of one process family in the exporter's snapshot (the labels checked on the way)."""
+    found = {}
+    for (sample, labels), value in exposition_samples(exporter.snapshot().body.decode()).items():
+        if sample == name:
+            assert dict(labels).keys() == {"process", "shard"} and dict(labels)["shard"] == "2/3"
+            found[dict(labels)["process"]] = value
+    return found
+
+
+def test_the_watchdog_reads_the_watched_processes_cpu_and_memory_every_pass() -> None:
+    burn = "import time\nend = time.time() + 120\nwhile time.time() < end: pass"
+    burner = subprocess.Popen([sys.executable, "-c", burn])
+    try:
+        stats = Stats(shard="2/3")
+        exporter = Exporter([Counting("a", 60)], stats)
+        exporter.check()
+        assert not _process_samples(exporter, "process_cpu_seconds_total")  # only `exporter serve` watches them
+        stats.watch_processes({"exporter": os.getpid(), "burner": burner.pid})
+        exporter.check()
+        assert _process_samples(exporter, "process_start_time_seconds").keys() == {"exporter", "burner"}
+        rss = _process_samples(exporter, "process_resident_memory_bytes")
+        vm_rss = int(next(line for line in Path("/proc/self/status").read_text().splitlines()
+                          if line.startswith("VmRSS:")).split()[1]) * 1024
+        assert 0.5 < rss["exporter"] / vm_rss < 2 and rss["burner"] > 1e6
+        assert 0 < _process_samples(exporter, "process_open_fds")["burner"] < 100
+        first = _process_samples(exporter, "process_cpu_seconds_total")["burner"]
+
+        def burnt_more() -> bool | None:
+            exporter.check()
+            return _process_samples(exporter, "process_cpu_seconds_total")["burner"] > first or None
+
+        assert poll("the burner's CPU seconds grow", burnt_more, 30)
+        burner.kill()
+        burner.wait()
+        exporter.check()  # an ended process has no series; the others stay
+        assert _process_samples(exporter, "process_max_fds").keys() == {"exporter"}
+    finally:
+        burner.kill()
+        burner.wait()
