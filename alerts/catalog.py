@@ -574,6 +574,16 @@ EXPORTER_RULES: tuple[AlertRule, ...] = (
         for_="5m", thresholds={"threshold": 900, "cost_threshold": 14 * 3600},
     ),
     AlertRule(
+        name="ExporterCpuSaturated", severity="warning",
+        summary="The docqet-monitor exporter is bound by its own CPU",
+        description="The exporter process of {{ $labels.instance }} has used {{ $value | humanizePercentage }} of "
+                    "a core for 30 minutes: its refreshes wait for its CPU, not for AWS. Shard it "
+                    "(exporter serve --shard K/N).",
+        runbook="exporter/cpu-saturated", dashboard=EXPORTER, panel="CPU",
+        expr='rate(process_cpu_seconds_total{job="docqet-monitor", process="exporter"}[5m]) > {threshold}',
+        for_="30m", thresholds={"threshold": 0.9},
+    ),
+    AlertRule(
         name="ExporterTargetDown", severity="critical",
         summary="Prometheus cannot scrape the docqet-monitor exporter",
         description="Scrapes of {{ $labels.instance }} fail: no AWS, Qdrant or cost metric arrives and the "

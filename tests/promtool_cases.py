@@ -68,6 +68,7 @@ DIST = _Labels({"account": ACCOUNT, "distribution": "E2QWRUHEXAMPLE"})
 CHECK = _Labels({"account": ACCOUNT, "health_check": "hc-1"})
 STAGE = _Labels({"account": ACCOUNT, "region": "eu-west-1", "api": "docqet-public", "stage": "prod"})
 ACL = _Labels({"account": ACCOUNT, "region": "global", "web_acl": "docqet-edge", "rule": "ALL"})
+EXPORTER_CPU = 'process_cpu_seconds_total{job="docqet-monitor",instance="exporter:19842",process="exporter"}'
 _CHECK_INFO = {"name": "docqet-app", "target": "https://app.docqet.example:443/healthz"}
 
 
@@ -283,6 +284,15 @@ CASES: dict[str, list[Case]] = {
              "19m", note="pending"),
         Case({'docqet_exporter_collector_last_success_timestamp_seconds{collector="ecs"}': "0+60x30"}, "25m",
              note="refreshing every minute"),
+    ],
+    "ExporterCpuSaturated": [
+        Case({EXPORTER_CPU: "0+57x60"}, "40m", [{"job": "docqet-monitor", "instance": "exporter:19842",
+                                                  "process": "exporter"}], note="0.95 of a core for over 30m"),
+        Case({EXPORTER_CPU: "0+57x60"}, "30m", note="pending: the rate exists from the second sample"),
+        Case({EXPORTER_CPU: "0+48x60"}, "40m", note="0.8 of a core"),
+        Case({EXPORTER_CPU.replace('process="exporter"', 'process="front"'): "0+60x60",
+              'process_cpu_seconds_total{job="prometheus",instance="prometheus:9090"}': "0+60x60"}, "40m",
+             note="the HTTP front, another job's process"),
     ],
     "ExporterTargetDown": [
         Case({'up{job="docqet-monitor",instance="exporter:19842"}': "0x10"}, "5m",
