@@ -852,7 +852,7 @@ def describe(row: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--latency-ms", type=float, default=50.0, help="injected latency per AWS call")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"rows to run, of {', '.join(ROWS)}")
     parser.add_argument("--shards", default="1,2,4", help="shard counts to run each row with")
