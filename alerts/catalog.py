@@ -577,10 +577,15 @@ EXPORTER_RULES: tuple[AlertRule, ...] = (
         name="ExporterCpuSaturated", severity="warning",
         summary="The docqet-monitor exporter is bound by its own CPU",
         description="The exporter process of {{ $labels.instance }} has used {{ $value | humanizePercentage }} of "
-                    "a core for 30 minutes: its refreshes wait for its CPU, not for AWS. Shard it "
-                    "(exporter serve --shard K/N).",
+                    "the CPU it can use (one core, or its container's limit when that is less) for 30 minutes: "
+                    "its refreshes wait for its CPU, not for AWS. Shard it (exporter serve --shard K/N).",
         runbook="exporter/cpu-saturated", dashboard=EXPORTER, panel="CPU",
-        expr='rate(process_cpu_seconds_total{job="docqet-monitor", process="exporter"}[5m]) > {threshold}',
+        # one core at most (one Python process), less under a known container limit (the build info's 1 without)
+        expr='rate(process_cpu_seconds_total{job="docqet-monitor", process="exporter"}[5m])'
+             " / on (job, instance) group_left ()"
+             ' (clamp_max(docqet_exporter_cpu_limit_cores{job="docqet-monitor"}, 1)'
+             ' or on (job, instance) docqet_exporter_build_info{job="docqet-monitor"} * 0 + 1)'
+             " > {threshold}",
         for_="30m", thresholds={"threshold": 0.9},
     ),
     AlertRule(

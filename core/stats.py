@@ -24,6 +24,7 @@ METRIC_NAMES = (
     "docqet_exporter_aws_requests_total",
     "docqet_exporter_aws_request_errors_total",
     "docqet_exporter_aws_estimated_cost_usd_total",
+    "docqet_exporter_cpu_limit_cores",
     # the standard process metrics of prometheus_client, one series per process of `exporter serve` (Linux;
     # not process_virtual_memory_bytes: a thread's stack reserves 8 MB of it, and a refresh runs hundreds)
     "process_cpu_seconds_total",
@@ -60,6 +61,7 @@ class Stats:
     collectors: dict[str, CollectorState] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # account id -> name
     shard: str = ""  # "K/N" when sharded: a `shard` label on the self-metrics (not on account_info: shard 1's)
+    cpu_limit: float | None = None  # cores the container may use, when known (exporters/cpulimit.py)
     _processes: dict[str, ProcessCollector] = field(default_factory=dict, repr=False)
     _process_families: list[Metric] = field(default_factory=list, repr=False)
 
@@ -192,4 +194,9 @@ class Stats:
                                        "Estimated AWS charges of the exporter's own API calls, in USD.",
                                        labels=extra)
             cost.add_metric(more, self.cost_usd)
-            return [build, accounts, up, last, duration, requests, errors, cost, *self._process_families]
+            limit = GaugeMetricFamily("docqet_exporter_cpu_limit_cores",
+                                      "CPU the exporter's container may use, in cores (its ECS task's or cgroup's "
+                                      "quota); absent when none is known.", labels=extra)
+            if self.cpu_limit is not None:
+                limit.add_metric(more, self.cpu_limit)
+            return [build, accounts, up, last, duration, requests, errors, cost, limit, *self._process_families]

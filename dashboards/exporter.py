@@ -57,12 +57,15 @@ def build(t: Thresholds) -> G.Dashboard:
                         "USD per day {{shard}}")], S.USD, w=16),
         ]),
         S.Row("Processes", [
-            S.timeseries("CPU", [S.Query(f"sum by (process, shard) (rate(process_cpu_seconds_total{_JOB}"
-                                         "[$__rate_interval]))", _BY_PROCESS)], S.PERCENT_RATIO, w=8,
-                         description="CPU time per second of the exporter's two processes (exporter: the "
-                                     "collectors; front: the HTTP server), 100 % = one core. The exporter "
-                                     "process's Python code runs on one core at a time: near 100 % its refreshes "
-                                     "are bound by its own CPU, not by AWS; run more shards (docs: Scaling out)."),
+            S.timeseries("CPU", [
+                S.Query(f"sum by (process, shard) (rate(process_cpu_seconds_total{_JOB}[$__rate_interval]))",
+                        _BY_PROCESS),
+                S.Query("docqet_exporter_cpu_limit_cores", "limit {{shard}}")], S.PERCENT_RATIO, w=8,
+                description="CPU time per second of the exporter's two processes (exporter: the collectors; "
+                            "front: the HTTP server), 100 % = one core, and the container's CPU limit when one "
+                            "is known. The exporter process's Python code runs on one core at a time: near 100 % "
+                            "(or near the limit) its refreshes are bound by its own CPU, not by AWS; run more "
+                            "shards (docs: Scaling out)."),
             S.timeseries("Resident memory", [S.Query(f"process_resident_memory_bytes{_JOB}", _BY_PROCESS)],
                          S.BYTES, w=8, description="Resident memory of each process; the container's memory "
                                                    "limit must hold both."),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aws_limits import AwsLimits
@@ -19,7 +22,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "DOCQET_MONITOR_CONFIG",
                 "DOCQET_MONITOR_ROOT", "QDRANT_URL",
                 "QDRANT_API_KEY", "GRAFANA_URL", "GRAFANA_TOKEN", "SENTRY_DSN", "SENTRY_AUTH_TOKEN",
-                "SENTRY_URL", "SENTRY_ORG", "SENTRY_PROJECTS", "PAGERDUTY_ROUTING_KEY"):
+                "SENTRY_URL", "SENTRY_ORG", "SENTRY_PROJECTS", "PAGERDUTY_ROUTING_KEY", "AWS_DATA_PATH",
+                "ECS_CONTAINER_METADATA_URI_V4"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -85,3 +89,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)  # stable: keeps the rest
+
+
+@pytest.fixture
+def ecs_metadata() -> Iterator[tuple[str, dict[str, object]]]:
+    """A stand-in for the ECS task metadata endpoint v4: its URI and the task document it answers at /task."""
+    task: dict[str, object] = {"Limits": {"CPU": 0.25, "Memory": 512}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(task).encode() if self.path == "/v4/abc/task" else b"{}"
+            self.send_response(200 if self.path == "/v4/abc/task" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v4/abc", task
+    server.shutdown()
+    server.server_close()

@@ -69,6 +69,9 @@ CHECK = _Labels({"account": ACCOUNT, "health_check": "hc-1"})
 STAGE = _Labels({"account": ACCOUNT, "region": "eu-west-1", "api": "docqet-public", "stage": "prod"})
 ACL = _Labels({"account": ACCOUNT, "region": "global", "web_acl": "docqet-edge", "rule": "ALL"})
 EXPORTER_CPU = 'process_cpu_seconds_total{job="docqet-monitor",instance="exporter:19842",process="exporter"}'
+EXPORTER_BUILD = 'docqet_exporter_build_info{job="docqet-monitor",instance="exporter:19842",version="0.2.0"}'
+EXPORTER_LIMIT = 'docqet_exporter_cpu_limit_cores{job="docqet-monitor",instance="exporter:19842"}'
+EXPORTER_CPU_ALERT = {"job": "docqet-monitor", "instance": "exporter:19842", "process": "exporter"}
 _CHECK_INFO = {"name": "docqet-app", "target": "https://app.docqet.example:443/healthz"}
 
 
@@ -286,11 +289,17 @@ CASES: dict[str, list[Case]] = {
              note="refreshing every minute"),
     ],
     "ExporterCpuSaturated": [
-        Case({EXPORTER_CPU: "0+57x60"}, "40m", [{"job": "docqet-monitor", "instance": "exporter:19842",
-                                                  "process": "exporter"}], note="0.95 of a core for over 30m"),
-        Case({EXPORTER_CPU: "0+57x60"}, "30m", note="pending: the rate exists from the second sample"),
-        Case({EXPORTER_CPU: "0+48x60"}, "40m", note="0.8 of a core"),
-        Case({EXPORTER_CPU.replace('process="exporter"', 'process="front"'): "0+60x60",
+        Case({EXPORTER_CPU: "0+57x60", EXPORTER_BUILD: "1x60"}, "40m", [EXPORTER_CPU_ALERT],
+             note="0.95 of a core for over 30m, no limit known"),
+        Case({EXPORTER_CPU: "0+57x60", EXPORTER_BUILD: "1x60"}, "30m", note="pending: the rate needs two samples"),
+        Case({EXPORTER_CPU: "0+48x60", EXPORTER_BUILD: "1x60"}, "40m", note="0.8 of a core"),
+        Case({EXPORTER_CPU: "0+14.4x60", EXPORTER_BUILD: "1x60", EXPORTER_LIMIT: "0.25x60"}, "40m",
+             [EXPORTER_CPU_ALERT], note="0.24 of a core under a limit of 0.25: 96 %"),
+        Case({EXPORTER_CPU: "0+12x60", EXPORTER_BUILD: "1x60", EXPORTER_LIMIT: "0.25x60"}, "40m",
+             note="0.2 of a core under a limit of 0.25: 80 %"),
+        Case({EXPORTER_CPU: "0+57x60", EXPORTER_BUILD: "1x60", EXPORTER_LIMIT: "4x60"}, "40m",
+             [EXPORTER_CPU_ALERT], note="a limit above one core: one process still has one"),
+        Case({EXPORTER_CPU.replace('process="exporter"', 'process="front"'): "0+60x60", EXPORTER_BUILD: "1x60",
               'process_cpu_seconds_total{job="prometheus",instance="prometheus:9090"}': "0+60x60"}, "40m",
              note="the HTTP front, another job's process"),
     ],

@@ -69,7 +69,8 @@ def exporter_run(moto_endpoint: str, qdrant_urls: tuple[str, str], tmp_path: Pat
     stats = Stats(version=__version__)
     aws = FaultyAws(settings=config.aws, stats=stats, fault=every_nth(3, throttled))
     exporter = Exporter(collectors.build(config, aws), stats)
-    stats.watch_processes({"exporter": os.getpid()})  # as `exporter serve` does (its front aside)
+    stats.watch_processes({"exporter": os.getpid()})  # as `exporter serve` does (its front aside), in a
+    stats.cpu_limit = 1.0  # container with a CPU limit
     results = exporter.refresh_all()
     assert results == {"ecs": True, "rds": True, "elasticache": True, "alb": True, "s3": True, "aurora_global": True,
                        "cloudfront": True, "route53": True, "apigateway": True, "waf": True,
