@@ -25,6 +25,7 @@ SERIES = {
     "docqet_exporter_aws_request_errors_total{{service='ecs',operation='ListClusters',code='Throttling',"
     "shard={s!r}}}": "0+60x10",
     "docqet_exporter_aws_estimated_cost_usd_total{{shard={s!r}}}": "0+1x10",
+    "docqet_exporter_cpu_limit_cores{{shard={s!r}}}": "0.5x10",
 }
 VALUES = {"service": "ecs", "operation": "ListClusters", "code": "Throttling"}
 
