@@ -33,7 +33,7 @@ from docqet_monitor.demo import cost_qdrant as demo_cost_qdrant
 from docqet_monitor.demo import edge as demo_edge
 from docqet_monitor.demo import stack as demo_stack
 from docqet_monitor.exporters import collectors as collector_registry
-from docqet_monitor.exporters import cpulimit, webconfig
+from docqet_monitor.exporters import limits, webconfig
 from docqet_monitor.exporters.front import Front
 from docqet_monitor.exporters.server import Exporter, limit_malloc_arenas, listen
 
@@ -403,7 +403,8 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
     with sock:  # the front's from now on
         front.start()
     exp.stats.watch_processes({"exporter": os.getpid(), "front": front.pid})
-    exp.stats.cpu_limit = cpulimit.cpu_limit()
+    container = limits.read()
+    exp.stats.cpu_limit, exp.stats.memory_limit = container.cpu_cores, container.memory_bytes
     url = f"{'https' if web and web.tls else 'http'}://{host}:{bound}"
     announce(url)
     exp.start()

@@ -589,6 +589,17 @@ EXPORTER_RULES: tuple[AlertRule, ...] = (
         for_="30m", thresholds={"threshold": 0.9},
     ),
     AlertRule(
+        name="ExporterMemoryNearLimit", severity="warning",
+        summary="The docqet-monitor exporter is close to its container's memory limit",
+        description="The exporter's two processes on {{ $labels.instance }} hold {{ $value | humanizePercentage }} "
+                    "of their container's memory limit: above it the container is killed and restarted, and "
+                    "every series is missing until the first refresh ends.",
+        runbook="exporter/memory-near-limit", dashboard=EXPORTER, panel="Resident memory",
+        expr='sum by (job, instance) (process_resident_memory_bytes{job="docqet-monitor"})'
+             ' / on (job, instance) docqet_exporter_memory_limit_bytes{job="docqet-monitor"} > {threshold}',
+        for_="15m", thresholds={"threshold": 0.9},
+    ),
+    AlertRule(
         name="ExporterTargetDown", severity="critical",
         summary="Prometheus cannot scrape the docqet-monitor exporter",
         description="Scrapes of {{ $labels.instance }} fail: no AWS, Qdrant or cost metric arrives and the "

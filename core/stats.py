@@ -25,6 +25,7 @@ METRIC_NAMES = (
     "docqet_exporter_aws_request_errors_total",
     "docqet_exporter_aws_estimated_cost_usd_total",
     "docqet_exporter_cpu_limit_cores",
+    "docqet_exporter_memory_limit_bytes",
     # the standard process metrics of prometheus_client, one series per process of `exporter serve` (Linux;
     # not process_virtual_memory_bytes: a thread's stack reserves 8 MB of it, and a refresh runs hundreds)
     "process_cpu_seconds_total",
@@ -61,7 +62,8 @@ class Stats:
     collectors: dict[str, CollectorState] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # account id -> name
     shard: str = ""  # "K/N" when sharded: a `shard` label on the self-metrics (not on account_info: shard 1's)
-    cpu_limit: float | None = None  # cores the container may use, when known (exporters/cpulimit.py)
+    cpu_limit: float | None = None  # cores the container may use, when known (exporters/limits.py)
+    memory_limit: float | None = None  # bytes the container may use, when known
     _processes: dict[str, ProcessCollector] = field(default_factory=dict, repr=False)
     _process_families: list[Metric] = field(default_factory=list, repr=False)
 
@@ -199,4 +201,10 @@ class Stats:
                                       "quota); absent when none is known.", labels=extra)
             if self.cpu_limit is not None:
                 limit.add_metric(more, self.cpu_limit)
-            return [build, accounts, up, last, duration, requests, errors, cost, limit, *self._process_families]
+            memory = GaugeMetricFamily("docqet_exporter_memory_limit_bytes",
+                                       "Memory the exporter's container may use, in bytes (its ECS task's or "
+                                       "cgroup's limit); absent when none is known.", labels=extra)
+            if self.memory_limit is not None:
+                memory.add_metric(more, self.memory_limit)
+            return [build, accounts, up, last, duration, requests, errors, cost, limit, memory,
+                    *self._process_families]

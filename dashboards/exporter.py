@@ -66,9 +66,12 @@ def build(t: Thresholds) -> G.Dashboard:
                             "is known. The exporter process's Python code runs on one core at a time: near 100 % "
                             "(or near the limit) its refreshes are bound by its own CPU, not by AWS; run more "
                             "shards (docs: Scaling out)."),
-            S.timeseries("Resident memory", [S.Query(f"process_resident_memory_bytes{_JOB}", _BY_PROCESS)],
-                         S.BYTES, w=8, description="Resident memory of each process; the container's memory "
-                                                   "limit must hold both."),
+            S.timeseries("Resident memory", [
+                S.Query(f"process_resident_memory_bytes{_JOB}", _BY_PROCESS),
+                S.Query(f"sum by (instance, shard) (process_resident_memory_bytes{_JOB})", "both {{shard}}"),
+                S.Query("docqet_exporter_memory_limit_bytes", "limit {{shard}}")], S.BYTES, w=8,
+                description="Resident memory of each process and of both, against the container's memory limit "
+                            "when one is known: both must stay below it, or the container is killed."),
             S.timeseries("File descriptors in use", [
                 S.Query(f"process_open_fds{_JOB} / process_max_fds{_JOB}", _BY_PROCESS)], S.PERCENT_RATIO, w=4,
                 description="Open file descriptors of the process's limit (sockets to AWS, scrapes)."),

@@ -71,6 +71,8 @@ ACL = _Labels({"account": ACCOUNT, "region": "global", "web_acl": "docqet-edge",
 EXPORTER_CPU = 'process_cpu_seconds_total{job="docqet-monitor",instance="exporter:19842",process="exporter"}'
 EXPORTER_BUILD = 'docqet_exporter_build_info{job="docqet-monitor",instance="exporter:19842",version="0.2.0"}'
 EXPORTER_LIMIT = 'docqet_exporter_cpu_limit_cores{job="docqet-monitor",instance="exporter:19842"}'
+EXPORTER_RSS = 'process_resident_memory_bytes{job="docqet-monitor",instance="exporter:19842",process="%s"}'
+EXPORTER_MEMORY_LIMIT = 'docqet_exporter_memory_limit_bytes{job="docqet-monitor",instance="exporter:19842"}'
 EXPORTER_CPU_ALERT = {"job": "docqet-monitor", "instance": "exporter:19842", "process": "exporter"}
 _CHECK_INFO = {"name": "docqet-app", "target": "https://app.docqet.example:443/healthz"}
 
@@ -302,6 +304,17 @@ CASES: dict[str, list[Case]] = {
         Case({EXPORTER_CPU.replace('process="exporter"', 'process="front"'): "0+60x60", EXPORTER_BUILD: "1x60",
               'process_cpu_seconds_total{job="prometheus",instance="prometheus:9090"}': "0+60x60"}, "40m",
              note="the HTTP front, another job's process"),
+    ],
+    "ExporterMemoryNearLimit": [
+        Case({EXPORTER_RSS % "exporter": "440e6x30", EXPORTER_RSS % "front": "30e6x30", EXPORTER_MEMORY_LIMIT:
+              "512e6x30"}, "15m", [{"job": "docqet-monitor", "instance": "exporter:19842"}],
+             note="both processes together: 470 of 512 MB, 92 %"),
+        Case({EXPORTER_RSS % "exporter": "440e6x30", EXPORTER_RSS % "front": "30e6x30", EXPORTER_MEMORY_LIMIT:
+              "512e6x30"}, "14m", note="pending"),
+        Case({EXPORTER_RSS % "exporter": "440e6x30", EXPORTER_MEMORY_LIMIT: "1024e6x30"}, "20m",
+             note="43 % of a larger limit"),
+        Case({EXPORTER_RSS % "exporter": "440e6x30", EXPORTER_RSS % "front": "30e6x30"}, "20m",
+             note="no limit known"),
     ],
     "ExporterTargetDown": [
         Case({'up{job="docqet-monitor",instance="exporter:19842"}': "0x10"}, "5m",

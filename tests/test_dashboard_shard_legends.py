@@ -26,6 +26,7 @@ SERIES = {
     "shard={s!r}}}": "0+60x10",
     "docqet_exporter_aws_estimated_cost_usd_total{{shard={s!r}}}": "0+1x10",
     "docqet_exporter_cpu_limit_cores{{shard={s!r}}}": "0.5x10",
+    "docqet_exporter_memory_limit_bytes{{shard={s!r}}}": "1e9x10",
 }
 VALUES = {"service": "ecs", "operation": "ListClusters", "code": "Throttling"}
 

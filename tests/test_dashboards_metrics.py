@@ -70,7 +70,7 @@ def exporter_run(moto_endpoint: str, qdrant_urls: tuple[str, str], tmp_path: Pat
     aws = FaultyAws(settings=config.aws, stats=stats, fault=every_nth(3, throttled))
     exporter = Exporter(collectors.build(config, aws), stats)
     stats.watch_processes({"exporter": os.getpid()})  # as `exporter serve` does (its front aside), in a
-    stats.cpu_limit = 1.0  # container with a CPU limit
+    stats.cpu_limit, stats.memory_limit = 1.0, 2**31  # container with limits
     results = exporter.refresh_all()
     assert results == {"ecs": True, "rds": True, "elasticache": True, "alb": True, "s3": True, "aurora_global": True,
                        "cloudfront": True, "route53": True, "apigateway": True, "waf": True,

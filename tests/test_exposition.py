@@ -93,7 +93,7 @@ def test_self_metrics_are_the_declared_names() -> None:
     s.count_request("ecs", "ListClusters", "ThrottlingException")
     s.add_cost(0.01)
     s.watch_processes({"exporter": os.getpid()})  # `exporter serve`'s processes: the standard process metrics
-    s.cpu_limit = 0.5  # a container with a quota
+    s.cpu_limit, s.memory_limit = 0.5, 2**30  # a container with limits
     assert sample_names(render(s.families())) == set(stats.METRIC_NAMES)
     assert promtool_findings(render(s.families())) == ""
 

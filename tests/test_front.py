@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.stats import Stats
-from docqet_monitor.exporters import cpulimit, webconfig
+from docqet_monitor.exporters import limits, webconfig
 from docqet_monitor.exporters.front import Frame, Front, Mirror, encode, frame_of, read_frame
 from docqet_monitor.exporters.metrics import Collection
 from docqet_monitor.exporters.server import SELF, Exporter, listen
@@ -248,7 +248,7 @@ def test_serve_answers_through_its_front_and_stops_both_on_sigterm(served: Any) 
 
 def test_serve_exports_the_cpu_and_memory_of_its_two_processes(served: Any,
                                                                ecs_metadata: tuple[str, dict[str, object]]) -> None:
-    proc, url, front = served(env={cpulimit.ECS_METADATA_ENV: ecs_metadata[0]})  # an ECS task of 0.25 vCPU
+    proc, url, front = served(env={limits.ECS_METADATA_ENV: ecs_metadata[0]})  # 0.25 vCPU, 512 MiB
 
     def processes() -> dict[str, dict[str, float]] | None:
         text = requests.get(f"{url}/metrics", headers={"Accept-Encoding": "identity"}, timeout=5).text
@@ -270,9 +270,10 @@ def test_serve_exports_the_cpu_and_memory_of_its_two_processes(served: Any,
         assert found[name]["process_open_fds"] == pytest.approx(len(os.listdir(f"/proc/{pid}/fd")), abs=10)
     assert found["front"]["process_start_time_seconds"] >= found["exporter"]["process_start_time_seconds"]
     assert found["exporter"]["process_cpu_seconds_total"] > 0.2  # it imported botocore and ran a refresh
-    limit = exposition_samples(requests.get(f"{url}/metrics", timeout=5).text)[
-        ("docqet_exporter_cpu_limit_cores", ())]
-    assert limit == min(0.25, cpulimit.cpu_limit({}) or 0.25)  # the task's size, or this machine's cgroup quota
+    samples = exposition_samples(requests.get(f"{url}/metrics", timeout=5).text)
+    own = limits.read({})  # this machine's cgroup limits, if any: the smaller wins
+    assert samples[("docqet_exporter_cpu_limit_cores", ())] == min(0.25, own.cpu_cores or 0.25)
+    assert samples[("docqet_exporter_memory_limit_bytes", ())] == min(512 * 2**20, own.memory_bytes or 512 * 2**20)
 
 
 def test_sigterm_to_the_front_alone_stops_the_exporter_cleanly(served: Any) -> None:
