@@ -68,9 +68,12 @@ class State:
         directory); :class:`NotARepository` (exit 2) saying how to get one when there is none."""
         return repo_mod.locate(Path.cwd(), Path(self.root) if self.root else None, needed_for)
 
-    def find_repository(self) -> repo_mod.Repository | None:
-        """The monitoring repository if there is one (see :meth:`repository`)."""
-        root = repo_mod.find_root(Path.cwd().resolve(), Path(self.root).resolve() if self.root else None)
+    def find_repository(self, needed_for: str) -> repo_mod.Repository | None:
+        """The monitoring repository if there is one (see :meth:`repository`). A --root that is not one is an
+        error (exit 2), not a reason to go on without it."""
+        if self.root:
+            return self.repository(needed_for)
+        root = repo_mod.find_root(Path.cwd().resolve())
         return repo_mod.Repository(root) if root else None
 
 
@@ -176,11 +179,12 @@ def validate(state: State, env: str | None, strict: bool) -> None:
     from docqet_monitor.alerts import catalog
 
     config = state.resolve(env) if env else state.config
+    repository = state.find_repository("validate")
     catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
     config_mod.resolve_listen_address(config)  # exporter.address: known now, not when serving
     click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
-    findings = (_validate_alerts(config) + _validate_runbooks(state, config) + _validate_dashboards(config)
-                + _validate_committed(state) + _validate_paging(config, strict))
+    findings = (_validate_alerts(config) + _validate_runbooks(repository, config) + _validate_dashboards(config)
+                + _validate_committed(repository) + _validate_paging(config, strict))
     for finding in findings:
         logs.note(finding, logging.ERROR)
     if findings:
@@ -214,12 +218,11 @@ def _validate_alerts(config: config_mod.Config) -> list[str]:
     return [f"alerts: {finding}" for finding in findings]
 
 
-def _validate_runbooks(state: State, config: config_mod.Config) -> list[str]:
+def _validate_runbooks(repository: repo_mod.Repository | None, config: config_mod.Config) -> list[str]:
     """Every alert has its page under monitoring/runbooks/ of the monitoring repository and every page an alert
     (skipped without the folder)."""
     from docqet_monitor.alerts import catalog, runbooks
 
-    repository = state.find_repository()
     directory = repository.monitoring / "runbooks" if repository else None
     if directory is None or not directory.is_dir():
         why = f"{directory} does not exist" if directory else "not in a monitoring repository"
@@ -245,12 +248,11 @@ def _validate_dashboards(config: config_mod.Config) -> list[str]:
     return [f"dashboards: {finding}" for finding in findings]
 
 
-def _validate_committed(state: State) -> list[str]:
+def _validate_committed(repository: repo_mod.Repository | None) -> list[str]:
     """Generated files of the monitoring repository that differ from what the code builds (none: skipped)."""
     from docqet_monitor.alerts import render as alerts_render
     from docqet_monitor.dashboards import build
 
-    repository = state.find_repository()
     if repository is None:
         click.echo("committed files: skipped (not in a monitoring repository).")
         return []
@@ -299,7 +301,7 @@ def alerts_render(state: State, env: str | None, out: Path | None, check: bool,
         repository = state.repository("alerts render")
         target = repository.monitoring
     else:
-        repository, target = state.find_repository(), out
+        repository, target = state.find_repository("alerts render"), out
     in_repository = repository is not None and target.resolve().is_relative_to(repository.root)
     if env or state.env or state.config_path:
         config = state.resolve(env) if env else state.config
@@ -593,7 +595,7 @@ def demo(state: State, once: bool, alerts_pipeline: bool, broken_service: bool, 
 
 def _demo_staging(state: State) -> config_mod.Config:
     """The monitoring repository's staging settings, else the staging example shipped in the package."""
-    repository = state.find_repository()
+    repository = state.find_repository("demo")
     if repository and repository.environment("staging").is_file():
         return state.resolve("staging")
     rel = (repo_mod.ENVIRONMENTS / "staging.yaml").as_posix()

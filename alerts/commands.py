@@ -117,7 +117,7 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
         raise RunError(f"sync --strict: {len(gaps)} paging gap(s) in {config.environment}; nothing was written")
     if rules_out is None and "rules" in targets:  # asked for explicitly: no repository is an error (exit 2)
         rules_out = state.repository("sync --target rules").monitoring
-    elif rules_out is None and (repository := state.find_repository()):
+    elif rules_out is None and (repository := state.find_repository("sync")):
         rules_out = repository.monitoring  # else the rules target is skipped, saying why
     names = targets or sync_mod.SYNC_TARGETS
     tty = _terminal()

@@ -100,6 +100,30 @@ def test_a_root_that_is_not_a_repository_is_named(tmp_path: Path) -> None:
             f"(no monitoring/environments/ in it); create one with `docqet-monitor init {tmp_path}`") in output
 
 
+@pytest.mark.parametrize(("command", "needed_for"), [
+    (["validate"], "validate"),
+    (["--config", str(CHECKOUT.environment("staging")), "validate"], "validate"),
+    (["--config", str(CHECKOUT.environment("staging")), "sync", "--dry-run", "--target", "dashboards"],
+     "sync"),
+    (["alerts", "render", "--out", "out"], "alerts render"),
+    (["demo", "--once"], "demo"),
+])
+def test_a_mistyped_root_is_refused_where_the_repository_is_optional(
+        command: list[str], needed_for: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that work without a repository do not fall back to working without one when --root (or
+    $DOCQET_MONITOR_ROOT) names a directory that is not one: exit 2, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    typo = tmp_path / "monitoirng"
+    monkeypatch.setenv("DOCQET_MONITOR_ROOT", str(typo))
+    code, output = _run(*command)
+    assert code == 2, output
+    assert f"Error: {needed_for}: {typo} (--root / $DOCQET_MONITOR_ROOT) is not a monitoring repository" in output
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.delenv("DOCQET_MONITOR_ROOT")
+    code, output = _run("--root", str(typo), *command)
+    assert code == 2 and f"Error: {needed_for}: {typo} (--root" in output, output
+
+
 def test_config_works_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, output = _run("--config", str(CHECKOUT.environment("staging")), "validate")
