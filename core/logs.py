@@ -8,7 +8,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from docqet_monitor.core.secrets import RedactingFilter
+from docqet_monitor.core.secrets import RedactingFilter, redact
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 _notes = logging.getLogger("docqet_monitor")
@@ -66,8 +66,9 @@ def options() -> tuple[int, str]:
 
 def note(line: str, level: int = logging.INFO) -> None:
     """A line for the reader on stderr (a finding, a warning, what is being read): the line itself, or under
-    --log-format json one log record at ``level`` with the line as its message, like every other stderr line."""
+    --log-format json one log record at ``level`` with the line as its message, like every other stderr line;
+    either way with secrets redacted."""
     if _json_lines:
         _notes.log(level, line)
     else:
-        print(line, file=sys.stderr, flush=True)
+        print(redact(line), file=sys.stderr, flush=True)

@@ -76,3 +76,12 @@ def test_a_bad_option_is_a_usage_error_naming_it(args: list[str], option: str, t
         args = [tmp_path.as_posix() if a == "." else a for a in args]
     code, out, err = _run(*args)
     assert code == 2 and option in err and "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("url", ["https://writer:remote-write-pw-1@central.example:9090/api/v1/write",
+                                 "https://writer:remote-write-pw-1@[::1]/api/v1/write"])
+def test_a_url_with_credentials_is_refused_without_printing_them(url: str) -> None:
+    code, out, err = _run(*AGENT[:-1], url)
+    assert code == 2 and out == ""
+    assert "--remote-write-url: a URL with credentials (USER:PASSWORD@) is not accepted" in err
+    assert "remote-write-pw" not in err

@@ -106,6 +106,21 @@ def test_an_echoed_qdrant_key_never_reaches_logs_metrics_or_output(fmt: str, tmp
         assert form not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_password_in_the_grafana_url_is_not_printed(fmt: str, tmp_path: Path) -> None:
+    """The plan's header line names Grafana's URL (a note on stderr): its password is redacted there too, not
+    only in the error that follows."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("grafana:\n  url: http://admin:grafana-url-password@127.0.0.1:9\n")
+    env = dict(os.environ, GRAFANA_TOKEN="glsa_plan_token_12")
+    result = subprocess.run([str(VENV_BIN / "docqet-monitor"), "--log-format", fmt, "--config", str(config),
+                             "dashboards", "plan"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1, result.stderr  # nothing listens on port 9
+    assert "Grafana http://admin:<redacted>@127.0.0.1:9, folder 'Docqet'" in result.stderr
+    assert "cannot reach Grafana at http://admin:<redacted>@127.0.0.1:9" in result.stderr
+    assert "grafana-url-password" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("args", [("--env", "vault", "alerts", "test-page"), ("alerts", "test-page", "--env", "vault")])
 def test_a_commands_own_env_feeds_the_redactor_too(args: tuple[str, ...], tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
