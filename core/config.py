@@ -13,6 +13,7 @@ Messages quote at most a short prefix of a value.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import math
 import os
@@ -49,9 +50,10 @@ RESOLVE_TIMEOUT_SECONDS = 5.0
 class ConfigError(UsageError):
     """A configuration problem, naming the file, the key path and what was expected (exit 2)."""
 
-    def __init__(self, source: str, path: str, message: str, line: int | None = None) -> None:
+    def __init__(self, source: str, path: str, message: str, line: int | None = None, at: str | None = None) -> None:
+        """``at``: the key path whose line to name when it is not ``path`` (a key not to be shown)."""
         path = yamlfile.clip(path, 200)  # a path holds keys from the file: never echo one whole
-        self.source, self.path, self.message, self.line = source, path, message, line
+        self.source, self.path, self.message, self.line, self.at = source, path, message, line, at or path
         where = source + (f", line {line}" if line else "") + (f": {path}" if path else "")
         super().__init__(f"{where}: {message}")
 
@@ -458,6 +460,9 @@ def _check_field(f: dataclasses.Field, key: str, value: Any, raw: Any, source: s
     return f.metadata["normalize"](value) if "normalize" in f.metadata else value
 
 
+_SETTING_NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,39}", re.ASCII)  # an unknown key quoted (else: like a known one)
+
+
 def _build(cls: Any, data: Any, source: str, path: str) -> Any:
     if data is None:
         data = {}
@@ -468,7 +473,12 @@ def _build(cls: Any, data: Any, source: str, path: str) -> Any:
     unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
         key = f"{path}.{unknown[0]}" if path else unknown[0]
-        raise ConfigError(source, key, f"unknown key; expected one of: {', '.join(sorted(fields))}")
+        expected = f"expected one of: {', '.join(sorted(fields))}"
+        if not _SETTING_NAME.fullmatch(unknown[0]) and not difflib.get_close_matches(unknown[0], fields):
+            # a line of some other file (a secret?): not quoted
+            raise ConfigError(source, path, f"a key that is not a setting name (not shown: is {source} a "
+                                            f"docqet-monitor configuration?); {expected}", at=key)
+        raise ConfigError(source, key, f"unknown key; {expected}")
     kwargs = {}
     for name, f in fields.items():
         key = f"{path}.{name}" if path else name
@@ -485,7 +495,7 @@ def parse(data: Any, source: str = "<config>", lines: Mapping[str, int] | None =
     try:
         config = _build(Config, data, source, "")
     except ConfigError as exc:
-        line = exc.line or _line_of(exc.path, lines or {})
+        line = exc.line or _line_of(exc.at, lines or {})
         raise ConfigError(exc.source, exc.path, exc.message, line) from None
     return dataclasses.replace(config, source=source, lines=dict(lines or {}))
 

@@ -119,6 +119,28 @@ def test_every_command_reading_the_config_exits_2_on_a_bad_one(args: list[str], 
         in result.output
 
 
+@pytest.mark.parametrize(("text", "line", "where"), [
+    ("root:$6$Salt$0123456789abcdefHash:19000:0:99999:7:::\n", 1, ""),  # /etc/shadow: a key ends in ':'
+    ("collectors:\n  ecs:\n    'sk-0123456789abcdefHash': 1\n", 3, "collectors.ecs: "),
+    ("regions: [eu-west-1]\n'user pass 0123456789abcdefHash': 1\n", 2, ""),
+])
+def test_a_key_that_is_no_setting_name_is_not_quoted(text: str, line: int, where: str, tmp_path: Path) -> None:
+    """A file that is not a configuration (a secret given as --config by mistake) is refused without printing
+    its lines; a key that looks like a setting name or like one of the keys expected (a typo) is still quoted."""
+    path = tmp_path / "notaconfig"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["--config", str(path), "validate"])
+    assert result.exit_code == 2, result.output
+    assert (f"invalid configuration: {path}, line {line}: {where}a key that is not a setting name (not shown: is "
+            f"{path} a docqet-monitor configuration?); expected one of: ") in result.output
+    assert "0123456789abcdefHash" not in result.output
+    for typo, shown in (("exporter.port: 9100\n", "exporter.port"),
+                        ("collectors:\n  ecs: {intervalSeconds: 30}\n", "collectors.ecs.intervalSeconds")):
+        path.write_text(typo)
+        result = CliRunner().invoke(main, ["--config", str(path), "validate"])
+        assert result.exit_code == 2 and f": {shown}: unknown key; expected one of" in result.output
+
+
 @pytest.mark.parametrize("args", [
     ["validate"], ["alerts", "render"], ["alerts", "plan"], ["sync", "--dry-run"], ["sync", "--dry-run", "--target",
                                                                                   "rules"]])
