@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import importlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -399,7 +401,11 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
     try:
         sock = listen(address, port)
     except OSError as exc:
-        raise RunError(f"cannot listen on {address}:{port}: {exc.strerror or exc}") from None
+        problem = f"cannot listen on {address}:{port}: {exc.strerror or exc}"
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:  # not an address of this machine
+            raise UsageError(f"{problem} (--address / exporter.address: a name or IP address of this machine, or "
+                             "0.0.0.0 for all)") from None
+        raise RunError(problem) from None
     host, bound = sock.getsockname()[:2]
     front = Front(exp, sock, web, on_exit=stop.set)
     with sock:  # the front's from now on

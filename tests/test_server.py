@@ -605,6 +605,16 @@ def test_serve_port_in_use_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
+@pytest.mark.parametrize("address", ["256.1.1.1", "192.0.2.1"])  # no such name; an address of another machine
+def test_serve_on_an_address_that_is_not_this_machines_is_a_usage_error(address: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.collector_registry, "build", lambda config, aws: [])
+    result = CliRunner().invoke(cli.main, ["exporter", "serve", "--address", address, "--port", "0"])
+    assert result.exit_code == 2
+    assert f"cannot listen on {address}:0: " in result.stderr
+    assert "(--address / exporter.address: a name or IP address of this machine, or 0.0.0.0 for all)" in result.stderr
+
+
 ARENAS = """\
 import ctypes, sys, tempfile, threading
 from docqet_monitor.exporters import server
