@@ -3,7 +3,7 @@
 No other module sees raw YAML. Every section has defaults, so the tool runs with no file at all.
 Validation is driven by the dataclass field types; a field's ``metadata["check"]`` is a
 ``(predicate, "what is expected")`` pair for value checks beyond the type, ``metadata["each"]`` the same for
-every value of a mapping (of mappings), ``metadata["unique"]`` names an attribute that items of a list must not
+every value of a mapping (of mappings), ``metadata["unique"]`` names the attributes that items of a list must not
 share and ``metadata["normalize"]`` rewrites the value once it is valid. Beyond the field checks every number is
 finite, every string is one line of at most :data:`MAX_STRING` characters, and the file itself is read by
 :mod:`~docqet_monitor.core.yamlfile` (size cap, strict UTF-8, no aliases, no duplicate keys, nesting capped).
@@ -227,7 +227,7 @@ class QdrantCollectorConfig:
     enabled: bool = True
     interval_seconds: float = field(default=60.0, metadata=seconds(10, 86400))
     max_concurrency: int = field(default=8, metadata=between(1, 64))
-    nodes: tuple[QdrantNodeConfig, ...] = field(default=(), metadata={"unique": "name"})
+    nodes: tuple[QdrantNodeConfig, ...] = field(default=(), metadata={"unique": ("name",)})
 
 
 @dataclass(frozen=True)
@@ -346,7 +346,7 @@ class Config:
     environment: str = field(default="development", metadata=matches(
         ENVIRONMENT_NAME, "a name of lower-case letters, digits and '-', starting with a letter, at most 63"))
     regions: tuple[str, ...] = field(default=(), metadata=REGIONS)  # empty: AWS_REGION / AWS_DEFAULT_REGION
-    accounts: tuple[AccountConfig, ...] = field(default=(), metadata={"unique": "name"})
+    accounts: tuple[AccountConfig, ...] = field(default=(), metadata={"unique": ("role_arn", "name")})
     aws: AwsConfig = AwsConfig()
     cloudwatch: CloudWatchConfig = CloudWatchConfig()
     exporter: ExporterConfig = ExporterConfig()
@@ -449,8 +449,8 @@ def _check_field(f: dataclasses.Field, key: str, value: Any, raw: Any, source: s
                 stack += [(f"{where}.{k}", v) for k, v in item.items()]
             elif not predicate(item):
                 raise ConfigError(source, where, f"expected {expected}, got {short(item)}")
-    if "unique" in f.metadata:
-        attribute, first = f.metadata["unique"], {}
+    for attribute in f.metadata.get("unique", ()):
+        first: dict[Any, int] = {}
         for i, item in enumerate(value):
             name = getattr(item, attribute)
             if name and name in first:
