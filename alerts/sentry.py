@@ -31,9 +31,10 @@ import requests
 
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core import http, secrets
-from docqet_monitor.core.config import Config
+from docqet_monitor.core.config import Config, is_url
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, PlanError, PlanInputError, diff
+from docqet_monitor.core.yamlfile import short
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ def missing(st: Settings, environ: Mapping[str, str] = os.environ) -> str:
         return "no Sentry projects (sentry.projects or SENTRY_PROJECTS)"
     if not environ.get(TOKEN_ENV):
         return f"no Sentry token ({TOKEN_ENV})"
+    if not is_url(st.url):
+        return f"sentry.url / SENTRY_URL: expected an http(s) URL (http://host[:port][/path]), got {short(st.url)}"
     return ""
 
 

@@ -23,9 +23,10 @@ import requests
 
 from docqet_monitor import __version__
 from docqet_monitor.core import http, secrets
-from docqet_monitor.core.config import GrafanaConfig
+from docqet_monitor.core.config import GrafanaConfig, is_url
 from docqet_monitor.core.errors import RunError, UsageError
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, diff
+from docqet_monitor.core.yamlfile import short
 from docqet_monitor.dashboards.build import fingerprint, recorded_fingerprint
 from docqet_monitor.dashboards.style import TOOL_TAG
 
@@ -150,7 +151,10 @@ def connect(settings: GrafanaConfig, environ: Mapping[str, str] = os.environ) ->
     token = environ.get(TOKEN_ENV, "")
     if not url.startswith(("http://", "https://")):
         raise GrafanaSettingsError(f"no Grafana URL: set grafana.url in the config or ${URL_ENV} (http(s)://...), "
-                                   f"got {url!r}")
+                                   f"got {short(url)}")
+    if not is_url(url):
+        raise GrafanaSettingsError(f"grafana.url / ${URL_ENV}: expected an http(s) URL (http://host[:port][/path]), "
+                                   f"got {short(url)}")
     if not token:
         raise GrafanaSettingsError(f"${TOKEN_ENV} is not set: a Grafana service-account token (Editor role)")
     return Grafana(url, token, timeout=settings.timeout_seconds)

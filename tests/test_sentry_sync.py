@@ -405,3 +405,11 @@ def test_sentry_without_settings_is_reported_not_attempted(monkeypatch: pytest.M
     result = CliRunner().invoke(main, ["alerts", "plan", "--target", "sentry"], catch_exceptions=False)
     assert result.exit_code == 2  # a missing setting, as for Grafana
     assert "Error: sentry: no Sentry organization (sentry.organization or SENTRY_ORG)" in result.stderr
+    monkeypatch.setenv("SENTRY_ORG", "docqet")
+    monkeypatch.setenv("SENTRY_PROJECTS", "api")
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", "sntrys_not_used")
+    monkeypatch.setenv("SENTRY_URL", "sentry.example")  # no scheme: refused before any request
+    result = CliRunner().invoke(main, ["alerts", "plan", "--target", "sentry"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert ("Error: sentry: sentry.url / SENTRY_URL: expected an http(s) URL (http://host[:port][/path]), got "
+            "'sentry.example'") in result.stderr
