@@ -578,7 +578,14 @@ def resolve(env: str | None = None, path: str | None = None, environments: Path 
 
 
 def regions(config: Config) -> tuple[str, ...]:
-    """The regions to watch: from the config, else the AWS region from the environment."""
+    """The regions to watch: from the config, else the AWS region from the environment (:class:`ConfigError`
+    when that is not a region name), else us-east-1."""
     if config.regions:
         return config.regions
-    return (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if value := os.environ.get(name):
+            if not re.fullmatch(REGION, value, re.ASCII):
+                raise ConfigError(f"${name}", "", f"expected an AWS region name like eu-west-1 (the region to watch: "
+                                                  f"the configuration sets no regions), got {short(value)}")
+            return (value,)
+    return ("us-east-1",)

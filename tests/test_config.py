@@ -36,6 +36,21 @@ def test_regions_fall_back_to_the_aws_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
     assert config.regions(config.Config()) == ("ap-southeast-2",)
     assert config.regions(config.parse({"regions": ["eu-west-1", "us-east-1"]})) == ("eu-west-1", "us-east-1")
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu west 1")
+    with pytest.raises(config.ConfigError, match=r"^\$AWS_DEFAULT_REGION: expected an AWS region name like eu-west-1 "
+                                                 r"\(the region to watch: the configuration sets no regions\), got "
+                                                 r"'eu west 1'$"):
+        config.regions(config.Config())
+    assert config.regions(config.parse({"regions": ["eu-west-1"]})) == ("eu-west-1",)  # not read then
+
+
+def test_a_bad_aws_region_in_the_environment_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu west 1")
+    for args in (["exporter", "once"], ["exporter", "serve", "--port", "0"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert "$AWS_REGION: expected an AWS region name like eu-west-1" in result.output
 
 
 def test_full_file_is_typed() -> None:
