@@ -95,8 +95,9 @@ def missing(st: Settings, environ: Mapping[str, str] = os.environ) -> str:
         return "no Sentry projects (sentry.projects or SENTRY_PROJECTS)"
     if not environ.get(TOKEN_ENV):
         return f"no Sentry token ({TOKEN_ENV})"
-    if not is_url(st.url):
-        return f"sentry.url / SENTRY_URL: expected an http(s) URL (http://host[:port][/path]), got {short(st.url)}"
+    if not is_url(st.url) or secrets.has_credentials(st.url):
+        return ("SENTRY_URL: expected an http(s) URL (http://host[:port][/path]) without USER:PASSWORD@ (the token "
+                f"comes from the environment), got {short(secrets.without_password(st.url))}")
     return ""
 
 

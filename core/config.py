@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from docqet_monitor.core import shard, yamlfile
+from docqet_monitor.core import secrets, shard, yamlfile
 from docqet_monitor.core.errors import UsageError
 from docqet_monitor.core.yamlfile import short
 
@@ -95,9 +95,13 @@ def is_url(value: str) -> bool:
     return re.fullmatch(HOSTNAME, host) is not None or _is_ip(host)
 
 
-def url(optional: bool = False) -> dict[str, Any]:
-    return check(lambda v: (optional and v == "") or is_url(v),
-                 "an http(s) URL (http://host[:port][/path])" + (" or empty" if optional else ""))
+def url(optional: bool = False, credentials: bool = True) -> dict[str, Any]:
+    """An http(s) URL (quoted in errors without its password); ``credentials=False``: without ``USER:PASSWORD@``,
+    where the tool sends a token that they would replace."""
+    expected = "an http(s) URL (http://host[:port][/path])" + ("" if credentials else " without USER:PASSWORD@ "
+                                                                "(the token comes from the environment)")
+    return {**check(lambda v: (optional and v == "") or (is_url(v) and (credentials or not secrets.has_credentials(v))),
+                    expected + (" or empty" if optional else "")), "shown": secrets.without_password}
 
 
 def _is_ip(value: str) -> bool:
@@ -270,7 +274,7 @@ class ExporterConfig:
 
 @dataclass(frozen=True)
 class GrafanaConfig:
-    url: str = field(default="", metadata=url(optional=True))  # falls back to GRAFANA_URL; token: GRAFANA_TOKEN
+    url: str = field(default="", metadata=url(optional=True, credentials=False))  # else GRAFANA_URL; GRAFANA_TOKEN
     folder: str = "Docqet"
     folder_uid: str = field(default="docqet-monitor", metadata=matches(
         r"[A-Za-z0-9_-]{1,40}", "a Grafana uid: 1 to 40 letters, digits, '_' and '-'"))
@@ -328,7 +332,7 @@ class CloudWatchAlarmsConfig:
 
 @dataclass(frozen=True)
 class SentryConfig:
-    url: str = field(default="", metadata=url(optional=True))  # falls back to SENTRY_URL, then https://sentry.io
+    url: str = field(default="", metadata=url(optional=True, credentials=False))  # else SENTRY_URL, https://sentry.io
     organization: str = ""  # falls back to SENTRY_ORG
     projects: tuple[str, ...] = ()  # falls back to SENTRY_PROJECTS (comma-separated)
     api: Literal["workflows", "legacy"] = "workflows"
@@ -438,7 +442,8 @@ def _check_field(f: dataclasses.Field, key: str, value: Any, raw: Any, source: s
     items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
     for i, item in items if predicate is not None and value is not None else ():
         if not predicate(item):
-            got = short(raw if i is None else item)
+            got = raw if i is None else item
+            got = short(f.metadata["shown"](got) if "shown" in f.metadata and isinstance(got, str) else got)
             raise ConfigError(source, key if i is None else f"{key}[{i}]", f"expected {expected}, got {got}")
     if "each" in f.metadata:
         predicate, expected = f.metadata["each"]

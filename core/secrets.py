@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -79,6 +80,22 @@ def url_password(url: str) -> str | None:
     return unquote(password) if password else None
 
 
+def without_password(url: str) -> str:
+    """``url`` with the password of its user info (``user:password@``) replaced by ``<redacted>``, also when it is
+    not a valid URL (pure): what an error may quote of a URL that has not been registered."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not (sep and at and ":" in userinfo):
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:{REDACTED}@{host}"
+
+
+def has_credentials(url: str) -> bool:
+    """Whether ``url`` carries user info (``user[:password]@``) before its host (pure)."""
+    _, sep, rest = url.partition("://")
+    return bool(sep) and "@" in re.split(r"[/?#]", rest, maxsplit=1)[0]
+
+
 def register_environment(environ: Mapping[str, str]) -> None:
     """The secrets every command may meet: tokens and keys from their variables, passwords in URL variables."""
     register(*(environ.get(name) for name in SECRET_ENV_VARS))
@@ -87,13 +104,12 @@ def register_environment(environ: Mapping[str, str]) -> None:
 
 def register_config(config: Config, environ: Mapping[str, str]) -> None:
     """The secrets a configuration points at: Qdrant keys (``api_key_env``), the PagerDuty key variable, external
-    ids of role accounts, and passwords written into its URLs."""
+    ids of role accounts, and passwords written into Qdrant URLs."""
     qdrant = config.collectors.qdrant.nodes
     register(*(environ.get(n.api_key_env) for n in qdrant if n.api_key_env))
     register(environ.get(config.alerts.alertmanager.pagerduty_routing_key_env or ""))
     register(*(a.external_id for a in config.accounts))
-    urls: Iterable[str] = (*(n.url for n in qdrant), config.grafana.url, config.sentry.url)
-    register(*(url_password(u) for u in urls))
+    register(*(url_password(n.url) for n in qdrant))  # grafana.url and sentry.url take none
 
 
 class RedactingFilter(logging.Filter):

@@ -152,9 +152,10 @@ def connect(settings: GrafanaConfig, environ: Mapping[str, str] = os.environ) ->
     if not url.startswith(("http://", "https://")):
         raise GrafanaSettingsError(f"no Grafana URL: set grafana.url in the config or ${URL_ENV} (http(s)://...), "
                                    f"got {short(url)}")
-    if not is_url(url):
-        raise GrafanaSettingsError(f"grafana.url / ${URL_ENV}: expected an http(s) URL (http://host[:port][/path]), "
-                                   f"got {short(url)}")
+    if not is_url(url) or secrets.has_credentials(url):
+        raise GrafanaSettingsError(f"${URL_ENV}: expected an http(s) URL (http://host[:port][/path]) without "
+                                   "USER:PASSWORD@ (the token comes from the environment), got "
+                                   f"{short(secrets.without_password(url))}")
     if not token:
         raise GrafanaSettingsError(f"${TOKEN_ENV} is not set: a Grafana service-account token (Editor role)")
     return Grafana(url, token, timeout=settings.timeout_seconds)

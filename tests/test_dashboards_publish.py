@@ -382,8 +382,9 @@ def test_missing_url_or_token_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 2 and "Error: no Grafana URL" in result.output and TOKEN not in result.output
     monkeypatch.setenv("GRAFANA_URL", "http://[::1")  # not a URL: refused before any request
     result = publish()
-    assert result.exit_code == 2 and ("Error: grafana.url / $GRAFANA_URL: expected an http(s) URL "
-                                      "(http://host[:port][/path]), got 'http://[::1'") in result.output
+    assert result.exit_code == 2 and ("Error: $GRAFANA_URL: expected an http(s) URL (http://host[:port][/path]) "
+                                      "without USER:PASSWORD@ (the token comes from the environment), got "
+                                      "'http://[::1'") in result.output
 
 
 def test_the_config_url_wins_over_the_environment(api: Any, tmp_path: Any) -> None:

@@ -37,12 +37,12 @@ def test_the_environment_and_the_config_feed_the_redactor() -> None:
     secrets.register_environment(env)
     config = config_mod.parse({
         "accounts": [{"role_arn": "arn:aws:iam::123456789012:role/r", "external_id": "external_id_9"}],
-        "collectors": {"qdrant": {"nodes": [{"name": "a", "url": "http://q:6333", "api_key_env": "NODE_KEY"}]}},
-        "alerts": {"alertmanager": {"pagerduty_routing_key_env": "PD_KEY"}},
-        "grafana": {"url": "https://admin:grafana_password_10@grafana"}})
+        "collectors": {"qdrant": {"nodes": [{"name": "a", "url": "http://user:node_password_10@q:6333",
+                                             "api_key_env": "NODE_KEY"}]}},
+        "alerts": {"alertmanager": {"pagerduty_routing_key_env": "PD_KEY"}}})
     secrets.register_config(config, env)
     values = [v for v in env.values() if not v.startswith("https")] + [
-        "url_password_6", "external_id_9", "grafana_password_10", "pd_3"]
+        "url_password_6", "external_id_9", "node_password_10", "pd_3"]
     assert secrets.redact(" ".join(values)) == " ".join(["<redacted>"] * len(values))
     assert isinstance(config.accounts[0], AccountConfig)
 
@@ -107,18 +107,49 @@ def test_an_echoed_qdrant_key_never_reaches_logs_metrics_or_output(fmt: str, tmp
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_a_password_in_the_grafana_url_is_not_printed(fmt: str, tmp_path: Path) -> None:
-    """The plan's header line names Grafana's URL (a note on stderr): its password is redacted there too, not
-    only in the error that follows."""
-    config = tmp_path / "monitor.yaml"
-    config.write_text("grafana:\n  url: http://admin:grafana-url-password@127.0.0.1:9\n")
-    env = dict(os.environ, GRAFANA_TOKEN="glsa_plan_token_12")
-    result = subprocess.run([str(VENV_BIN / "docqet-monitor"), "--log-format", fmt, "--config", str(config),
-                             "dashboards", "plan"], env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 1, result.stderr  # nothing listens on port 9
-    assert "Grafana http://admin:<redacted>@127.0.0.1:9, folder 'Docqet'" in result.stderr
-    assert "cannot reach Grafana at http://admin:<redacted>@127.0.0.1:9" in result.stderr
-    assert "grafana-url-password" not in result.stdout + result.stderr
+def test_notes_on_stderr_lose_secrets_in_either_format(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The lines commands write beside the logs (findings, "Grafana URL, folder ...") are redacted too, not only
+    the log records (text format printed them as they were)."""
+    logs.setup(0, fmt)
+    secrets.register("note-secret-13")
+    logs.note("Grafana http://admin:note-secret-13@grafana, folder 'Docqet'")
+    err = capsys.readouterr().err
+    assert "note-secret-13" not in err and "http://admin:<redacted>@grafana" in err
+    logs.setup(0, "text")
+    logging.getLogger().handlers.clear()
+
+
+def test_grafana_and_sentry_urls_with_credentials_are_refused_unquoted(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """They would replace the token sent in the Authorization header; the password is never quoted."""
+    for section in ("grafana", "sentry"):
+        path = tmp_path / f"{section}.yaml"
+        path.write_text(f"{section}:\n  url: https://admin:url-password-14@{section}.example\n")
+        result = CliRunner().invoke(cli.main, ["--config", str(path), "validate"])
+        assert result.exit_code == 2
+        assert (f"{section}.url: expected an http(s) URL (http://host[:port][/path]) without USER:PASSWORD@ (the "
+                f"token comes from the environment) or empty, got 'https://admin:<redacted>@") in result.output
+        assert "url-password-14" not in result.output
+    monkeypatch.setenv("GRAFANA_TOKEN", "glsa_token_14")
+    monkeypatch.setenv("GRAFANA_URL", "https://admin:url-password-14@grafana.example")
+    result = CliRunner().invoke(cli.main, ["dashboards", "plan"])
+    assert result.exit_code == 2
+    assert ("$GRAFANA_URL: expected an http(s) URL (http://host[:port][/path]) without USER:PASSWORD@ (the token "
+            "comes from the environment), got 'https://admin:<redacted>@") in result.output
+    assert "url-password-14" not in result.output
+
+
+def test_a_password_in_an_invalid_url_is_not_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "q.yaml"
+    path.write_text("collectors:\n  qdrant:\n    nodes:\n      - {name: a, url: 'http://u:url-password-15@bad_host'}\n")
+    result = CliRunner().invoke(cli.main, ["--config", str(path), "validate"])
+    assert result.exit_code == 2 and "got 'http://u:<redacted>@bad_host'" in result.output
+    assert "url-password-15" not in result.output
+    assert secrets.without_password("x://u:p/w@h") == "x://u:<redacted>@h"  # also a URL that is not valid
+    assert secrets.without_password("http://h/a:b@c") == "http://h/a:<redacted>@c"  # the path over-redacted, safe
+    assert secrets.without_password("http://user@h") == "http://user@h"
+    assert [secrets.has_credentials(u) for u in ("http://u@h", "http://h/p@q", "h@x", "http://h?u=a@b")] == \
+        [True, False, False, False]
 
 
 @pytest.mark.parametrize("args", [("--env", "vault", "alerts", "test-page"), ("alerts", "test-page", "--env", "vault")])

@@ -411,5 +411,5 @@ def test_sentry_without_settings_is_reported_not_attempted(monkeypatch: pytest.M
     monkeypatch.setenv("SENTRY_URL", "sentry.example")  # no scheme: refused before any request
     result = CliRunner().invoke(main, ["alerts", "plan", "--target", "sentry"], catch_exceptions=False)
     assert result.exit_code == 2
-    assert ("Error: sentry: sentry.url / SENTRY_URL: expected an http(s) URL (http://host[:port][/path]), got "
-            "'sentry.example'") in result.stderr
+    assert ("Error: sentry: SENTRY_URL: expected an http(s) URL (http://host[:port][/path]) without USER:PASSWORD@ "
+            "(the token comes from the environment), got 'sentry.example'") in result.stderr
