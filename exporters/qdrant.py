@@ -110,7 +110,7 @@ def nodes_from(config: QdrantCollectorConfig, environ: Mapping[str, str] = os.en
         if not url:
             return ()
         if not is_url(url):
-            raise ConfigError(f"${URL_ENV}", "", f"expected an http(s) URL, got {short(url)}")
+            raise ConfigError(f"${URL_ENV}", "", f"expected an http(s) URL, got {short(secrets.without_password(url))}")
         nodes = (Node(DEFAULT_NODE, url.rstrip("/"), environ.get(API_KEY_ENV, "")),)
     for i, node in enumerate(nodes):
         try:

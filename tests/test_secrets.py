@@ -139,12 +139,18 @@ def test_grafana_and_sentry_urls_with_credentials_are_refused_unquoted(tmp_path:
     assert "url-password-14" not in result.output
 
 
-def test_a_password_in_an_invalid_url_is_not_quoted(tmp_path: Path) -> None:
+def test_a_password_in_an_invalid_url_is_not_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not even the part of a long one that an error's 40-character quote would keep (which the redactor, knowing
+    the whole password, would not find)."""
     path = tmp_path / "q.yaml"
     path.write_text("collectors:\n  qdrant:\n    nodes:\n      - {name: a, url: 'http://u:url-password-15@bad_host'}\n")
     result = CliRunner().invoke(cli.main, ["--config", str(path), "validate"])
     assert result.exit_code == 2 and "got 'http://u:<redacted>@bad_host'" in result.output
     assert "url-password-15" not in result.output
+    monkeypatch.setenv("QDRANT_URL", "http://u:a-very-long-url-password-16-abcdefghijkl@bad_host:6333")
+    result = CliRunner().invoke(cli.main, ["exporter", "once"])
+    assert result.exit_code == 2 and "$QDRANT_URL: expected an http(s) URL, got 'http://u:<redacted>@" in result.output
+    assert "url-password" not in result.output
     assert secrets.without_password("x://u:p/w@h") == "x://u:<redacted>@h"  # also a URL that is not valid
     assert secrets.without_password("http://h/a:b@c") == "http://h/a:<redacted>@c"  # the path over-redacted, safe
     assert secrets.without_password("http://user@h") == "http://user@h"
