@@ -129,7 +129,9 @@ class AccountConfig:
     role_arn: str = field(metadata=matches(ROLE_ARN, "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"))
     name: str = field(default="", metadata=matches(NAME, "a name of letters, digits, '.', '_' and '-'", True))
     regions: tuple[str, ...] = field(default=(), metadata=REGIONS)  # empty: the top-level regions
-    external_id: str = ""
+    external_id: str = field(default="", metadata={  # STS AssumeRole's ExternalId; a secret: never quoted
+        **matches(r"[\w+=,.@:/-]{2,1224}", "2 to 1224 letters, digits or +=,.@:/-", True),
+        "shown": lambda _: secrets.REDACTED})
 
     @property
     def account_id(self) -> str:

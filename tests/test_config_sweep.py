@@ -121,6 +121,8 @@ CASES: dict[str, Case] = {
     "node-names-duplicate": Case(NODE + "      - name: main\n        url: http://other:6333\n",
                                  ("collectors.qdrant.nodes[1].name", "duplicate name 'main'"), 6),
     "account-name": Case(ACCOUNT + "    name: a/b\n", ("accounts[0].name",), 3),
+    "external-id": Case(ACCOUNT + "    external_id: 'not an external id'\n",
+                        ("accounts[0].external_id", "2 to 1224 letters", "got '<redacted>'"), 3),
     "accounts-duplicate": Case(ACCOUNT + ACCOUNT.removeprefix("accounts:\n"),
                                ("accounts[1].role_arn", "duplicate role_arn 'arn:aws:iam::"), 3),
     "api-key-env": Case(NODE + "        api_key_env: MY-KEY\n", ("collectors.qdrant.nodes[0].api_key_env",), 6),

@@ -139,6 +139,14 @@ def test_grafana_and_sentry_urls_with_credentials_are_refused_unquoted(tmp_path:
     assert "url-password-14" not in result.output
 
 
+def test_an_invalid_external_id_is_not_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("accounts:\n  - role_arn: arn:aws:iam::123456789012:role/r\n    external_id: 'ext id 17'\n")
+    result = CliRunner().invoke(cli.main, ["--config", str(path), "validate"])
+    assert result.exit_code == 2 and "accounts[0].external_id: expected 2 to 1224" in result.output
+    assert "ext id 17" not in result.output
+
+
 def test_a_password_in_an_invalid_url_is_not_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not even the part of a long one that an error's 40-character quote would keep (which the redactor, knowing
     the whole password, would not find)."""
