@@ -429,13 +429,14 @@ def _check_number(value: float, source: str, path: str) -> None:
 
 
 def _check_string(value: str, source: str, path: str) -> None:
+    """One line of at most :data:`MAX_STRING` characters; the error does not quote the value (it may be a secret,
+    not yet known to the redactor)."""
     if len(value) > MAX_STRING:
-        raise ConfigError(source, path, f"expected at most {MAX_STRING} characters, got {len(value)}: "
-                                        f"{short(value)}")
-    bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+        raise ConfigError(source, path, f"expected at most {MAX_STRING} characters, got {len(value)}")
+    bad = next((i for i, c in enumerate(value) if ord(c) < 32 or ord(c) == 127), None)
     if bad is not None:
-        raise ConfigError(source, path, f"expected one line without control characters, got {short(bad)} in "
-                                        f"{short(value)}")
+        raise ConfigError(source, path, f"expected one line without control characters, got {short(value[bad])} "
+                                        f"at character {bad + 1}")
 
 
 def _check_field(f: dataclasses.Field, key: str, value: Any, raw: Any, source: str) -> Any:

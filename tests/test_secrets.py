@@ -139,12 +139,17 @@ def test_grafana_and_sentry_urls_with_credentials_are_refused_unquoted(tmp_path:
     assert "url-password-14" not in result.output
 
 
-def test_an_invalid_external_id_is_not_quoted(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("value", "says"), [
+    ("'ext id 17'", "expected 2 to 1224 letters, digits or +=,.@:/- (or empty), got '<redacted>'"),
+    ('"ext-id-17\\tx"', "expected one line without control characters, got '\\t' at character 10"),
+    ("ext-id-17" + "x" * 2048, "expected at most 2048 characters, got 2057"),
+])
+def test_an_invalid_external_id_is_not_quoted(value: str, says: str, tmp_path: Path) -> None:
     path = tmp_path / "e.yaml"
-    path.write_text("accounts:\n  - role_arn: arn:aws:iam::123456789012:role/r\n    external_id: 'ext id 17'\n")
+    path.write_text(f"accounts:\n  - role_arn: arn:aws:iam::123456789012:role/r\n    external_id: {value}\n")
     result = CliRunner().invoke(cli.main, ["--config", str(path), "validate"])
-    assert result.exit_code == 2 and "accounts[0].external_id: expected 2 to 1224" in result.output
-    assert "ext id 17" not in result.output
+    assert result.exit_code == 2 and f"accounts[0].external_id: {says}" in result.output
+    assert "ext id 17" not in result.output and "ext-id-17" not in result.output
 
 
 def test_a_password_in_an_invalid_url_is_not_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
