@@ -725,7 +725,7 @@ def thresholds(config: Config) -> dict[str, tuple[str, Mapping[str, float]]]:
 
 def runbook_url(rule: AlertRule, config: Config) -> str:
     """The rule's page: ``alerts.runbook_base_url`` + ``/<runbook>.md`` (``monitoring/runbooks/<runbook>.md``)."""
-    return f"{config.alerts.runbook_base_url.rstrip('/')}/{rule.runbook}{runbooks.SUFFIX}"
+    return runbooks.url(config.alerts.runbook_base_url, rule.runbook)
 
 
 # (dashboard variable, alert label) per dashboard: the link selects the alert's resource.

@@ -18,6 +18,11 @@ from docqet_monitor.alerts.spec import AlertRule
 
 SECTIONS = ("What it means", "Impact", "Confirm", "Mitigate", "Escalate")
 SUFFIX = ".md"
+
+
+def url(base: str, runbook: str) -> str:
+    """The page of ``runbook`` (``monitoring/runbooks/<runbook>.md``) under ``base``, ``alerts.runbook_base_url``."""
+    return f"{base.rstrip('/')}/{runbook}{SUFFIX}"
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,2})\s+(.*?)\s*#*\s*$")
 _NAME = re.compile(r"[A-Z][A-Za-z0-9]+")

@@ -29,6 +29,7 @@ from typing import Any
 
 import requests
 
+from docqet_monitor.alerts import runbooks
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core import http, secrets
 from docqet_monitor.core.config import Config, is_url
@@ -71,6 +72,7 @@ class Settings:
     pagerduty_integration_id: str = ""
     pagerduty_services: Mapping[str, str] = field(default_factory=dict)
     email_target: str = ""
+    runbook_base_url: str = ""  # alerts.runbook_base_url: metric monitors link their rule's runbook
 
     @property
     def owner(self) -> str | None:
@@ -84,7 +86,7 @@ def settings(config: Config, environ: Mapping[str, str] = os.environ) -> Setting
                     organization=s.organization or environ.get("SENTRY_ORG", ""), projects=projects, api=s.api,
                     environment=config.environment, owner_team=s.owner_team,
                     pagerduty_integration_id=s.pagerduty_integration_id, pagerduty_services=s.pagerduty_services,
-                    email_target=s.email_target)
+                    email_target=s.email_target, runbook_base_url=config.alerts.runbook_base_url)
 
 
 def missing(st: Settings, environ: Mapping[str, str] = os.environ) -> str:
@@ -274,6 +276,12 @@ def _cond(kind: str, comparison: Any) -> dict[str, Any]:
     return {"type": kind, "comparison": comparison, "conditionResult": True}
 
 
+def _description(rule: AlertRule, st: Settings) -> str:
+    """A metric monitor's description, which Sentry puts in the issues it opens: the rule's, and its runbook."""
+    runbook = f" Runbook: {runbooks.url(st.runbook_base_url, rule.runbook)}" if st.runbook_base_url else ""
+    return rule.description + runbook
+
+
 def workflow_objects(rule: AlertRule, project: str, st: Settings) -> list[Desired]:
     """The monitor (metric rules) and the alert of one rule in one project (new API, comparable shape)."""
     s, name = rule.sentry, _name(rule, project, st)
@@ -293,7 +301,7 @@ def workflow_objects(rule: AlertRule, project: str, st: Settings) -> list[Desire
         transactions = s.dataset == "transactions"
         out.append(Desired(name, "detector", {
             "name": name, "project": project, "type": "metric_issue", "enabled": True, **owner,
-            "description": rule.description, "config": {"detectionType": "static"},
+            "description": _description(rule, st), "config": {"detectionType": "static"},
             "query": {"aggregate": s.aggregate, "dataset": s.dataset, "query": s.query,
                       "timeWindow": s.time_window_minutes * 60, "environment": _environment(rule, st),
                       "eventTypes": ["transaction"] if transactions else ["default", "error"]},

@@ -107,6 +107,9 @@ def test_new_api_creates_monitors_and_alerts_then_a_second_apply_is_a_no_op(fake
     p95 = next(d for d in fake.detectors.values() if d["name"].endswith("SentryTransactionP95High (api, production)"))
     assert p95["dataSources"][0]["queryObj"]["snubaQuery"]["aggregate"] == "p95(transaction.duration)"
     assert p95["conditionGroup"]["conditions"][0]["comparison"] == 1000
+    # the description goes into the issues the monitor opens: the on-call engineer's way to the runbook
+    assert p95["description"] == ("The p95 transaction duration is above the threshold (ms). Runbook: "
+                                  f"{config.alerts.runbook_base_url}/sentry/transaction-p95.md")
 
 
 def test_legacy_api_creates_rules_and_metric_alerts_then_nothing(fake: FakeSentry) -> None:
