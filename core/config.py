@@ -38,6 +38,8 @@ MAX_STRING = 2048  # characters of any string value (URLs included)
 MAX_INTEGER = 2**53  # beyond the field ranges: no integer a float cannot hold exactly
 ENVIRONMENT_NAME = r"[a-z][a-z0-9-]{0,62}"  # used in output paths, alarm and rule names, labels
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # Qdrant node and account names (labels, plan keys)
+SENTRY_SLUG = r"[A-Za-z0-9_-]{1,64}"  # an organization's or project's slug or id: a segment of API paths
+SENTRY_SLUG_EXPECTED = "a Sentry slug or id (letters, digits, '_', '-')"
 REGION = r"[a-z]{2}(-gov)?-[a-z]+-\d"
 ROLE_ARN = r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
 SNS_TOPIC_ARN = r"arn:aws(-[a-z]+)*:sns:(\{region\}|" + REGION + r"):\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
@@ -335,8 +337,9 @@ class CloudWatchAlarmsConfig:
 @dataclass(frozen=True)
 class SentryConfig:
     url: str = field(default="", metadata=url(optional=True, credentials=False))  # else SENTRY_URL, https://sentry.io
-    organization: str = ""  # falls back to SENTRY_ORG
-    projects: tuple[str, ...] = ()  # falls back to SENTRY_PROJECTS (comma-separated)
+    # else SENTRY_ORG, SENTRY_PROJECTS (comma-separated); both are segments of the API's paths
+    organization: str = field(default="", metadata=matches(SENTRY_SLUG, SENTRY_SLUG_EXPECTED, True))
+    projects: tuple[str, ...] = field(default=(), metadata=matches(SENTRY_SLUG, SENTRY_SLUG_EXPECTED))
     api: Literal["workflows", "legacy"] = "workflows"
     owner_team: str = ""
     pagerduty_integration_id: str = ""

@@ -121,6 +121,8 @@ CASES: dict[str, Case] = {
     "node-names-duplicate": Case(NODE + "      - name: main\n        url: http://other:6333\n",
                                  ("collectors.qdrant.nodes[1].name", "duplicate name 'main'"), 6),
     "account-name": Case(ACCOUNT + "    name: a/b\n", ("accounts[0].name",), 3),
+    "sentry-org-path": Case("sentry:\n  organization: ../../users\n", ("sentry.organization", "Sentry slug"), 2),
+    "sentry-project-path": Case("sentry:\n  projects: [api, a/b]\n", ("sentry.projects[1]", "Sentry slug"), 2),
     "external-id": Case(ACCOUNT + "    external_id: 'not an external id'\n",
                         ("accounts[0].external_id", "2 to 1224 letters", "got '<redacted>'"), 3),
     "accounts-duplicate": Case(ACCOUNT + ACCOUNT.removeprefix("accounts:\n"),

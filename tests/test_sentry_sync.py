@@ -411,6 +411,12 @@ def test_sentry_without_settings_is_reported_not_attempted(monkeypatch: pytest.M
     monkeypatch.setenv("SENTRY_ORG", "docqet")
     monkeypatch.setenv("SENTRY_PROJECTS", "api")
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", "sntrys_not_used")
+    monkeypatch.setenv("SENTRY_PROJECTS", "api,../../users")  # a segment of the API's paths: refused
+    result = CliRunner().invoke(main, ["alerts", "plan", "--target", "sentry"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert ("Error: sentry: SENTRY_ORG / SENTRY_PROJECTS: expected a Sentry slug or id (letters, digits, '_', '-'), "
+            "got '../../users'") in result.stderr
+    monkeypatch.setenv("SENTRY_PROJECTS", "api")
     monkeypatch.setenv("SENTRY_URL", "sentry.example")  # no scheme: refused before any request
     result = CliRunner().invoke(main, ["alerts", "plan", "--target", "sentry"], catch_exceptions=False)
     assert result.exit_code == 2
