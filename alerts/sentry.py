@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,7 @@ TIME_WINDOWS = (1, 5, 10, 15, 30, 60, 120, 240, 1440)
 INTERVALS = {1: "1m", 5: "5m", 15: "15m", 60: "1h", 1440: "1d", 10080: "1w", 43200: "30d"}
 PRIORITY = {"critical": 75, "warning": 50}  # issue priority a metric monitor opens (high / low)
 KINDS = ("detector", "workflow", "rule", "alert-rule")
+_ID = re.compile(r"[0-9]{1,20}")  # what Sentry's ids look like; they become segments of the API's paths
 _LINK = re.compile(r'<([^>]*)>;\s*rel="next";\s*results="true";\s*cursor="([^"]*)"')
 
 
@@ -477,11 +478,20 @@ class Sentry:
     def live(self) -> list[Live]:
         return self._legacy_live() if self.st.api == "legacy" else self._workflows_live()
 
+    def _listed(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[Mapping[str, Any]]:
+        """The objects of a listing, each with a numeric ``id`` (a segment of the paths that change it) and a
+        ``name``; :class:`SentryError` for an answer that is not a Sentry object, before anything is changed."""
+        for obj in self.api.list(path, params):
+            named = isinstance(obj, Mapping) and isinstance(obj.get("name"), str)
+            if not (named and _ID.fullmatch(str(obj.get("id")))):
+                raise SentryError(f"GET {path}: an entry without a numeric id and a name is not a Sentry object")
+            yield obj
+
     def _workflows_live(self) -> list[Live]:
         found: list[Live] = []
         refs: dict[str, str] = {}
         for project in self.st.projects:
-            for d in self.api.list(f"{self.org}/detectors/", {"project": project}):
+            for d in self._listed(f"{self.org}/detectors/", {"project": project}):
                 if d.get("type") == "error":
                     refs[str(d["id"])] = f"error:{project}"
                     self.detector_ids[f"error:{project}"] = str(d["id"])
@@ -490,7 +500,7 @@ class Sentry:
                 if d["name"].startswith(PREFIX):
                     self.detector_ids[d["name"]] = str(d["id"])
                 found.append(self._live(d, "detector", normalise_detector(d, project), str(d["id"])))
-        for w in self.api.list(f"{self.org}/workflows/"):
+        for w in self._listed(f"{self.org}/workflows/"):
             if w.get("detectorIds") and not any(str(i) in refs for i in w["detectorIds"]):
                 continue  # listed organization-wide: an alert of projects we do not sync is not ours to touch
             found.append(self._live(w, "workflow", normalise_workflow(w, refs), str(w["id"])))
@@ -499,9 +509,9 @@ class Sentry:
     def _legacy_live(self) -> list[Live]:
         found: list[Live] = []
         for project in self.st.projects:
-            for r in self.api.list(f"/api/0/projects/{self.st.organization}/{project}/rules/"):
+            for r in self._listed(f"/api/0/projects/{self.st.organization}/{project}/rules/"):
                 found.append(self._live(r, "rule", normalise_rule(r, project), (project, str(r["id"]))))
-        for r in self.api.list(f"{self.org}/alert-rules/"):
+        for r in self._listed(f"{self.org}/alert-rules/"):
             if set(r.get("projects") or ()) & set(self.st.projects):
                 found.append(self._live(r, "alert-rule", normalise_alert_rule(r), str(r["id"])))
         return found
@@ -536,6 +546,8 @@ class Sentry:
         create, _, body = self._body(change)
         made = self.api.json("POST", create, body)
         if change.kind == "detector":
+            if not (isinstance(made, Mapping) and _ID.fullmatch(str(made.get("id")))):
+                raise SentryError(f"POST {create}: the answer has no numeric id of the monitor it created")
             self.detector_ids[change.key] = str(made["id"])
 
     def update(self, change: Change) -> None:

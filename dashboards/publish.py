@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,9 @@ URL_ENV, TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
 MESSAGE = f"docqet-monitor {__version__}: dashboards as code"  # the version history entry of each save
 TARGET = "grafana"
 KINDS = ("folder", "dashboard")  # the folder is created before the dashboards in it
+
+
+_UID = re.compile(r"[A-Za-z0-9_-]{1,40}")  # a Grafana uid, as Grafana makes and takes them
 
 
 class GrafanaError(RunError):
@@ -127,6 +131,10 @@ class Grafana:
         while True:
             batch = _json(self._call("GET", "/api/search", params={"tag": tag, "type": "dash-db",
                                                                    "limit": SEARCH_PAGE_SIZE, "page": page}))
+            if not isinstance(batch, list) or not all(isinstance(h, Mapping) and isinstance(h.get("uid"), str)
+                                                      and _UID.fullmatch(h["uid"]) for h in batch):
+                raise GrafanaError("GET /api/search: the answer is not a list of dashboards with uids (a uid becomes "
+                                   "a segment of the paths that delete them)")
             hits += batch
             if len(batch) < SEARCH_PAGE_SIZE:
                 return hits

@@ -266,6 +266,17 @@ def test_only_dashboards_with_the_ownership_tag_are_candidates_for_prune(api: An
     assert [(c.action, c.key) for c in plan.changes] == [("delete", "docqet-old")]  # not the built ones it found
 
 
+@pytest.mark.parametrize("hit", [{"uid": "../../api/admin/users/1"}, {"title": "no uid"}, "docqet-old"])
+def test_a_search_answer_that_is_not_dashboards_stops_before_any_write(hit: Any, api: Any) -> None:
+    """A uid becomes a segment of the path that deletes the dashboard: one that is not a uid is refused."""
+    register(api, {uid: live(m) for uid, m in MODELS.items()}, owned=[hit])
+    result = publish("--prune")
+    assert result.exit_code == 1
+    assert ("cannot read the dashboards in Grafana: GET /api/search: the answer is not a list of dashboards with "
+            "uids") in result.output
+    assert writes(api) == []
+
+
 def test_search_pages_are_followed(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("docqet_monitor.dashboards.publish.SEARCH_PAGE_SIZE", 2)
     pages = [[{"uid": "a"}, {"uid": "b"}], [{"uid": "c"}]]

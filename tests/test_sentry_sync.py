@@ -287,6 +287,32 @@ def test_a_response_that_is_not_json_is_a_clear_error_without_the_token() -> Non
                               "right?): <html>sign in <redacted></html>")
 
 
+@pytest.mark.parametrize(("store", "entry"), [
+    ("detectors", {"id": "../../projects/docqet/api", "type": "metric_issue", "projectId": "11",
+                   "name": "[docqet-monitor] SentryTransactionP95High (api, production)"}),  # an id that is a path
+    ("workflows", {"id": "7"}),  # no name (outside the contract: the fake would not list it)
+])
+def test_a_listing_that_is_not_sentry_objects_stops_the_plan_before_any_write(
+        store: str, entry: dict[str, Any], fake: FakeSentry) -> None:
+    """Listed ids become segments of the paths of updates and deletes: one that is not a Sentry id is refused."""
+    if store == "detectors":
+        fake.detectors["99999"] = {**seed("error-detector.json"), **entry}  # the key orders the listing
+    else:
+        fake.fault = lambda method, path: (200, {}, json.dumps([entry])) if path.endswith("/workflows/") else None
+    with pytest.raises(s.SentryError, match=r"cannot read the Sentry alerts of organization docqet at .*: GET "
+                                            rf"/api/0/organizations/docqet/{store}/: an entry without a numeric id "
+                                            r"and a name is not a Sentry object"):
+        _plan(_config(), prune=True)
+    assert {method for method, _, _ in fake.calls} == {"GET"}
+
+
+def test_a_created_monitor_without_a_numeric_id_stops_the_apply(fake: FakeSentry) -> None:
+    fake.fault = lambda method, path: (201, {}, json.dumps({"id": "../x"})) if method == "POST" else None
+    plan, sentry = _plan(_config())
+    report = p.apply(plan, sentry)
+    assert not report.ok and "the answer has no numeric id of the monitor it created" in report.render()
+
+
 def test_a_429_without_retry_after_waits_for_the_rate_limit_reset(fake: FakeSentry) -> None:
     clock = Clock()
     limited = {"X-Sentry-Rate-Limit-Remaining": "0", "X-Sentry-Rate-Limit-Reset": str(clock.now + 12)}
