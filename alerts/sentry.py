@@ -476,7 +476,13 @@ class Sentry:
     # listing
 
     def live(self) -> list[Live]:
-        return self._legacy_live() if self.st.api == "legacy" else self._workflows_live()
+        """What Sentry has, normalised; :class:`SentryError` when an answer does not have the shape of its objects
+        (the normalisers read Sentry's fields as the contract gives them)."""
+        try:
+            return self._legacy_live() if self.st.api == "legacy" else self._workflows_live()
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise SentryError(f"an answer does not have the shape of Sentry's alerts ({type(exc).__name__}: "
+                              f"{str(exc)[:80]})") from None
 
     def _listed(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[Mapping[str, Any]]:
         """The objects of a listing, each with a numeric ``id`` (a segment of the paths that change it) and a

@@ -34,7 +34,8 @@ def fingerprint(model: dict[str, Any]) -> str:
 
 def recorded_fingerprint(model: dict[str, Any]) -> str | None:
     """The fingerprint written into the description at build time, if any."""
-    match = _FINGERPRINT.search(model.get("description", ""))
+    description = model.get("description")
+    match = _FINGERPRINT.search(description) if isinstance(description, str) else None  # a live one may be null
     return match.group(1) if match else None
 
 

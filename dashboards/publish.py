@@ -118,7 +118,14 @@ class Grafana:
     def dashboard(self, uid: str) -> dict[str, Any] | None:
         """``{"dashboard": ..., "meta": ...}`` of the live dashboard, None when there is none."""
         resp = self._call("GET", f"/api/dashboards/uid/{uid}", accept=(404,))
-        return None if resp.status_code == 404 else _json(resp)
+        if resp.status_code == 404:
+            return None
+        answer = _json(resp)
+        if not (isinstance(answer, dict) and isinstance(answer.get("dashboard"), dict)
+                and isinstance(answer.get("meta", {}), dict)):
+            raise GrafanaError(f"GET /api/dashboards/uid/{uid}: the answer is not a dashboard with its meta",
+                               resp.status_code)
+        return answer
 
     def save(self, model: dict[str, Any], folder_uid: str, overwrite: bool, message: str) -> dict[str, Any]:
         body = {"dashboard": model, "folderUid": folder_uid, "overwrite": overwrite, "message": message}

@@ -277,6 +277,30 @@ def test_a_search_answer_that_is_not_dashboards_stops_before_any_write(hit: Any,
     assert writes(api) == []
 
 
+@pytest.mark.parametrize("answer", [{"meta": {}}, [{"dashboard": {}}], {"dashboard": [1]},
+                                    {"dashboard": {"version": 1}, "meta": []}])
+def test_a_dashboard_answer_that_is_not_one_stops_before_any_write(answer: Any, api: Any) -> None:
+    lives: dict[str, Any] = {uid: live(m) for uid, m in MODELS.items()}
+    lives["docqet-overview"] = answer
+    register(api, lives)
+    result = publish()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("cannot read the dashboards in Grafana: GET /api/dashboards/uid/docqet-overview: the answer is not a "
+            "dashboard with its meta") in result.output
+    assert writes(api) == []
+
+
+def test_a_live_dashboard_with_a_null_description_is_not_ours(api: Any) -> None:
+    lives: dict[str, Any] = {uid: live(m) for uid, m in MODELS.items()}
+    lives["docqet-overview"]["dashboard"]["description"] = None  # made by hand, with our uid
+    register(api, lives)
+    result = publish()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("conflict grafana dashboard docqet-overview: exists in Grafana but was not published by docqet-monitor"
+            in result.output)
+    assert "docqet-overview" not in " ".join(writes(api))
+
+
 def test_search_pages_are_followed(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("docqet_monitor.dashboards.publish.SEARCH_PAGE_SIZE", 2)
     pages = [[{"uid": "a"}, {"uid": "b"}], [{"uid": "c"}]]

@@ -306,6 +306,18 @@ def test_a_listing_that_is_not_sentry_objects_stops_the_plan_before_any_write(
     assert {method for method, _, _ in fake.calls} == {"GET"}
 
 
+@pytest.mark.parametrize("field", [{"conditionGroup": "x"}, {"dataSources": [5]}, {"owner": 5}, {"config": 5}])
+def test_a_monitor_of_another_shape_stops_the_plan_before_any_write(field: dict[str, Any], fake: FakeSentry) -> None:
+    """Fields of a listed object that are not what the contract says are a clear error, not a traceback."""
+    monitor = {**seed("error-detector.json"), "id": "99999", "type": "metric_issue", "projectId": "11",
+               "name": "[docqet-monitor] SentryTransactionP95High (api, production)", **field}
+    fake.fault = lambda method, path: (200, {}, json.dumps([monitor])) if path.endswith("/detectors/") else None
+    with pytest.raises(s.SentryError, match=r"cannot read the Sentry alerts of organization docqet at .*: an answer "
+                                            r"does not have the shape of Sentry's alerts \((Attribute|Type)Error: "):
+        _plan(_config(), prune=True)
+    assert {method for method, _, _ in fake.calls} == {"GET"}
+
+
 def test_a_created_monitor_without_a_numeric_id_stops_the_apply(fake: FakeSentry) -> None:
     fake.fault = lambda method, path: (201, {}, json.dumps({"id": "../x"})) if method == "POST" else None
     plan, sentry = _plan(_config())
