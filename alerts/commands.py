@@ -16,7 +16,7 @@ from docqet_monitor.alerts import catalog, iam, prometheus, readiness, scaleout,
 from docqet_monitor.core import config as config_mod
 from docqet_monitor.core import logs
 from docqet_monitor.core import plan as plan_mod
-from docqet_monitor.core.errors import RunError
+from docqet_monitor.core.errors import RunError, UsageError
 from docqet_monitor.core.ids import alarm_prefix
 
 TARGET_HELP = "cloudwatch or sentry; repeat for both [default: both, Sentry only when configured]."
@@ -139,6 +139,9 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
     failed = [o.target for o in outcomes if o.failed]
     if failed:
         raise RunError(f"sync failed for: {', '.join(failed)}")
+    unmet = [o for o in outcomes if o.status == "skipped" and o.target in targets]  # asked for by name
+    if unmet:
+        raise UsageError("; ".join(f"sync --target {o.target}: skipped: {o.detail}" for o in unmet))
 
 
 @click.command("iam-policy")

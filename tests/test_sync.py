@@ -83,6 +83,19 @@ def test_sync_skips_what_is_not_configured_and_dry_run_writes_nothing(world: Non
     assert boto3.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
+def test_a_target_asked_for_by_name_that_is_skipped_is_a_usage_error(world: None, config_file: Path,
+                                                                      tmp_path: Path) -> None:
+    """`sync --target sentry` without Sentry settings must not pass (a CI job would stay green, syncing nothing):
+    the other targets still run, then exit 2 naming what was skipped and why."""
+    result = _sync(config_file, tmp_path / "monitoring", "--dry-run", "--target", "cloudwatch", "--target", "sentry")
+    assert result.exit_code == 2, result.output
+    assert "[1/2] cloudwatch: would change: Plan: " in result.output
+    assert ("Error: sync --target sentry: skipped: no Sentry organization (sentry.organization or SENTRY_ORG)"
+            in result.output)
+    result = _sync(config_file, tmp_path / "monitoring", "--dry-run", "--target", "cloudwatch")
+    assert result.exit_code == 0, result.output
+
+
 def test_sync_applies_everything_then_has_nothing_to_do(world: None, config_file: Path, tmp_path: Path,
                                                         fake_sentry: FakeSentry) -> None:
     out = tmp_path / "monitoring"
