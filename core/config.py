@@ -40,7 +40,7 @@ ENVIRONMENT_NAME = r"[a-z][a-z0-9-]{0,62}"  # used in output paths, alarm and ru
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # Qdrant node and account names (labels, plan keys)
 SENTRY_SLUG = r"[A-Za-z0-9_-]{1,64}"  # an organization's or project's slug or id: a segment of API paths
 SENTRY_SLUG_EXPECTED = "a Sentry slug or id (letters, digits, '_', '-')"
-REGION = r"[a-z]{2}(-gov)?-[a-z]+-\d"
+REGION = r"[a-z]{2,4}(-[a-z]+){1,3}-\d{1,2}"  # every partition botocore knows: eu-west-1, us-gov-west-1, eusc-de-east-1
 ROLE_ARN = r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
 SNS_TOPIC_ARN = r"arn:aws(-[a-z]+)*:sns:(\{region\}|" + REGION + r"):\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
 ENV_VAR_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"

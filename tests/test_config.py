@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import botocore.session
 import pytest
 from click.testing import CliRunner
 from helpers import CHECKOUT, FIXTURES
@@ -43,6 +45,15 @@ def test_regions_fall_back_to_the_aws_environment(monkeypatch: pytest.MonkeyPatc
                                                  r"'eu west 1'$"):
         config.regions(config.Config())
     assert config.regions(config.parse({"regions": ["eu-west-1"]})) == ("eu-west-1",)  # not read then
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "cn-north-1", "eusc-de-east-1", "us-isob-east-1",
+                                    "mx-central-1"])
+def test_the_regions_of_every_aws_partition_are_accepted(region: str) -> None:
+    """What botocore's partitions take (their regionRegex), in the config and in $AWS_REGION."""
+    assert config.parse({"regions": [region]}).regions == (region,)
+    partitions = botocore.session.get_session().get_data("partitions")["partitions"]
+    assert any(re.fullmatch(p["regionRegex"], region) for p in partitions)
 
 
 def test_a_bad_aws_region_in_the_environment_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
