@@ -14,7 +14,7 @@ import click
 from docqet_monitor import sync as sync_mod
 from docqet_monitor.alerts import catalog, iam, prometheus, readiness, scaleout, testpage
 from docqet_monitor.core import config as config_mod
-from docqet_monitor.core import logs
+from docqet_monitor.core import discovery, logs
 from docqet_monitor.core import plan as plan_mod
 from docqet_monitor.core.errors import RunError, UsageError
 from docqet_monitor.core.ids import alarm_prefix
@@ -151,11 +151,17 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
 @click.pass_obj
 def iam_policy_command(state: Any, role: str) -> None:
     """Print one role's least-privilege IAM policy (JSON). With --env/--config: sync's alarm writes are limited to
-    that environment's alarms (docqet-<env>-*), and sts:AssumeRole to the roles of its `accounts:`."""
+    that environment's alarms (docqet-<env>-*), and sts:AssumeRole to the roles of its `accounts:`. ARNs are of
+    the partition of the configured regions (arn:aws-cn:... for cn-north-1)."""
     config = state.config
     scoped = bool(state.env or state.config_path)
     prefix = alarm_prefix(config.environment) if scoped else iam.ALARM_PREFIX
-    click.echo(json.dumps(iam.policy(role, [a.role_arn for a in config.accounts], prefix), indent=2))
+    regions = dict.fromkeys(t.region for t in discovery.targets(config))
+    try:
+        partition = iam.partition(list(regions))
+    except ValueError as exc:
+        raise UsageError(f"iam-policy: {exc}") from None
+    click.echo(json.dumps(iam.policy(role, [a.role_arn for a in config.accounts], prefix, partition), indent=2))
 
 
 @click.command("prometheus-config")

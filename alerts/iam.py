@@ -7,6 +7,7 @@ from the role that made it (``tests/test_iam_policy.py``), and checks each actio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -23,8 +24,7 @@ ASSUME_ROLE = "sts:AssumeRole"  # only with `accounts:` in the config (role per 
 ALARM_PREFIX = "docqet-"  # every alarm name starts with it (core.ids.alarm_prefix: docqet-<env>-)
 # API Gateway (v1 and v2) authorises by HTTP method on resource paths: apigateway:GET on .../restapis etc.
 HTTP_METHOD_ACTIONS = ("apigateway", "apigatewayv2")
-API_GATEWAY_READS = ("arn:aws:apigateway:*::/restapis", "arn:aws:apigateway:*::/restapis/*/stages",
-                     "arn:aws:apigateway:*::/apis", "arn:aws:apigateway:*::/apis/*/stages")
+API_GATEWAY_READS = ("/restapis", "/restapis/*/stages", "/apis", "/apis/*/stages")  # arn:<partition>:apigateway:*::
 
 # read-only discovery shared by both: ECS services and their ALB target groups, Aurora clusters and instances,
 # Redis, load balancers, Aurora Global, Route 53 health checks and CloudFront distributions (global), and API
@@ -68,16 +68,28 @@ def _http_method(service: str, operation: str) -> str:
     return str(model.http["method"])
 
 
-def alarm_arn(prefix: str = ALARM_PREFIX) -> str:
+def alarm_arn(prefix: str = ALARM_PREFIX, partition: str = "aws") -> str:
     """The ARN pattern of the alarms named ``<prefix>...``, in any region and account (pure)."""
-    return f"arn:aws:cloudwatch:*:*:alarm:{prefix}*"
+    return f"arn:{partition}:cloudwatch:*:*:alarm:{prefix}*"
 
 
-def policy(role: str, role_arns: Sequence[str] = (), prefix: str = ALARM_PREFIX) -> dict[str, Any]:
+def partition(regions: Sequence[str]) -> str:
+    """The AWS partition of ``regions`` (``aws``, ``aws-cn``, ``aws-us-gov``...), by botocore's partition data;
+    ValueError when they are in several or in none that botocore knows."""
+    known = botocore.session.get_session().get_data("partitions")["partitions"]
+    found = {next((p["id"] for p in known if re.fullmatch(p["regionRegex"], r)), f"unknown ({r})") for r in regions}
+    if len(found) != 1 or next(iter(found)).startswith("unknown"):
+        raise ValueError(f"the regions {', '.join(regions)} are in the partitions {', '.join(sorted(found))}: a policy "
+                         "is for one partition")
+    return found.pop()
+
+
+def policy(role: str, role_arns: Sequence[str] = (), prefix: str = ALARM_PREFIX, partition: str = "aws",
+           ) -> dict[str, Any]:
     """The IAM policy document of one role (pure). ``role_arns``: the roles of ``accounts:`` to assume (none: no
     ``sts:AssumeRole`` statement at all); ``prefix``: the alarm names sync may write (``docqet-<env>-`` for one
-    environment). Both roles list API Gateway stages: ``apigateway:GET`` limited to the API and stage lists (on
-    ``*`` it would read API keys too)."""
+    environment); ``partition``: of the ARNs. Both roles list API Gateway stages: ``apigateway:GET`` limited to
+    the API and stage lists (on ``*`` it would read API keys too)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if role == "exporter":
@@ -86,10 +98,10 @@ def policy(role: str, role_arns: Sequence[str] = (), prefix: str = ALARM_PREFIX)
         statements = [
             {"Sid": "SyncRead", "Effect": "Allow", "Action": sorted(set(SYNC_READ)), "Resource": "*"},
             {"Sid": "SyncWriteOurAlarms", "Effect": "Allow", "Action": sorted(SYNC_WRITE),
-             "Resource": alarm_arn(prefix)},
+             "Resource": alarm_arn(prefix, partition)},
         ]
     statements.append({"Sid": "ApiGatewayRead", "Effect": "Allow", "Action": ["apigateway:GET"],
-                       "Resource": list(API_GATEWAY_READS)})
+                       "Resource": [f"arn:{partition}:apigateway:*::{path}" for path in API_GATEWAY_READS]})
     if role_arns:
         statements.append({"Sid": "AssumeAccountRoles", "Effect": "Allow", "Action": [ASSUME_ROLE],
                            "Resource": sorted(set(role_arns))})

@@ -89,6 +89,20 @@ def test_an_environment_narrows_writes_and_names_the_roles_to_assume(tmp_path: P
                                                 "Resource": ["arn:aws:iam::111111111111:role/docqet"]}
 
 
+def test_arns_are_of_the_partition_of_the_regions(tmp_path: Path) -> None:
+    cfg = tmp_path / "cn.yaml"
+    cfg.write_text("environment: production\nregions: [cn-north-1, cn-northwest-1]\n")
+    doc = json.dumps(_policy("--config", str(cfg), "sync"))
+    assert "arn:aws-cn:cloudwatch:*:*:alarm:docqet-production-*" in doc
+    assert "arn:aws-cn:apigateway:*::/apis" in doc and "arn:aws:" not in doc
+    cfg.write_text("regions: [cn-north-1]\naccounts:\n  - {role_arn: 'arn:aws:iam::111111111111:role/r', "
+                   "regions: [eu-west-1]}\n")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "iam-policy", "--role", "exporter"])
+    assert result.exit_code == 2
+    assert ("Error: iam-policy: the regions cn-north-1, eu-west-1 are in the partitions aws, aws-cn: a policy is for "
+            "one partition") in result.output
+
+
 def test_a_role_is_required() -> None:
     result = CliRunner().invoke(main, ["iam-policy"])
     assert result.exit_code == 2 and "--role" in result.output
