@@ -32,7 +32,7 @@ import requests
 from docqet_monitor.alerts import runbooks
 from docqet_monitor.alerts.spec import AlertRule
 from docqet_monitor.core import http, secrets
-from docqet_monitor.core.config import SENTRY_SLUG, SENTRY_SLUG_EXPECTED, Config, is_url
+from docqet_monitor.core.config import SENTRY_SLUG, SENTRY_SLUG_EXPECTED, TOKEN_URL_EXPECTED, Config, is_token_url
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, PlanError, PlanInputError, diff
 from docqet_monitor.core.yamlfile import short
@@ -101,9 +101,8 @@ def missing(st: Settings, environ: Mapping[str, str] = os.environ) -> str:
     bad = [slug for slug in (st.organization, *st.projects) if not re.fullmatch(SENTRY_SLUG, slug, re.ASCII)]
     if bad:
         return f"SENTRY_ORG / SENTRY_PROJECTS: expected {SENTRY_SLUG_EXPECTED}, got {short(bad[0])}"
-    if not is_url(st.url) or secrets.has_credentials(st.url):
-        return ("SENTRY_URL: expected an http(s) URL (http://host[:port][/path]) without USER:PASSWORD@ (the token "
-                f"comes from the environment), got {short(secrets.without_password(st.url))}")
+    if not is_token_url(st.url):
+        return f"SENTRY_URL: expected {TOKEN_URL_EXPECTED}, got {short(secrets.without_password(st.url))}"
     return ""
 
 

@@ -97,13 +97,20 @@ def is_url(value: str) -> bool:
     return re.fullmatch(HOSTNAME, host) is not None or _is_ip(host)
 
 
+URL_EXPECTED = "an http(s) URL (http://host[:port][/path])"
+TOKEN_URL_EXPECTED = f"{URL_EXPECTED} without USER:PASSWORD@ (the token comes from the environment)"
+
+
+def is_token_url(value: str) -> bool:
+    """An http(s) URL (:func:`is_url`) without user info: where the tool sends a token, they would replace it."""
+    return is_url(value) and not secrets.has_credentials(value)
+
+
 def url(optional: bool = False, credentials: bool = True) -> dict[str, Any]:
-    """An http(s) URL (quoted in errors without its password); ``credentials=False``: without ``USER:PASSWORD@``,
-    where the tool sends a token that they would replace."""
-    expected = "an http(s) URL (http://host[:port][/path])" + ("" if credentials else " without USER:PASSWORD@ "
-                                                                "(the token comes from the environment)")
-    return {**check(lambda v: (optional and v == "") or (is_url(v) and (credentials or not secrets.has_credentials(v))),
-                    expected + (" or empty" if optional else "")), "shown": secrets.without_password}
+    """An http(s) URL (quoted in errors without its password); ``credentials=False``: :func:`is_token_url`."""
+    valid, expected = (is_url, URL_EXPECTED) if credentials else (is_token_url, TOKEN_URL_EXPECTED)
+    return {**check(lambda v: (optional and v == "") or valid(v), expected + (" or empty" if optional else "")),
+            "shown": secrets.without_password}
 
 
 def _is_ip(value: str) -> bool:

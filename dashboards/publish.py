@@ -24,7 +24,7 @@ import requests
 
 from docqet_monitor import __version__
 from docqet_monitor.core import http, secrets
-from docqet_monitor.core.config import GrafanaConfig, is_url
+from docqet_monitor.core.config import TOKEN_URL_EXPECTED, GrafanaConfig, is_token_url
 from docqet_monitor.core.errors import RunError, UsageError
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, diff
 from docqet_monitor.core.yamlfile import short
@@ -167,9 +167,8 @@ def connect(settings: GrafanaConfig, environ: Mapping[str, str] = os.environ) ->
     if not url.startswith(("http://", "https://")):
         raise GrafanaSettingsError(f"no Grafana URL: set grafana.url in the config or ${URL_ENV} (http(s)://...), "
                                    f"got {short(url)}")
-    if not is_url(url) or secrets.has_credentials(url):
-        raise GrafanaSettingsError(f"${URL_ENV}: expected an http(s) URL (http://host[:port][/path]) without "
-                                   "USER:PASSWORD@ (the token comes from the environment), got "
+    if not is_token_url(url):
+        raise GrafanaSettingsError(f"${URL_ENV}: expected {TOKEN_URL_EXPECTED}, got "
                                    f"{short(secrets.without_password(url))}")
     if not token:
         raise GrafanaSettingsError(f"${TOKEN_ENV} is not set: a Grafana service-account token (Editor role)")
