@@ -166,7 +166,7 @@ def connect(settings: GrafanaConfig, environ: Mapping[str, str] = os.environ) ->
     token = environ.get(TOKEN_ENV, "")
     if not url.startswith(("http://", "https://")):
         raise GrafanaSettingsError(f"no Grafana URL: set grafana.url in the config or ${URL_ENV} (http(s)://...), "
-                                   f"got {short(url)}")
+                                   f"got {short(secrets.without_password(url))}")
     if not is_token_url(url):
         raise GrafanaSettingsError(f"${URL_ENV}: expected {TOKEN_URL_EXPECTED}, got "
                                    f"{short(secrets.without_password(url))}")

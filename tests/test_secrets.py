@@ -160,6 +160,11 @@ def test_a_password_in_an_invalid_url_is_not_quoted(tmp_path: Path, monkeypatch:
     result = CliRunner().invoke(cli.main, ["--config", str(path), "validate"])
     assert result.exit_code == 2 and "got 'http://u:<redacted>@bad_host'" in result.output
     assert "url-password-15" not in result.output
+    monkeypatch.setenv("GRAFANA_TOKEN", "glsa_token_16")
+    monkeypatch.setenv("GRAFANA_URL", "ftp://u:a-very-long-url-password-16-abcdefghijkl@grafana")  # not http(s)
+    result = CliRunner().invoke(cli.main, ["dashboards", "plan"])
+    assert result.exit_code == 2 and "no Grafana URL: " in result.output and "got 'ftp://u:<redacted>@" in result.output
+    assert "url-password" not in result.output
     monkeypatch.setenv("QDRANT_URL", "http://u:a-very-long-url-password-16-abcdefghijkl@bad_host:6333")
     result = CliRunner().invoke(cli.main, ["exporter", "once"])
     assert result.exit_code == 2 and "$QDRANT_URL: expected an http(s) URL, got 'http://u:<redacted>@" in result.output
