@@ -19,6 +19,8 @@ import yaml
 from yaml import events
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from docqet_monitor.core import secrets
+
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 16
 MAX_KEY_CHARS = 100
@@ -42,8 +44,9 @@ def clip(text: str, limit: int = QUOTE_CHARS) -> str:
 
 
 def short(value: Any, limit: int = QUOTE_CHARS) -> str:
-    """``repr(value)`` cut to ``limit`` characters plus "…": error messages never echo a whole value."""
-    return clip(repr(value), limit)
+    """``repr(value)`` cut to ``limit`` characters plus "…": error messages never echo a whole value. Known secrets
+    are redacted before the cut, which would leave a part the redactor cannot recognise."""
+    return clip(secrets.redact(repr(value)), limit)
 
 
 def read_text(path: str | os.PathLike[str]) -> str:

@@ -17,7 +17,7 @@ from hostile_http import RawServer, header, respond
 from docqet_monitor import cli
 from docqet_monitor.alerts import testpage
 from docqet_monitor.core import config as config_mod
-from docqet_monitor.core import logs, secrets
+from docqet_monitor.core import logs, secrets, yamlfile
 from docqet_monitor.core.config import AccountConfig, Config
 
 VENV_BIN = Path(sys.executable).parent
@@ -150,6 +150,12 @@ def test_an_invalid_external_id_is_not_quoted(value: str, says: str, tmp_path: P
     result = CliRunner().invoke(cli.main, ["--config", str(path), "validate"])
     assert result.exit_code == 2 and f"accounts[0].external_id: {says}" in result.output
     assert "ext id 17" not in result.output and "ext-id-17" not in result.output
+
+
+def test_an_error_quote_cut_through_a_known_secret_keeps_no_part_of_it() -> None:
+    secrets.register("quoted-secret-18-0123456789abcdefghijklmnop")
+    quote = yamlfile.short("x" * 10 + "quoted-secret-18-0123456789abcdefghijklmnop")  # the cut falls inside it
+    assert quote == "'xxxxxxxxxx<redacted>'" and "quoted-secret" not in quote
 
 
 def test_a_password_in_an_invalid_url_is_not_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
