@@ -38,6 +38,7 @@ MAX_STRING = 2048  # characters of any string value (URLs included)
 MAX_INTEGER = 2**53  # beyond the field ranges: no integer a float cannot hold exactly
 ENVIRONMENT_NAME = r"[a-z][a-z0-9-]{0,62}"  # used in output paths, alarm and rule names, labels
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"  # Qdrant node and account names (labels, plan keys)
+GRAFANA_UID = r"[A-Za-z0-9_-]{1,40}"  # as Grafana makes and takes them (folders, dashboards): a segment of API paths
 SENTRY_SLUG = r"[A-Za-z0-9_-]{1,64}"  # an organization's or project's slug or id: a segment of API paths
 SENTRY_SLUG_EXPECTED = "a Sentry slug or id (letters, digits, '_', '-')"
 REGION = r"[a-z]{2,4}(-[a-z]+){1,3}-\d{1,2}"  # every partition botocore knows: eu-west-1, us-gov-west-1, eusc-de-east-1
@@ -288,7 +289,7 @@ class GrafanaConfig:
     url: str = field(default="", metadata=url(optional=True, credentials=False))  # else GRAFANA_URL; GRAFANA_TOKEN
     folder: str = "Docqet"
     folder_uid: str = field(default="docqet-monitor", metadata=matches(
-        r"[A-Za-z0-9_-]{1,40}", "a Grafana uid: 1 to 40 letters, digits, '_' and '-'"))
+        GRAFANA_UID, "a Grafana uid: 1 to 40 letters, digits, '_' and '-'"))
     timeout_seconds: float = field(default=10.0, metadata=seconds(0, 300))
 
 

@@ -24,7 +24,7 @@ import requests
 
 from docqet_monitor import __version__
 from docqet_monitor.core import http, secrets
-from docqet_monitor.core.config import TOKEN_URL_EXPECTED, GrafanaConfig, is_token_url
+from docqet_monitor.core.config import GRAFANA_UID, TOKEN_URL_EXPECTED, GrafanaConfig, is_token_url
 from docqet_monitor.core.errors import RunError, UsageError
 from docqet_monitor.core.plan import Change, Desired, Live, Plan, diff
 from docqet_monitor.core.yamlfile import short
@@ -38,9 +38,6 @@ URL_ENV, TOKEN_ENV = "GRAFANA_URL", "GRAFANA_TOKEN"
 MESSAGE = f"docqet-monitor {__version__}: dashboards as code"  # the version history entry of each save
 TARGET = "grafana"
 KINDS = ("folder", "dashboard")  # the folder is created before the dashboards in it
-
-
-_UID = re.compile(r"[A-Za-z0-9_-]{1,40}")  # a Grafana uid, as Grafana makes and takes them
 
 
 class GrafanaError(RunError):
@@ -139,7 +136,7 @@ class Grafana:
             batch = _json(self._call("GET", "/api/search", params={"tag": tag, "type": "dash-db",
                                                                    "limit": SEARCH_PAGE_SIZE, "page": page}))
             if not isinstance(batch, list) or not all(isinstance(h, Mapping) and isinstance(h.get("uid"), str)
-                                                      and _UID.fullmatch(h["uid"]) for h in batch):
+                                                      and re.fullmatch(GRAFANA_UID, h["uid"], re.ASCII) for h in batch):
                 raise GrafanaError("GET /api/search: the answer is not a list of dashboards with uids (a uid becomes "
                                    "a segment of the paths that delete them)")
             hits += batch
