@@ -78,16 +78,17 @@ class Stats:
     def sample_processes(self) -> bool:
         """Read the watched processes' /proc now (nothing on a system without it; a process that has ended has no
         series); the next :meth:`families` carry it. Whether any process is watched."""
-        extra = ["process", "shard"] if self.shard else ["process"]
+        extra, more = self._shard_label()
         merged: dict[str, Metric] = {}
         for name, collector in self._processes.items():
             for family in collector.collect():
                 if family.name == "process_virtual_memory_bytes":
                     continue
                 kind = CounterMetricFamily if family.type == "counter" else GaugeMetricFamily
-                out = merged.setdefault(family.name, kind(family.name, family.documentation, labels=extra))
+                out = merged.setdefault(family.name, kind(family.name, family.documentation,
+                                                          labels=["process", *extra]))
                 for sample in family.samples:
-                    out.add_metric([name, self.shard] if self.shard else [name], sample.value)
+                    out.add_metric([name, *more], sample.value)
         with self._lock:
             self._process_families = list(merged.values())
         return bool(self._processes)
@@ -149,14 +150,17 @@ class Stats:
                     f"{name}: no successful refresh for over {STALE_INTERVALS} intervals"
                     for name, s in sorted(self.collectors.items()) if not s.completed or s.stale]
 
+    def _shard_label(self) -> tuple[list[str], list[str]]:
+        """The ``shard`` label's name and value for the self-metrics' series; none when not sharded."""
+        return (["shard"], [self.shard]) if self.shard else ([], [])
+
     def families(self) -> list[Metric]:
         """The self-metrics as metric families (a consistent copy taken under the lock).
 
         Sharded, every family but ``account_info`` carries ``shard``; ``account_info`` is shard 1's alone (the
         union of the shards' expositions names each account once).
         """
-        extra = ["shard"] if self.shard else []
-        more = [self.shard] if self.shard else []
+        extra, more = self._shard_label()
         with self._lock:
             build = GaugeMetricFamily("docqet_exporter_build_info", "Build information of docqet-monitor.",
                                       labels=["version", *extra])
