@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from docqet_monitor.alerts import runbooks, slo
 from docqet_monitor.alerts.spec import AlertRule, CloudWatchAlarm, SentryAlert
+from docqet_monitor.core import ids
 from docqet_monitor.core.config import Config, config_error, short
 from docqet_monitor.core.ids import AURORA, COST, ECS, EDGE, EXPORTER, OVERVIEW, QDRANT, REDIS, STORAGE_DR, panel_id
 
@@ -27,6 +28,7 @@ _INSTANCE = "{{ $labels.db_instance }} of cluster {{ $labels.db_cluster }} " + _
 _CLUSTER = "Aurora cluster {{ $labels.db_cluster }} " + _WHERE
 _COLLECTION = "collection {{ $labels.collection }} on Qdrant {{ $labels.qdrant }}"
 _ALB = "load balancer {{ $labels.load_balancer }} " + _WHERE
+_JOB = f'job="{ids.EXPORTER_JOB}"'  # the exporter's own series (the process metrics' names are every client's)
 _TARGET_GROUP = "target group {{ $labels.target_group }} of load balancer {{ $labels.load_balancer }} " + _WHERE
 _REDIS_NODE = "Redis node {{ $labels.cache_cluster }} of {{ $labels.replication_group }} " + _WHERE
 
@@ -581,10 +583,10 @@ EXPORTER_RULES: tuple[AlertRule, ...] = (
                     "its refreshes wait for its CPU, not for AWS. Shard it (exporter serve --shard K/N).",
         runbook="exporter/cpu-saturated", dashboard=EXPORTER, panel="CPU",
         # one core at most (one Python process), less under a known container limit (the build info's 1 without)
-        expr='rate(process_cpu_seconds_total{job="docqet-monitor", process="exporter"}[5m])'
+        expr="rate(process_cpu_seconds_total{" + _JOB + ', process="exporter"}[5m])'
              " / on (job, instance) group_left ()"
-             ' (clamp_max(docqet_exporter_cpu_limit_cores{job="docqet-monitor"}, 1)'
-             ' or on (job, instance) docqet_exporter_build_info{job="docqet-monitor"} * 0 + 1)'
+             " (clamp_max(docqet_exporter_cpu_limit_cores{" + _JOB + "}, 1)"
+             " or on (job, instance) docqet_exporter_build_info{" + _JOB + "} * 0 + 1)"
              " > {threshold}",
         for_="30m", thresholds={"threshold": 0.9},
     ),
@@ -595,8 +597,8 @@ EXPORTER_RULES: tuple[AlertRule, ...] = (
                     "of their container's memory limit: above it the container is killed and restarted, and "
                     "every series is missing until the first refresh ends.",
         runbook="exporter/memory-near-limit", dashboard=EXPORTER, panel="Resident memory",
-        expr='sum by (job, instance) (process_resident_memory_bytes{job="docqet-monitor"})'
-             ' / on (job, instance) docqet_exporter_memory_limit_bytes{job="docqet-monitor"} > {threshold}',
+        expr="sum by (job, instance) (process_resident_memory_bytes{" + _JOB + "})"
+             " / on (job, instance) docqet_exporter_memory_limit_bytes{" + _JOB + "} > {threshold}",
         for_="15m", thresholds={"threshold": 0.9},
     ),
     AlertRule(
@@ -605,7 +607,7 @@ EXPORTER_RULES: tuple[AlertRule, ...] = (
         description="Scrapes of {{ $labels.instance }} fail: no AWS, Qdrant or cost metric arrives and the "
                     "alerts built on them are blind.",
         runbook="exporter/target-down", dashboard=EXPORTER, panel="Scrape up",
-        expr='up{job="docqet-monitor"} == 0', for_="5m",
+        expr="up{" + _JOB + "} == 0", for_="5m",
     ),
     AlertRule(
         name="Watchdog", severity="info",

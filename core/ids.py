@@ -6,6 +6,8 @@ import zlib
 from typing import Literal
 
 TOOL = "docqet-monitor"  # the managed-by tag value, the Grafana ownership tag, the Sentry name prefix's tool
+# the exporter's Prometheus job: the generated scrape configs name it, dashboards and alerts select it
+EXPORTER_JOB = TOOL
 
 # Grafana dashboard uids (links, alert dashboard_url and publishing depend on them)
 OVERVIEW = "docqet-overview"

@@ -16,7 +16,7 @@ _AGE = "time() - docqet_exporter_collector_last_success_timestamp_seconds"
 # sharded exporters (--shard K/N) label their self-metrics with shard="K/N"; unsharded the label is absent
 # and Grafana writes nothing for it
 _BY_COLLECTOR = "{{collector}} {{shard}}"
-_JOB = '{job="docqet-monitor"}'  # the process metrics' names are every client library's: the exporter's job only
+_JOB = f'{{job="{ids.EXPORTER_JOB}"}}'  # the process metrics' names are every client's: the exporter's job only
 _BY_PROCESS = "{{process}} {{shard}}"
 
 
@@ -26,7 +26,7 @@ def build(t: Thresholds) -> G.Dashboard:
             S.state_timeline("Collector up", [S.Query("docqet_exporter_collector_up", _BY_COLLECTOR)], S.UP_DOWN,
                              description="1 when the collector's last refresh succeeded. A failing collector "
                                          "keeps serving its last good series."),
-            S.state_timeline("Scrape up", [S.Query('up{job="docqet-monitor"}', "{{instance}}")], S.UP_DOWN,
+            S.state_timeline("Scrape up", [S.Query(f"up{_JOB}", "{{instance}}")], S.UP_DOWN,
                              description="Whether Prometheus can scrape the exporter (job docqet-monitor)."),
             S.timeseries("Time since last success", [S.Query(_AGE + '{collector!="cost"}', _BY_COLLECTOR)],
                          S.SECONDS, thresholds=t.above("ExporterDataStale"), w=8,

@@ -119,7 +119,7 @@ def build(t: Thresholds) -> G.Dashboard:
             S.stat("Exporter collectors failing", [
                 "count(docqet_exporter_collector_up == 0) or vector(0)"], S.COUNT, thresholds=S.above(1),
                 description="Collectors whose last refresh failed (their panels show old data).", links=to_exporter),
-            S.stat("Exporter scrape up", ['min(up{job="docqet-monitor"})'], S.NONE, mappings=S.UP_DOWN,
+            S.stat("Exporter scrape up", [f'min(up{{job="{ids.EXPORTER_JOB}"}})'], S.NONE, mappings=S.UP_DOWN,
                    thresholds=S.below(1), links=to_exporter),
         ]),
     ]
