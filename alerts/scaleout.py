@@ -6,11 +6,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from docqet_monitor.core import secrets
 from docqet_monitor.core.config import ENVIRONMENT_NAME, HOSTNAME, NAME
 from docqet_monitor.core.errors import UsageError
 
 _HOST_PORT = re.compile(rf"(?P<host>{HOSTNAME}|\[[0-9a-fA-F:.]+\]):(?P<port>\d{{1,5}})", re.ASCII)
-_USERINFO = re.compile(r"[a-z]+://[^/?#]*@", re.IGNORECASE)
 _URL = re.compile(rf"https?://({HOSTNAME}|\[[0-9a-fA-F:.]+\])(:\d{{1,5}})?(/\S*)?", re.ASCII)
 
 
@@ -43,7 +43,7 @@ def url(option: str, value: str | None) -> str:
     """``value``, an http(s) URL without credentials (a URL with them is refused without being quoted)."""
     if not value:
         raise UsageError(f"{option} is required for this role")
-    if _USERINFO.match(value):
+    if secrets.has_credentials(value):
         raise UsageError(f"{option}: a URL with credentials (USER:PASSWORD@) is not accepted: they would be printed; "
                          "give the URL without them")
     if not _URL.fullmatch(value):
