@@ -397,6 +397,16 @@ def _type_name(tp: Any) -> str:
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
 
 
+def _got(value: Any) -> str:
+    """A wrong value for an error: a scalar quoted short, a list or a mapping by its kind only (an item may be a
+    secret that the field's own check would not have quoted)."""
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)}"
+    return short(value)
+
+
 def _convert(tp: Any, value: Any, source: str, path: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
@@ -404,7 +414,7 @@ def _convert(tp: Any, value: Any, source: str, path: str) -> Any:
         return None if value is None else _convert(args[0], value, source, path)
     if origin is Literal:
         if value not in typing.get_args(tp):
-            raise ConfigError(source, path, f"expected {_type_name(tp)}, got {short(value)}")
+            raise ConfigError(source, path, f"expected {_type_name(tp)}, got {_got(value)}")
         return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, source, path)
@@ -426,7 +436,7 @@ def _convert(tp: Any, value: Any, source: str, path: str) -> Any:
     if tp is str and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # account ids and the like
     if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-        raise ConfigError(source, path, f"expected {_type_name(tp)}, got {short(value)}")
+        raise ConfigError(source, path, f"expected {_type_name(tp)}, got {_got(value)}")
     if tp is str:
         _check_string(value, source, path)
     return value

@@ -167,6 +167,29 @@ def test_a_key_that_is_no_setting_name_is_not_quoted(text: str, line: int, where
         assert result.exit_code == 2 and f": {shown}: unknown key; expected one of" in result.output
 
 
+@pytest.mark.parametrize(("text", "where", "got"), [
+    ("accounts:\n  - role_arn: arn:aws:iam::123456789012:role/x\n    external_id: [0123456789abcdefHash]\n",
+     "line 3: accounts[0].external_id: expected a string", "a list of 1"),
+    ("grafana:\n  url: {u: 'https://u:0123456789abcdefHash@grafana.example.com'}\n",
+     "line 2: grafana.url: expected a string", "a mapping of 1"),
+    ("sentry:\n  api: [0123456789abcdefHash, x]\n", "line 2: sentry.api: expected", "a list of 2"),
+    ("cloudwatch_alarms:\n  sns_topics: {critical: [0123456789abcdefHash]}\n",
+     "line 2: cloudwatch_alarms.sns_topics.critical: expected a string", "a list of 1"),
+])
+def test_a_wrong_typed_list_or_mapping_is_named_not_quoted(text: str, where: str, got: str, tmp_path: Path) -> None:
+    """A list or a mapping where a scalar belongs is named by its kind: its items may be secrets (an external id,
+    a URL's password) that the field's own check would not quote; a wrong scalar is still quoted."""
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["--config", str(path), "validate"])
+    assert result.exit_code == 2, result.output
+    assert f"invalid configuration: {path}, {where}" in result.output and f", got {got}\n" in result.output
+    assert "0123456789abcdefHash" not in result.output
+    path.write_text("exporter:\n  port: eighty\n")
+    result = CliRunner().invoke(main, ["--config", str(path), "validate"])
+    assert result.exit_code == 2 and "exporter.port: expected an integer, got 'eighty'" in result.output
+
+
 @pytest.mark.parametrize("args", [
     ["validate"], ["alerts", "render"], ["alerts", "plan"], ["sync", "--dry-run"], ["sync", "--dry-run", "--target",
                                                                                   "rules"]])
