@@ -146,7 +146,8 @@ def discover_apis(apis: ApiGatewayApi | None, names: Sequence[str] = ()) -> list
 
 def discover_global(route53: Route53Api | None, cloudfront: CloudFrontApi | None,
                     route53_names: Sequence[str] = (), cloudfront_names: Sequence[str] = ()) -> list[Resource]:
-    """The account's Route 53 health checks and CloudFront distributions (global: alarms in us-east-1)."""
+    """The account's Route 53 health checks and CloudFront distributions (global: alarms where the partition
+    serves them, us-east-1 in ``aws``)."""
     found = []
     checks = [] if route53 is None else route53.health_checks()
     tags = route53.names([c.id for c in checks]) if checks and route53 is not None else {}
@@ -492,10 +493,11 @@ def make_plan(config: Config, rules: Sequence[AlertRule], clients: Clients, prun
             resources += discover_apis(apis, api_cfg.names)
         wanted += desired(rules, resources, config, t.region, runbook, scope=str(t))
     r53_cfg, cf_cfg = config.collectors.route53, config.collectors.cloudfront
-    for t in _global_scopes(config):
+    r53_scopes, cf_scopes = _global_scopes(config, "route53"), _global_scopes(config, "cloudfront")
+    for t in dict.fromkeys(r53_scopes + cf_scopes):
         with failing_as(f"cannot discover the Route 53 health checks and CloudFront distributions in {where(t)}"):
-            route53 = BotoRoute53Api(clients(t, "route53")) if r53_cfg.enabled else None
-            cloudfront = BotoCloudFrontApi(clients(t, "cloudfront")) if cf_cfg.enabled else None
+            route53 = BotoRoute53Api(clients(t, "route53")) if t in r53_scopes else None
+            cloudfront = BotoCloudFrontApi(clients(t, "cloudfront")) if t in cf_scopes else None
             resources = discover_global(route53, cloudfront, r53_cfg.names, cf_cfg.names)
         wanted += desired(rules, resources, config, t.region, runbook, scope=str(t))
     check_limits(wanted)
@@ -511,15 +513,16 @@ def where(t: Target) -> str:
     return t.region if t.account is None else f"{t.region} of account {t.account.name or t.account.role_arn}"
 
 
-def _global_scopes(config: Config) -> tuple[Target, ...]:
-    """us-east-1 of each account, where the alarms of global services live (none when both are off)."""
-    enabled = config.collectors.route53.enabled or config.collectors.cloudfront.enabled
-    return global_targets(config) if enabled else ()
+def _global_scopes(config: Config, service: str) -> tuple[Target, ...]:
+    """Where the alarms of a global service (``route53``, ``cloudfront``) live, per account: us-east-1 in ``aws``
+    (none when its collector is off or the partition does not offer it)."""
+    return global_targets(config, service) if getattr(config.collectors, service).enabled else ()
 
 
 def _scopes(config: Config) -> tuple[Target, ...]:
-    """Every (account, region) holding alarms: the configured ones and the global services' us-east-1."""
-    return tuple(dict.fromkeys(targets(config) + _global_scopes(config)))
+    """Every (account, region) holding alarms: the configured ones and the global services' homes."""
+    return tuple(dict.fromkeys(targets(config) + _global_scopes(config, "route53")
+                               + _global_scopes(config, "cloudfront")))
 
 
 def writer(config: Config, clients: Clients) -> Writer:

@@ -24,9 +24,9 @@ from typing import Any
 
 import boto3
 
-from docqet_monitor.core.discovery import GLOBAL_REGION
 from docqet_monitor.demo.aws import REGION, DemoContext, Series, dimensions, minutely, put_datapoints
 
+HOME = "us-east-1"  # where the demo's partition (aws) serves CloudFront, Route 53 and CLOUDFRONT web ACLs
 HEALTH_CHECK_NAME = "docqet-app"
 HEALTH_CHECK = {"HealthCheckStatus": 1.0, "HealthCheckPercentageHealthy": 100.0}
 ALIAS = "docs.docqet.example"
@@ -61,16 +61,16 @@ def seed_edge(endpoint_url: str, region: str = REGION, *, now: float | None = No
     def client(service: str, where: str = region) -> Any:
         return session.client(service, endpoint_url=endpoint_url, region_name=where)
 
-    health_check = _seed_health_check(client("route53", GLOBAL_REGION))
-    distribution = _seed_distribution(client("cloudfront", GLOBAL_REGION))
-    _seed_web_acl(client("wafv2", GLOBAL_REGION), "CLOUDFRONT", EDGE_ACL, EDGE_ACL_METRIC, with_rule=True)
+    health_check = _seed_health_check(client("route53", HOME))
+    distribution = _seed_distribution(client("cloudfront", HOME))
+    _seed_web_acl(client("wafv2", HOME), "CLOUDFRONT", EDGE_ACL, EDGE_ACL_METRIC, with_rule=True)
     _seed_web_acl(client("wafv2"), "REGIONAL", API_ACL, API_ACL_METRIC)
     rest_api = _seed_rest_api(client("apigateway"))
     http_api = client("apigatewayv2").create_api(Name=HTTP_API, ProtocolType="HTTP")["ApiId"]
     client("apigatewayv2").create_stage(ApiId=http_api, StageName=HTTP_STAGE)
     env = EdgeEnvironment(region, health_check, distribution, rest_api, http_api)
     now = now or time.time()
-    put_datapoints(client("cloudwatch", GLOBAL_REGION), minutely(global_series(env), now, ahead_minutes))
+    put_datapoints(client("cloudwatch", HOME), minutely(global_series(env), now, ahead_minutes))
     put_datapoints(client("cloudwatch", region), minutely(regional_series(env), now, ahead_minutes))
     return env
 

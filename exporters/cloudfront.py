@@ -1,8 +1,8 @@
 """The CloudFront collector: distributions and their traffic, errors and cache hit rate, read once per account.
 
-Discovery: ListDistributions (100 a page). CloudFront publishes its metrics in us-east-1 only, with the
-dimensions ``DistributionId`` and ``Region=Global``. CacheHitRate is one of the additional metrics a
-distribution publishes only when they are turned on (at a cost): without them there is no such series.
+Discovery: ListDistributions (100 a page). CloudFront publishes its metrics in us-east-1 only (cn-northwest-1 in
+China), with the dimensions ``DistributionId`` and ``Region=Global``. CacheHitRate is one of the additional metrics
+a distribution publishes only when they are turned on (at a cost): without them there is no such series.
 """
 
 from __future__ import annotations
@@ -69,11 +69,12 @@ def scrape(api: CloudFrontApi, read: MetricReader, account: str, names: Sequence
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
-    """The CloudFront collector: once per account, in us-east-1."""
+    """The CloudFront collector: once per account, where its partition serves CloudFront (us-east-1 in ``aws``;
+    none in GovCloud)."""
     settings, period = config.collectors.cloudfront, config.cloudwatch.period_seconds
 
     def scrape_account(client: Clients, read: MetricReader, account: str, _region: str) -> list[Rendered]:
         return scrape(BotoCloudFrontApi(client("cloudfront")), read, account, settings.names, period)
 
     return regional.collector("cloudfront", settings, config, aws, scrape_account,
-                              global_data=True, target_list=global_targets(config))
+                              global_data=True, target_list=global_targets(config, "cloudfront"))

@@ -11,7 +11,7 @@ import logging
 
 from docqet_monitor.core import stats
 from docqet_monitor.core.aws import Aws
-from docqet_monitor.core.config import Config
+from docqet_monitor.core.config import Config, regions
 from docqet_monitor.core.shard import Shard
 from docqet_monitor.exporters import (
     alb,
@@ -28,6 +28,7 @@ from docqet_monitor.exporters import (
     waf,
 )
 from docqet_monitor.exporters.metrics import Collector
+from docqet_monitor.exporters.regional import AwsCollector
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,10 @@ def build(config: Config, aws: Aws) -> list[Collector]:
                       (c.apigateway, apigateway.collector), (c.waf, waf.collector))
     collectors: list[Collector] = [build_one(config, aws) for settings, build_one in aws_collectors
                                    if settings.enabled]
-    optional = (qdrant.build(config.collectors.qdrant), cost.build(config.collectors.cost, aws))
+    for off in [c for c in collectors if isinstance(c, AwsCollector) and not c.targets]:
+        log.info("%s collector off: the AWS partition of the configured regions does not offer it", off.name)
+        collectors.remove(off)
+    optional = (qdrant.build(config.collectors.qdrant), cost.build(config.collectors.cost, aws, regions(config)[0]))
     collectors.extend(c for c in optional if c is not None)
     shard = Shard.parse(config.exporter.shard)
     return [c for c in collectors if shard.runs_global or not getattr(c, "global_data", False)]

@@ -1,12 +1,12 @@
 """Cost collector: AWS spend from Cost Explorer, fetched rarely and cached on disk.
 
-Cost Explorer bills $0.01 per request (each page) and its data changes a few times a day, so a refresh
-(3 requests plus extra pages: daily by service over the month, which gives yesterday and month to date, daily
-by tag for yesterday, forecast) runs every ``collectors.cost.interval_seconds``
-(6 h by default, never under 1 h, failed attempts included) and its result is kept in a JSON file: a restart
-within the interval pays nothing. Cost Explorer is a global service served from us-east-1, whatever
-``regions`` says. The default credential chain is used: point it at the account whose bill you want (the
-management account sees the whole organisation).
+Cost Explorer bills $0.01 per request (each page) and its data changes a few times a day, so a refresh (3 requests
+plus extra pages: daily by service over the month, which gives yesterday and month to date, daily by tag for
+yesterday, forecast) runs every ``collectors.cost.interval_seconds`` (6 h by default, never under 1 h, failed
+attempts included) and its result is kept in a JSON file: a restart within the interval pays nothing. Cost Explorer
+is a global service served from us-east-1 (cn-northwest-1 in China; none in GovCloud), whatever ``regions`` says.
+The default credential chain is used: point it at the account whose bill you want (the management account sees the
+whole organisation).
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from docqet_monitor.core.aws import Aws, explain
 from docqet_monitor.core.config import CostCollectorConfig
+from docqet_monitor.core.discovery import global_region
 from docqet_monitor.core.errors import RunError
 from docqet_monitor.exporters.metrics import Collection
 
 log = logging.getLogger(__name__)
 
-CE_REGION = "us-east-1"
 COST_METRIC = "UnblendedCost"  # GetCostAndUsage spelling; GetCostForecast wants UNBLENDED_COST
 UNTAGGED = "(untagged)"  # the by-tag value of resources without the tag (Cost Explorer's empty value)
 CHECK_SECONDS = 300.0  # how often the collector looks whether the data is stale (memory only)
@@ -297,9 +297,15 @@ class CostCollector:
         return Collection(families(self._report, self.settings.monthly_budget_usd))
 
 
-def build(config: CostCollectorConfig, aws: Aws, clock: Callable[[], float] = time.time) -> CostCollector | None:
-    """The cost collector (on by default); Cost Explorer is reached in us-east-1."""
+def build(config: CostCollectorConfig, aws: Aws, region: str = "us-east-1",
+          clock: Callable[[], float] = time.time) -> CostCollector | None:
+    """The cost collector (on by default), reaching Cost Explorer where its partition serves it: the
+    :func:`~core.discovery.global_region` of ``region``, a region of the default credentials (none: off)."""
     if not config.enabled:
         log.info("cost collector off: collectors.cost.enabled is false")
         return None
-    return CostCollector(config, CostExplorer(aws.client("ce", CE_REGION)), clock)
+    home = global_region("ce", region)
+    if home is None:
+        log.info("cost collector off: Cost Explorer has no endpoint in the AWS partition of %s", region)
+        return None
+    return CostCollector(config, CostExplorer(aws.client("ce", home)), clock)

@@ -62,6 +62,11 @@ class AwsCollector:
         # as many targets at once as requests may be in flight in all: one collector alone can fill the cap
         self._slots = threading.BoundedSemaphore(aws.settings.max_concurrency_total)
 
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """The (account, region) pairs it reads."""
+        return self._targets
+
     def collect(self) -> Collection:
         """Scrape every target and wait for all of them."""
         return self.collect_progressively(lambda _: None, wait_all=True)

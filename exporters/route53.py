@@ -1,7 +1,8 @@
 """The Route 53 collector: health checks and their status, read once per account (a global service).
 
 Discovery: ListHealthChecks (1,000 a page) and ListTagsForResources (10 health checks a call) for the Name
-tags, in us-east-1, where Route 53 also publishes its CloudWatch metrics: HealthCheckStatus (Minimum over the
+tags, in us-east-1 (the partition's home of Route 53: cn-northwest-1 in China, us-gov-west-1 in GovCloud), where
+Route 53 also publishes its CloudWatch metrics: HealthCheckStatus (Minimum over the
 period: 1 only if every checker saw it healthy) and HealthCheckPercentageHealthy (endpoint checks only).
 """
 
@@ -66,11 +67,11 @@ def scrape(api: Route53Api, read: MetricReader, account: str, names: Sequence[st
 
 
 def collector(config: Config, aws: Aws) -> AwsCollector:
-    """The Route 53 collector: once per account, in us-east-1."""
+    """The Route 53 collector: once per account, where its partition serves Route 53 (us-east-1 in ``aws``)."""
     settings, period = config.collectors.route53, config.cloudwatch.period_seconds
 
     def scrape_account(client: Clients, read: MetricReader, account: str, _region: str) -> list[Rendered]:
         return scrape(BotoRoute53Api(client("route53")), read, account, settings.names, period)
 
     return regional.collector("route53", settings, config, aws, scrape_account, global_data=True,
-                              target_list=global_targets(config))
+                              target_list=global_targets(config, "route53"))

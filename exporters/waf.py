@@ -1,9 +1,9 @@
 """The WAF (v2) collector: web ACLs and their allowed and blocked requests, as a whole and per rule.
 
-REGIONAL ACLs are read in each configured region, CLOUDFRONT ACLs once per account in us-east-1 (region label
-``global``). Discovery: ListWebACLs, then GetWebACL per ACL for its CloudWatch metric names: AWS/WAFV2 knows an
-ACL by ``WebACL`` = its ``VisibilityConfig.MetricName`` and ``Rule`` (``ALL`` for the whole ACL, else the rule's
-metric name), plus ``Region`` for REGIONAL ACLs only.
+REGIONAL ACLs are read in each configured region, CLOUDFRONT ACLs once per account where CloudFront is served
+(us-east-1; cn-northwest-1 in China) (region label ``global``). Discovery: ListWebACLs, then GetWebACL per ACL for
+its CloudWatch metric names: AWS/WAFV2 knows an ACL by ``WebACL`` = its ``VisibilityConfig.MetricName`` and
+``Rule`` (``ALL`` for the whole ACL, else the rule's metric name), plus ``Region`` for REGIONAL ACLs only.
 """
 
 from __future__ import annotations
@@ -78,11 +78,11 @@ def scrape(api: WafApi, read: MetricReader, account: str, region: str, scope: Sc
 
 def collector(config: Config, aws: Aws, clock: Callable[[], float] = time.time) -> AwsCollector:
     """The WAF collector: REGIONAL ACLs in each configured account and region (sharded by region), CLOUDFRONT
-    ACLs once per account in us-east-1 (global: shard 1 only), in the same refresh."""
+    ACLs once per account where CloudFront is served (global: shard 1 only), in the same refresh."""
     settings, period = config.collectors.waf, config.cloudwatch.period_seconds
     shard = Shard.parse(config.exporter.shard)
     regional_targets = targets(config)
-    global_ones = global_targets(config) if shard.runs_global else ()
+    global_ones = global_targets(config, "cloudfront") if shard.runs_global else ()  # with CloudFront
 
     def scrape_target(target: Target, client: Clients) -> list[Rendered]:
         account, region = aws.account_id(target.account, target.region), target.region

@@ -289,3 +289,45 @@ def test_sharded_global_services_run_on_shard_1_and_the_union_is_the_whole(moto_
     assert not any(dict(s[1:]).get("region") == "global" for s in whole_2)  # CloudFront ACLs: shard 1's
     _, whole = run("")
     assert whole_1 | whole_2 == whole and not whole_1 & whole_2
+
+
+@pytest.mark.parametrize(("region", "home"), [("cn-north-1", "cn-northwest-1"), ("us-gov-east-1", "us-gov-west-1")])
+def test_global_services_are_read_where_the_partition_serves_them(region: str, home: str, moto_endpoint: str,
+                                                                  aws_limits: AwsLimits) -> None:
+    """China serves CloudFront, Route 53 and Cost Explorer from cn-northwest-1; GovCloud serves Route 53 from
+    us-gov-west-1 and has no CloudFront (nor CLOUDFRONT web ACLs) and no Cost Explorer: those collectors are off
+    there, instead of failing every refresh against us-east-1, which the partition's credentials cannot reach."""
+    boto3.client("route53", region_name=home).create_health_check(CallerReference="r", HealthCheckConfig={
+        "Type": "TCP", "IPAddress": "192.0.2.10", "Port": 5432, "RequestInterval": 30, "FailureThreshold": 3})
+    aws = Aws(session_factory=aws_limits.session)
+    built = {c.name: c for c in collectors.build(_config(regions=(region,)), aws)}
+    china = region.startswith("cn-")
+    assert built["route53"].targets == (Target(home),)
+    assert ("cloudfront" in built, "cost" in built) == (china, china)
+    assert built["waf"].targets == ((Target(region), Target(home)) if china else (Target(region),))
+    for name in ("route53", "waf", *(("cloudfront",) if china else ())):
+        assert built[name].collect().errors == (), name
+    fams = built["route53"].collect().families
+    assert len(samples(fams, "docqet_route53_health_check_info")) == 1
+    assert sorted(p["Scope"] for p in aws_limits.params["wafv2.ListWebACLs"]) == (
+        ["CLOUDFRONT", "REGIONAL"] if china else ["REGIONAL"])
+    if china:
+        assert built["cost"].explorer.client.meta.region_name == home
+
+
+def test_edge_alarms_live_where_the_partition_serves_the_service(moto_endpoint: str, aws_limits: AwsLimits) -> None:
+    """GovCloud: the Route 53 alarm in us-gov-west-1 (Route 53's home there), no CloudFront read at all."""
+    boto3.client("route53", region_name="us-gov-west-1").create_health_check(CallerReference="r", HealthCheckConfig={
+        "Type": "TCP", "IPAddress": "192.0.2.10", "Port": 5432, "RequestInterval": 30, "FailureThreshold": 3})
+    config = config_mod.parse({"environment": "staging", "regions": ["us-gov-east-1"],
+                               "cloudwatch_alarms": {"composite_alarms": False}})
+    session = aws_limits.session()
+
+    def clients(t: Target, service: str) -> Any:
+        return session.client(service, region_name=t.region)
+
+    plan = cw.make_plan(config, catalog.rules(config), clients, False, lambda rule: f"https://rb/{rule.runbook}")
+    route53_alarms = [c.key for c in plan.changes if c.desired and "Route53" in c.key]
+    assert [key.split("/")[0] for key in route53_alarms] == ["us-gov-west-1"]
+    assert aws_limits.calls["cloudfront.ListDistributions"] == 0
+    assert {key.split("/")[0] for key in (c.key for c in plan.changes)} <= {"us-gov-east-1", "us-gov-west-1"}

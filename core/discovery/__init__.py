@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+
+import botocore.session
+from botocore.regions import EndpointResolver
 
 from docqet_monitor.core.config import AccountConfig, Config, regions
 
@@ -29,14 +33,29 @@ def targets(config: Config) -> tuple[Target, ...]:
     return tuple(dict.fromkeys(found))  # a region (or account and region) listed twice is one target
 
 
-# Global services (CloudFront, Route 53, WAF for CloudFront) answer and publish their CloudWatch metrics here only.
-GLOBAL_REGION = "us-east-1"
+@cache
+def global_region(service: str, region: str) -> str | None:
+    """Where ``service``, global in ``region``'s partition (CloudFront, Route 53, Cost Explorer), answers and
+    publishes its CloudWatch metrics: the credential scope of the partition's global endpoint in botocore's
+    endpoint data (us-east-1 in ``aws``, cn-northwest-1 in ``aws-cn``, us-gov-west-1 for Route 53 in GovCloud);
+    None where the partition offers no such endpoint (CloudFront and Cost Explorer in GovCloud)."""
+    endpoint = _resolver().construct_endpoint(service, region) or {}
+    if endpoint.get("endpointName") in (None, region) or "credentialScope" not in endpoint:
+        return None  # a regional endpoint that botocore guessed: the service is not offered there
+    return str(endpoint["credentialScope"]["region"])
 
 
-def global_targets(config: Config) -> tuple[Target, ...]:
-    """One target per account (the default one, then each role account) in :data:`GLOBAL_REGION`: where the
-    global services are read, once per account whatever regions are configured."""
-    return tuple(dict.fromkeys(Target(GLOBAL_REGION, t.account) for t in targets(config)))
+@cache
+def _resolver() -> EndpointResolver:
+    return EndpointResolver(botocore.session.get_session().get_data("endpoints"))
+
+
+def global_targets(config: Config, service: str) -> tuple[Target, ...]:
+    """One target per account (the default one, then each role account) in ``service``'s
+    :func:`global_region` of the account's partition: where a global service is read and its alarms live, once
+    per account whatever regions are configured; none for an account whose partition does not offer it."""
+    found = ((global_region(service, t.region), t.account) for t in targets(config))
+    return tuple(dict.fromkeys(Target(region, account) for region, account in found if region))
 
 
 def selected(names: Sequence[str], *keys: str) -> bool:
