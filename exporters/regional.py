@@ -3,7 +3,8 @@
 A target that fails (timeout, throttled beyond retries, 5xx, a bug in parsing) keeps the series of its last
 successful scrape and reports the error, so the collector's up-metric is 0 while the other regions stay fresh.
 
-Targets do not wait for each other: each scrape runs in its own thread, the families found so far are handed
+Targets do not wait for each other: up to ``aws.max_concurrency_total`` worker threads per collector scrape them
+(a worker takes the next queued target when it is done), the families found so far are handed
 to the exporter every few seconds while others are still running, and a refresh in the background ends after
 ``interval_seconds`` even if a target is still busy (a hung region): that target keeps running, is not started
 again until it ends, and counts as failed only once its attempts have run out. The in-flight AWS request limits
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
@@ -58,9 +60,11 @@ class AwsCollector:
         self._lock = threading.Lock()
         self._last: dict[Target, list[Rendered]] = {}  # rendered when the target's scrape ended
         self._errors: dict[Target, str] = {}  # targets whose last completed scrape failed
-        self._running: dict[Target, Future[None]] = {}
+        self._running: dict[Target, Future[None]] = {}  # queued or being scraped
+        self._queue: deque[Target] = deque()
+        self._workers = 0
         # as many targets at once as requests may be in flight in all: one collector alone can fill the cap
-        self._slots = threading.BoundedSemaphore(aws.settings.max_concurrency_total)
+        self._max_workers = aws.settings.max_concurrency_total
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -105,31 +109,52 @@ class AwsCollector:
         return Collection(families, errors)
 
     def _start(self, target: Target) -> Future[None]:
-        """Scrape ``target`` in a daemon thread (a hung region never blocks the process's exit); ``_lock`` held."""
+        """Queue ``target`` for a worker: a daemon thread (a hung region never blocks the process's exit) that
+        scrapes queued targets until none is left. At most ``aws.max_concurrency_total`` workers per collector, so
+        the threads do not grow with the targets (a container's pids limit). ``_lock`` held."""
         future: Future[None] = Future()
         self._running[target] = future
-
-        def run() -> None:
-            with self._slots:
-                try:
-                    families = self._scrape(target, self._client_factory(target))
-                except Exception as exc:  # one region's fault must not lose the others
-                    # the server logs each error as a warning; the traceback only with -vv
-                    log.debug("scrape failed, keeping the last good series", exc_info=True,
-                              extra={"collector": self.name, "target": str(target)})
-                    with self._lock:
-                        self._errors[target] = f"cannot read {self.name} metrics in {target}: {explain(exc)}"
-                else:
-                    with self._lock:
-                        self._last[target] = families
-                        self._errors.pop(target, None)
-                finally:
-                    with self._lock:
-                        del self._running[target]
-                    future.set_result(None)
-
-        threading.Thread(target=run, name=f"{self.name} {target}", daemon=True).start()
+        self._queue.append(target)
+        if self._workers < self._max_workers:
+            try:
+                threading.Thread(target=self._work, name=f"{self.name} worker", daemon=True).start()
+            except RuntimeError as exc:  # can't start new thread: the running workers take the queue
+                if not self._workers:  # none: the queued targets fail now, and are queued again next refresh
+                    self._fail_queued(f"cannot start a thread: {exc}")
+            else:
+                self._workers += 1
         return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._workers -= 1
+                    return
+                target = self._queue.popleft()
+            try:
+                families = self._scrape(target, self._client_factory(target))
+            except Exception as exc:  # one region's fault must not lose the others
+                # the server logs each error as a warning; the traceback only with -vv
+                log.debug("scrape failed, keeping the last good series", exc_info=True,
+                          extra={"collector": self.name, "target": str(target)})
+                with self._lock:
+                    self._errors[target] = f"cannot read {self.name} metrics in {target}: {explain(exc)}"
+            else:
+                with self._lock:
+                    self._last[target] = families
+                    self._errors.pop(target, None)
+            finally:
+                with self._lock:
+                    future = self._running.pop(target)
+                future.set_result(None)
+
+    def _fail_queued(self, error: str) -> None:
+        """Every queued target fails with ``error`` (``_lock`` held)."""
+        while self._queue:
+            target = self._queue.popleft()
+            self._errors[target] = f"cannot read {self.name} metrics in {target}: {error}"
+            self._running.pop(target).set_result(None)
 
     def _client_factory(self, target: Target) -> Clients:
         return lambda service: self._aws.client(service, target.region, target.account)

@@ -77,6 +77,49 @@ def test_a_collector_scrapes_as_many_targets_at_once_as_requests_may_be_in_fligh
     assert regional.AwsCollector("t", 60, aws, targets, scrape).collect().errors == ()
 
 
+def test_a_collector_runs_no_more_threads_than_it_may_scrape_targets_at_once() -> None:
+    """60 targets, 4 at once: 4 worker threads scrape them all (a thread per target would start 60, which grows
+    with accounts x regions into a container's pids limit)."""
+    targets = [discovery.Target(f"region-{i}") for i in range(60)]
+    lock, now, peak, threads = threading.Lock(), [0], [0], set()
+
+    def scrape(target: discovery.Target, client: Any) -> list[Rendered]:
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+            threads.add(threading.get_ident())
+        threading.Event().wait(0.01)
+        with lock:
+            now[0] -= 1
+        return _gauge(target.region, 1)
+
+    before = threading.active_count()
+    collector = regional.AwsCollector("t", 60, Aws(settings=AwsConfig(max_concurrency_total=4)), targets, scrape)
+    result = collector.collect()
+    assert result.errors == () and len(samples(result.families, "docqet_test")) == 60 + 1  # each one's, and x/y
+    assert peak[0] == 4 and len(threads) <= 4
+    assert threading.active_count() <= before + 4
+
+
+def test_a_thread_that_cannot_start_fails_its_targets_for_this_refresh_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``can't start new thread`` (a pids limit): the targets are reported failed, not left waiting for ever,
+    and the next refresh scrapes them."""
+    targets = [discovery.Target("a"), discovery.Target("b")]
+    collector = regional.AwsCollector("t", 60, Aws(), targets, lambda t, _: _gauge(t.region, 1))
+    start = threading.Thread.start
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    result = collector.collect()
+    assert result.errors == ("cannot read t metrics in a: cannot start a thread: can't start new thread",
+                             "cannot read t metrics in b: cannot start a thread: can't start new thread")
+    monkeypatch.setattr(threading.Thread, "start", start)
+    result = collector.collect()
+    assert result.errors == () and value(result.families, "docqet_test", region="b") == 1
+
+
 def test_a_failing_target_is_one_warning_line_in_the_exporter_log(caplog: pytest.LogCaptureFixture) -> None:
     from docqet_monitor.core.stats import Stats
     from docqet_monitor.exporters.server import Exporter
