@@ -58,7 +58,7 @@ class Stats:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    cost_usd: float = 0.0
+    cost_nano_usd: int = 0  # summed as an integer: floats summing 1e-05s print 0.00030000000000000003
     collectors: dict[str, CollectorState] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # account id -> name
     shard: str = ""  # "K/N" when sharded: a `shard` label on the self-metrics (not on account_info: shard 1's)
@@ -111,7 +111,12 @@ class Stats:
 
     def add_cost(self, usd: float) -> None:
         with self._lock:
-            self.cost_usd += usd
+            self.cost_nano_usd += round(usd * 1e9)
+
+    @property
+    def cost_usd(self) -> float:
+        """The estimated cost so far, in USD."""
+        return self.cost_nano_usd / 1e9
 
     def register(self, collector: str, interval: float | None = None, now: float | None = None) -> None:
         with self._lock:

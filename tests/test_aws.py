@@ -16,7 +16,9 @@ from faults import Body, FaultyAws, Request, when
 
 from docqet_monitor.core.aws import REQUIRED_FIELDS, Aws, MalformedResponseError, estimated_cost, missing_fields
 from docqet_monitor.core.config import AccountConfig, AwsConfig
+from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters.cloudwatch import MetricQuery, plan
+from docqet_monitor.exporters.metrics import render
 
 OK_CLUSTERS = (200, {"clusterArns": []})
 
@@ -58,6 +60,16 @@ def test_estimated_cost_follows_the_aws_price_list() -> None:
     assert estimated_cost("ce", "GetCostAndUsage", {}) == pytest.approx(0.01)
     assert estimated_cost("ecs", "DescribeServices", {}) == 0.0
     assert estimated_cost("rds", "DescribeDBClusters", {}) == 0.0
+
+
+def test_the_estimated_cost_sums_without_float_noise() -> None:
+    """30 metrics of GetMetricData cost 0.0003 USD, and the counter says so (a float sum said
+    0.00030000000000000014)."""
+    stats = Stats()
+    for _ in range(30):
+        stats.add_cost(estimated_cost("cloudwatch", "GetMetricData", {"MetricDataQueries": [{"Id": "q"}]}))
+    assert stats.cost_usd == 0.0003
+    assert b"docqet_exporter_aws_estimated_cost_usd_total 0.0003\n" in render(stats.families())
 
 
 def test_missing_fields_only_for_known_operations() -> None:
