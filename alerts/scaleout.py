@@ -9,20 +9,17 @@ from pathlib import Path
 from docqet_monitor.core import secrets
 from docqet_monitor.core.config import ENVIRONMENT_NAME, HOSTNAME, NAME
 from docqet_monitor.core.errors import UsageError
+from docqet_monitor.core.yamlfile import short
 
 _HOST_PORT = re.compile(rf"(?P<host>{HOSTNAME}|\[[0-9a-fA-F:.]+\]):(?P<port>\d{{1,5}})", re.ASCII)
 _URL = re.compile(rf"https?://({HOSTNAME}|\[[0-9a-fA-F:.]+\])(:\d{{1,5}})?(/\S*)?", re.ASCII)
-
-
-def _short(value: str) -> str:
-    return repr(value[:40] + ("…" if len(value) > 40 else ""))
 
 
 def environment(env: str | None) -> str:
     if not env:
         raise UsageError("prometheus-config needs --env NAME (the environment its series are labelled with)")
     if not re.fullmatch(ENVIRONMENT_NAME, env, re.ASCII):
-        raise UsageError(f"--env: expected an environment name (lower-case letters, digits, '-'), got {_short(env)}")
+        raise UsageError(f"--env: expected an environment name (lower-case letters, digits, '-'), got {short(env)}")
     return env
 
 
@@ -33,7 +30,7 @@ def exporters(targets: Sequence[str], shards: int) -> list[str]:
     for target in targets:
         match = _HOST_PORT.fullmatch(target)
         if not match or not 0 < int(match["port"]) < 65536:
-            raise UsageError(f"--exporter: expected HOST:PORT, got {_short(target)}")
+            raise UsageError(f"--exporter: expected HOST:PORT, got {short(target)}")
     if len(set(targets)) != len(targets):
         raise UsageError("--exporter: the same exporter is given twice")
     return list(targets)
@@ -47,13 +44,13 @@ def url(option: str, value: str | None) -> str:
         raise UsageError(f"{option}: a URL with credentials (USER:PASSWORD@) is not accepted: they would be printed; "
                          "give the URL without them")
     if not _URL.fullmatch(value):
-        raise UsageError(f"{option}: expected an http(s) URL, got {_short(value)}")
+        raise UsageError(f"{option}: expected an http(s) URL, got {short(value)}")
     return value
 
 
 def name(option: str, value: str) -> str:
     if not re.fullmatch(NAME, value, re.ASCII):
-        raise UsageError(f"{option}: expected a name of letters, digits, '.', '_' and '-', got {_short(value)}")
+        raise UsageError(f"{option}: expected a name of letters, digits, '.', '_' and '-', got {short(value)}")
     return value
 
 
