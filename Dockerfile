@@ -41,7 +41,7 @@ LABEL org.opencontainers.image.title="docqet-monitor" \
 RUN groupadd --system --gid 10001 docqet-monitor \
     && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/docqet-monitor --no-create-home \
         --shell /usr/sbin/nologin docqet-monitor \
-    && install -d -o 10001 -g 10001 -m 0750 /var/lib/docqet-monitor
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/docqet-monitor /var/lib/docqet-monitor/.cache
 # what the image is installed from; copied first so that new wheels make a new install layer (podman's cache
 # does not look into a mounted stage)
 COPY --from=wheels /wheels.sha256 /usr/share/doc/docqet-monitor/wheels.sha256
@@ -54,8 +54,11 @@ COPY monitoring/environments/ /var/lib/docqet-monitor/monitoring/environments/
 ENV PATH=/opt/docqet-monitor/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
-# the working directory holds the relative default cost cache (.cache/docqet-monitor/cost.json)
+# the working directory holds the relative default cost cache (.cache/docqet-monitor/cost.json), the one path
+# the exporter writes: a volume, so that the root filesystem can be read-only (ECS readonlyRootFilesystem; ECS
+# copies a VOLUME path, with its owner, into the bind mount of the same containerPath)
 WORKDIR /var/lib/docqet-monitor
+VOLUME ["/var/lib/docqet-monitor/.cache"]
 USER 10001:10001
 EXPOSE 19842
 # liveness: /healthz of $DOCQET_MONITOR_HEALTH_URL (default http://127.0.0.1:19842/healthz; set it for another

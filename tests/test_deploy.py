@@ -20,6 +20,7 @@ from botocore.validate import ParamValidator
 from click.testing import CliRunner
 
 from docqet_monitor.cli import main
+from docqet_monitor.core.config import CostCollectorConfig
 from docqet_monitor.exporters import health
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +90,19 @@ def test_task_definition_runs_the_image_as_built() -> None:
     assert spec["logConfiguration"]["logDriver"] == "awslogs"
     assert taskdef["taskRoleArn"].endswith(":role/docqet-monitor-exporter")
     assert not any(re.search(r"KEY|SECRET|TOKEN|PASSWORD|DSN", env["name"]) for env in spec.get("environment", []))
+
+
+def test_the_root_filesystem_is_read_only_and_the_cost_cache_a_volume() -> None:
+    """ECS readonlyRootFilesystem (Security Hub ECS.5): the one path the exporter writes, the cost cache under the
+    working directory, is the image's VOLUME and the task's bind mount at the same containerPath (ECS copies the
+    VOLUME path, owned by the image's user, into it); test_image.py runs the image with a read-only root."""
+    taskdef = task_definition()
+    spec = container(taskdef)
+    cache = str(Path(dockerfile("WORKDIR")) / Path(CostCollectorConfig().cache_path).parts[0])
+    assert json.loads(dockerfile("VOLUME")) == [cache]
+    assert spec["readonlyRootFilesystem"] is True
+    assert [(m["sourceVolume"], m["containerPath"]) for m in spec["mountPoints"]] == [("cost-cache", cache)]
+    assert taskdef["volumes"] == [{"name": "cost-cache"}]  # a bind mount on the task's ephemeral storage
 
 
 def test_task_role_policies_are_valid_iam_documents(moto_endpoint: str) -> None:

@@ -146,6 +146,7 @@ def test_exporter_serves_the_emulator_as_uid_10001(podman: str, image: str, cont
     secret = f"image-test-secret-{secrets.token_hex(8)}"
     port = free_port()
     _run(podman, "run", "--detach", "--name", container, "--network", "host",
+         "--read-only", "--read-only-tmpfs=false",  # as ECS readonlyRootFilesystem: not even /tmp is writable
          "-e", f"AWS_ENDPOINT_URL={moto_endpoint}", "-e", "AWS_ACCESS_KEY_ID=image-test",
          "-e", f"AWS_SECRET_ACCESS_KEY={secret}", "-e", "AWS_REGION=eu-west-1",
          "-e", "AWS_EC2_METADATA_DISABLED=true",
@@ -168,6 +169,11 @@ def test_exporter_serves_the_emulator_as_uid_10001(podman: str, image: str, cont
     assert len(processes) == 2 and all(p.split()[0] == "docqet-monitor" for p in processes), processes
     assert any("-m docqet_monitor.exporters.front" in p for p in processes), processes
     assert _run(podman, "exec", container, "printenv", "HOME").stdout.strip() == "/var/lib/docqet-monitor"
+    # the root filesystem is read-only; the cost cache's directory (the image's VOLUME) is writable by the exporter
+    write = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text('x')"
+    assert _run(podman, "exec", container, "python", "-c", write, ".cache/probe", check=False).returncode == 0
+    refused = _run(podman, "exec", container, "python", "-c", write, "probe", check=False)
+    assert refused.returncode != 0 and "Read-only file system" in refused.stderr
 
     _run(podman, "stop", "--time", "20", container)  # SIGTERM to PID 1: a clean stop
     assert _run(podman, "inspect", "--format", "{{.State.ExitCode}}", container).stdout.strip() == "0"
