@@ -103,6 +103,7 @@ def test_the_root_filesystem_is_read_only_and_the_cost_cache_a_volume() -> None:
     assert spec["readonlyRootFilesystem"] is True
     assert [(m["sourceVolume"], m["containerPath"]) for m in spec["mountPoints"]] == [("cost-cache", cache)]
     assert taskdef["volumes"] == [{"name": "cost-cache"}]  # a bind mount on the task's ephemeral storage
+    assert spec["user"] == dockerfile("USER") == "10001:10001"  # the image's user, named (Security Hub ECS.20)
 
 
 def test_task_role_policies_are_valid_iam_documents(moto_endpoint: str) -> None:
