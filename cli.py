@@ -508,6 +508,13 @@ def init_command(directory: Path, force: bool) -> None:
         raise click.ClickException(f"cannot write the monitoring repository in {directory}: "
                                    f"{exc.strerror or exc}") from None
     where = "" if directory == Path() else f"cd {directory} && "
+    steps = ((f"{where}git init && git add monitoring", "keep it under version control"),
+             ("docqet-monitor --env staging validate", "after each edit of an environment file"),
+             ("docqet-monitor dashboards build && docqet-monitor alerts render", "then rebuild the generated files"),
+             ("docqet-monitor --env staging exporter serve", "the exporter (AWS credentials needed)"),
+             ("docqet-monitor --env staging sync --dry-run", "what sync would change (Grafana, AWS, Sentry)"))
+    width = max(len(command) for command, _ in steps)
+    next_steps = "\n".join(f"  {command:<{width}}  # {why}" for command, why in steps)
     click.echo(f"""Created a monitoring repository in {directory.resolve()}:
   monitoring/environments/      development, staging, production settings: edit them (docs: configuration)
   monitoring/grafana/           {len(models)} dashboards (JSON) and Grafana provisioning examples
@@ -515,11 +522,7 @@ def init_command(directory: Path, force: bool) -> None:
   monitoring/alertmanager/      every environment's alertmanager.yml
 
 Next steps:
-  {where}git init && git add monitoring                         # keep it under version control
-  docqet-monitor --env staging validate                            # after each edit of an environment file
-  docqet-monitor dashboards build && docqet-monitor alerts render  # then rebuild the generated files
-  docqet-monitor --env staging exporter serve                      # the exporter (AWS credentials needed)
-  docqet-monitor --env staging sync --dry-run                      # what sync would change (Grafana, AWS, Sentry)
+{next_steps}
 Commands find this repository from any directory inside it (or give --root DIR).""")
 
 
