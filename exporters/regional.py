@@ -132,6 +132,7 @@ class AwsCollector:
                     self._workers -= 1
                     return
                 target = self._queue.popleft()
+            threading.current_thread().name = f"{self.name} {target}"  # what a thread dump shows it doing
             try:
                 families = self._scrape(target, self._client_factory(target))
             except Exception as exc:  # one region's fault must not lose the others
