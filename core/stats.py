@@ -58,7 +58,7 @@ class Stats:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    cost_nano_usd: int = 0  # summed as an integer: floats summing 1e-05s print 0.00030000000000000003
+    cost_nano_usd: int = 0  # an integer: 30 float additions of 1e-05 make 0.00030000000000000014
     collectors: dict[str, CollectorState] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # account id -> name
     shard: str = ""  # "K/N" when sharded: a `shard` label on the self-metrics (not on account_info: shard 1's)
