@@ -22,6 +22,7 @@ from docqet_monitor.alerts import catalog, render
 from docqet_monitor.alerts import cloudwatch as cw
 from docqet_monitor.alerts import sentry as sentry_mod
 from docqet_monitor.alerts.spec import AlertRule
+from docqet_monitor.core import secrets
 from docqet_monitor.core.aws import Aws
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.crashes import DSN_ENV, init_self_monitoring
@@ -81,7 +82,7 @@ def alert_target(name: str, config: Config, environ: Mapping[str, str] = os.envi
     reason = sentry_mod.missing(st, environ)
     if reason:
         raise Skipped(reason)
-    sentry = sentry_mod.Sentry(sentry_mod.Api(st.url, environ[sentry_mod.TOKEN_ENV]), st)
+    sentry = sentry_mod.Sentry(sentry_mod.Api(st.url, secrets.env_token(environ, sentry_mod.TOKEN_ENV)), st)
     return PlanTarget(name, lambda prune: sentry_mod.make_plan(sentry, rules, prune), sentry)
 
 

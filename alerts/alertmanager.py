@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from docqet_monitor.alerts import catalog
+from docqet_monitor.core import secrets
 from docqet_monitor.core.config import Config
+from docqet_monitor.core.errors import UsageError
 
 DEFAULT_ROUTING_KEY_FILE = "/etc/alertmanager/secrets/pagerduty-routing-key"
 GROUP_BY = ["alertname", "environment", "service"]
@@ -49,7 +51,15 @@ def routing_key_from_env(config: Config, environ: Mapping[str, str]) -> str | No
     settings = config.alerts.alertmanager
     if settings.pagerduty_routing_key_file:
         return None
-    return environ.get(settings.pagerduty_routing_key_env) or None
+    return env_routing_key(environ, settings.pagerduty_routing_key_env)
+
+
+def env_routing_key(environ: Mapping[str, str], name: str) -> str | None:
+    """The routing key in ``$name``, trimmed (None when unset); UsageError when no request could carry it."""
+    try:
+        return secrets.env_token(environ, name) or None
+    except ValueError as exc:
+        raise UsageError(f"${name}: {exc}") from None
 
 
 def _pagerduty(config: Config, severity: str, routing_key: str | None) -> dict[str, Any]:

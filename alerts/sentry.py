@@ -96,8 +96,11 @@ def missing(st: Settings, environ: Mapping[str, str] = os.environ) -> str:
         return "no Sentry organization (sentry.organization or SENTRY_ORG)"
     if not st.projects:
         return "no Sentry projects (sentry.projects or SENTRY_PROJECTS)"
-    if not environ.get(TOKEN_ENV):
-        return f"no Sentry token ({TOKEN_ENV})"
+    try:
+        if not secrets.env_token(environ, TOKEN_ENV):
+            return f"no Sentry token ({TOKEN_ENV})"
+    except ValueError as exc:
+        return f"{TOKEN_ENV}: {exc}"
     bad = [slug for slug in (st.organization, *st.projects) if not re.fullmatch(SENTRY_SLUG, slug, re.ASCII)]
     if bad:
         return f"SENTRY_ORG / SENTRY_PROJECTS: expected {SENTRY_SLUG_EXPECTED}, got {short(bad[0])}"

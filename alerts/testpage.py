@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from docqet_monitor.alerts.alertmanager import env_routing_key
 from docqet_monitor.core import http, secrets
 from docqet_monitor.core.config import Config
 from docqet_monitor.core.errors import RunError, UsageError
@@ -50,7 +51,7 @@ def routing_key(config: Config, environ: Mapping[str, str]) -> str | None:
             return Path(settings.pagerduty_routing_key_file).read_text(encoding="utf-8").strip() or None
         except OSError:
             pass
-    return environ.get(settings.pagerduty_routing_key_env) or None
+    return env_routing_key(environ, settings.pagerduty_routing_key_env)
 
 
 def _post(what: str, url: str, body: Any) -> None:

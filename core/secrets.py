@@ -96,9 +96,25 @@ def has_credentials(url: str) -> bool:
     return bool(sep) and "@" in re.split(r"[/?#]", rest, maxsplit=1)[0]
 
 
+def env_token(environ: Mapping[str, str], name: str) -> str:
+    """The token or key in ``$name`` ('' when unset) without the whitespace around it, as Prometheus trims the
+    secrets it reads from files (a file's trailing newline, a pasted space). ValueError, not showing the value,
+    when a character is left that a request header cannot carry: every request would fail."""
+    token = environ.get(name, "").strip()
+    bad = next((i for i, c in enumerate(token) if not " " < c < "\x7f"), None)
+    if bad is not None:
+        c = token[bad]
+        kind = ("a line break" if c in "\r\n" else "whitespace" if c.isspace() else
+                "a non-ASCII character" if c > "\x7f" else "a control character")
+        raise ValueError(f"expected a token of printable ASCII without spaces, got {kind} at character {bad + 1} "
+                         "(the value is not shown)")
+    return token
+
+
 def register_environment(environ: Mapping[str, str]) -> None:
-    """The secrets every command may meet: tokens and keys from their variables, passwords in URL variables."""
-    register(*(environ.get(name) for name in SECRET_ENV_VARS))
+    """The secrets every command may meet: tokens and keys from their variables (as sent: trimmed), passwords in
+    URL variables."""
+    register(*(environ.get(name, "").strip() for name in SECRET_ENV_VARS))
     register(*(url_password(environ.get(name, "")) for name in URL_ENV_VARS))
 
 
@@ -106,8 +122,8 @@ def register_config(config: Config, environ: Mapping[str, str]) -> None:
     """The secrets a configuration points at: Qdrant keys (``api_key_env``), the PagerDuty key variable, external
     ids of role accounts, and passwords written into Qdrant URLs."""
     qdrant = config.collectors.qdrant.nodes
-    register(*(environ.get(n.api_key_env) for n in qdrant if n.api_key_env))
-    register(environ.get(config.alerts.alertmanager.pagerduty_routing_key_env or ""))
+    register(*(environ.get(n.api_key_env, "").strip() for n in qdrant if n.api_key_env))
+    register(environ.get(config.alerts.alertmanager.pagerduty_routing_key_env or "", "").strip())
     register(*(a.external_id for a in config.accounts))
     register(*(url_password(n.url) for n in qdrant))  # grafana.url and sentry.url take none
 

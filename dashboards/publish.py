@@ -160,13 +160,16 @@ def _json(resp: requests.Response) -> Any:
 def connect(settings: GrafanaConfig, environ: Mapping[str, str] = os.environ) -> Grafana:
     """A client for ``grafana.url`` (else ``$GRAFANA_URL``) with the token from ``$GRAFANA_TOKEN``."""
     url = settings.url or environ.get(URL_ENV, "")
-    token = environ.get(TOKEN_ENV, "")
     if not url.startswith(("http://", "https://")):
         raise GrafanaSettingsError(f"no Grafana URL: set grafana.url in the config or ${URL_ENV} (http(s)://...), "
                                    f"got {short(secrets.without_password(url))}")
     if not is_token_url(url):
         raise GrafanaSettingsError(f"${URL_ENV}: expected {TOKEN_URL_EXPECTED}, got "
                                    f"{short(secrets.without_password(url))}")
+    try:
+        token = secrets.env_token(environ, TOKEN_ENV)
+    except ValueError as exc:
+        raise GrafanaSettingsError(f"${TOKEN_ENV}: {exc}") from None
     if not token:
         raise GrafanaSettingsError(f"${TOKEN_ENV} is not set: a Grafana service-account token (Editor role)")
     return Grafana(url, token, timeout=settings.timeout_seconds)

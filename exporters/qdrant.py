@@ -103,7 +103,7 @@ class QdrantError(RunError):
 def nodes_from(config: QdrantCollectorConfig, environ: Mapping[str, str] = os.environ) -> tuple[Node, ...]:
     """The nodes to scrape: ``collectors.qdrant.nodes``, else one node ``default`` from ``$QDRANT_URL``."""
     if config.nodes:
-        nodes = tuple(Node(n.name, n.url.rstrip("/"), environ.get(n.api_key_env, "") if n.api_key_env else "",
+        nodes = tuple(Node(n.name, n.url.rstrip("/"), _api_key(environ, n.api_key_env) if n.api_key_env else "",
                            n.verify_tls, n.timeout_seconds) for n in config.nodes)
     else:
         url = environ.get(URL_ENV, "")
@@ -111,7 +111,7 @@ def nodes_from(config: QdrantCollectorConfig, environ: Mapping[str, str] = os.en
             return ()
         if not is_url(url):
             raise ConfigError(f"${URL_ENV}", "", f"expected an http(s) URL, got {short(secrets.without_password(url))}")
-        nodes = (Node(DEFAULT_NODE, url.rstrip("/"), environ.get(API_KEY_ENV, "")),)
+        nodes = (Node(DEFAULT_NODE, url.rstrip("/"), _api_key(environ, API_KEY_ENV)),)
     for i, node in enumerate(nodes):
         try:
             http.check_timeout(node.timeout_seconds)
@@ -119,6 +119,13 @@ def nodes_from(config: QdrantCollectorConfig, environ: Mapping[str, str] = os.en
             raise ConfigError("<config>", f"collectors.qdrant.nodes[{i}].timeout_seconds",
                               f"expected seconds > 0 and <= {http.MAX_TIMEOUT_SECONDS:g}") from None
     return nodes
+
+
+def _api_key(environ: Mapping[str, str], name: str) -> str:
+    try:
+        return secrets.env_token(environ, name)
+    except ValueError as exc:
+        raise ConfigError(f"${name}", "", str(exc)) from None
 
 
 # --- the client -------------------------------------------------------------------------------

@@ -148,6 +148,22 @@ def test_routing_key_from_the_environment_only_outside_the_repository(
     assert all(SECRET not in text for text in render.committed_files(CHECKOUT.environments).values())
 
 
+def test_a_routing_key_from_the_environment_is_trimmed_and_refused_with_a_line_break(tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch
+                                                                                    ) -> None:
+    """PagerDuty takes the key alone: a trailing newline is trimmed; a line break inside is exit 2, nothing
+    written, the key not shown."""
+    config = config_mod.parse({})
+    assert alertmanager.routing_key_from_env(config, {"PAGERDUTY_ROUTING_KEY": f"{SECRET}\n"}) == SECRET
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", f"{SECRET[:4]}\n{SECRET[4:]}")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("environment: staging\n")
+    code, output = _run("--config", str(cfg), "alerts", "render", "--out", str(tmp_path / "out"))
+    assert code == 2 and ("$PAGERDUTY_ROUTING_KEY: expected a token of printable ASCII without spaces, got a line "
+                          "break at character 5 (the value is not shown)") in output
+    assert SECRET[4:] not in output and not (tmp_path / "out").exists()
+
+
 def test_a_routing_key_file_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", SECRET)
     config = config_mod.parse({"alerts": {"alertmanager": {"pagerduty_routing_key_file": "/run/secrets/pd"}}})

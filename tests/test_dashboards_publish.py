@@ -407,6 +407,27 @@ def test_an_unreachable_grafana_is_named(api: Any) -> None:
     assert result.exit_code == 1 and f"cannot reach Grafana at {URL} (ConnectionError)" in result.output
 
 
+def test_the_token_is_trimmed_and_one_no_header_can_carry_is_refused(api: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A token file's trailing newline (``GRAFANA_TOKEN=$(cat file)`` keeps none, a secret store may) is trimmed;
+    a space or control character inside is refused before any request (exit 2), without showing the token:
+    requests refused the header and it read "cannot reach Grafana"."""
+    register(api, {}, folder=False)
+    monkeypatch.setenv("GRAFANA_TOKEN", f" {TOKEN}\n")
+    result = publish()
+    assert result.exit_code == 0, result.output
+    assert api.calls and all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in api.calls)
+    for bad, kind, at in ((f"{TOKEN[:5]}\n{TOKEN[5:]}", "a line break", 6), (f"{TOKEN} x", "whitespace", 25),
+                          (f"{TOKEN}\x7f", "a control character", 25), (f"{TOKEN}é", "a non-ASCII character", 25)):
+        monkeypatch.setenv("GRAFANA_TOKEN", bad)
+        calls = len(api.calls)
+        result = publish()
+        assert result.exit_code == 2 and len(api.calls) == calls
+        assert (f"Error: $GRAFANA_TOKEN: expected a token of printable ASCII without spaces, got {kind} at character "
+                f"{at} (the value is not shown)") in result.output
+        assert TOKEN[5:] not in result.output and TOKEN[5:] not in caplog.text
+
+
 def test_missing_url_or_token_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRAFANA_TOKEN")
     result = publish()

@@ -283,6 +283,20 @@ def test_nodes_come_from_config_else_from_the_environment() -> None:
         qdrant.nodes_from(QdrantCollectorConfig(), {"QDRANT_URL": "q:6333"})
 
 
+def test_an_api_key_is_trimmed_and_one_no_header_can_carry_is_refused_at_start() -> None:
+    """A key file's trailing newline is trimmed (the ``api-key`` header carries the key alone); a line break or a
+    space inside is a setting to fix (exit 2 at start, the key not shown): requests refused the header at every
+    scrape, and the node read as down."""
+    env = {"QDRANT_URL": "http://q:6333", "QDRANT_API_KEY": " k2-secret-key\n"}
+    assert qdrant.nodes_from(QdrantCollectorConfig(), env)[0].api_key == "k2-secret-key"
+    config = QdrantCollectorConfig(nodes=(QdrantNodeConfig("eu", "https://q.eu:6333/", "EU_KEY"),))
+    for nodes, name in ((QdrantCollectorConfig(), "QDRANT_API_KEY"), (config, "EU_KEY")):
+        with pytest.raises(ConfigError) as err:
+            qdrant.nodes_from(nodes, {**env, name: "k2-secret\nkey"})
+        assert str(err.value) == (f"${name}: expected a token of printable ASCII without spaces, got a line break at "
+                                  "character 10 (the value is not shown)")
+
+
 def test_the_collector_is_off_without_nodes_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     assert qdrant.build(parse({}).collectors.qdrant, {}) is None

@@ -442,6 +442,24 @@ def test_commands_use_the_environment_and_never_show_the_token(fake: FakeSentry,
     assert "<redacted>" in failed.output  # the echoed token was redacted
 
 
+def test_the_token_is_trimmed_and_one_no_header_can_carry_is_refused(fake: FakeSentry, monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Any) -> None:
+    """A trailing newline (a secret store's value) is trimmed: the fake takes only ``Bearer TOKEN``. A line break
+    inside is a setting to fix (exit 2) with no request: requests refused the header at every call."""
+    args = _env(monkeypatch, tmp_path)
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", f"{TOKEN}\r\n")
+    planned = CliRunner().invoke(main, [*args, "plan", "--target", "sentry"])
+    assert planned.exit_code == 0, planned.output
+    assert fake.calls
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", f"{TOKEN[:8]}\n{TOKEN[8:]}")
+    calls = len(fake.calls)
+    refused = CliRunner().invoke(main, [*args, "plan", "--target", "sentry"])
+    assert refused.exit_code == 2 and len(fake.calls) == calls
+    assert ("sentry: SENTRY_AUTH_TOKEN: expected a token of printable ASCII without spaces, got a line break at "
+            "character 9 (the value is not shown)") in refused.output
+    assert TOKEN[8:] not in refused.output
+
+
 def test_sentry_without_settings_is_reported_not_attempted(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["alerts", "plan", "--target", "sentry"], catch_exceptions=False)
     assert result.exit_code == 2  # a missing setting, as for Grafana
