@@ -210,6 +210,17 @@ def test_a_dry_run_reports_no_check_in(world: None, config_file: Path, tmp_path:
     assert _items(sentry_sink, "check_in") == []
 
 
+@pytest.mark.parametrize("dsn", ["not a dsn", "https://o1.ingest.sentry.io/1", "ftp://0123abcd@sentry.example/1"])
+def test_a_malformed_sentry_dsn_is_a_setting_to_fix_not_a_traceback(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sentry_sdk's BadDsn was a traceback (exit 1) before any command ran; its message quotes the DSN's parts."""
+    monkeypatch.setenv("SENTRY_DSN", dsn)
+    for args in (["validate"], ["iam-policy", "--role", "exporter"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and result.exception is not None and not isinstance(result.exception, Exception)
+        assert result.output == ("Error: $SENTRY_DSN: expected a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID), for "
+                                 "the tool's own crash reports; the value is not shown\n")
+
+
 def test_a_crash_goes_to_sentry_and_the_check_in_says_error(world: None, config_file: Path, tmp_path: Path,
                                                             sentry_sink: list[list[dict[str, Any]]],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
