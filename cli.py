@@ -367,6 +367,7 @@ def _build_exporter(config: config_mod.Config) -> Exporter:
     limit_malloc_arenas()
     stats = Stats(version=__version__, shard=shard_mod.Shard.parse(config.exporter.shard).label)
     aws = Aws(settings=config.aws, stats=stats)
+    aws.client("sts", config_mod.regions(config)[0])  # the AWS settings make a client (AwsSettingsError: exit 2)
     return Exporter(collector_registry.build(config, aws), stats)  # a bad $QDRANT_URL: ConfigError
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+import botocore.loaders
 import botocore.session
 
 # botocore service names whose IAM prefix differs
@@ -76,7 +77,7 @@ def alarm_arn(prefix: str = ALARM_PREFIX, partition: str = "aws") -> str:
 def partition(regions: Sequence[str]) -> str:
     """The AWS partition of ``regions`` (``aws``, ``aws-cn``, ``aws-us-gov``...), by botocore's partition data;
     ValueError when they are in several or in none that botocore knows."""
-    known = botocore.session.get_session().get_data("partitions")["partitions"]
+    known = botocore.loaders.create_loader().load_data("partitions")["partitions"]  # not through the AWS profile
     found = {next((p["id"] for p in known if re.fullmatch(p["regionRegex"], r)), f"unknown ({r})") for r in regions}
     if len(found) != 1 or next(iter(found)).startswith("unknown"):
         raise ValueError(f"the regions {', '.join(regions)} are in the partitions {', '.join(sorted(found))}: a policy "

@@ -34,7 +34,7 @@ from botocore.session import get_session
 
 from docqet_monitor.core import botoshare, secrets
 from docqet_monitor.core.config import AccountConfig, AwsConfig
-from docqet_monitor.core.errors import RunError
+from docqet_monitor.core.errors import RunError, UsageError
 from docqet_monitor.core.paging import RepeatedTokenError
 from docqet_monitor.core.stats import (
     CLOUDWATCH_USD_PER_REQUEST,
@@ -77,6 +77,23 @@ class AwsError(RunError):
 
 
 FAULTS = (BotoCoreError, ClientError, RepeatedTokenError, MalformedResponseError)  # what an AWS call can raise
+
+
+class AwsSettingsError(UsageError):
+    """The AWS settings (``AWS_*`` variables, the shared config and credentials files) make no client (exit 2)."""
+
+
+def settings_error(exc: Exception) -> AwsSettingsError:
+    """What creating a client raised (no request is sent then: it is the settings), in a sentence that quotes no
+    endpoint URL (it may hold credentials)."""
+    if isinstance(exc, BotoCoreError):
+        why = explain(exc)
+    elif isinstance(exc, OSError):  # the CA bundle, loaded into the shared TLS context (core.botoshare)
+        why = f"cannot load the CA bundle ($AWS_CA_BUNDLE or a profile's ca_bundle): {exc.strerror or exc}"
+    else:  # botocore's ValueError: "Invalid endpoint: <url>"
+        why = ("an endpoint URL is not an http(s) URL ($AWS_ENDPOINT_URL, $AWS_ENDPOINT_URL_<SERVICE> or a "
+               "profile's endpoint_url; not shown)")
+    return AwsSettingsError(f"the AWS settings (AWS_* variables, the shared config and credentials files): {why}")
 
 
 def explain(exc: BaseException) -> str:
@@ -199,8 +216,11 @@ class Aws:
                     read_timeout=self.settings.read_timeout_seconds,
                     max_pool_connections=self.settings.max_concurrency,
                 )
-                client = self._session(account, region).client(service, config=botocfg)
-                botoshare.adopt(client)
+                try:
+                    client = self._session(account, region).client(service, config=botocfg)
+                    botoshare.adopt(client)
+                except (BotoCoreError, ValueError, OSError) as exc:
+                    raise settings_error(exc) from None
                 self.instrument(client, account.role_arn if account else "")
                 self._clients[key] = client
             return self._clients[key]

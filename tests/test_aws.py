@@ -11,11 +11,21 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.parsers import ResponseParserError
+from click.testing import CliRunner
 from fakeaws import THROTTLED, fake_aws
 from faults import Body, FaultyAws, Request, when
 
-from docqet_monitor.core.aws import REQUIRED_FIELDS, Aws, MalformedResponseError, estimated_cost, missing_fields
+from docqet_monitor.cli import main
+from docqet_monitor.core.aws import (
+    REQUIRED_FIELDS,
+    Aws,
+    AwsSettingsError,
+    MalformedResponseError,
+    estimated_cost,
+    missing_fields,
+)
 from docqet_monitor.core.config import AccountConfig, AwsConfig
+from docqet_monitor.core.discovery import global_region
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters.cloudwatch import MetricQuery, plan
 from docqet_monitor.exporters.metrics import render
@@ -70,6 +80,39 @@ def test_the_estimated_cost_sums_without_float_noise() -> None:
         stats.add_cost(estimated_cost("cloudwatch", "GetMetricData", {"MetricDataQueries": [{"Id": "q"}]}))
     assert stats.cost_usd == 0.0003
     assert b"docqet_exporter_aws_estimated_cost_usd_total 0.0003\n" in render(stats.families())
+
+
+@pytest.mark.parametrize(("var", "value", "why"), [
+    ("AWS_PROFILE", "no-such-profile", "The config profile (no-such-profile) could not be found (ProfileNotFound)"),
+    ("AWS_CONFIG_FILE", "/etc/passwd", "Unable to parse config file: /etc/passwd (ConfigParseError)"),
+    ("AWS_ENDPOINT_URL", "user:s3cret-pass@emulator:5000", "an endpoint URL is not an http(s) URL ($AWS_ENDPOINT_URL, "
+     "$AWS_ENDPOINT_URL_<SERVICE> or a profile's endpoint_url; not shown)"),
+    ("AWS_CA_BUNDLE", "/nonexistent/ca.pem", "cannot load the CA bundle ($AWS_CA_BUNDLE or a profile's ca_bundle): "
+     "No such file or directory"),
+    ("AWS_STS_REGIONAL_ENDPOINTS", "bogus", "STS regional endpoints option bogus is invalid"),
+])
+def test_aws_settings_that_make_no_client_are_a_setting_to_fix(var: str, value: str, why: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore raises them when a client is made (no request yet): exit 2 at the exporter's start with one
+    sentence, where they were a traceback (exit 1), or every collector's error at every refresh."""
+    monkeypatch.setenv(var, value)
+    with pytest.raises(AwsSettingsError) as err:
+        Aws().client("sts", "eu-west-1")
+    assert str(err.value).startswith("the AWS settings (AWS_* variables, the shared config and credentials files): ")
+    assert why in str(err.value) and "s3cret" not in str(err.value)
+    result = CliRunner().invoke(main, ["--env", "staging", "exporter", "once"])
+    assert result.exit_code == 2 and f"Error: {err.value}\n" in result.output, result.output
+
+
+@pytest.mark.parametrize(("var", "value"), [("AWS_PROFILE", "no-such-profile"), ("AWS_CONFIG_FILE", "/etc/passwd")])
+def test_botocore_data_is_read_without_the_aws_profile(var: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partitions and endpoints (iam-policy's ARNs, the global services' regions) come from botocore's own
+    files: a botocore session would read the profile first, and a bad one was a traceback in iam-policy."""
+    monkeypatch.setenv(var, value)
+    global_region.cache_clear()
+    assert global_region("route53", "cn-north-1") == "cn-northwest-1"
+    result = CliRunner().invoke(main, ["--env", "staging", "iam-policy", "--role", "exporter"])
+    assert result.exit_code == 0 and '"Resource": "*"' in result.output, result.output
 
 
 def test_missing_fields_only_for_known_operations() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-import botocore.session
+import botocore.loaders
 from botocore.regions import EndpointResolver
 
 from docqet_monitor.core.config import AccountConfig, Config, regions
@@ -47,7 +47,8 @@ def global_region(service: str, region: str) -> str | None:
 
 @cache
 def _resolver() -> EndpointResolver:
-    return EndpointResolver(botocore.session.get_session().get_data("endpoints"))
+    """botocore's endpoint data, from its own files: not through a session, which would read the AWS profile."""
+    return EndpointResolver(botocore.loaders.create_loader().load_data("endpoints"))
 
 
 def global_targets(config: Config, service: str) -> tuple[Target, ...]:
