@@ -79,6 +79,9 @@ class AwsError(RunError):
 FAULTS = (BotoCoreError, ClientError, RepeatedTokenError, MalformedResponseError)  # what an AWS call can raise
 
 
+MESSAGE_CHARS = 200  # of AWS's error message, in ours
+
+
 class AwsSettingsError(UsageError):
     """The AWS settings (``AWS_*`` variables, the shared config and credentials files) make no client (exit 2)."""
 
@@ -106,7 +109,8 @@ def explain(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error") or {}
         status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        message = f": {error['Message']}" if error.get("Message") else ""
+        text = " ".join(str(error.get("Message") or "").split())  # one line: a proxy's HTML page has many
+        message = f": {text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + '…'}" if text else ""
         return f"AWS answered {error.get('Code') or status}{message} (HTTP {status}, {name})"
     return f"{exc} ({name})"
 

@@ -82,6 +82,13 @@ def test_aws_failures_are_explained_in_our_words() -> None:
     denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized to DescribeAlarms"},
                           "ResponseMetadata": {"HTTPStatusCode": 403}}, "DescribeAlarms")
     assert explain(denied) == "AWS answered AccessDenied: not authorized to DescribeAlarms (HTTP 403, ClientError)"
+    page = "<!doctype html>\n<html>\n<title>500 Internal Server Error</title>\n" + "<p>x</p>\n" * 100
+    proxied = ClientError({"Error": {"Code": "500", "Message": page}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                          "GetCostForecast")
+    said = explain(proxied)  # a proxy's page: one line, AWS's part cut to 200 characters
+    assert said.startswith("AWS answered 500: <!doctype html> <html> <title>500 Internal Server Error</title> <p>x")
+    assert "\n" not in said and said.endswith("… (HTTP 500, ClientError)")
+    assert len(said) == len("AWS answered 500: ") + 200 + len("… (HTTP 500, ClientError)")
     with (pytest.raises(AwsError, match=r"^cannot read CloudWatch alarms in eu-west-1: no AWS credentials found "
                                         r"\(NoCredentialsError\)$") as err,
           failing_as("cannot read CloudWatch alarms in eu-west-1")):
