@@ -1,12 +1,18 @@
-"""Writing generated files: every path stays under the output directory, secret files are owner-only from birth.
+"""Writing generated files: every path stays under the output directory, each file is written whole or not at
+all, and secret files are owner-only from birth.
 
-A file holding a secret is created with mode 0600 by ``os.open`` (never created readable and chmod-ed after),
-its mode forced to 0600 before the first byte even when it already existed, and never through a symbolic link.
+A file is written into a new file beside it, then renamed over it: a reader (Prometheus reloading its rules) never
+sees half a file, and a write that fails (a full disk) leaves the old one. A file holding a secret is created with
+mode 0600 by ``os.open`` (never created readable and chmod-ed after), and never written through a symbolic link.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import secrets
+import stat
 from pathlib import Path
 
 from docqet_monitor.core.errors import UsageError
@@ -36,16 +42,27 @@ def git_work_tree(path: Path) -> Path | None:
 
 
 def write_text(path: Path, text: str, secret: bool = False) -> None:
-    """Write ``text`` to ``path``; with ``secret`` the file is mode 0600 before its first byte is written."""
-    if not secret:
-        path.write_text(text, encoding="utf-8")
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, SECRET_MODE)
+    """Write ``text`` to ``path`` whole (a new file renamed over it), keeping the mode of the file it replaces; with
+    ``secret`` the file is mode 0600 before its first byte is written, and a symbolic link in its place is refused.
+    A link to a file that holds no secret stays a link: the file it points at is replaced."""
+    if secret and path.is_symlink():
+        raise OSError(errno.ELOOP, "a symbolic link stands where a file holding a secret goes", str(path))
+    target = path if secret else path.resolve()
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 SECRET_MODE if secret else 0o666)  # less the umask, as for any new file
     try:
-        os.fchmod(fd, SECRET_MODE)  # an existing file keeps its mode through O_CREAT: narrow it before writing
+        if secret:
+            os.fchmod(fd, SECRET_MODE)
+        elif target.exists():
+            os.fchmod(fd, stat.S_IMODE(target.stat().st_mode))
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             fd = -1
             file.write(text)
-    finally:
+        os.replace(tmp, target)
+    except BaseException:
         if fd >= 0:
             os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from docqet_monitor.core import outputs
 from docqet_monitor.core.config import Config
 from docqet_monitor.dashboards import aurora, cost, ecs, edge, exporter, overview, qdrant, redis, storage_dr
 from docqet_monitor.dashboards.normalise import normalise
@@ -108,5 +109,5 @@ def write(out: Path, models: dict[str, dict[str, Any]]) -> list[FileChange]:
         if change.change == "not built":
             change.path.unlink()
         else:
-            change.path.write_text(render(models[change.path.stem]), encoding="utf-8")
+            outputs.write_text(change.path, render(models[change.path.stem]))
     return changes

@@ -188,3 +188,58 @@ def test_a_path_like_env_option_is_refused_before_any_file_is_read(args: list[st
     code, output = _run(*[a.replace("{out}", str(tmp_path / "out")) for a in args])
     assert code == 2 and "<command line>: --env: expected an environment name" in output, output
     assert not (tmp_path / "out").exists()
+
+
+RULES_FILE = "prometheus/rules/staging/alerts.yml"
+
+
+def test_a_failed_write_leaves_every_file_as_it_was(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A full disk in the middle of a rules file: the old file stays whole (Prometheus would have loaded half a
+    file, or none), and no temporary file is left beside it."""
+    out = tmp_path / "out"
+    assert _run("--config", str(_staging(tmp_path)), "alerts", "render", "--out", str(out))[0] == 0
+    before = {p: p.read_bytes() for p in _files_under(out)}
+    (out / RULES_FILE).write_text("groups: []  # the rules Prometheus runs now\n")
+    before[out / RULES_FILE] = (out / RULES_FILE).read_bytes()
+    real_open = io.open
+
+    class Full:
+        def __init__(self, file: Any) -> None:
+            self._file = file
+
+        def write(self, text: str) -> int:
+            self._file.write(text[:100])
+            raise OSError(28, "No space left on device")
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            self._file.close()
+
+    changed = str(_staging(tmp_path, "alerts:\n  team: other\n"))
+    monkeypatch.setattr(io, "open", lambda *a, **kw: Full(real_open(*a, **kw)) if "w" in a[1:2] else
+                        real_open(*a, **kw))
+    code, output = _run("--config", changed, "alerts", "render", "--out", str(out))
+    assert code == 1 and "No space left on device" in output, output
+    assert {p: p.read_bytes() for p in _files_under(out)} == before
+
+
+def test_a_rewritten_file_keeps_its_mode_and_a_link_to_it_stays_a_link(tmp_path: Path) -> None:
+    """An operator's 0640 on a rules file stays; a rules file that is a symbolic link (inside the output
+    directory: one leading out of it is refused) stays one, and the file it points at gets the new text."""
+    out = tmp_path / "out"
+    assert _run("--config", str(_staging(tmp_path)), "alerts", "render", "--out", str(out))[0] == 0
+    rules = out / RULES_FILE
+    rules.chmod(0o640)
+    shared = out / "shared" / "slo.yml"
+    shared.parent.mkdir()
+    shared.write_text("old\n")
+    other = out / "prometheus/rules/staging/slo.yml"
+    other.unlink()
+    other.symlink_to(shared)
+    assert _run("--config", str(_staging(tmp_path, "alerts:\n  team: other\n")), "alerts", "render", "--out",
+                str(out))[0] == 0
+    assert stat.S_IMODE(rules.stat().st_mode) == 0o640 and "team: other" in rules.read_text()
+    assert other.is_symlink() and "team: other" in shared.read_text()
+    assert not [p for p in rules.parent.iterdir() if p.name.startswith(".")]  # no temporary file left
