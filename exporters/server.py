@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters.metrics import Collection, Collector, Families, Part, Progressive, render_part
-from docqet_monitor.exporters.webconfig import BasicAuth, WebConfig
+from docqet_monitor.exporters.webconfig import BasicAuth, Watched, WebConfig
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -341,8 +341,9 @@ PAGES = {"/metrics", "/healthz", "/readyz", "/"}
 OPEN_PATHS = ("/healthz", "/readyz")  # probes answer without credentials: they carry no inventory or cost data
 
 
-def make_handler(source: Source, auth: BasicAuth | None = None,
-                 timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> type[BaseHTTPRequestHandler]:
+def make_handler(source: Source, timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> type[BaseHTTPRequestHandler]:
+    """The request handler of :class:`_Server`: basic auth as the server's web configuration says for the
+    connection (:meth:`_Server.auth`)."""
     class Handler(BaseHTTPRequestHandler):
         server_version = "docqet-monitor"
         # protocol_version stays HTTP/1.0: one request per connection, so no worker waits on an idle keep-alive
@@ -395,6 +396,7 @@ def make_handler(source: Source, auth: BasicAuth | None = None,
 
         def _answer(self, head: bool) -> None:
             path = self.path.split("?", 1)[0]
+            auth = self.server.auth()  # type: ignore[attr-defined]
             if auth is not None and path not in OPEN_PATHS and not auth.check(self.headers.get("Authorization")):
                 self._send(401, b"unauthorized\n", head=head,
                            headers={"WWW-Authenticate": 'Basic realm="docqet-monitor", charset="UTF-8"'})
@@ -501,8 +503,9 @@ class _Server(HTTPServer):
     timeout; TLS bytes on a plain port are answered by closing the connection."""
 
     def __init__(self, sock: socket.socket, handler: type[BaseHTTPRequestHandler], workers: int,
-                 queue_size: int, tls: ssl.SSLContext | None, timeout_seconds: float) -> None:
-        self.tls, self.timeout_seconds = tls, timeout_seconds
+                 queue_size: int, web: Watched | None, timeout_seconds: float) -> None:
+        self.web, self.timeout_seconds = web, timeout_seconds
+        self._connection = threading.local()  # the basic auth of the connection a worker serves
         self._queue: queue.Queue[tuple[socket.socket, Any] | None] = queue.Queue(queue_size)
         self.refused = 0
         self.deadlines = _Deadlines()
@@ -530,7 +533,8 @@ class _Server(HTTPServer):
             conn: socket.socket | None = request
             try:
                 request.settimeout(self.timeout_seconds)
-                conn = self._secure(request) if self.tls else self._plain(request)
+                tls, self._connection.auth = self.web.current() if self.web else (None, None)
+                conn = self._secure(request, tls) if tls else self._plain(request)
                 if conn is not None:
                     self.finish_request(conn, client_address)
             except Exception:
@@ -549,11 +553,15 @@ class _Server(HTTPServer):
             return None
         return request if first else None
 
-    def _secure(self, request: socket.socket) -> ssl.SSLSocket | None:
+    def auth(self) -> BasicAuth | None:
+        """The basic auth of the connection the calling worker serves."""
+        return getattr(self._connection, "auth", None)
+
+    def _secure(self, request: socket.socket, tls: ssl.SSLContext) -> ssl.SSLSocket | None:
         """The TLS connection, or None (closed) when the handshake fails or takes over the timeout."""
         deadline = self.deadlines.arm(request, self.timeout_seconds)
         try:
-            return self.tls.wrap_socket(request, server_side=True)  # type: ignore[union-attr]
+            return tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
             log.debug("http: TLS handshake failed: %s", exc)
             return None
@@ -594,11 +602,11 @@ def serve(source: Source, address: str, port: int, web: WebConfig | None = None,
 def serve_socket(source: Source, sock: socket.socket, web: WebConfig | None = None, workers: int = WORKERS,
                  queue_size: int = QUEUE_SIZE, timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> HTTPServer:
     """Serve ``source`` on the listening ``sock`` from a background thread; TLS and basic auth when ``web``
-    (``--web.config.file``) says so. Sets the process's GIL switch interval to ``SWITCH_INTERVAL_SECONDS``
-    (a request waits less for the process's other threads)."""
+    (``--web.config.file``) says so, read again when its files change (:class:`~exporters.webconfig.Watched`).
+    Sets the process's GIL switch interval to ``SWITCH_INTERVAL_SECONDS`` (a request waits less for the process's
+    other threads)."""
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    auth = BasicAuth(web.users) if web and web.users else None
-    handler = make_handler(source, auth, timeout_seconds)
-    httpd = _Server(sock, handler, workers, queue_size, web.tls if web else None, timeout_seconds)
+    handler = make_handler(source, timeout_seconds)
+    httpd = _Server(sock, handler, workers, queue_size, Watched(web) if web else None, timeout_seconds)
     threading.Thread(target=httpd.serve_forever, name="http", daemon=True).start()
     return httpd

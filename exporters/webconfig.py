@@ -17,11 +17,15 @@ hash are usage errors (exit 2) naming the file and key.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 import ssl
 import threading
+import time
 from base64 import b64decode
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,9 @@ BCRYPT = re.compile(r"^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$")
 # checked when the user is unknown, so an unknown user costs the same bcrypt work as a wrong password
 DUMMY_HASH = bcrypt.hashpw(b"docqet-monitor: no such user", bcrypt.gensalt(rounds=10))
 CACHE_SIZE = 64
+RELOAD_CHECK_SECONDS = 1.0  # how often a new connection may look whether the files changed
+
+log = logging.getLogger(__name__)
 
 
 class WebConfigError(UsageError):
@@ -56,6 +63,7 @@ class WebConfig:
     source: str
     tls: ssl.SSLContext | None = None
     users: dict[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
+    files: tuple[str, ...] = ()  # the certificate, key and CA files it loaded
 
 
 def load(path: str | Path) -> WebConfig:
@@ -87,7 +95,8 @@ def load(path: str | Path) -> WebConfig:
 def parse(data: Any, source: str, base: Path) -> WebConfig:
     """A parsed web configuration (``base``: the folder relative file names start from)."""
     _mapping(data, source, "", TOP_KEYS)
-    tls = _tls(data["tls_server_config"], source, base) if data.get("tls_server_config") is not None else None
+    tls, files = _tls(data["tls_server_config"], source, base) if data.get("tls_server_config") is not None \
+        else (None, ())
     users = data.get("basic_auth_users") or {}
     _mapping(users, source, "basic_auth_users", None)
     hashes = {}
@@ -98,7 +107,7 @@ def parse(data: Any, source: str, base: Path) -> WebConfig:
         if not isinstance(hashed, str) or not BCRYPT.match(hashed):
             raise WebConfigError(source, key, "expected a bcrypt hash ($2y$10$... from htpasswd -B)")
         hashes[user] = hashed.encode()
-    return WebConfig(source, tls, hashes)
+    return WebConfig(source, tls, hashes, files)
 
 
 def _mapping(data: Any, source: str, key: str, allowed: tuple[str, ...] | None) -> None:
@@ -120,7 +129,7 @@ def _file(tls: dict[str, Any], key: str, source: str, base: Path) -> str:
     return str(path)
 
 
-def _tls(tls: Any, source: str, base: Path) -> ssl.SSLContext:
+def _tls(tls: Any, source: str, base: Path) -> tuple[ssl.SSLContext, tuple[str, ...]]:
     _mapping(tls, source, "tls_server_config", TLS_KEYS)
     auth = tls.get("client_auth_type", "NoClientCert")
     if auth in UNSUPPORTED_CLIENT_AUTH:
@@ -141,8 +150,10 @@ def _tls(tls: Any, source: str, base: Path) -> ssl.SSLContext:
         raise WebConfigError(source, "tls_server_config.cert_file",
                              f"cannot load the certificate and key: {getattr(exc, 'reason', None) or exc}") from None
     context.verify_mode = CLIENT_AUTH[auth]
+    files = (cert, key)
     if auth != "NoClientCert":
         ca = _file(tls, "client_ca_file", source, base)
+        files += (ca,)
         try:
             context.load_verify_locations(ca)
         except (ssl.SSLError, OSError) as exc:
@@ -151,7 +162,55 @@ def _tls(tls: Any, source: str, base: Path) -> ssl.SSLContext:
     elif tls.get("client_ca_file"):
         raise WebConfigError(source, "tls_server_config.client_ca_file",
                              "set client_auth_type too (VerifyClientCertIfGiven or RequireAndVerifyClientCert)")
-    return context
+    return context, files
+
+
+class Watched:
+    """The web configuration the HTTP server uses: read again when its file, or a certificate, key or CA file it
+    names, changes (looked at by a new connection, at most once every :data:`RELOAD_CHECK_SECONDS`), as Prometheus's
+    exporter-toolkit reads it at each request, so a rotated certificate is served without a restart. A change that
+    does not load is a warning, once, and the configuration in use stays."""
+
+    def __init__(self, web: WebConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock, self._lock = clock, threading.Lock()
+        self._use(web, _stamps(web))
+        self._checked = clock()
+
+    def _use(self, web: WebConfig, stamp: tuple[Any, ...]) -> None:
+        self.web, self.auth, self._stamp = web, BasicAuth(web.users) if web.users else None, stamp
+
+    def current(self) -> tuple[ssl.SSLContext | None, BasicAuth | None]:
+        """The TLS context and basic auth for a new connection."""
+        with self._lock:
+            now = self._clock()
+            if now - self._checked >= RELOAD_CHECK_SECONDS:
+                self._checked = now
+                stamp = _stamps(self.web)
+                if stamp != self._stamp:
+                    try:
+                        web = load(self.web.source)
+                    except WebConfigError as exc:
+                        self._stamp = stamp  # said once per change
+                        log.warning("the web configuration changed but does not load; still serving the one loaded "
+                                    "before: %s", exc)
+                    else:
+                        self._use(web, _stamps(web))
+                        log.info("web configuration %s loaded again (it or a file it names changed)", web.source)
+            return self.web.tls, self.auth
+
+
+def _stamps(web: WebConfig) -> tuple[Any, ...]:
+    """What identifies the content of the web configuration's files now: (inode, size, mtime) of each, following
+    links (a Kubernetes secret volume swaps a link)."""
+    found = []
+    for path in (web.source, *web.files):
+        try:
+            st = os.stat(path)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(found)
 
 
 class BasicAuth:

@@ -161,6 +161,36 @@ def tls_and_auth(tmp_path: Path) -> Path:
                                  f"basic_auth_users:\n  prometheus: '{hashed}'\n")
 
 
+def _served_certificate(port: int) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", port)))
+
+
+def test_a_rotated_certificate_and_new_users_are_served_without_a_restart(
+        tls_and_auth: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """As exporter-toolkit reads the web configuration at each request: when cert-manager (or a short-lived
+    certificate's renewal) replaces the files, the next connection gets the new certificate, and a changed user
+    list applies. A change that does not load (a key not written yet) keeps the configuration in use, said once."""
+    monkeypatch.setattr(webconfig, "RELOAD_CHECK_SECONDS", 0.0)
+    folder = tls_and_auth.parent
+    with _served(webconfig.load(tls_and_auth)) as (scheme, port):
+        first = _served_certificate(port)
+        certificate(folder)  # renewed: a new key and certificate in the same files
+        renewed = _served_certificate(port)
+        assert renewed != first
+        assert renewed == ssl.PEM_cert_to_DER_cert((folder / "server.crt").read_text())
+        url, ca = f"{scheme}://localhost:{port}/metrics", str(folder / "server.crt")
+        assert requests.get(url, verify=ca, auth=("prometheus", PASSWORD), timeout=5).status_code == 200
+        hashed = bcrypt.hashpw(b"rotated-password", bcrypt.gensalt(rounds=4)).decode()
+        tls_and_auth.write_text(tls_and_auth.read_text().split("basic_auth_users:")[0]
+                                + f"basic_auth_users:\n  prometheus: '{hashed}'\n")
+        assert requests.get(url, verify=ca, auth=("prometheus", PASSWORD), timeout=5).status_code == 401
+        assert requests.get(url, verify=ca, auth=("prometheus", "rotated-password"), timeout=5).status_code == 200
+        (folder / "server.key").write_text("not a key yet\n")
+        assert [_served_certificate(port) for _ in range(3)] == [renewed] * 3
+        assert caplog.text.count("the web configuration changed but does not load") == 1
+        assert "tls_server_config.cert_file: cannot load the certificate and key" in caplog.text
+
+
 def test_tls_and_basic_auth(tls_and_auth: Path) -> None:
     web = webconfig.load(tls_and_auth)
     ca = str(tls_and_auth.parent / "server.crt")
