@@ -405,7 +405,7 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
         problem = f"cannot listen on {address}:{port}: {exc.strerror or exc}"
         if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:  # not an address of this machine
             raise UsageError(f"{problem} (--address / exporter.address: a name or IP address of this machine, or "
-                             "0.0.0.0 for all)") from None
+                             "0.0.0.0 for all of IPv4, :: for IPv6 and IPv4)") from None
         raise RunError(problem) from None
     host, bound = sock.getsockname()[:2]
     front = Front(exp, sock, web, on_exit=stop.set)
@@ -414,7 +414,7 @@ def _serve_until_signal(exp: Exporter, address: str, port: int, announce: Callab
     exp.stats.watch_processes({"exporter": os.getpid(), "front": front.pid})
     container = limits.read()
     exp.stats.cpu_limit, exp.stats.memory_limit = container.cpu_cores, container.memory_bytes
-    url = f"{'https' if web and web.tls else 'http'}://{host}:{bound}"
+    url = f"{'https' if web and web.tls else 'http'}://{f'[{host}]' if ':' in host else host}:{bound}"
     announce(url)
     exp.start()
     try:

@@ -581,12 +581,17 @@ class _Server(HTTPServer):
 
 
 def listen(address: str, port: int) -> socket.socket:
-    """A TCP socket listening on ``address``:``port`` (0: a free port), as :class:`HTTPServer` would bind it;
-    OSError when it cannot. ``exporter serve`` binds it and hands it to its front process."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A TCP socket listening on ``address``:``port`` (0: a free port): an IPv4 or IPv6 address, or a name (its
+    first address); ``::`` takes IPv6 and IPv4 connections both. OSError (``socket.gaierror`` for a name that does
+    not resolve) when it cannot. ``exporter serve`` binds it and hands it to its front process."""
+    family, kind, proto, _, where = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM,
+                                                       flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((address, port))
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "::": IPv4 clients too
+        sock.bind(where)
         sock.listen(_Server.request_queue_size)
     except OSError:
         sock.close()

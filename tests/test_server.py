@@ -539,11 +539,11 @@ SECRET = "wJalrXUtnFEMI-do-not-print-7f3a9c"
 
 
 @contextmanager
-def _serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def _serve_process(*args: str, address: str = "127.0.0.1") -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
     env = dict(os.environ, AWS_SECRET_ACCESS_KEY=SECRET)
     proc = subprocess.Popen([str(VENV_BIN / "docqet-monitor"), *args, "exporter", "serve", "--address",
-                             "127.0.0.1", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                             address, "--port", str(port)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -579,6 +579,20 @@ def test_serve_answers_and_stops_cleanly_on_signal(sig: signal.Signals, moto_end
         requests.get(f"{url}/healthz", timeout=2)
 
 
+def test_serve_on_ipv6_and_ipv4_with_double_colon(moto_endpoint: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--address ::`` takes IPv6 and IPv4 scrapes (an IPv6 Kubernetes or ECS network); an IPv6 address was refused
+    ("Address family for hostname not supported"), as the socket was IPv4's."""
+    monkeypatch.chdir(tmp_path)
+    with _serve_process(address="::") as (proc, url):
+        port = url.rsplit(":", 1)[1]
+        assert requests.get(f"http://[::1]:{port}/metrics", timeout=5).status_code == 200
+        assert requests.get(f"{url}/metrics", timeout=5).status_code == 200  # 127.0.0.1
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and f"listening on http://[::]:{port}/metrics" in err, err
+
+
 def test_serve_json_logs_are_json_lines_without_secrets(moto_endpoint: str, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -612,7 +626,8 @@ def test_serve_on_an_address_that_is_not_this_machines_is_a_usage_error(address:
     result = CliRunner().invoke(cli.main, ["exporter", "serve", "--address", address, "--port", "0"])
     assert result.exit_code == 2
     assert f"cannot listen on {address}:0: " in result.stderr
-    assert "(--address / exporter.address: a name or IP address of this machine, or 0.0.0.0 for all)" in result.stderr
+    assert ("(--address / exporter.address: a name or IP address of this machine, or 0.0.0.0 for all of IPv4, :: for "
+            "IPv6 and IPv4)") in result.stderr
 
 
 ARENAS = """\
