@@ -95,6 +95,7 @@ class Outcome:
     status: str  # ok, changed, would change, skipped, failed
     detail: str
     lines: list[str] = field(default_factory=list)
+    exit_code: int = 1  # of a failure: 2 when it was a setting to fix (a UsageError), as the other commands exit
 
     @property
     def failed(self) -> bool:
@@ -140,7 +141,7 @@ def run_step(name: str, config: Config, *, dry_run: bool, prune: bool, rules_out
     except Skipped as exc:
         return Outcome(name, "skipped", str(exc))
     except DocqetError as exc:  # our own sentence: no type name, no crash report
-        return Outcome(name, "failed", str(exc).splitlines()[0], str(exc).splitlines()[1:])
+        return Outcome(name, "failed", str(exc).splitlines()[0], str(exc).splitlines()[1:], exc.exit_code)
     except Exception as exc:  # any fault of one target: report it, go on with the others
         _capture(exc)
         return Outcome(name, "failed", f"{type(exc).__name__}: {exc}")

@@ -136,9 +136,10 @@ def sync_command(state: Any, env: str | None, targets: tuple[str, ...], dry_run:
 
     outcomes = sync_mod.sync(config, names, dry_run=dry_run, prune=prune, rules_out=rules_out, progress=progress)
     click.echo("\n" + sync_mod.table(outcomes))
-    failed = [o.target for o in outcomes if o.failed]
+    failed = [o for o in outcomes if o.failed]
     if failed:
-        raise RunError(f"sync failed for: {', '.join(failed)}")
+        message = f"sync failed for: {', '.join(o.target for o in failed)}"
+        raise UsageError(message) if all(o.exit_code == 2 for o in failed) else RunError(message)
     unmet = [o for o in outcomes if o.status == "skipped" and o.target in targets]  # asked for by name
     if unmet:
         raise UsageError("; ".join(f"sync --target {o.target}: skipped: {o.detail}" for o in unmet))

@@ -167,6 +167,19 @@ def test_sync_reports_the_same_sentence_in_its_table(no_aws_credentials: None, t
     assert_error(result, 1, r"sync failed for: cloudwatch")
 
 
+def test_sync_failing_on_a_setting_to_fix_exits_2_as_alerts_plan_does(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    """An AWS profile that does not exist is a setting, not a run-time failure: `alerts plan` exits 2 for it, and
+    so does `sync` when every failed target failed on a setting (1 when any failed at run time)."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    plan = run("alerts", "plan", "--target", "cloudwatch")
+    assert_error(plan, 2, r"the AWS settings .*: The config profile \(no-such-profile\) could not be found "
+                          r"\(ProfileNotFound\)")
+    result = run("sync", "--target", "cloudwatch", "--dry-run", "--rules-out", str(tmp_path))
+    assert re.search(r"^cloudwatch +failed +the AWS settings .*\(ProfileNotFound\)$", result.stdout, re.M)
+    assert_error(result, 2, r"sync failed for: cloudwatch")
+
+
 @pytest.fixture
 def failing_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     """Every AWS endpoint answers 500; one attempt (aws.max_attempts: 1). Yields a config file."""
