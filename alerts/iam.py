@@ -7,13 +7,13 @@ from the role that made it (``tests/test_iam_policy.py``), and checks each actio
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-import botocore.loaders
 import botocore.session
+
+from docqet_monitor.core import partitions
 
 # botocore service names whose IAM prefix differs
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag"}
@@ -77,8 +77,7 @@ def alarm_arn(prefix: str = ALARM_PREFIX, partition: str = "aws") -> str:
 def partition(regions: Sequence[str]) -> str:
     """The AWS partition of ``regions`` (``aws``, ``aws-cn``, ``aws-us-gov``...), by botocore's partition data;
     ValueError when they are in several or in none that botocore knows."""
-    known = botocore.loaders.create_loader().load_data("partitions")["partitions"]  # not through the AWS profile
-    found = {next((p["id"] for p in known if re.fullmatch(p["regionRegex"], r)), f"unknown ({r})") for r in regions}
+    found = {partitions.of_region(r) or f"unknown ({r})" for r in regions}
     if len(found) != 1 or next(iter(found)).startswith("unknown"):
         raise ValueError(f"the regions {', '.join(regions)} are in the partitions {', '.join(sorted(found))}: a policy "
                          "is for one partition")

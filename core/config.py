@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from docqet_monitor.core import secrets, shard, yamlfile
+from docqet_monitor.core import partitions, secrets, shard, yamlfile
 from docqet_monitor.core.errors import UsageError
 from docqet_monitor.core.yamlfile import short
 
@@ -523,10 +523,28 @@ def parse(data: Any, source: str = "<config>", lines: Mapping[str, int] | None =
     """Validate already-parsed YAML data into a :class:`Config`; ``lines`` (key path -> line) for messages."""
     try:
         config = _build(Config, data, source, "")
+        _one_partition(config, source)
     except ConfigError as exc:
         line = exc.line or _line_of(exc.at, lines or {})
         raise ConfigError(exc.source, exc.path, exc.message, line) from None
     return dataclasses.replace(config, source=source, lines=dict(lines or {}))
+
+
+def _one_partition(config: Config, source: str) -> None:
+    """The regions and role ARNs of a config are in one AWS partition: the default credentials reach one, and a
+    role is assumed with them (the first two that differ are named)."""
+    named = [("regions", r, partitions.of_region(r)) for r in config.regions]
+    for i, account in enumerate(config.accounts):
+        named.append((f"accounts[{i}].role_arn", account.role_arn, account.role_arn.split(":")[1]))
+        named += [(f"accounts[{i}].regions", r, partitions.of_region(r)) for r in account.regions]
+    known = [(path, value, partition) for path, value, partition in named if partition]
+    for path, value, partition in known[1:]:
+        first_path, first_value, first = known[0]
+        if partition != first:
+            raise ConfigError(source, path, f"{short(value)} is in the AWS partition {partition}, but "
+                                            f"{short(first_value)} ({first_path}) is in {first}: one set of "
+                                            "credentials reaches one partition; give each partition a configuration "
+                                            "and an exporter of its own")
 
 
 def config_error(config: Config, path: str, message: str) -> ConfigError:

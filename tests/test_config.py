@@ -190,6 +190,31 @@ def test_a_wrong_typed_list_or_mapping_is_named_not_quoted(text: str, where: str
     assert result.exit_code == 2 and "exporter.port: expected an integer, got 'eighty'" in result.output
 
 
+@pytest.mark.parametrize(("text", "line", "where", "value", "first"), [
+    ("regions: [eu-west-1]\naccounts:\n  - role_arn: arn:aws:iam::123456789012:role/x\n    regions: [cn-north-1]\n",
+     4, "accounts[0].regions", "'cn-north-1' is in the AWS partition aws-cn", "'eu-west-1' (regions) is in aws"),
+    ("regions: [us-gov-west-1]\naccounts:\n  - role_arn: arn:aws:iam::123456789012:role/x\n", 3,
+     "accounts[0].role_arn", "'arn:aws:iam::123456789012:role/x' is in the AWS partition aws",
+     "'us-gov-west-1' (regions) is in aws-us-gov"),
+])
+def test_regions_and_roles_of_two_partitions_are_refused(text: str, line: int, where: str, value: str, first: str,
+                                                        tmp_path: Path) -> None:
+    """One set of default credentials reaches one AWS partition, and roles are assumed with them: a config that
+    mixes partitions could never read all it names (it failed at run time, a target at a time)."""
+    path = tmp_path / "mixed.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["--config", str(path), "validate"])
+    assert result.exit_code == 2
+    assert (f"invalid configuration: {path}, line {line}: {where}: {value}, but {first}: one set of credentials "
+            "reaches one partition; give each partition a configuration and an exporter of its own") in result.output
+    path.write_text("regions: [cn-north-1, cn-northwest-1]\naccounts:\n  - role_arn: arn:aws-cn:iam::1:role/x\n")
+    assert "accounts[0].role_arn: expected an IAM role ARN" in CliRunner().invoke(
+        main, ["--config", str(path), "validate"]).output  # the ARN's own check comes first
+    path.write_text("regions: [cn-north-1, cn-northwest-1]\naccounts:\n"
+                    "  - role_arn: arn:aws-cn:iam::123456789012:role/x\n")
+    assert config.load(path).regions == ("cn-north-1", "cn-northwest-1")  # one partition: fine
+
+
 @pytest.mark.parametrize("args", [
     ["validate"], ["alerts", "render"], ["alerts", "plan"], ["sync", "--dry-run"], ["sync", "--dry-run", "--target",
                                                                                   "rules"]])

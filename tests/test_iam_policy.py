@@ -95,11 +95,10 @@ def test_arns_are_of_the_partition_of_the_regions(tmp_path: Path) -> None:
     doc = json.dumps(_policy("--config", str(cfg), "sync"))
     assert "arn:aws-cn:cloudwatch:*:*:alarm:docqet-production-*" in doc
     assert "arn:aws-cn:apigateway:*::/apis" in doc and "arn:aws:" not in doc
-    cfg.write_text("regions: [cn-north-1]\naccounts:\n  - {role_arn: 'arn:aws:iam::111111111111:role/r', "
-                   "regions: [eu-west-1]}\n")
-    result = CliRunner().invoke(main, ["--config", str(cfg), "iam-policy", "--role", "exporter"])
+    cfg.write_text("accounts:\n  - {role_arn: 'arn:aws-cn:iam::111111111111:role/r', regions: [cn-north-1]}\n")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "iam-policy", "--role", "exporter"])  # + $AWS_REGION
     assert result.exit_code == 2
-    assert ("Error: iam-policy: the regions cn-north-1, eu-west-1 are in the partitions aws, aws-cn: a policy is for "
+    assert ("Error: iam-policy: the regions eu-west-1, cn-north-1 are in the partitions aws, aws-cn: a policy is for "
             "one partition") in result.output
 
 
