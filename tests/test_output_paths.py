@@ -232,14 +232,14 @@ def test_a_rewritten_file_keeps_its_mode_and_a_link_to_it_stays_a_link(tmp_path:
     assert _run("--config", str(_staging(tmp_path)), "alerts", "render", "--out", str(out))[0] == 0
     rules = out / RULES_FILE
     rules.chmod(0o640)
-    shared = out / "shared" / "slo.yml"
-    shared.parent.mkdir()
-    shared.write_text("old\n")
+    linked = out / "volume" / "slo.yml"
+    linked.parent.mkdir()
+    linked.write_text("old\n")
     other = out / "prometheus/rules/staging/slo.yml"
     other.unlink()
-    other.symlink_to(shared)
+    other.symlink_to(linked)
     assert _run("--config", str(_staging(tmp_path, "alerts:\n  team: other\n")), "alerts", "render", "--out",
                 str(out))[0] == 0
     assert stat.S_IMODE(rules.stat().st_mode) == 0o640 and "team: other" in rules.read_text()
-    assert other.is_symlink() and "team: other" in shared.read_text()
+    assert other.is_symlink() and "team: other" in linked.read_text()
     assert not [p for p in rules.parent.iterdir() if p.name.startswith(".")]  # no temporary file left
