@@ -86,6 +86,33 @@ DETAILED_EXITCODE = "--detailed-exitcode"
 LOG_FORMAT = "docqet_monitor.log_format"  # ctx.meta key: how the final error is written
 
 
+class NonEmpty(click.ParamType):
+    """A string or path parameter's own type, refusing an empty value: ``--out "$UNSET"`` would be the working
+    directory, ``--web.config.file "$UNSET"`` plain HTTP without auth, ``--env "$UNSET"`` the development
+    environment (an empty environment variable behind an option stays "not given", as click reads it)."""
+
+    def __init__(self, inner: click.ParamType) -> None:
+        self.inner, self.name = inner, inner.name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty value is not accepted (an unset shell variable?)", param, ctx)
+        return self.inner.convert(value, param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return self.inner.get_metavar(param, ctx)
+
+
+def refuse_empty(command: click.Command) -> click.Command:
+    """Make every string or path parameter of ``command`` and its subcommands a :class:`NonEmpty` one."""
+    for param in command.params:
+        if isinstance(param.type, click.types.StringParamType | click.Path):
+            param.type = NonEmpty(param.type)
+    for sub in getattr(command, "commands", {}).values():
+        refuse_empty(sub)
+    return command
+
+
 class LazyGroup(click.Group):
     """A group whose commands named in ``lazy`` (name -> ``module:attribute``) are imported when one of them is run
     or listed (``--help``): ``exporter serve`` loads neither grafanalib nor Sentry's SDK nor the sync code."""
@@ -100,7 +127,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy and cmd_name not in self.commands:
             module, _, attribute = self.lazy[cmd_name].partition(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+            self.add_command(refuse_empty(getattr(importlib.import_module(module), attribute)), cmd_name)
         return super().get_command(ctx, cmd_name)
 
 
@@ -621,6 +648,8 @@ docqet-monitor demo is running against the emulator (Ctrl-C to stop).
   output:    {out_dir} (dashboards, rendered rules; kept until the next run)
 """)
 
+
+refuse_empty(main)  # the commands defined here; the lazy ones as they are loaded
 
 if __name__ == "__main__":
     main()

@@ -167,6 +167,30 @@ def test_sync_reports_the_same_sentence_in_its_table(no_aws_credentials: None, t
     assert_error(result, 1, r"sync failed for: cloudwatch")
 
 
+@pytest.mark.parametrize(("args", "option"), [
+    (["--env", "", "sync", "--dry-run"], "--env"),
+    (["--config", " ", "validate"], "--config"),
+    (["--root", "", "validate"], "--root"),
+    (["--env", "staging", "alerts", "render", "--out", ""], "--out"),
+    (["--env", "staging", "dashboards", "build", "--out", ""], "--out"),
+    (["--env", "staging", "sync", "--dry-run", "--target", "rules", "--rules-out", ""], "--rules-out"),
+    (["--env", "staging", "exporter", "serve", "--web.config.file", ""], "--web.config.file"),
+    (["--env", "staging", "exporter", "serve", "--address", ""], "--address"),
+    (["--env", "staging", "prometheus-config", "--role", "central", "--rules-dir", ""], "--rules-dir"),
+    (["init", ""], "[DIR]"),
+], ids=lambda v: v if isinstance(v, str) else " ".join(v))
+def test_an_empty_value_is_refused_not_taken_for_a_default(args: list[str], option: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--out "$OUT"`` with OUT unset wrote into the working directory (dashboards build: over the committed
+    files, for another environment); ``--web.config.file ""`` served plain HTTP without auth; ``--env ""`` synced
+    the development environment. A flag given an empty value is now a usage error; nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert_error(result, 2, rf"Invalid value for '{re.escape(option)}': an empty value is not accepted \(an unset "
+                            r"shell variable\?\)")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sync_failing_on_a_setting_to_fix_exits_2_as_alerts_plan_does(monkeypatch: pytest.MonkeyPatch,
                                                                       tmp_path: Path) -> None:
     """An AWS profile that does not exist is a setting, not a run-time failure: `alerts plan` exits 2 for it, and
