@@ -181,9 +181,9 @@ def test_sync_reports_the_same_sentence_in_its_table(no_aws_credentials: None, t
 ], ids=lambda v: v if isinstance(v, str) else " ".join(v))
 def test_an_empty_value_is_refused_not_taken_for_a_default(args: list[str], option: str, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--out "$OUT"`` with OUT unset wrote into the working directory (dashboards build: over the committed
-    files, for another environment); ``--web.config.file ""`` served plain HTTP without auth; ``--env ""`` synced
-    the development environment. A flag given an empty value is now a usage error; nothing is written."""
+    """With OUT unset, ``alerts render --out "$OUT"`` wrote into the working directory and ``dashboards build``
+    over the committed files (for another environment); ``--web.config.file ""`` served plain HTTP without auth;
+    ``--env ""`` synced the development environment. An empty value is now a usage error; nothing is written."""
     monkeypatch.chdir(tmp_path)
     result = run(*args)
     assert_error(result, 2, rf"Invalid value for '{re.escape(option)}': an empty value is not accepted \(an unset "
