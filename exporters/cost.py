@@ -29,8 +29,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from docqet_monitor.core.aws import Aws, explain
 from docqet_monitor.core.config import CostCollectorConfig
-from docqet_monitor.core.discovery import global_region
 from docqet_monitor.core.errors import RunError
+from docqet_monitor.core.partitions import global_region
 from docqet_monitor.exporters.metrics import Collection
 
 log = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ class CostCollector:
 def build(config: CostCollectorConfig, aws: Aws, region: str = "us-east-1",
           clock: Callable[[], float] = time.time) -> CostCollector | None:
     """The cost collector (on by default), reaching Cost Explorer where its partition serves it: the
-    :func:`~core.discovery.global_region` of ``region``, a region of the default credentials (none: off)."""
+    :func:`~core.partitions.global_region` of ``region``, a region of the default credentials (none: off)."""
     if not config.enabled:
         log.info("cost collector off: collectors.cost.enabled is false")
         return None

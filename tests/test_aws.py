@@ -25,7 +25,7 @@ from docqet_monitor.core.aws import (
     missing_fields,
 )
 from docqet_monitor.core.config import AccountConfig, AwsConfig
-from docqet_monitor.core.discovery import global_region
+from docqet_monitor.core.partitions import global_region
 from docqet_monitor.core.stats import Stats
 from docqet_monitor.exporters.cloudwatch import MetricQuery, plan
 from docqet_monitor.exporters.metrics import render

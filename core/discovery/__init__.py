@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-
-import botocore.loaders
-from botocore.regions import EndpointResolver
 
 from docqet_monitor.core.config import AccountConfig, Config, regions
+from docqet_monitor.core.partitions import global_region
 
 
 @dataclass(frozen=True)
@@ -31,24 +28,6 @@ def targets(config: Config) -> tuple[Target, ...]:
     own = [Target(region) for region in top]
     found = own + [Target(region, account) for account in config.accounts for region in account.regions or top]
     return tuple(dict.fromkeys(found))  # a region (or account and region) listed twice is one target
-
-
-@cache
-def global_region(service: str, region: str) -> str | None:
-    """Where ``service``, global in ``region``'s partition (CloudFront, Route 53, Cost Explorer), answers and
-    publishes its CloudWatch metrics: the credential scope of the partition's global endpoint in botocore's
-    endpoint data (us-east-1 in ``aws``, cn-northwest-1 in ``aws-cn``, us-gov-west-1 for Route 53 in GovCloud);
-    None where the partition offers no such endpoint (CloudFront and Cost Explorer in GovCloud)."""
-    endpoint = _resolver().construct_endpoint(service, region) or {}
-    if endpoint.get("endpointName") in (None, region) or "credentialScope" not in endpoint:
-        return None  # a regional endpoint that botocore guessed: the service is not offered there
-    return str(endpoint["credentialScope"]["region"])
-
-
-@cache
-def _resolver() -> EndpointResolver:
-    """botocore's endpoint data, from its own files: not through a session, which would read the AWS profile."""
-    return EndpointResolver(botocore.loaders.create_loader().load_data("endpoints"))
 
 
 def global_targets(config: Config, service: str) -> tuple[Target, ...]:
