@@ -211,6 +211,7 @@ def validate(state: State, env: str | None, strict: bool) -> None:
     repository = state.find_repository("validate")
     catalog.rules(config)  # alerts.thresholds / alerts.disabled name real alerts and keys
     config_mod.resolve_listen_address(config)  # exporter.address: known now, not when serving
+    config_mod.regions(config)  # with no regions in the file: $AWS_REGION's, in the partition of its role ARNs
     click.echo(f"{config.source}: configuration is valid (environment {config.environment}).")
     findings = (_validate_alerts(config) + _validate_runbooks(repository, config) + _validate_dashboards(config)
                 + _validate_committed(repository) + _validate_paging(config, strict))

@@ -530,10 +530,12 @@ def parse(data: Any, source: str = "<config>", lines: Mapping[str, int] | None =
     return dataclasses.replace(config, source=source, lines=dict(lines or {}))
 
 
-def _one_partition(config: Config, source: str) -> None:
+def _one_partition(config: Config, source: str, top: tuple[str, ...] | None = None,
+                   top_from: str = "regions") -> None:
     """The regions and role ARNs of a config are in one AWS partition: the default credentials reach one, and a
-    role is assumed with them (the first two that differ are named)."""
-    named = [("regions", r, partitions.of_region(r)) for r in config.regions]
+    role is assumed with them (the first two that differ are named). ``top``: the top-level regions when the file
+    sets none, taken from ``top_from`` (``$AWS_REGION``, the default region)."""
+    named = [(top_from, r, partitions.of_region(r)) for r in (config.regions if top is None else top)]
     for i, account in enumerate(config.accounts):
         named.append((f"accounts[{i}].role_arn", account.role_arn, account.role_arn.split(":")[1]))
         named += [(f"accounts[{i}].regions", r, partitions.of_region(r)) for r in account.regions]
@@ -543,8 +545,9 @@ def _one_partition(config: Config, source: str) -> None:
         if partition != first:
             raise ConfigError(source, path, f"{short(value)} is in the AWS partition {partition}, but "
                                             f"{short(first_value)} ({first_path}) is in {first}: one set of "
-                                            "credentials reaches one partition; give each partition a configuration "
-                                            "and an exporter of its own")
+                                            "credentials reaches one partition; " + (
+                                                "give each partition a configuration and an exporter of its own"
+                                                if top is None else "the configuration sets no regions: set them"))
 
 
 def config_error(config: Config, path: str, message: str) -> ConfigError:
@@ -624,15 +627,22 @@ def resolve(env: str | None = None, path: str | None = None, environments: Path 
     return load(path) if path else Config()
 
 
+DEFAULT_REGION = "us-east-1"
+
+
 def regions(config: Config) -> tuple[str, ...]:
     """The regions to watch: from the config, else the AWS region from the environment (:class:`ConfigError`
-    when that is not a region name), else us-east-1."""
+    when that is not a region name), else us-east-1. One from the environment or the default must be in the
+    partition of the config's role ARNs and account regions (:class:`ConfigError` naming both)."""
     if config.regions:
         return config.regions
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        if value := os.environ.get(name):
-            if not re.fullmatch(REGION, value, re.ASCII):
-                raise ConfigError(f"${name}", "", f"expected an AWS region name like eu-west-1 (the region to watch: "
-                                                  f"the configuration sets no regions), got {short(value)}")
-            return (value,)
-    return ("us-east-1",)
+    name = next((n for n in ("AWS_REGION", "AWS_DEFAULT_REGION") if os.environ.get(n)), "")
+    region = os.environ[name] if name else DEFAULT_REGION
+    if not re.fullmatch(REGION, region, re.ASCII):
+        raise ConfigError(f"${name}", "", f"expected an AWS region name like eu-west-1 (the region to watch: "
+                                          f"the configuration sets no regions), got {short(region)}")
+    try:
+        _one_partition(config, config.source, (region,), f"${name}" if name else "the default region")
+    except ConfigError as exc:
+        raise config_error(config, exc.path, exc.message) from None
+    return (region,)

@@ -215,6 +215,33 @@ def test_regions_and_roles_of_two_partitions_are_refused(text: str, line: int, w
     assert config.load(path).regions == ("cn-north-1", "cn-northwest-1")  # one partition: fine
 
 
+@pytest.mark.parametrize(("environ", "first"), [
+    ({"AWS_REGION": "eu-west-1"}, "'eu-west-1' ($AWS_REGION) is in aws"),
+    ({"AWS_DEFAULT_REGION": "us-gov-west-1"}, "'us-gov-west-1' ($AWS_DEFAULT_REGION) is in aws-us-gov"),
+    ({}, "'us-east-1' (the default region) is in aws"),
+])
+@pytest.mark.parametrize("args", [["validate"], ["exporter", "once"], ["alerts", "plan"],
+                                  ["iam-policy", "--role", "exporter"]])
+def test_a_region_from_the_environment_in_another_partition_than_the_roles_is_refused(
+        environ: dict[str, str], first: str, args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with no regions watches $AWS_REGION's (else us-east-1), with default credentials of that partition:
+    a role of another partition can never be assumed with them. It failed at run time, a target at a time
+    (iam-policy wrote a policy for both partitions)."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "china.yaml"
+    path.write_text("accounts:\n  - role_arn: arn:aws-cn:iam::123456789012:role/x\n")
+    result = CliRunner().invoke(main, ["--config", str(path), *args])
+    assert result.exit_code == 2, result.output
+    assert (f"invalid configuration: {path}, line 2: accounts[0].role_arn: 'arn:aws-cn:iam::123456789012:role/x' "
+            f"is in the AWS partition aws-cn, but {first}: one set of credentials reaches one partition; the "
+            "configuration sets no regions: set them\n") in result.output
+    monkeypatch.setenv("AWS_REGION", "cn-northwest-1")  # the roles' partition: fine
+    assert config.regions(config.load(path)) == ("cn-northwest-1",)
+
+
 @pytest.mark.parametrize("args", [
     ["validate"], ["alerts", "render"], ["alerts", "plan"], ["sync", "--dry-run"], ["sync", "--dry-run", "--target",
                                                                                   "rules"]])

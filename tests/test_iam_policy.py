@@ -98,8 +98,8 @@ def test_arns_are_of_the_partition_of_the_regions(tmp_path: Path) -> None:
     cfg.write_text("accounts:\n  - {role_arn: 'arn:aws-cn:iam::111111111111:role/r', regions: [cn-north-1]}\n")
     result = CliRunner().invoke(main, ["--config", str(cfg), "iam-policy", "--role", "exporter"])  # + $AWS_REGION
     assert result.exit_code == 2
-    assert ("Error: iam-policy: the regions eu-west-1, cn-north-1 are in the partitions aws, aws-cn: a policy is for "
-            "one partition") in result.output
+    assert ("accounts[0].role_arn: 'arn:aws-cn:iam::111111111111:role/r' is in the AWS partition aws-cn, but "
+            "'eu-west-1' ($AWS_REGION) is in aws") in result.output  # the config's own check, before any policy
 
 
 def test_a_role_is_required() -> None:
