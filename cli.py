@@ -97,7 +97,11 @@ class NonEmpty(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty value is not accepted (an unset shell variable?)", param, ctx)
-        return self.inner.convert(value, param, ctx)
+        converted = self.inner.convert(value, param, ctx)
+        if isinstance(self.inner, click.Path) and not self.inner.file_okay and os.path.exists(converted) \
+                and not os.path.isdir(converted):  # click refuses a regular file only: /dev/null, a socket, a FIFO
+            self.fail(f"{click.format_filename(value)!r} is not a directory", param, ctx)
+        return converted
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
         return self.inner.get_metavar(param, ctx)

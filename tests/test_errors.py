@@ -191,6 +191,16 @@ def test_an_empty_value_is_refused_not_taken_for_a_default(args: list[str], opti
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [["alerts", "render", "--out"], ["dashboards", "build", "--out"],
+                                  ["sync", "--dry-run", "--target", "rules", "--rules-out"], ["init"]],
+                         ids=" ".join)
+def test_a_directory_option_naming_a_device_is_a_usage_error(args: list[str]) -> None:
+    """click refuses a regular file where a directory is expected, not a device: ``--out /dev/null`` was
+    "cannot write the dashboards to /dev/null: File exists", exit 1."""
+    assert_error(run("--env", "staging", *args, "/dev/null"), 2, r"Invalid value for '(--out|--rules-out|\[DIR\])': "
+                                                                 r"'/dev/null' is not a directory")
+
+
 def test_sync_failing_on_a_setting_to_fix_exits_2_as_alerts_plan_does(monkeypatch: pytest.MonkeyPatch,
                                                                       tmp_path: Path) -> None:
     """An AWS profile that does not exist is a setting, not a run-time failure: `alerts plan` exits 2 for it, and
