@@ -337,7 +337,6 @@ def accepts_gzip(header: str | None) -> bool:
     return q > 0
 
 
-PAGES = {"/metrics", "/healthz", "/readyz", "/"}
 OPEN_PATHS = ("/healthz", "/readyz")  # probes answer without credentials: they carry no inventory or cost data
 
 
@@ -507,7 +506,6 @@ class _Server(HTTPServer):
         self.web, self.timeout_seconds = web, timeout_seconds
         self._connection = threading.local()  # the basic auth of the connection a worker serves
         self._queue: queue.Queue[tuple[socket.socket, Any] | None] = queue.Queue(queue_size)
-        self.refused = 0
         self.deadlines = _Deadlines()
         super().__init__(sock.getsockname()[:2], handler, bind_and_activate=False)
         self.socket.close()  # the one socketserver made: ``sock`` listens already (see :func:`listen`)
@@ -520,7 +518,6 @@ class _Server(HTTPServer):
         try:
             self._queue.put_nowait((request, client_address))
         except queue.Full:
-            self.refused += 1
             log.debug("http: all workers busy and the queue full; closing a connection from %s", client_address[0])
             self.shutdown_request(request)
 
