@@ -150,9 +150,10 @@ def _process_samples(exporter: Exporter, name: str) -> dict[str, float]:
 
 
 def test_the_watchdog_reads_the_watched_processes_cpu_and_memory_every_pass() -> None:
-    burn = "import time\nend = time.time() + 120\nwhile time.time() < end: pass"
-    burner = subprocess.Popen([sys.executable, "-c", burn])
+    burn = "import time\nend = time.time() + 120\nprint('running', flush=True)\nwhile time.time() < end: pass"
+    burner = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True)
     try:
+        assert burner.stdout is not None and burner.stdout.readline() == "running\n"  # Python runs: it has its RSS
         stats = Stats(shard="2/3")
         exporter = Exporter([Counting("a", 60)], stats)
         exporter.check()
@@ -178,4 +179,4 @@ def test_the_watchdog_reads_the_watched_processes_cpu_and_memory_every_pass() ->
         assert _process_samples(exporter, "process_max_fds").keys() == {"exporter"}
     finally:
         burner.kill()
-        burner.wait()
+        burner.communicate()  # waits, and closes its stdout
