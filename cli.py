@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from docqet_monitor import __version__
 from docqet_monitor.core import config as config_mod
@@ -106,12 +107,29 @@ class NonEmpty(click.ParamType):
     def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
         return self.inner.get_metavar(param, ctx)
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter,
+                       incomplete: str) -> list[CompletionItem]:
+        return self.inner.shell_complete(ctx, param, incomplete)  # a path option completes paths
+
+
+class EnvironmentName(NonEmpty):
+    """``--env``: completes the names of the monitoring repository's environments (``--root``, else the nearest
+    one at or above the working directory)."""
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter,
+                       incomplete: str) -> list[CompletionItem]:
+        root = ctx.find_root().params.get("root")
+        found = repo_mod.find_root(Path.cwd(), Path(root) if root else None)
+        names = sorted(p.stem for p in (found / repo_mod.ENVIRONMENTS).glob("*.yaml")) if found else []
+        return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
 
 def refuse_empty(command: click.Command) -> click.Command:
-    """Make every string or path parameter of ``command`` and its subcommands a :class:`NonEmpty` one."""
+    """Make every string or path parameter of ``command`` and its subcommands a :class:`NonEmpty` one (``--env``
+    an :class:`EnvironmentName`)."""
     for param in command.params:
         if isinstance(param.type, click.types.StringParamType | click.Path):
-            param.type = NonEmpty(param.type)
+            param.type = (EnvironmentName if param.name == "env" else NonEmpty)(param.type)
     for sub in getattr(command, "commands", {}).values():
         refuse_empty(sub)
     return command
