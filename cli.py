@@ -7,6 +7,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -120,7 +121,8 @@ class EnvironmentName(NonEmpty):
                        incomplete: str) -> list[CompletionItem]:
         root = ctx.find_root().params.get("root")
         found = repo_mod.find_root(Path.cwd(), Path(root) if root else None)
-        names = sorted(p.stem for p in (found / repo_mod.ENVIRONMENTS).glob("*.yaml")) if found else []
+        files = (found / repo_mod.ENVIRONMENTS).glob("*.yaml") if found else ()
+        names = sorted(p.stem for p in files if re.fullmatch(config_mod.ENVIRONMENT_NAME, p.stem))
         return [CompletionItem(n) for n in names if n.startswith(incomplete)]
 
 

@@ -28,6 +28,7 @@ def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("dev-eu", "production", "staging"):
         (environments / f"{name}.yaml").write_text("{}\n")
     (environments / "notes.txt").write_text("not an environment\n")
+    (environments / "Draft copy.yaml").write_text("{}\n")  # not a name --env takes
     monkeypatch.delenv("DOCQET_MONITOR_ROOT", raising=False)
     return tmp_path / "team"
 
