@@ -100,6 +100,10 @@ def test_arns_are_of_the_partition_of_the_regions(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert ("accounts[0].role_arn: 'arn:aws-cn:iam::111111111111:role/r' is in the AWS partition aws-cn, but "
             "'eu-west-1' ($AWS_REGION) is in aws") in result.output  # the config's own check, before any policy
+    cfg.write_text("regions: [zz-west-1]\n")  # a region name botocore knows no partition for: no ARNs to write
+    result = CliRunner().invoke(main, ["--config", str(cfg), "iam-policy", "--role", "exporter"])
+    assert result.exit_code == 2
+    assert "Error: iam-policy: the regions zz-west-1 are in the partitions unknown (zz-west-1)" in result.output
 
 
 def test_a_role_is_required() -> None:
